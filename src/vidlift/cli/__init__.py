@@ -1,0 +1,1 @@
+"""Command line: the only reader of flags, environment variables and config files."""

@@ -1,0 +1,1 @@
+"""Network and file I/O: the transport seam, the API client and the upload client."""

@@ -1,0 +1,200 @@
+"""The exception tree of vidlift (bottom layer: imports nothing of vidlift).
+
+Every error vidlift raises on purpose is a :class:`VidliftError`. The tree::
+
+    VidliftError
+    ├── ConfigError                  bad settings, missing credentials (CLI exit 2)
+    ├── ManifestError                a bad manifest row: file, line, field, reason
+    ├── SourceError                  a local video file: missing, unreadable, empty, changed
+    ├── JournalError                 the journal cannot be opened or written
+    ├── LocalProtocolError           *we* were about to do something the protocol forbids
+    ├── RemoteProtocolError          *the peer* said something we cannot accept
+    │   ├── AnswerParseError         malformed or unsafe body (bad XML/JSON, DTD, pickle)
+    │   └── RangeHeaderError         a Range answer that is garbage or beyond the total
+    ├── TransportError               the request may or may not have reached the server
+    │   ├── ConnectError             could not connect (nothing was sent)
+    │   ├── RequestTimeout           no answer in time
+    │   └── ConnectionDropped        the connection closed without an answer
+    ├── ApiError                     the API answered status=error (code, title, message)
+    │   ├── AuthError                bad credentials or signature: stops the batch
+    │   └── RateLimited              429 RateLimitExceeded, with the reset time
+    └── UploadError                  an upload that cannot go on as it is
+        ├── SegmentRejected          the upload server refuses this request for good
+        ├── UploadServerBusy         503 / 5xx: try again later
+        ├── RangesShrank             ranges went backwards: session completed or reset
+        └── VerificationError        the platform's size or md5 differs from the source
+
+The classes carry the facts (status, code, session id, path) as attributes so that the
+retry policy in :mod:`vidlift.jobs.policy` can decide without parsing messages. No
+message ever contains the API secret: the secret is never passed to an exception.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AnswerParseError",
+    "ApiError",
+    "AuthError",
+    "ConfigError",
+    "ConnectError",
+    "ConnectionDropped",
+    "JournalError",
+    "LocalProtocolError",
+    "ManifestError",
+    "RangeHeaderError",
+    "RangesShrank",
+    "RateLimited",
+    "RemoteProtocolError",
+    "RequestTimeout",
+    "SegmentRejected",
+    "SourceError",
+    "TransportError",
+    "UploadError",
+    "UploadServerBusy",
+    "VerificationError",
+    "VidliftError",
+]
+
+
+class VidliftError(Exception):
+    """Base of every error vidlift raises on purpose."""
+
+
+class ConfigError(VidliftError):
+    """A setting is missing or invalid; the message names it and says what to do."""
+
+
+class ManifestError(VidliftError):
+    """A manifest row is unusable. ``location`` is ``file:line``."""
+
+    def __init__(self, location: str, reason: str, *, field: str | None = None) -> None:
+        self.location = location
+        self.reason = reason
+        self.field = field
+        where = f"{location}: {field}: " if field else f"{location}: "
+        super().__init__(where + reason)
+
+
+class SourceError(VidliftError):
+    """A local source file cannot be uploaded (missing, unreadable, empty, changed)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+class JournalError(VidliftError):
+    """The journal cannot be opened, read or written."""
+
+
+class LocalProtocolError(VidliftError):
+    """We were about to break the protocol (a bug or a bad argument, never the server)."""
+
+
+class RemoteProtocolError(VidliftError):
+    """The server said something the protocol does not allow or we cannot read."""
+
+
+class AnswerParseError(RemoteProtocolError):
+    """A body that is malformed, unsafe (DTD, entities, pickle) or of the wrong shape."""
+
+
+class RangeHeaderError(RemoteProtocolError):
+    """A received-ranges answer that is garbage or inconsistent with the file."""
+
+
+class TransportError(VidliftError):
+    """The request failed below HTTP; it may or may not have reached the server."""
+
+
+class ConnectError(TransportError):
+    """The connection could not be opened; nothing was sent."""
+
+
+class RequestTimeout(TransportError):
+    """No (complete) answer arrived in time."""
+
+
+class ConnectionDropped(TransportError):
+    """The server closed the connection without an answer.
+
+    Real upload servers do this on purpose for requests they will always refuse
+    (../shared/PROTOCOL.md, "Rejections"), so it is retried a bounded number of times.
+    """
+
+
+class ApiError(VidliftError):
+    """The API answered ``status=error``."""
+
+    def __init__(
+        self,
+        *,
+        http_status: int,
+        code: str,
+        message: str,
+        title: str = "",
+        call: str = "",
+    ) -> None:
+        self.http_status = http_status
+        self.code = code
+        self.title = title
+        self.message = message
+        self.call = call
+        where = f"{call}: " if call else ""
+        super().__init__(f"{where}{http_status} {code}: {message}")
+
+
+class AuthError(ApiError):
+    """Credentials or signature refused (400 Signature*/Nonce*, 403). Stops the batch."""
+
+
+class RateLimited(ApiError):
+    """429 RateLimitExceeded. ``reset_at`` is the Unix time the quota resets, if given."""
+
+    def __init__(self, *, reset_at: float | None = None, **kwargs: object) -> None:
+        self.reset_at = reset_at
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+
+
+class UploadError(VidliftError):
+    """An upload that cannot continue as it is. Names the file and the session."""
+
+    def __init__(self, message: str, *, path: str = "", session_id: str = "") -> None:
+        self.path = path
+        self.session_id = session_id
+        parts = [p for p in (path, f"session {session_id}" if session_id else "") if p]
+        prefix = f"{', '.join(parts)}: " if parts else ""
+        super().__init__(prefix + message)
+
+
+class SegmentRejected(UploadError):
+    """The upload server refuses this request and always will (400/413/415/416)."""
+
+    def __init__(
+        self, message: str, *, http_status: int | None, path: str = "", session_id: str = ""
+    ) -> None:
+        self.http_status = http_status
+        super().__init__(message, path=path, session_id=session_id)
+
+
+class UploadServerBusy(UploadError):
+    """503 or another 5xx from the upload server: back off and probe."""
+
+    def __init__(
+        self, message: str, *, http_status: int, path: str = "", session_id: str = ""
+    ) -> None:
+        self.http_status = http_status
+        super().__init__(message, path=path, session_id=session_id)
+
+
+class RangesShrank(UploadError):
+    """The server reports fewer bytes than it acknowledged before.
+
+    The session was completed (and forgotten) or reset; ask the API before sending more
+    (../shared/PROTOCOL.md, "After a session completes").
+    """
+
+
+class VerificationError(UploadError):
+    """The platform's size or checksum of the uploaded file differs from the source."""

@@ -1,0 +1,1 @@
+"""Persistence of jobs: the Journal interface and its backends."""

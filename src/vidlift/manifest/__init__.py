@@ -1,0 +1,1 @@
+"""Outside input (manifest files) to typed rows."""

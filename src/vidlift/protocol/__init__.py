@@ -1,0 +1,1 @@
+"""Pure protocol core (no I/O): ranges, headers, signing, URLs, answers, session state."""

@@ -1,0 +1,1 @@
+"""Public test kit: the platform emulator and fakes."""
