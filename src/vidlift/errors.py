@@ -182,9 +182,16 @@ class UploadServerBusy(UploadError):
     """503 or another 5xx from the upload server: back off and probe."""
 
     def __init__(
-        self, message: str, *, http_status: int, path: str = "", session_id: str = ""
+        self,
+        message: str,
+        *,
+        http_status: int,
+        path: str = "",
+        session_id: str = "",
+        retry_after_s: float | None = None,
     ) -> None:
         self.http_status = http_status
+        self.retry_after_s = retry_after_s
         super().__init__(message, path=path, session_id=session_id)
 
 

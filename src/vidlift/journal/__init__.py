@@ -1,1 +1,21 @@
-"""Persistence of jobs: the Journal interface and its backends."""
+"""Persistence of jobs: the Journal interface and its backends (journal layer).
+
+:class:`Journal` is the interface; :class:`SqliteJournal` (one file, the default) and
+:class:`MemoryJournal` implement it.
+"""
+
+from vidlift.journal.base import JobCounts, JobFailure, JobRecord, Journal, VideoMetadata
+from vidlift.journal.memory import MemoryJournal
+from vidlift.journal.sqlite import SqliteJournal
+from vidlift.journal.state import JobState
+
+__all__ = [
+    "JobCounts",
+    "JobFailure",
+    "JobRecord",
+    "JobState",
+    "Journal",
+    "MemoryJournal",
+    "SqliteJournal",
+    "VideoMetadata",
+]

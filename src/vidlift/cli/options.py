@@ -1,0 +1,66 @@
+"""Shared CLI options and value parsers (cli layer)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from vidlift.config import DEFAULT_ENDPOINT, parse_size
+from vidlift.errors import ConfigError
+
+__all__ = ["credential_options", "endpoint_option", "parse_custom", "size_type"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _SizeType(click.ParamType[int]):
+    name = "size"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int):
+            return value
+        try:
+            return parse_size(str(value), what=param.name if param and param.name else "size")
+        except ConfigError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+size_type = _SizeType()
+
+
+def parse_custom(pairs: tuple[str, ...]) -> dict[str, str]:
+    """``name=value`` pairs from repeated ``--custom`` flags."""
+    custom: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise click.BadParameter(f"expected name=value, got {pair!r}", param_hint="--custom")
+        custom[name.strip()] = value
+    return custom
+
+
+def endpoint_option(func: F) -> F:
+    """``--endpoint``: the API base URL."""
+    return click.option(
+        "--endpoint",
+        envvar="VIDLIFT_ENDPOINT",
+        default=DEFAULT_ENDPOINT,
+        show_default=True,
+        help="API base URL (the emulator: http://127.0.0.1:8080).",
+    )(func)
+
+
+def credential_options(func: F) -> F:
+    """``--api-key`` / ``--api-secret`` from flags or VIDLIFT_API_KEY / VIDLIFT_API_SECRET."""
+    func = click.option(
+        "--api-secret",
+        envvar="VIDLIFT_API_SECRET",
+        default=None,
+        show_envvar=True,
+        help="API secret (prefer the environment variable; never printed).",
+    )(func)
+    return click.option(
+        "--api-key", envvar="VIDLIFT_API_KEY", default=None, show_envvar=True, help="API key."
+    )(func)

@@ -1,0 +1,193 @@
+"""``vidlift run MANIFEST``: the migration itself (cli layer).
+
+Exit codes: 0 all done; 1 some jobs failed; 2 usage or configuration error;
+130 interrupted (Ctrl-C or SIGTERM). Running the same command again resumes.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import click
+
+from vidlift.cli.display import BatchView, LineDisplay, LiveDisplay, human_bytes
+from vidlift.cli.journals import default_journal_path, open_journal
+from vidlift.cli.options import size_type
+from vidlift.cli.settings import RunConfig, load_run_config
+from vidlift.errors import ConfigError, VidliftError
+from vidlift.jobs.batch import run_batch
+from vidlift.jobs.ingest import ingest_manifest
+from vidlift.jobs.manager import RUNNABLE_STATES, BatchOutcome
+from vidlift.journal.base import Journal
+from vidlift.journal.state import JobState
+
+__all__ = ["ingest_into_view", "run"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def _display(config: RunConfig) -> LineDisplay | LiveDisplay:
+    view = BatchView()
+    mode = config.log_format
+    if mode == "auto":
+        mode = "rich" if sys.stderr.isatty() else "text"
+    if mode == "rich":
+        return LiveDisplay(view)
+    return LineDisplay(view, as_json=mode == "json")
+
+
+async def _watch_signals(stop: anyio.Event, scope: anyio.CancelScope) -> None:
+    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+        async for signum in signals:
+            if stop.is_set():
+                click.echo("vidlift: stopping now", err=True)
+                scope.cancel()
+                return
+            name = signal.Signals(signum).name
+            click.echo(
+                f"vidlift: {name}: starting no new upload, finishing segments in flight "
+                "(press Ctrl-C again to stop at once)",
+                err=True,
+            )
+            stop.set()
+
+
+async def _dry_run(journal: Journal, manifest: Path, strict: bool) -> int:
+    stats = await ingest_manifest(journal, manifest, strict=strict)
+    counts = await journal.counts()
+    click.echo(
+        f"dry run: {stats.rows} rows read, {stats.new_jobs} new jobs, {stats.problems} bad rows"
+    )
+    for state, count in counts.by_state.items():
+        if count:
+            click.echo(f"  {state.value:10} {count}")
+    click.echo(f"  bytes to send: {human_bytes(counts.total_bytes - counts.done_bytes)}")
+    return EXIT_OK
+
+
+async def _run(
+    manifest: Path, journal_path: Path, config: RunConfig, options: dict[str, Any]
+) -> int:
+    journal = await open_journal(journal_path)
+    try:
+        if options["dry_run"]:
+            return await _dry_run(journal, manifest, options["strict"])
+        if not config.api_key or not config.api_secret:
+            raise ConfigError(
+                "API credentials missing: set VIDLIFT_API_KEY and VIDLIFT_API_SECRET "
+                "(or --api-key/--api-secret, or api_key/api_secret in the config file)"
+            )
+        display = _display(config)
+        stop = anyio.Event()
+        outcome: BatchOutcome | None = None
+        with display:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_watch_signals, stop, tg.cancel_scope)
+                await ingest_into_view(journal, manifest, display, strict=options["strict"])
+                outcome = await run_batch(
+                    None,
+                    journal=journal,
+                    api_key=config.api_key,
+                    api_secret=config.api_secret,
+                    endpoint=config.endpoint,
+                    settings=config.batch_settings(),
+                    bwlimit_bytes_per_s=config.bwlimit,
+                    on_event=display,
+                    stop=stop,
+                )
+                tg.cancel_scope.cancel()
+        return await _finish(journal, outcome, stop.is_set())
+    finally:
+        with anyio.CancelScope(shield=True):
+            await journal.close()
+
+
+async def ingest_into_view(
+    journal: Journal, manifest: Path, display: LineDisplay | LiveDisplay, *, strict: bool
+) -> None:
+    """Queue the manifest's rows, then start the display's totals from the journal."""
+    await ingest_manifest(journal, manifest, strict=strict, on_event=display)
+    counts = await journal.counts()
+    view = display.view
+    view.total_jobs = counts.total_jobs
+    view.total_bytes = counts.total_bytes
+    view.done_bytes = counts.done_bytes
+    view.done_jobs = counts.by_state.get(JobState.DONE, 0)
+
+
+async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: bool) -> int:
+    counts = await journal.counts()
+    by = counts.by_state
+    left = sum(by.get(state, 0) for state in RUNNABLE_STATES)
+    click.echo(
+        f"vidlift: {by.get(JobState.DONE, 0)} done, {by.get(JobState.FAILED, 0)} failed, "
+        f"{left} left, of {counts.total_jobs} jobs; {human_bytes(counts.done_bytes)} of "
+        f"{human_bytes(counts.total_bytes)} on the platform",
+        err=True,
+    )
+    for failure in counts.recent_failures[:5]:
+        click.echo(f"  failed: {failure.location} {failure.path}: {failure.error}", err=True)
+    if outcome is not None and outcome.stopped_by:
+        click.echo(f"vidlift: the batch stopped: {outcome.stopped_by}", err=True)
+        return EXIT_USAGE
+    if interrupted or outcome is None:
+        click.echo("vidlift: interrupted; run the same command again to resume", err=True)
+        return EXIT_INTERRUPTED
+    return EXIT_FAILED if by.get(JobState.FAILED, 0) else EXIT_OK
+
+
+@click.command()
+@click.argument("manifest", type=click.Path(path_type=Path, dir_okay=False))
+@click.option(
+    "--journal",
+    "journal_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Journal file (default: MANIFEST's name + .vidlift.sqlite, next to it).",
+)
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="VIDLIFT_CONFIG",
+    default=None,
+    help="TOML settings file.",
+)
+@click.option("--endpoint", default=None, help="API base URL.")
+@click.option("--api-key", default=None)
+@click.option("--api-secret", default=None, help="Prefer VIDLIFT_API_SECRET; never printed.")
+@click.option("--concurrency", type=int, default=None, help="Files in flight (default 8).")
+@click.option("--chunk-size", type=size_type, default=None, help="Segment size (default 8MiB).")
+@click.option("--bwlimit", type=size_type, default=None, help="Total bandwidth cap, e.g. 50M.")
+@click.option(
+    "--max-attempts", type=int, default=None, help="Failures in a row before a job fails."
+)
+@click.option("--log-format", type=click.Choice(["auto", "rich", "text", "json"]), default=None)
+@click.option("--insecure", is_flag=True, default=None, help="Do not verify TLS certificates.")
+@click.option("--strict", is_flag=True, help="Stop at the first bad manifest row.")
+@click.option("--dry-run", is_flag=True, help="Read the manifest and show what would be done.")
+def run(manifest: Path, journal_path: Path | None, config_file: Path | None, **flags: Any) -> None:
+    """Migrate every file of MANIFEST (CSV or JSON Lines). Safe to kill; run again to resume."""
+    options = {"dry_run": flags.pop("dry_run"), "strict": flags.pop("strict")}
+    try:
+        config = load_run_config(flags, config_file=config_file)
+        if not manifest.is_file():
+            raise ConfigError(f"{manifest}: manifest not found")
+        if config.insecure:
+            click.echo(
+                "vidlift: warning: TLS certificate verification is OFF (--insecure)", err=True
+            )
+        code = anyio.run(
+            _run, manifest, journal_path or default_journal_path(manifest), config, options
+        )
+    except ConfigError as exc:
+        click.echo(f"vidlift: error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    except VidliftError as exc:
+        click.echo(f"vidlift: error: {exc}", err=True)
+        sys.exit(EXIT_USAGE)
+    sys.exit(code)

@@ -1,0 +1,121 @@
+"""Settings of ``vidlift run``: flags, then VIDLIFT_* variables, then a TOML file, then
+defaults (cli layer). ``configs/vidlift.example.toml`` documents every key; a test keeps
+it equal to :class:`RunConfig`'s defaults.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from vidlift.config import (
+    DEFAULT_ENDPOINT,
+    RetrySettings,
+    Timeouts,
+    UploadSettings,
+    parse_size,
+)
+from vidlift.errors import ConfigError
+from vidlift.jobs.manager import BatchSettings
+
+__all__ = ["ENV_PREFIX", "RunConfig", "load_run_config"]
+
+ENV_PREFIX = "VIDLIFT_"
+
+
+def _size(value: object, what: str) -> object:
+    return parse_size(value, what=what) if isinstance(value, str) else value
+
+
+class RunConfig(BaseModel):
+    """Every setting of a batch run, with its default."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    endpoint: str = DEFAULT_ENDPOINT
+    api_key: str | None = Field(default=None, repr=False)
+    api_secret: str | None = Field(default=None, repr=False)
+    concurrency: int = Field(default=8, ge=1, le=1024)
+    chunk_size: int = Field(default=8 * 1024 * 1024, ge=1)
+    bwlimit: int | None = Field(default=None, ge=1)
+    api_format: Literal["json", "xml"] = "json"
+    max_attempts: int = Field(default=8, ge=1)
+    backoff_base_s: float = Field(default=0.5, gt=0)
+    backoff_max_s: float = Field(default=60.0, gt=0)
+    connect_timeout_s: float = Field(default=15.0, gt=0)
+    read_timeout_s: float = Field(default=120.0, gt=0)
+    grace_s: float = Field(default=5.0, ge=0)
+    insecure: bool = False
+    log_format: Literal["auto", "rich", "text", "json"] = "auto"
+
+    @field_validator("chunk_size", mode="before")
+    @classmethod
+    def _chunk(cls, value: object) -> object:
+        return _size(value, "chunk_size")
+
+    @field_validator("bwlimit", mode="before")
+    @classmethod
+    def _bw(cls, value: object) -> object:
+        return _size(value, "bwlimit")
+
+    def batch_settings(self) -> BatchSettings:
+        """The jobs layer's settings object."""
+        upload = UploadSettings(
+            chunk_size_bytes=self.chunk_size,
+            api_format=self.api_format,
+            verify_tls=not self.insecure,
+            timeouts=Timeouts(connect_s=self.connect_timeout_s, read_s=self.read_timeout_s),
+            retry=RetrySettings(
+                max_attempts=self.max_attempts,
+                base_delay_s=self.backoff_base_s,
+                max_delay_s=self.backoff_max_s,
+            ),
+        )
+        return BatchSettings(concurrency=self.concurrency, upload=upload, grace_s=self.grace_s)
+
+
+def _from_file(path: Path | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file: {exc}") from None
+    section = data.get("vidlift", data)
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: [vidlift] must be a table")
+    return section
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    names = RunConfig.model_fields
+    return {
+        key[len(ENV_PREFIX) :].lower(): value
+        for key, value in env.items()
+        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].lower() in names
+    }
+
+
+def load_run_config(
+    flags: Mapping[str, Any], *, config_file: Path | None, env: Mapping[str, str] | None = None
+) -> RunConfig:
+    """Merge the sources (flags win). Raises ConfigError naming the bad setting."""
+    merged: dict[str, Any] = {}
+    merged.update(_from_file(config_file))
+    merged.update(_from_env(os.environ if env is None else env))
+    merged.update({k: v for k, v in flags.items() if v is not None})
+    try:
+        return RunConfig.model_validate(merged)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "settings"
+        origin = f" (config file {config_file})" if config_file else ""
+        raise ConfigError(f"setting {where}{origin}: {err['msg']}") from None

@@ -1,0 +1,128 @@
+"""``vidlift upload``: one file, through the API or straight to an upload URL (cli layer)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import click
+
+from vidlift.cli.options import credential_options, endpoint_option, parse_custom, size_type
+from vidlift.cli.progress import file_progress
+from vidlift.client.source import SourceFile
+from vidlift.config import UploadSettings
+from vidlift.errors import ConfigError, VidliftError
+from vidlift.jobs.facade import Client, UploadResult
+
+__all__ = ["upload"]
+
+
+def _result_document(result: UploadResult) -> dict[str, Any]:
+    final = result.final.model_dump(mode="json") if result.final is not None else None
+    return {
+        "status": "ok",
+        "path": str(result.path),
+        "video_key": result.video_key,
+        "size": result.size_bytes,
+        "md5": result.md5,
+        "bytes_sent": result.bytes_sent,
+        "segments_sent": result.segments_sent,
+        "failures_survived": result.failures,
+        "final_answer": final,
+    }
+
+
+def _print_human(result: UploadResult) -> None:
+    click.echo(f"uploaded {result.path}")
+    click.echo(f"  video key : {result.video_key or '(not reported)'}")
+    click.echo(f"  size      : {result.size_bytes} bytes")
+    if result.md5:
+        click.echo(f"  md5       : {result.md5} (matches the platform)")
+    click.echo(
+        f"  sent      : {result.bytes_sent} bytes in {result.segments_sent} segments, "
+        f"{result.failures} failures survived"
+    )
+    final = result.final
+    if final is not None and final.redirect_link is not None:
+        click.echo(f"  redirect  : {final.redirect_link.address} {final.redirect_link.query}")
+
+
+async def _run(path: Path, options: dict[str, Any], settings: UploadSettings) -> UploadResult:
+    source = await SourceFile.inspect(path)  # fail fast, before any request
+    async with Client(
+        endpoint=options["endpoint"],
+        api_key=options["api_key"],
+        api_secret=options["api_secret"],
+        settings=settings,
+        bwlimit_bytes_per_s=options["bwlimit"],
+    ) as client:
+        with file_progress(
+            path.name, source.size_bytes, enabled=None if not options["json"] else False
+        ) as bar:
+            if options["upload_url"]:
+                return await client.upload_to_url(
+                    path,
+                    upload_url=options["upload_url"],
+                    session_id=options["session_id"],
+                    on_progress=bar,
+                )
+            return await client.upload(
+                path,
+                title=options["title"],
+                description=options["description"] or "",
+                tags=[t.strip() for t in (options["tags"] or "").split(",") if t.strip()],
+                custom=parse_custom(options["custom"]),
+                on_progress=bar,
+            )
+
+
+@click.command()
+@click.argument("file", type=click.Path(path_type=Path, dir_okay=True))
+@click.option("--title", default=None, help="Video title (default: the file name).")
+@click.option("--description", default=None)
+@click.option("--tags", default=None, help="Comma-separated tags.")
+@click.option(
+    "--custom", multiple=True, metavar="NAME=VALUE", help="Custom parameter (repeatable)."
+)
+@endpoint_option
+@credential_options
+@click.option(
+    "--chunk-size", type=size_type, default="8MiB", show_default=True, help="Segment size."
+)
+@click.option("--api-format", type=click.Choice(["json", "xml"]), default="json", show_default=True)
+@click.option("--bwlimit", type=size_type, default=None, help="Bandwidth cap in bytes/s, e.g. 50M.")
+@click.option(
+    "--upload-url", default=None, help="Upload into this URL (protocol only, no API call)."
+)
+@click.option("--session-id", default=None, help="Session id for --upload-url.")
+@click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (unsafe).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+def upload(file: Path, as_json: bool, **options: Any) -> None:
+    """Upload FILE: create a video through the API, then send it in resumable segments."""
+    options["json"] = as_json
+    if bool(options["upload_url"]) != bool(options["session_id"]):
+        raise click.UsageError("--upload-url and --session-id go together")
+    if options["insecure"]:
+        click.echo("vidlift: warning: TLS certificate verification is OFF (--insecure)", err=True)
+    try:
+        settings = UploadSettings(
+            chunk_size_bytes=options["chunk_size"],
+            api_format=options["api_format"],
+            verify_tls=not options["insecure"],
+        )
+        result = anyio.run(_run, file, options, settings)
+    except ConfigError as exc:
+        click.echo(f"vidlift: error: {exc}", err=True)
+        sys.exit(2)
+    except VidliftError as exc:
+        if as_json:
+            click.echo(json.dumps({"status": "error", "path": str(file), "error": str(exc)}))
+        click.echo(f"vidlift: error: {exc}", err=True)
+        sys.exit(1)
+    if as_json:
+        click.echo(json.dumps(_result_document(result)))
+    else:
+        _print_human(result)

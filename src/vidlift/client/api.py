@@ -1,0 +1,166 @@
+"""The signed JW Platform v1 API client (client layer).
+
+videos/create, videos/update, videos/show and videos/list over the shared transport.
+The clock and the nonce source are injectable so that tests can repeat a request.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from typing import Protocol
+from urllib.parse import urlencode
+
+from vidlift.client.transport import HttpRequest, HttpResponse, Transport
+from vidlift.config import Credentials
+from vidlift.errors import AnswerParseError, ApiError, RateLimited
+from vidlift.protocol.answers import (
+    api_error_from,
+    parse_create_answer,
+    parse_video_info,
+    parse_video_list,
+)
+from vidlift.protocol.documents import Document, decode_document
+from vidlift.protocol.metadata import VideoMetadata
+from vidlift.protocol.models import CreateAnswer, RateLimit, VideoInfo, VideoList
+from vidlift.protocol.signing import ParamValue, signed_params
+
+__all__ = ["ApiClient", "CallPacer"]
+
+API_KIT = "vidlift-0.1"
+
+
+class CallPacer(Protocol):
+    """Told about every API answer's quota; may hold calls back (see jobs.pacing)."""
+
+    async def wait_turn(self) -> None:
+        """Return when a call may go out."""
+        ...
+
+    def observe(self, rate_limit: RateLimit | None) -> None:
+        """An answer's rate_limit block."""
+        ...
+
+    def rate_limited(self, reset_at: float | None) -> None:
+        """A 429 answer."""
+        ...
+
+
+def _system_nonce() -> int:
+    return secrets.randbelow(1_000_000_000)
+
+
+class ApiClient:
+    """Signed calls to ``{endpoint}/v1/...``. Answers are always requested as JSON or XML."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        endpoint: str,
+        credentials: Credentials,
+        api_format: str = "json",
+        timeout_s: float = 60.0,
+        clock: Callable[[], float] = time.time,
+        nonce: Callable[[], int] = _system_nonce,
+        pacer: CallPacer | None = None,
+    ) -> None:
+        self._transport = transport
+        self._endpoint = endpoint.rstrip("/")
+        self._credentials = credentials
+        self._api_format = api_format
+        self._timeout_s = timeout_s
+        self._clock = clock
+        self._nonce = nonce
+        self._pacer = pacer
+        self.last_rate_limit: RateLimit | None = None
+
+    def __repr__(self) -> str:
+        return f"ApiClient(endpoint={self._endpoint!r}, api_key={self._credentials.api_key!r})"
+
+    async def call(
+        self, route: str, params: Mapping[str, ParamValue], *, post: bool = False
+    ) -> Document:
+        """Sign and send ``/v1/{route}``; return the decoded answer.
+
+        Raises ApiError (and its AuthError / RateLimited) for error answers, AnswerParseError
+        for unreadable ones, TransportError when no answer came.
+        """
+        if self._pacer is not None:
+            await self._pacer.wait_turn()
+        signed = signed_params(
+            params,
+            api_key=self._credentials.api_key,
+            api_secret=self._credentials.api_secret,
+            nonce=self._nonce(),
+            timestamp=int(self._clock()),
+            api_format=self._api_format,
+            api_kit=API_KIT,
+        )
+        form = {k: v if isinstance(v, str) else str(v) for k, v in signed.items()}
+        url = f"{self._endpoint}/v1/{route}"
+        if post:
+            request = HttpRequest("POST", url, form=form)
+        else:
+            request = HttpRequest("GET", f"{url}?{urlencode(form)}")
+        response = await self._transport.send(request, timeout_s=self._timeout_s)
+        try:
+            return self._decode(route, response)
+        except RateLimited as exc:
+            if self._pacer is not None:
+                self._pacer.rate_limited(exc.reset_at)
+            raise
+        finally:
+            if self._pacer is not None:
+                self._pacer.observe(self.last_rate_limit)
+
+    def _decode(self, route: str, response: HttpResponse) -> Document:
+        try:
+            doc = decode_document(response.body, content_type=response.headers.get("content-type"))
+        except AnswerParseError as exc:
+            if response.status >= 400:
+                raise ApiError(
+                    http_status=response.status, code="HttpError", message=str(exc), call=route
+                ) from None
+            raise AnswerParseError(f"{route}: {exc}") from None
+        block = doc.get("rate_limit")
+        if isinstance(block, dict):
+            try:
+                self.last_rate_limit = RateLimit.model_validate(block)
+            except ValueError:
+                self.last_rate_limit = None
+        if response.status >= 400 or doc.get("status") == "error":
+            raise api_error_from(doc, http_status=response.status, call=route)
+        return doc
+
+    async def create_video(self, metadata: VideoMetadata) -> CreateAnswer:
+        """videos/create with a resumable upload: the video key, link block and session id."""
+        params: dict[str, ParamValue] = {**metadata.to_params(), "upload_method": "multipart"}
+        return parse_create_answer(await self.call("videos/create", params, post=True))
+
+    async def update_video(self, video_key: str) -> CreateAnswer:
+        """videos/update: a new upload session to replace the file of ``video_key``."""
+        params: dict[str, ParamValue] = {"video_key": video_key, "upload_method": "multipart"}
+        doc = await self.call("videos/update", params, post=True)
+        return parse_create_answer(doc, call="videos/update")
+
+    async def show_video(self, video_key: str) -> VideoInfo:
+        """videos/show: status, size and md5 of one video."""
+        return parse_video_info(await self.call("videos/show", {"video_key": video_key}))
+
+    async def list_videos(
+        self,
+        *,
+        search: Mapping[str, str] | None = None,
+        result_limit: int = 50,
+        result_offset: int = 0,
+    ) -> VideoList:
+        """videos/list; ``search`` maps e.g. ``custom.legacy_id`` to a value."""
+        params: dict[str, ParamValue] = {
+            "result_limit": str(result_limit),
+            "result_offset": str(result_offset),
+        }
+        for field, value in (search or {}).items():
+            params[f"search:{field}"] = value
+        return parse_video_list(await self.call("videos/list", params))

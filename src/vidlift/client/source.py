@@ -1,0 +1,128 @@
+"""Local source files: checks, change detection and streaming reads (client layer).
+
+A file is never read whole into memory: segments stream from disk in pieces.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import aiofiles
+import aiofiles.os
+from aiofiles.threadpool.binary import AsyncBufferedReader
+
+from vidlift.errors import SourceError
+from vidlift.protocol.ranges import ByteRange
+
+__all__ = ["SourceFile", "SourceReader"]
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """A regular, readable, non-empty file, with the size and mtime it had when checked."""
+
+    path: Path
+    size_bytes: int
+    mtime_ns: int
+
+    @classmethod
+    async def inspect(cls, path: Path | str) -> SourceFile:
+        """Check the file and record its size and mtime.
+
+        Raises SourceError (missing, not a regular file, unreadable, zero bytes).
+        """
+        path = Path(path)
+        try:
+            info = await aiofiles.os.stat(path)
+        except FileNotFoundError:
+            raise SourceError(str(path), "file not found") from None
+        except OSError as exc:
+            raise SourceError(str(path), f"cannot read file information: {exc.strerror}") from None
+        if not stat.S_ISREG(info.st_mode):
+            raise SourceError(str(path), "not a regular file")
+        if not os.access(path, os.R_OK):
+            raise SourceError(str(path), "no permission to read the file")
+        if info.st_size == 0:
+            raise SourceError(str(path), "the file is empty (0 bytes): nothing to upload")
+        return cls(path, info.st_size, info.st_mtime_ns)
+
+    async def check_unchanged(self) -> None:
+        """Raise SourceError when the file's size or mtime differs from when it was checked."""
+        try:
+            info = await aiofiles.os.stat(self.path)
+        except OSError:
+            raise SourceError(str(self.path), "the file disappeared during the upload") from None
+        if info.st_size != self.size_bytes or info.st_mtime_ns != self.mtime_ns:
+            raise SourceError(
+                str(self.path),
+                f"the file changed during the upload (size {self.size_bytes} -> {info.st_size}, "
+                "or modification time); run again to upload the new version",
+            )
+
+    def open(self, piece_bytes: int = 1024 * 1024) -> SourceReader:
+        """A reader for ranges of the file (opened lazily on ``async with``)."""
+        return SourceReader(self, piece_bytes)
+
+
+class SourceReader:
+    """Reads byte ranges of one source file in pieces of ``piece_bytes``."""
+
+    def __init__(self, source: SourceFile, piece_bytes: int) -> None:
+        self.source = source
+        self._piece_bytes = piece_bytes
+        self._file: AsyncBufferedReader | None = None
+        # md5 of the source, computed on the fly while segments go out in order; only
+        # the bytes never sent in order are read a second time (see md5_hexdigest).
+        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._hashed_upto = 0
+
+    async def __aenter__(self) -> SourceReader:
+        try:
+            self._file = await aiofiles.open(self.source.path, "rb")
+        except OSError as exc:
+            raise SourceError(str(self.source.path), f"cannot open: {exc.strerror}") from None
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._file is not None:
+            await self._file.close()
+            self._file = None
+
+    async def iter_range(self, byte_range: ByteRange) -> AsyncIterator[bytes]:
+        """Yield the bytes of ``byte_range`` in pieces. Raises SourceError if the file is short."""
+        if self._file is None:
+            raise RuntimeError("SourceReader used outside 'async with'")
+        await self._file.seek(byte_range.start)
+        position = byte_range.start
+        remaining = byte_range.length
+        while remaining > 0:
+            piece = await self._file.read(min(self._piece_bytes, remaining))
+            if not piece:
+                raise SourceError(
+                    str(self.source.path), "the file became shorter during the upload"
+                )
+            if position == self._hashed_upto:
+                self._md5.update(piece)
+                self._hashed_upto += len(piece)
+            position += len(piece)
+            remaining -= len(piece)
+            yield piece
+
+    async def md5_hexdigest(self) -> str:
+        """The md5 of the whole file (reads only what was not hashed while sending)."""
+        if self._hashed_upto < self.source.size_bytes:
+            tail = ByteRange(self._hashed_upto, self.source.size_bytes - 1)
+            async for _ in self.iter_range(tail):
+                pass
+        return self._md5.hexdigest()

@@ -1,0 +1,35 @@
+"""A token bucket shared by all uploads: ``--bwlimit`` (client layer).
+
+The only place below the jobs layer that waits on the clock.
+"""
+
+from __future__ import annotations
+
+import time
+
+import anyio
+
+__all__ = ["Throttle"]
+
+
+class Throttle:
+    """Allows ``rate_bytes_per_s`` on average, with bursts up to ``burst_bytes``."""
+
+    def __init__(self, rate_bytes_per_s: int, *, burst_bytes: int | None = None) -> None:
+        if rate_bytes_per_s <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = float(rate_bytes_per_s)
+        self.burst = float(burst_bytes or max(rate_bytes_per_s // 4, 64 * 1024))
+        self._tokens = self.burst
+        self._stamp = time.monotonic()
+        self._lock = anyio.Lock()
+
+    async def acquire(self, n_bytes: int) -> None:
+        """Wait until ``n_bytes`` may be sent. Requests are served in arrival order."""
+        async with self._lock:
+            now = time.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+            self._stamp = now
+            self._tokens -= n_bytes
+            if self._tokens < 0:
+                await anyio.sleep(-self._tokens / self.rate)

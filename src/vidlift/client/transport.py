@@ -1,0 +1,149 @@
+"""The transport seam and its aiohttp implementation (client layer).
+
+Everything above talks to :class:`Transport`. :class:`AiohttpTransport` holds the one
+shared ``aiohttp.ClientSession`` and maps aiohttp's exceptions to vidlift's through a
+single table, :data:`EXCEPTION_MAP`. It never retries and never follows redirects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import aiohttp
+
+from vidlift.config import Timeouts
+from vidlift.errors import (
+    ConnectError,
+    ConnectionDropped,
+    RemoteProtocolError,
+    RequestTimeout,
+    TransportError,
+    VidliftError,
+)
+
+__all__ = ["EXCEPTION_MAP", "AiohttpTransport", "HttpRequest", "HttpResponse", "Transport"]
+
+MAX_ANSWER_BYTES = 16 * 1024 * 1024
+
+Body = bytes | AsyncIterable[bytes] | None
+
+# Order matters: the first matching class wins (subclasses before their bases).
+EXCEPTION_MAP: tuple[tuple[type[BaseException], type[VidliftError]], ...] = (
+    (aiohttp.ClientConnectorError, ConnectError),
+    (aiohttp.ServerTimeoutError, RequestTimeout),
+    (asyncio.TimeoutError, RequestTimeout),
+    (aiohttp.ServerDisconnectedError, ConnectionDropped),
+    (aiohttp.ClientPayloadError, ConnectionDropped),
+    (aiohttp.ClientOSError, ConnectionDropped),
+    (ConnectionError, ConnectionDropped),
+    (aiohttp.ClientResponseError, RemoteProtocolError),
+    (aiohttp.ClientError, TransportError),
+)
+
+
+def map_exception(exc: BaseException) -> VidliftError | None:
+    """The vidlift error for an aiohttp/OS exception, or None if it is not ours to map."""
+    for source, target in EXCEPTION_MAP:
+        if isinstance(exc, source):
+            detail = str(exc) or type(exc).__name__
+            return target(detail)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """One request. A body may stream (async iterable) when Content-Length is set."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: Body = None
+    form: Mapping[str, str | list[str]] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HttpResponse:
+    """A complete answer. Header names are lower case."""
+
+    status: int
+    headers: Mapping[str, str]
+    body: bytes
+
+
+class Transport(Protocol):
+    """Sends requests; raises only :class:`vidlift.errors.TransportError` subclasses
+    (and RemoteProtocolError for unreadable HTTP)."""
+
+    async def send(self, request: HttpRequest, *, timeout_s: float | None = None) -> HttpResponse:
+        """Send one request and read its whole answer."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+class AiohttpTransport:
+    """The one shared aiohttp session of a vidlift process."""
+
+    def __init__(
+        self,
+        *,
+        timeouts: Timeouts | None = None,
+        verify_tls: bool = True,
+        connection_limit: int = 100,
+    ) -> None:
+        self._timeouts = timeouts or Timeouts()
+        self._verify_tls = verify_tls
+        self._limit = connection_limit
+        self._session: aiohttp.ClientSession | None = None
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        # Created lazily, on the running loop: no I/O in constructors.
+        if self._session is None:
+            # ssl=True verifies certificates; False (an explicit opt-out) does not.
+            connector = aiohttp.TCPConnector(limit=self._limit, ssl=self._verify_tls)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                auto_decompress=False,
+                timeout=aiohttp.ClientTimeout(
+                    total=None, connect=self._timeouts.connect_s, sock_read=self._timeouts.read_s
+                ),
+            )
+        return self._session
+
+    async def send(self, request: HttpRequest, *, timeout_s: float | None = None) -> HttpResponse:
+        """Send and read the answer (at most 16 MiB of it). Redirects are not followed."""
+        session = self._get_session()
+        data: object = request.form if request.form is not None else request.body
+        timeout = session.timeout
+        if timeout_s is not None:
+            timeout = aiohttp.ClientTimeout(
+                total=timeout_s, connect=self._timeouts.connect_s, sock_read=self._timeouts.read_s
+            )
+        try:
+            async with session.request(
+                request.method,
+                request.url,
+                headers=dict(request.headers),
+                data=data,
+                allow_redirects=False,
+                timeout=timeout,
+            ) as resp:
+                body = await resp.content.read(MAX_ANSWER_BYTES)
+                headers = {k.lower(): v for k, v in resp.headers.items()}
+                return HttpResponse(resp.status, headers, body)
+        except Exception as exc:
+            mapped = map_exception(exc)
+            if mapped is None:
+                raise
+            raise mapped from exc
+
+    async def aclose(self) -> None:
+        """Close the shared session."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

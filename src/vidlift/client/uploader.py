@@ -1,0 +1,74 @@
+"""Sending one segment and classifying the answer (client layer).
+
+No retries and no sleeping here (only the bandwidth throttle waits): the caller's
+retry policy decides what an answer or an error means for the upload.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+from vidlift.client.source import SourceReader
+from vidlift.client.throttle import Throttle
+from vidlift.client.transport import HttpRequest, Transport
+from vidlift.protocol.headers import segment_headers
+from vidlift.protocol.ranges import ByteRange
+from vidlift.protocol.segment import SegmentAnswer, classify_segment_answer
+
+__all__ = ["SegmentSender", "UploadTarget"]
+
+SentCallback = Callable[[int], None]
+
+
+@dataclass(frozen=True, slots=True)
+class UploadTarget:
+    """Where and as what a file's segments go."""
+
+    upload_url: str
+    session_id: str
+    filename: str
+    content_type: str | None = None
+
+
+class SegmentSender:
+    """Sends segments over the shared transport."""
+
+    def __init__(self, transport: Transport, *, throttle: Throttle | None = None) -> None:
+        self._transport = transport
+        self._throttle = throttle
+
+    async def _body(
+        self, reader: SourceReader, byte_range: ByteRange, on_sent: SentCallback | None
+    ) -> AsyncIterator[bytes]:
+        async for piece in reader.iter_range(byte_range):
+            if self._throttle is not None:
+                await self._throttle.acquire(len(piece))
+            yield piece
+            if on_sent is not None:
+                on_sent(len(piece))
+
+    async def send(
+        self,
+        target: UploadTarget,
+        reader: SourceReader,
+        byte_range: ByteRange,
+        *,
+        on_sent: SentCallback | None = None,
+    ) -> SegmentAnswer:
+        """POST bytes ``byte_range`` of the file; return the classified answer.
+
+        Raises TransportError subclasses (no answer) and RangeHeaderError (unreadable 201).
+        """
+        headers = segment_headers(
+            byte_range=byte_range,
+            total=reader.source.size_bytes,
+            session_id=target.session_id,
+            filename=target.filename,
+            content_type=target.content_type,
+        )
+        request = HttpRequest(
+            "POST", target.upload_url, headers, body=self._body(reader, byte_range, on_sent)
+        )
+        response = await self._transport.send(request)
+        return classify_segment_answer(response.status, response.headers, response.body)

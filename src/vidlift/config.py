@@ -1,0 +1,107 @@
+"""Frozen settings objects with named defaults (bottom layer).
+
+Only the CLI reads flags, environment variables and files; it builds these objects.
+Library users build them directly.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from vidlift.errors import ConfigError
+
+__all__ = [
+    "DEFAULT_ENDPOINT",
+    "MiB",
+    "Credentials",
+    "RetrySettings",
+    "Timeouts",
+    "UploadSettings",
+    "parse_size",
+]
+
+DEFAULT_ENDPOINT = "https://api.jwplatform.com"
+MiB = 1024 * 1024
+
+_UNITS = {
+    "": 1,
+    "b": 1,
+    "k": 1000,
+    "kb": 1000,
+    "kib": 1024,
+    "m": 1000**2,
+    "mb": 1000**2,
+    "mib": 1024**2,
+    "g": 1000**3,
+    "gb": 1000**3,
+    "gib": 1024**3,
+}
+_SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*")
+
+
+def parse_size(text: str, *, what: str = "size") -> int:
+    """``8MiB`` -> 8388608, ``50M`` -> 50000000, ``1024`` -> 1024. Raises ConfigError."""
+    match = _SIZE.fullmatch(text)
+    unit = match.group(2).lower() if match else ""
+    if match is None or unit not in _UNITS:
+        raise ConfigError(f"{what}: cannot read {text!r}; write e.g. 8MiB, 50M or 1048576")
+    value = int(float(match.group(1)) * _UNITS[unit])
+    if value <= 0:
+        raise ConfigError(f"{what}: must be positive, got {text!r}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """API key and secret. The secret never shows in a repr."""
+
+    api_key: str
+    api_secret: str = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.api_key or not self.api_secret:
+            raise ConfigError(
+                "API credentials missing: set VIDLIFT_API_KEY and VIDLIFT_API_SECRET "
+                "(or --api-key/--api-secret)"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Timeouts:
+    """Network timeouts. ``read_s`` is the longest silence allowed while waiting."""
+
+    connect_s: float = 15.0
+    read_s: float = 120.0
+    api_s: float = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class RetrySettings:
+    """The one retry policy's knobs: full-jitter exponential backoff, capped."""
+
+    max_attempts: int = 8
+    base_delay_s: float = 0.5
+    max_delay_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ConfigError("max_attempts must be at least 1")
+
+
+@dataclass(frozen=True, slots=True)
+class UploadSettings:
+    """How segments are cut and sent."""
+
+    chunk_size_bytes: int = 8 * MiB
+    api_format: str = "json"
+    piece_bytes: int = 1 * MiB
+    verify_tls: bool = True
+    timeouts: Timeouts = field(default_factory=Timeouts)
+    retry: RetrySettings = field(default_factory=RetrySettings)
+
+    def __post_init__(self) -> None:
+        if self.chunk_size_bytes < 1:
+            raise ConfigError("chunk_size must be at least 1 byte")
+        if self.api_format not in ("json", "xml"):
+            raise ConfigError("api_format must be json or xml")

@@ -1,0 +1,87 @@
+"""``vidlift.run_batch``: the library entry point of a migration (jobs layer).
+
+journal = await SqliteJournal.open(Path("library.vidlift.sqlite"))
+outcome = await vidlift.run_batch(
+    Path("library.csv"), journal=journal, endpoint=..., api_key=..., api_secret=...,
+    on_event=print,
+)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import anyio
+
+from vidlift.client.api import ApiClient
+from vidlift.client.throttle import Throttle
+from vidlift.client.transport import AiohttpTransport, Transport
+from vidlift.client.uploader import SegmentSender
+from vidlift.config import DEFAULT_ENDPOINT, Credentials
+from vidlift.jobs.events import EventSink
+from vidlift.jobs.ingest import ingest_manifest
+from vidlift.jobs.manager import BatchOutcome, BatchRunner, BatchSettings
+from vidlift.jobs.pacing import ApiPacer
+from vidlift.jobs.policy import RetryPolicy
+from vidlift.journal.base import Journal
+from vidlift.manifest import ManifestEntry
+
+__all__ = ["run_batch"]
+
+
+async def run_batch(
+    manifest: Path | Iterable[ManifestEntry] | None,
+    *,
+    journal: Journal,
+    api_key: str,
+    api_secret: str,
+    endpoint: str = DEFAULT_ENDPOINT,
+    settings: BatchSettings | None = None,
+    bwlimit_bytes_per_s: int | None = None,
+    strict: bool = False,
+    on_event: EventSink | None = None,
+    stop: anyio.Event | None = None,
+    transport: Transport | None = None,
+) -> BatchOutcome:
+    """Queue the manifest's rows (a path, or entries; None: only what the journal holds)
+    and run every runnable job. Safe to call again after a crash: it resumes.
+
+    Raises ManifestError (unreadable manifest), ConfigError, JournalError; a failed job
+    is a result in the journal, not an exception.
+    """
+    settings = settings or BatchSettings()
+    credentials = Credentials(api_key, api_secret)
+    if isinstance(manifest, Path):
+        await ingest_manifest(journal, manifest, strict=strict, on_event=on_event)
+    elif manifest is not None:
+        await journal.add_entries(manifest)
+    upload = settings.upload
+    own_transport = transport is None
+    transport = transport or AiohttpTransport(
+        timeouts=upload.timeouts,
+        verify_tls=upload.verify_tls,
+        connection_limit=settings.concurrency * 2 + 4,
+    )
+    try:
+        api = ApiClient(
+            transport,
+            endpoint=endpoint,
+            credentials=credentials,
+            api_format=upload.api_format,
+            timeout_s=upload.timeouts.api_s,
+            pacer=ApiPacer(),
+        )
+        throttle = Throttle(bwlimit_bytes_per_s) if bwlimit_bytes_per_s else None
+        runner = BatchRunner(
+            journal=journal,
+            api=api,
+            sender=SegmentSender(transport, throttle=throttle),
+            settings=settings,
+            policy=RetryPolicy(upload.retry),
+            on_event=on_event,
+        )
+        return await runner.run(stop)
+    finally:
+        if own_transport:
+            await transport.aclose()

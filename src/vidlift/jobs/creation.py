@@ -1,0 +1,71 @@
+"""Getting an upload session exactly once per job (jobs layer).
+
+Every video vidlift creates carries a marker, ``custom.vidlift_job_id``. When a create
+call's answer is lost (timeout, dropped connection, crash), the video is looked up by
+its marker through videos/list before anything is created again; a video found that
+way gets a fresh session through videos/update. So a job never creates two videos.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import anyio
+
+from vidlift.client.api import ApiClient
+from vidlift.errors import RateLimited, VidliftError
+from vidlift.jobs.policy import RetryCallback, RetryPolicy, Verdict, call_with_retries
+from vidlift.protocol.metadata import VideoMetadata
+from vidlift.protocol.models import CreateAnswer, VideoInfo
+
+__all__ = ["MARKER_FIELD", "find_marked_video", "obtain_session"]
+
+MARKER_FIELD = "vidlift_job_id"
+
+
+async def find_marked_video(api: ApiClient, marker: str, policy: RetryPolicy) -> VideoInfo | None:
+    """The video created earlier for this marker, if any (the oldest when several)."""
+    found = await call_with_retries(
+        policy, lambda: api.list_videos(search={f"custom.{MARKER_FIELD}": marker}, result_limit=10)
+    )
+    matches = [v for v in found.videos if v.custom.get(MARKER_FIELD) == marker]
+    return matches[0] if matches else None
+
+
+async def obtain_session(
+    api: ApiClient,
+    metadata: VideoMetadata,
+    *,
+    marker: str,
+    policy: RetryPolicy,
+    video_key: str | None = None,
+    look_up_first: bool = False,
+    on_retry: RetryCallback | None = None,
+) -> CreateAnswer:
+    """Create the video (or, when it exists, ask for a new session on it).
+
+    ``look_up_first`` is for a job whose earlier create call may have succeeded
+    (found in the journal as "creating" after a crash).
+    """
+    marked = replace(metadata, custom={**metadata.custom, MARKER_FIELD: marker})
+    failures = 0
+    check = look_up_first and video_key is None
+    while True:
+        try:
+            if check:
+                existing = await find_marked_video(api, marker, policy)
+                video_key = existing.key if existing is not None else None
+                check = False
+            if video_key is not None:
+                return await api.update_video(video_key)
+            return await api.create_video(marked)
+        except VidliftError as exc:
+            failures += 1
+            decision = policy.decide(exc, failures)
+            if decision.verdict not in (Verdict.RETRY, Verdict.WAIT):
+                raise
+            if on_retry is not None:
+                on_retry(exc, decision.delay_s)
+            # The create call may have reached the platform: look before creating again.
+            check = video_key is None and not isinstance(exc, RateLimited)
+            await anyio.sleep(decision.delay_s)

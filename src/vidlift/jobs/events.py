@@ -1,0 +1,94 @@
+"""Events a batch emits, for live displays, logs and library users (jobs layer)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = [
+    "BatchEvent",
+    "EventSink",
+    "JobDone",
+    "JobFailed",
+    "JobInterrupted",
+    "JobProgress",
+    "JobRetrying",
+    "JobStarted",
+    "ManifestProblemFound",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestProblemFound:
+    """A manifest row that became a failed job."""
+
+    location: str
+    job_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class JobStarted:
+    """A job began (or resumed) its upload."""
+
+    job_id: str
+    path: str
+    size_bytes: int
+    resumed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class JobProgress:
+    """Bytes of the file done so far (may go backwards when a segment is re-sent)."""
+
+    job_id: str
+    done_bytes: int
+    size_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobRetrying:
+    """A failure that the retry policy will retry after ``delay_s``."""
+
+    job_id: str
+    error: str
+    delay_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class JobDone:
+    """A verified upload."""
+
+    job_id: str
+    path: str
+    video_key: str
+    size_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class JobFailed:
+    """A job that failed for good (``vidlift retry --failed`` queues it again)."""
+
+    job_id: str
+    path: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class JobInterrupted:
+    """A job stopped by Ctrl-C/SIGTERM; the next run resumes it."""
+
+    job_id: str
+    path: str
+
+
+BatchEvent = (
+    ManifestProblemFound
+    | JobStarted
+    | JobProgress
+    | JobRetrying
+    | JobDone
+    | JobFailed
+    | JobInterrupted
+)
+EventSink = Callable[[BatchEvent], None]

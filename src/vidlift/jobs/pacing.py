@@ -1,0 +1,94 @@
+"""API pacing and upload-host backpressure (jobs layer).
+
+:class:`ApiPacer` honours the API's ``rate_limit`` block and 429 answers: when the quota
+is spent, new API calls wait for its reset while uploads in flight go on.
+:class:`AdaptiveGate` lowers the number of segments in flight after a 503 from the
+upload server and lets it grow back after a quiet period.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import anyio
+
+from vidlift.protocol.models import RateLimit
+
+__all__ = ["AdaptiveGate", "ApiPacer"]
+
+# Keep this many calls of the quota in reserve for reconciliation calls.
+_RESERVE_CALLS = 1
+_MAX_PAUSE_S = 120.0
+
+
+class ApiPacer:
+    """Makes API calls wait while the quota is spent."""
+
+    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._resume_at = 0.0
+        self.pauses = 0
+
+    def observe(self, rate_limit: RateLimit | None) -> None:
+        """Learn from an answer's rate_limit block."""
+        if rate_limit is None or rate_limit.remaining is None or rate_limit.reset is None:
+            return
+        if rate_limit.remaining <= _RESERVE_CALLS:
+            self._pause_until(float(rate_limit.reset))
+
+    def rate_limited(self, reset_at: float | None) -> None:
+        """A 429 arrived: everyone waits until the reset (or a short while)."""
+        self._pause_until(reset_at if reset_at is not None else self._clock() + 5.0)
+
+    def _pause_until(self, moment: float) -> None:
+        moment = min(moment, self._clock() + _MAX_PAUSE_S)
+        if moment > self._resume_at:
+            self._resume_at = moment
+            self.pauses += 1
+
+    async def wait_turn(self) -> None:
+        """Return when a new API call may go out."""
+        # The deadline can move while we sleep (another 429), hence the loop.
+        while (delay := self._resume_at - self._clock()) > 0:  # noqa: ASYNC110
+            await anyio.sleep(delay)
+
+
+class AdaptiveGate:
+    """A limit on segments in flight that halves on 503 and recovers one step per quiet period."""
+
+    def __init__(
+        self,
+        limit: int,
+        *,
+        recover_after_s: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.max_limit = max(1, limit)
+        self._limiter = anyio.CapacityLimiter(self.max_limit)
+        self._recover_after_s = recover_after_s
+        self._clock = clock
+        self._last_change = clock()
+
+    @property
+    def limit(self) -> int:
+        """The current number of segments allowed in flight."""
+        return int(self._limiter.total_tokens)
+
+    def overloaded(self) -> None:
+        """The server said 503: halve the limit."""
+        self._limiter.total_tokens = max(1, self.limit // 2)
+        self._last_change = self._clock()
+
+    def _maybe_recover(self) -> None:
+        now = self._clock()
+        if self.limit < self.max_limit and now - self._last_change >= self._recover_after_s:
+            self._limiter.total_tokens = self.limit + 1
+            self._last_change = now
+
+    async def __aenter__(self) -> None:
+        self._maybe_recover()
+        await self._limiter.acquire()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._limiter.release()

@@ -1,0 +1,298 @@
+"""The ``Journal`` interface and its value objects (journal layer).
+
+The journal is vidlift's memory: one record per job (one per manifest row), written so
+that a run killed at any instant can be run again and resume. Backends:
+:class:`~vidlift.journal.sqlite.SqliteJournal` (one file, the default) and
+:class:`~vidlift.journal.memory.MemoryJournal` (tests, library use). Every backend
+passes :mod:`vidlift.testing.journal_conformance`; the rules of each change live once,
+in :mod:`vidlift.journal.transitions`.
+
+Secrets never go into the journal: no method takes one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Protocol
+
+from vidlift.errors import JournalError
+from vidlift.journal.state import JobState
+from vidlift.manifest.rows import ManifestEntry, ManifestProblem
+
+__all__ = [
+    "JobCounts",
+    "JobFailure",
+    "JobRecord",
+    "Journal",
+    "VideoMetadata",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class VideoMetadata:
+    """What the manifest says about a video (sent with the create call)."""
+
+    title: str = ""
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    date: datetime | None = None
+    link: str = ""
+    custom: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.custom, MappingProxyType):
+            object.__setattr__(self, "custom", MappingProxyType(dict(self.custom)))
+
+    @classmethod
+    def of_entry(cls, entry: ManifestEntry) -> VideoMetadata:
+        """The metadata part of a manifest entry."""
+        return cls(entry.title, entry.description, entry.tags, entry.date, entry.link, entry.custom)
+
+    def to_json(self) -> str:
+        """Encode as JSON text (the date as ISO 8601), as backends store it."""
+        return json.dumps(
+            {
+                "title": self.title,
+                "description": self.description,
+                "tags": list(self.tags),
+                "date": self.date.isoformat() if self.date else None,
+                "link": self.link,
+                "custom": dict(self.custom),
+            },
+            ensure_ascii=False,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> VideoMetadata:
+        """Decode :meth:`to_json` text. Raises JournalError for anything else."""
+        try:
+            data: dict[str, Any] = json.loads(text)
+            date = data.get("date")
+            return cls(
+                title=str(data["title"]),
+                description=str(data["description"]),
+                tags=tuple(str(tag) for tag in data["tags"]),
+                date=datetime.fromisoformat(date) if date else None,
+                link=str(data["link"]),
+                custom={str(k): str(v) for k, v in data["custom"].items()},
+            )
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise JournalError(f"unreadable job metadata in the journal: {exc}") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class JobRecord:
+    """One job as the journal holds it.
+
+    ``acked_ranges`` are the inclusive byte ranges the upload server acknowledged for the
+    current session. ``manifest_problem`` marks a record written for a bad manifest row
+    (``source_path`` may be None and size/mtime are 0); such a job is only cleared by
+    reading a manifest where the row is good. ``create_sent`` says a create call may
+    have reached the server (set by ``mark_creating``). Times are Unix seconds.
+    """
+
+    job_id: str
+    source_path: Path | None
+    size_bytes: int
+    mtime_ns: int
+    metadata: VideoMetadata
+    location: str
+    state: JobState
+    video_key: str | None = None
+    upload_url: str | None = None
+    session_id: str | None = None
+    acked_ranges: tuple[tuple[int, int], ...] = ()
+    attempts: int = 0
+    last_error: str | None = None
+    md5: str | None = None
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    manifest_problem: bool = False
+    create_sent: bool = False
+
+    @property
+    def acked_bytes(self) -> int:
+        """Bytes covered by ``acked_ranges`` (overlaps counted once)."""
+        return count_range_bytes(self.acked_ranges)
+
+    def to_entry(self) -> ManifestEntry:
+        """Rebuild the upload parameters of this job (as its manifest row gave them).
+
+        Raises JournalError for a bad-manifest-row record, which has no source file.
+        """
+        if self.manifest_problem or self.source_path is None:
+            raise JournalError(
+                f"job {self.job_id} ({self.location}) is a bad manifest row: "
+                f"{self.last_error or 'no source file'}"
+            )
+        meta = self.metadata
+        return ManifestEntry(
+            job_id=self.job_id,
+            path=self.source_path,
+            size_bytes=self.size_bytes,
+            mtime_ns=self.mtime_ns,
+            title=meta.title,
+            description=meta.description,
+            tags=meta.tags,
+            date=meta.date,
+            link=meta.link,
+            custom=meta.custom,
+            location=self.location,
+        )
+
+
+def count_range_bytes(ranges: Iterable[tuple[int, int]]) -> int:
+    """Bytes covered by inclusive ``(start, end)`` ranges, overlaps counted once."""
+    total = 0
+    reached = -1  # last byte counted so far
+    for start, end in sorted(ranges):
+        if end > reached:
+            total += end - max(start, reached + 1) + 1
+            reached = end
+    return total
+
+
+@dataclass(frozen=True, slots=True)
+class JobFailure:
+    """A failed job, for a status display."""
+
+    job_id: str
+    path: Path | None
+    location: str
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class JobCounts:
+    """Totals over the whole journal.
+
+    ``by_state`` has every state (zeros included). ``total_bytes`` sums the sizes of all
+    jobs, ``done_bytes`` those of done jobs, ``acked_bytes`` the acknowledged bytes of
+    started, unfinished jobs (creating, uploading, verifying): so
+    ``done_bytes + acked_bytes`` is what the server holds. ``recent_failures``: the last
+    10 failed jobs, most recent first.
+    """
+
+    by_state: Mapping[JobState, int] = field(hash=False)
+    total_bytes: int
+    done_bytes: int
+    acked_bytes: int
+    recent_failures: tuple[JobFailure, ...]
+
+    @property
+    def total_jobs(self) -> int:
+        """Number of jobs in the journal."""
+        return sum(self.by_state.values())
+
+
+class Journal(Protocol):
+    """The persistence of jobs. Every method may raise JournalError.
+
+    Writes that decide what happens on the platform are committed before the method
+    returns (``mark_creating``, ``record_created``, ``mark_*``, ``bump_attempts``,
+    ``reset_upload``, ``requeue_failed``). ``add_entries`` commits per batch of ~1000;
+    ``add_problem`` and ``record_progress`` may be batched (committed within ~1 s, on the
+    next other call, or on ``flush``/``close``): after a crash they are re-derived from
+    the manifest and the server. Reads see every write made before them.
+    """
+
+    async def add_entries(self, entries: Iterable[ManifestEntry]) -> int:
+        """Insert jobs that are absent; return how many became pending.
+
+        A job that exists keeps its state (running the same manifest again resumes),
+        except a bad-row record, which the now good row replaces (counted).
+        """
+        ...
+
+    async def add_problem(self, problem: ManifestProblem) -> None:
+        """Record a bad manifest row as a failed job (``last_error`` = the reason).
+
+        An existing job is only replaced if it was never started (pending, no create
+        sent, no video key) or was a bad-row record itself; otherwise it is kept.
+        """
+        ...
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        """The job, or None."""
+        ...
+
+    def iter_jobs(
+        self, states: Collection[JobState] | None = None, *, page_size: int = 500
+    ) -> AsyncIterator[JobRecord]:
+        """Jobs in insertion order, optionally only in ``states``, read a page at a time.
+
+        Each page is read afresh: a job changed while iterating is seen in its state at
+        the time its page is read; a job that enters ``states`` behind the cursor is
+        not seen.
+        """
+        ...
+
+    async def mark_creating(self, job_id: str) -> None:
+        """The create call is about to be sent (durable before it is)."""
+        ...
+
+    async def record_created(
+        self, job_id: str, *, video_key: str, upload_url: str, session_id: str
+    ) -> None:
+        """The platform created the video and gave an upload session: -> uploading.
+
+        Durable before the first segment is sent. The acknowledged ranges start empty.
+        """
+        ...
+
+    async def record_progress(self, job_id: str, acked_ranges: Sequence[tuple[int, int]]) -> None:
+        """The server's acknowledged ranges (inclusive pairs). May be batched.
+
+        Raises ValueError for ranges that are not ``0 <= start <= end`` integer pairs.
+        Progress of an unknown job is ignored (it is not checked when batched).
+        """
+        ...
+
+    async def mark_verifying(self, job_id: str) -> None:
+        """All bytes are in; the platform's size/checksum is being checked."""
+        ...
+
+    async def mark_done(self, job_id: str, *, video_key: str, md5: str | None) -> None:
+        """The video is on the platform and verified."""
+        ...
+
+    async def mark_failed(self, job_id: str, error: str) -> None:
+        """The job gave up; ``error`` says why."""
+        ...
+
+    async def mark_skipped(self, job_id: str, reason: str) -> None:
+        """The job will not be done, on purpose (``reason`` is kept in ``last_error``)."""
+        ...
+
+    async def bump_attempts(self, job_id: str) -> int:
+        """Count one more attempt; return the new count."""
+        ...
+
+    async def reset_upload(self, job_id: str) -> None:
+        """Forget the upload session, URL and ranges; keep the video key."""
+        ...
+
+    async def requeue_failed(self) -> int:
+        """Failed jobs -> pending (or creating, see JobState); return how many.
+
+        Attempts restart at 0; ``last_error`` is kept until the job's next outcome.
+        Bad manifest rows are not requeued: fix the manifest and run it again.
+        """
+        ...
+
+    async def counts(self) -> JobCounts:
+        """Totals by state, bytes, and the recent failures."""
+        ...
+
+    async def flush(self) -> None:
+        """Commit every batched write now."""
+        ...
+
+    async def close(self) -> None:
+        """Flush and release the journal; later calls raise JournalError."""
+        ...

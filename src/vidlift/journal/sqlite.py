@@ -1,0 +1,229 @@
+"""``SqliteJournal``: the journal in one SQLite file (journal layer; the default backend).
+
+The async face of :class:`~vidlift.journal.sqlite_store.SqliteStore` (schema, locking and
+durability are described there). Every blocking call runs in a worker thread, one at a
+time (an ``anyio.Lock`` in front of the one connection), so the event loop never waits
+on the disk. A call that is cancelled still finishes its transaction before the
+cancellation is delivered: the file is never left half-written by us.
+
+Batching: ``add_entries`` commits one transaction per 1000 entries. ``add_problem`` and
+``record_progress`` are kept in memory and committed with the next call that touches
+the file, when 1000 problems are waiting, once ``progress_interval_s`` (1 s) has passed
+since the last commit, or on ``flush``/``close``. Reads commit them first, so a read sees
+every earlier write. A killed process loses at most that last second of them; both are
+re-derived on the next run (the manifest is read again; the server's ranges are the
+truth).
+
+A second process may read the journal while a run writes it:
+``await SqliteJournal.open_readonly(path)`` takes no lock and refuses writes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+import anyio
+import anyio.to_thread
+
+from vidlift.errors import JournalError
+from vidlift.journal import transitions
+from vidlift.journal.base import JobCounts, JobRecord
+from vidlift.journal.sqlite_store import SqliteStore
+from vidlift.journal.state import JobState
+from vidlift.manifest.rows import ManifestEntry, ManifestProblem
+
+__all__ = ["SqliteJournal"]
+
+T = TypeVar("T")
+
+ENTRY_BATCH = 1000
+_PROBLEM_BATCH = 1000
+
+
+class SqliteJournal:
+    """A :class:`~vidlift.journal.base.Journal` in one SQLite file.
+
+    Open with :meth:`open` (the one writer) or :meth:`open_readonly`; close with
+    :meth:`close` or ``async with``.
+    """
+
+    def __init__(self, store: SqliteStore, *, progress_interval_s: float = 1.0) -> None:
+        self._store: SqliteStore | None = store
+        self._lock = anyio.Lock()
+        self._interval_s = progress_interval_s
+        self._problems: list[ManifestProblem] = []
+        self._progress: dict[str, tuple[tuple[int, int], ...]] = {}
+        self._last_commit = time.monotonic()
+
+    @classmethod
+    async def open(cls, path: Path, *, progress_interval_s: float = 1.0) -> SqliteJournal:
+        """Open the journal at ``path`` for writing, creating it if needed.
+
+        Raises JournalError if it is not a vidlift journal, is corrupt, is written by
+        another process, or its folder is not writable.
+        """
+        store = await anyio.to_thread.run_sync(partial(SqliteStore.open, path, readonly=False))
+        return cls(store, progress_interval_s=progress_interval_s)
+
+    @classmethod
+    async def open_readonly(cls, path: Path) -> SqliteJournal:
+        """Open an existing journal to read it, even while another process writes it."""
+        store = await anyio.to_thread.run_sync(partial(SqliteStore.open, path, readonly=True))
+        return cls(store)
+
+    @property
+    def path(self) -> Path:
+        """The journal file."""
+        return self._open_store().path
+
+    async def __aenter__(self) -> SqliteJournal:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    def _open_store(self, *, write: bool = False) -> SqliteStore:
+        if self._store is None:
+            raise JournalError("the journal is closed")
+        if write and self._store.readonly:
+            raise JournalError(f"journal {self._store.path} is open read-only")
+        return self._store
+
+    async def _run(
+        self, work: Callable[[SqliteStore], T], *, write: bool = True, durable: bool = False
+    ) -> T:
+        """Run ``work`` in a worker thread inside one transaction, batched writes first."""
+        async with self._lock:
+            store = self._open_store(write=write)
+            problems, self._problems = self._problems, []
+            progress, self._progress = self._progress, {}
+            if problems or progress:
+                write, self._last_commit = True, time.monotonic()
+            call = partial(_transact, store, work, problems, progress, write, durable)
+            return await anyio.to_thread.run_sync(call)
+
+    async def _run_if_due(self) -> None:
+        due = time.monotonic() - self._last_commit >= self._interval_s
+        if due or len(self._problems) >= _PROBLEM_BATCH:
+            await self._run(_nothing)
+
+    async def _change(self, job_id: str, change: transitions.Change) -> JobRecord:
+        changed = await self._run(lambda store: store.change([(job_id, change)]), durable=True)
+        return changed[0]
+
+    async def add_entries(self, entries: Iterable[ManifestEntry]) -> int:
+        self._open_store(write=True)
+        added = 0
+        iterator = iter(entries)
+        while batch := list(itertools.islice(iterator, ENTRY_BATCH)):
+            added += await self._run(partial(SqliteStore.merge, items=batch))
+        return added
+
+    async def add_problem(self, problem: ManifestProblem) -> None:
+        self._open_store(write=True)
+        self._problems.append(problem)
+        await self._run_if_due()
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        found = await self._run(lambda store: store.load([job_id]), write=False)
+        return found.get(job_id)
+
+    async def iter_jobs(
+        self, states: Collection[JobState] | None = None, *, page_size: int = 500
+    ) -> AsyncIterator[JobRecord]:
+        after = 0
+        while True:
+            page = await self._run(
+                partial(SqliteStore.page, states=states, after_seq=after, limit=page_size),
+                write=False,
+            )
+            for _, record in page:
+                yield record
+            if len(page) < page_size:
+                return
+            after = page[-1][0]
+
+    async def mark_creating(self, job_id: str) -> None:
+        await self._change(job_id, transitions.creating)
+
+    async def record_created(
+        self, job_id: str, *, video_key: str, upload_url: str, session_id: str
+    ) -> None:
+        change = partial(
+            transitions.created, video_key=video_key, upload_url=upload_url, session_id=session_id
+        )
+        await self._change(job_id, change)
+
+    async def record_progress(self, job_id: str, acked_ranges: Sequence[tuple[int, int]]) -> None:
+        ranges = transitions.check_ranges(acked_ranges)
+        self._open_store(write=True)
+        self._progress[job_id] = ranges
+        await self._run_if_due()
+
+    async def mark_verifying(self, job_id: str) -> None:
+        await self._change(job_id, transitions.verifying)
+
+    async def mark_done(self, job_id: str, *, video_key: str, md5: str | None) -> None:
+        await self._change(job_id, partial(transitions.done, video_key=video_key, md5=md5))
+
+    async def mark_failed(self, job_id: str, error: str) -> None:
+        await self._change(job_id, partial(transitions.failed, error=error))
+
+    async def mark_skipped(self, job_id: str, reason: str) -> None:
+        await self._change(job_id, partial(transitions.skipped, reason=reason))
+
+    async def bump_attempts(self, job_id: str) -> int:
+        return (await self._change(job_id, transitions.attempted)).attempts
+
+    async def reset_upload(self, job_id: str) -> None:
+        await self._change(job_id, transitions.upload_reset)
+
+    async def requeue_failed(self) -> int:
+        return await self._run(SqliteStore.requeue_failed, durable=True)
+
+    async def counts(self) -> JobCounts:
+        return await self._run(SqliteStore.counts, write=False)
+
+    async def flush(self) -> None:
+        await self._run(_nothing, write=False)
+
+    async def close(self) -> None:
+        """Commit batched writes and close the file; closing twice is harmless."""
+        if self._store is None:
+            return
+        try:
+            await self.flush()
+        finally:
+            async with self._lock:
+                store, self._store = self._store, None
+                if store is not None:
+                    await anyio.to_thread.run_sync(store.close)
+
+
+def _nothing(store: SqliteStore) -> None:
+    del store
+
+
+def _transact(
+    store: SqliteStore,
+    work: Callable[[SqliteStore], T],
+    problems: list[ManifestProblem],
+    progress: dict[str, tuple[tuple[int, int], ...]],
+    write: bool,
+    durable: bool,
+) -> T:
+    with store.transaction(write=write, durable=durable):
+        if problems:
+            store.merge(problems)
+        if progress:
+            changes = [
+                (job_id, partial(transitions.progressed, ranges=ranges))
+                for job_id, ranges in progress.items()
+            ]
+            store.change(changes, missing_ok=True)
+        return work(store)

@@ -1,0 +1,443 @@
+"""The SQLite file behind :class:`~vidlift.journal.sqlite.SqliteJournal`: opening, schema,
+locking and blocking SQL (journal layer).
+
+Everything here blocks; :mod:`vidlift.journal.sqlite` calls it from a worker thread, one
+call at a time (the connection is shared between threads, never used by two at once).
+
+The SQL stays portable (a PostgreSQL backend comes next): plain tables, ``INSERT``,
+``UPDATE``, ``SELECT`` with ``?`` parameters, ranges and metadata as JSON text. Only
+``jobs.seq INTEGER PRIMARY KEY`` (an identity column in PostgreSQL), the pragmas and the
+``sqlite_master`` look-up are SQLite's own.
+
+Durability: WAL mode with ``synchronous=NORMAL`` for batched writes (new jobs, bad rows,
+progress): a commit then survives a killed process (the WAL is in the OS's cache) and
+may only be lost with the machine (power loss, kernel crash), in which case it is
+re-derived from the manifest and the server. Transitions that decide what happens on the
+platform are committed with ``synchronous=FULL`` (the WAL is fsynced before the commit
+returns), which also makes every earlier commit durable.
+
+One writer at a time: the writer holds an exclusive ``flock`` on ``<journal>.lock`` (kept
+on disk; it holds the writer's pid). Readers (``vidlift status``) take no lock; WAL lets
+them read while the writer writes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import sqlite3
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from vidlift.errors import JournalError
+from vidlift.journal import transitions
+from vidlift.journal.base import JobCounts, JobFailure, JobRecord, VideoMetadata
+from vidlift.journal.state import ACTIVE_STATES, JobState
+from vidlift.manifest.rows import ManifestEntry, ManifestProblem
+
+__all__ = ["SCHEMA_VERSION", "SqliteStore"]
+
+SCHEMA_VERSION = 1
+_BUSY_TIMEOUT_S = 5.0
+_LOAD_CHUNK = 500
+_RECENT_FAILURES = 10
+
+_COLUMNS = (
+    "job_id", "source_path", "size_bytes", "mtime_ns", "metadata", "location", "state",
+    "manifest_problem", "create_sent", "video_key", "upload_url", "session_id",
+    "acked_ranges", "acked_bytes", "attempts", "last_error", "md5", "created_at",
+    "updated_at",
+)  # fmt: skip
+_SELECT = f"SELECT seq, {', '.join(_COLUMNS)} FROM jobs"
+_INSERT = f"INSERT INTO jobs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
+_UPDATE = f"UPDATE jobs SET {', '.join(f'{c} = ?' for c in _COLUMNS[1:])} WHERE job_id = ?"
+_SCHEMA = (
+    "CREATE TABLE vidlift_schema (version INTEGER NOT NULL)",
+    """CREATE TABLE jobs (
+        seq INTEGER PRIMARY KEY,
+        job_id TEXT NOT NULL UNIQUE,
+        source_path TEXT,
+        size_bytes INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        metadata TEXT NOT NULL,
+        location TEXT NOT NULL,
+        state TEXT NOT NULL,
+        manifest_problem INTEGER NOT NULL,
+        create_sent INTEGER NOT NULL,
+        video_key TEXT,
+        upload_url TEXT,
+        session_id TEXT,
+        acked_ranges TEXT NOT NULL,
+        acked_bytes INTEGER NOT NULL,
+        attempts INTEGER NOT NULL,
+        last_error TEXT,
+        md5 TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    )""",
+    "CREATE INDEX jobs_by_state ON jobs (state, seq)",
+    "CREATE INDEX jobs_by_update ON jobs (state, updated_at)",
+    f"INSERT INTO vidlift_schema (version) VALUES ({SCHEMA_VERSION})",
+)
+
+
+def _to_row(record: JobRecord) -> tuple[object, ...]:
+    return (
+        record.job_id,
+        str(record.source_path) if record.source_path is not None else None,
+        record.size_bytes,
+        record.mtime_ns,
+        record.metadata.to_json(),
+        record.location,
+        record.state.value,
+        int(record.manifest_problem),
+        int(record.create_sent),
+        record.video_key,
+        record.upload_url,
+        record.session_id,
+        _encode_ranges(record.acked_ranges),
+        record.acked_bytes,
+        record.attempts,
+        record.last_error,
+        record.md5,
+        record.created_at,
+        record.updated_at,
+    )
+
+
+def _from_row(row: Sequence[Any]) -> JobRecord:
+    (job_id, source_path, size, mtime, metadata, location, state, problem, sent,
+     video_key, upload_url, session_id, ranges, _acked, attempts, error, md5, created,
+     updated) = row  # fmt: skip
+    try:
+        return JobRecord(
+            job_id=str(job_id),
+            source_path=Path(str(source_path)) if source_path is not None else None,
+            size_bytes=int(size),
+            mtime_ns=int(mtime),
+            metadata=VideoMetadata.from_json(str(metadata)),
+            location=str(location),
+            state=_STATES[state],
+            video_key=_text(video_key),
+            upload_url=_text(upload_url),
+            session_id=_text(session_id),
+            acked_ranges=_decode_ranges(ranges),
+            attempts=int(attempts),
+            last_error=_text(error),
+            md5=_text(md5),
+            created_at=float(created),
+            updated_at=float(updated),
+            manifest_problem=bool(problem),
+            create_sent=bool(sent),
+        )
+    except (ValueError, TypeError, KeyError) as exc:
+        raise JournalError(f"job {job_id!r} is unreadable in the journal: {exc}") from exc
+
+
+def _encode_ranges(ranges: tuple[tuple[int, int], ...]) -> str:
+    return json.dumps(ranges) if ranges else "[]"
+
+
+def _decode_ranges(text: str) -> tuple[tuple[int, int], ...]:
+    if text == "[]":
+        return ()
+    return tuple((int(start), int(end)) for start, end in json.loads(text))
+
+
+@dataclass(frozen=True, slots=True)
+class _Status:
+    state: JobState
+    manifest_problem: bool
+    create_sent: bool
+    video_key: str | None
+    created_at: float
+
+
+_STATES = {state.value: state for state in JobState}
+
+
+def _text(value: object) -> str | None:
+    return None if value is None else str(value)
+
+
+def _journal_error(path: Path, exc: BaseException) -> JournalError:
+    text = str(exc)
+    if "database is locked" in text or "database table is locked" in text:
+        reason = "locked by another process (busy for too long)"
+    elif "not a database" in text or "malformed" in text:
+        reason = "not a vidlift journal, or corrupt"
+    elif "readonly" in text:
+        reason = "read-only (the file or its folder cannot be written)"
+    elif "unable to open" in text:
+        reason = "cannot be opened (does its folder exist and can it be written?)"
+    elif isinstance(exc, UnicodeEncodeError):
+        reason = "text that is not valid UTF-8 cannot be stored"
+    else:
+        reason = text
+    error = JournalError(f"journal {path}: {reason} ({text})")
+    error.__cause__ = exc
+    return error
+
+
+def _acquire_lock(path: Path) -> int:
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise JournalError(f"journal {path}: cannot create its lock file: {exc}") from exc
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+        os.close(fd)
+        raise JournalError(
+            f"journal {path} is in use by another vidlift process (pid {holder}); "
+            "wait for it to finish, or use another journal"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+class SqliteStore:
+    """An open journal file: one connection (and, for the writer, the lock)."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection, lock_fd: int | None) -> None:
+        self.path = path
+        self.readonly = lock_fd is None
+        self._conn = connection
+        self._lock_fd = lock_fd
+        self._synchronous = "NORMAL"
+        self.clock = transitions.WallClock()
+
+    @classmethod
+    def open(cls, path: Path, *, readonly: bool) -> SqliteStore:
+        """Open (the writer creates it if needed) and check the journal at ``path``."""
+        path = path.absolute()
+        if readonly and not path.is_file():
+            raise JournalError(f"no journal at {path}")
+        if not readonly and not os.access(path.parent, os.W_OK | os.X_OK):
+            raise JournalError(f"journal {path}: its folder is missing or not writable")
+        lock_fd = None if readonly else _acquire_lock(path)
+        try:
+            connection = cls._connect(path, readonly=readonly)
+        except BaseException:
+            if lock_fd is not None:
+                os.close(lock_fd)
+            raise
+        return cls(path, connection, lock_fd)
+
+    @classmethod
+    def _connect(cls, path: Path, *, readonly: bool) -> sqlite3.Connection:
+        target = f"file:{quote(str(path))}?mode=ro" if readonly else str(path)
+        try:
+            connection = sqlite3.connect(
+                target,
+                uri=readonly,
+                timeout=_BUSY_TIMEOUT_S,
+                isolation_level=None,  # transactions are explicit
+                check_same_thread=False,  # one thread at a time, see the module docstring
+            )
+        except sqlite3.Error as exc:
+            raise _journal_error(path, exc) from exc
+        try:
+            if readonly:
+                connection.execute("PRAGMA query_only = ON")
+            else:
+                connection.execute("PRAGMA journal_mode = WAL")
+                connection.execute("PRAGMA synchronous = NORMAL")
+            _check_schema(connection, path, readonly=readonly)
+        except BaseException as exc:
+            connection.close()
+            if isinstance(exc, sqlite3.Error):
+                raise _journal_error(path, exc) from exc
+            raise
+        return connection
+
+    def close(self) -> None:
+        """Close the connection, then release the lock."""
+        try:
+            self._conn.close()
+        finally:
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)
+                self._lock_fd = None
+
+    @contextlib.contextmanager
+    def transaction(self, *, write: bool, durable: bool = False) -> Iterator[None]:
+        """One transaction; ``durable`` commits with synchronous=FULL. Maps sqlite errors."""
+        try:
+            if write:
+                self._set_synchronous("FULL" if durable else "NORMAL")
+            self._conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            try:
+                yield
+                self._conn.execute("COMMIT")
+            finally:
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+        except (sqlite3.Error, UnicodeEncodeError) as exc:
+            raise _journal_error(self.path, exc) from exc
+
+    def _set_synchronous(self, level: str) -> None:
+        if level != self._synchronous:
+            self._conn.execute(f"PRAGMA synchronous = {level}")
+            self._synchronous = level
+
+    # ------------------------------------------------------------------ reading
+    def load(self, job_ids: Collection[str]) -> dict[str, JobRecord]:
+        """The records of those of ``job_ids`` that exist."""
+        found: dict[str, JobRecord] = {}
+        unique = list(dict.fromkeys(job_ids))
+        for start in range(0, len(unique), _LOAD_CHUNK):
+            chunk = unique[start : start + _LOAD_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            for row in self._conn.execute(f"{_SELECT} WHERE job_id IN ({marks})", chunk):
+                record = _from_row(row[1:])
+                found[record.job_id] = record
+        return found
+
+    def _load_status(self, job_ids: Sequence[str]) -> dict[str, transitions.JobStatus]:
+        """Just what a manifest merge needs of existing jobs (cheaper than records)."""
+        found: dict[str, transitions.JobStatus] = {}
+        unique = list(dict.fromkeys(job_ids))
+        for start in range(0, len(unique), _LOAD_CHUNK):
+            chunk = unique[start : start + _LOAD_CHUNK]
+            rows = self._conn.execute(
+                "SELECT job_id, state, manifest_problem, create_sent, video_key, created_at "
+                f"FROM jobs WHERE job_id IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            )
+            for job_id, state, problem, sent, key, created in rows:
+                found[job_id] = _Status(_STATES[state], bool(problem), bool(sent), key, created)
+        return found
+
+    def page(
+        self, states: Collection[JobState] | None, after_seq: int, limit: int
+    ) -> list[tuple[int, JobRecord]]:
+        """Up to ``limit`` jobs after ``after_seq`` in insertion order, with their seq."""
+        where = "seq > ?"
+        params: list[object] = [after_seq]
+        if states is not None:
+            wanted = sorted(JobState(state).value for state in states)
+            if not wanted:
+                return []
+            where += f" AND state IN ({', '.join('?' * len(wanted))})"
+            params.extend(wanted)
+        rows = self._conn.execute(f"{_SELECT} WHERE {where} ORDER BY seq LIMIT ?", (*params, limit))
+        return [(int(row[0]), _from_row(row[1:])) for row in rows]
+
+    def counts(self) -> JobCounts:
+        """Totals by state and the recent failures (call inside a transaction)."""
+        by_state = dict.fromkeys(JobState, 0)
+        total = done = acked = 0
+        rows = self._conn.execute(
+            "SELECT state, COUNT(*), COALESCE(SUM(size_bytes), 0), "
+            "COALESCE(SUM(acked_bytes), 0) FROM jobs GROUP BY state"
+        )
+        for state_text, count, size_sum, acked_sum in rows:
+            state = JobState(state_text)
+            by_state[state] = int(count)
+            total += int(size_sum)
+            done += int(size_sum) if state is JobState.DONE else 0
+            acked += int(acked_sum) if state in ACTIVE_STATES else 0
+        failures = self._conn.execute(
+            "SELECT job_id, source_path, location, last_error FROM jobs WHERE state = ? "
+            "ORDER BY updated_at DESC, seq DESC LIMIT ?",
+            (JobState.FAILED.value, _RECENT_FAILURES),
+        )
+        return JobCounts(
+            by_state=by_state,
+            total_bytes=total,
+            done_bytes=done,
+            acked_bytes=acked,
+            recent_failures=tuple(
+                JobFailure(job_id, Path(path) if path else None, location, error or "")
+                for job_id, path, location, error in failures
+            ),
+        )
+
+    # ------------------------------------------------------------------ writing
+    def merge(self, items: Iterable[ManifestEntry | ManifestProblem]) -> int:
+        """Apply manifest results (see ``transitions.merge_manifest_item``); count changes
+        made by entries."""
+        batch = list(items)
+        current = self._load_status([item.job_id for item in batch])
+        inserts: dict[str, JobRecord] = {}
+        updates: list[JobRecord] = []
+        changed = 0
+        for item in batch:
+            existing = current.get(item.job_id)
+            record = transitions.merge_manifest_item(existing, item, self.clock.now())
+            if record is None:
+                continue
+            changed += isinstance(item, ManifestEntry)
+            current[item.job_id] = record
+            if existing is None or item.job_id in inserts:
+                inserts[item.job_id] = record
+            else:
+                updates.append(record)
+        self._conn.executemany(_INSERT, [_to_row(r) for r in inserts.values()])
+        self._store(updates)
+        return changed
+
+    def change(
+        self, changes: Iterable[tuple[str, transitions.Change]], *, missing_ok: bool = False
+    ) -> list[JobRecord]:
+        """Apply changes to existing jobs, in order; return the new records."""
+        pending = list(changes)
+        current = self.load([job_id for job_id, _ in pending])
+        changed: list[JobRecord] = []
+        for job_id, change in pending:
+            record = current.get(job_id)
+            if record is None:
+                if missing_ok:
+                    continue
+                raise JournalError(f"unknown job {job_id!r}")
+            current[job_id] = new = change(record, self.clock.now())
+            changed.append(new)
+        self._store(changed)
+        return changed
+
+    def requeue_failed(self) -> int:
+        """Requeue failed jobs (``transitions.requeued``), a page at a time."""
+        count, after = 0, 0
+        while page := self.page([JobState.FAILED], after, _LOAD_CHUNK):
+            after = page[-1][0]
+            requeued = [transitions.requeued(record, self.clock.now()) for _, record in page]
+            kept = [record for record in requeued if record is not None]
+            self._store(kept)
+            count += len(kept)
+        return count
+
+    def _store(self, records: Sequence[JobRecord]) -> None:
+        rows = [(*_to_row(record)[1:], record.job_id) for record in records]
+        self._conn.executemany(_UPDATE, rows)
+
+
+def _check_schema(connection: sqlite3.Connection, path: Path, *, readonly: bool) -> None:
+    listed = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    tables = {name for (name,) in listed}
+    if "vidlift_schema" not in tables:
+        if tables or readonly:
+            found = ", ".join(sorted(tables)) or "nothing"
+            raise JournalError(f"{path} is not a vidlift journal (it holds {found})")
+        connection.execute("BEGIN IMMEDIATE")
+        for statement in _SCHEMA:
+            connection.execute(statement)
+        connection.execute("COMMIT")
+        return
+    row = connection.execute("SELECT MAX(version) FROM vidlift_schema").fetchone()
+    version = row[0] if row else None
+    if not isinstance(version, int) or "jobs" not in tables:
+        raise JournalError(f"{path} is not a vidlift journal, or corrupt (no schema version)")
+    if version > SCHEMA_VERSION:
+        raise JournalError(
+            f"journal {path} was written by a newer vidlift (schema {version}; "
+            f"this one knows {SCHEMA_VERSION}): upgrade vidlift"
+        )

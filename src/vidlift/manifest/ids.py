@@ -1,0 +1,119 @@
+"""Job ids: how a manifest row is named across runs, and duplicate detection (manifest layer).
+
+A job id names one manifest row in the journal, run after run, so that running the same
+manifest again resumes instead of starting over.
+
+- With an ``id`` column (or JSON key), the id is used as written, after stripping the
+  surrounding blanks. It must be at most 200 characters, all printable (no tabs or line
+  breaks).
+- Without one (or with a blank cell), the id is derived from the row's ``path`` as
+  written: ``"p-"`` + the first 16 hex digits of the SHA-256 of the path, normalized.
+  A relative path is normalized lexically relative to the manifest's folder
+  (``os.path.normpath``, POSIX separators: ``./a.mp4``, ``a.mp4`` and ``x/../a.mp4``
+  are the same job), so the manifest and its library can move together to another
+  folder or machine and keep their ids. An absolute path is normalized the same way and
+  kept absolute. Symbolic links are not resolved. Two rows naming the same file the
+  same way are duplicates; give them ``id`` values to upload a file twice.
+
+Duplicate detection keeps an 8-byte BLAKE2b digest of every id seen, in an open-addressing
+hash table held in one ``array`` (16 bytes per id at most, ~16 MB for a million rows). Two
+different ids share a digest with a probability of about n^2 / 2^64 (3e-8 for a million
+rows); the cost of such a collision is one row reported as a duplicate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import posixpath
+from array import array
+
+__all__ = ["MAX_JOB_ID_CHARS", "SeenIds", "check_job_id", "derive_job_id", "read_job_id"]
+
+MAX_JOB_ID_CHARS = 200
+_DERIVED_PREFIX = "p-"
+_DERIVED_HEX_DIGITS = 16
+
+
+def derive_job_id(path_as_written: str) -> str:
+    """Derive the stable job id of a row without an ``id`` (see the module docstring)."""
+    normalized = posixpath.normpath(path_as_written)
+    digest = hashlib.sha256(normalized.encode("utf-8", "surrogatepass")).hexdigest()
+    return _DERIVED_PREFIX + digest[:_DERIVED_HEX_DIGITS]
+
+
+def check_job_id(job_id: str) -> str:
+    """Return ``job_id`` if it is a valid user-given id; raise ValueError saying why not."""
+    if not job_id:
+        raise ValueError("id is empty")
+    if len(job_id) > MAX_JOB_ID_CHARS:
+        raise ValueError(f"id is longer than {MAX_JOB_ID_CHARS} characters ({len(job_id)})")
+    if not job_id.isprintable():
+        raise ValueError("id contains a tab, line break or other control character")
+    return job_id
+
+
+def read_job_id(value: object) -> str | None:
+    """Read an ``id`` value as written: None when absent or blank, else a checked id.
+
+    JSON Lines integers are accepted (``{"id": 1234}`` is ``"1234"``). Raises ValueError.
+    """
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, str):
+        raise ValueError("id must be text or a whole number")
+    stripped = value.strip()
+    return check_job_id(stripped) if stripped else None
+
+
+class SeenIds:
+    """A memory-bounded set of job ids (8-byte digests in a linear-probing hash table).
+
+    ``add`` answers whether the id was new. False positives are possible at the rate
+    given in the module docstring; false negatives are not.
+    """
+
+    __slots__ = ("_count", "_mask", "_slots")
+
+    def __init__(self, capacity: int = 1024) -> None:
+        size = 1
+        while size < capacity * 2:
+            size *= 2
+        self._slots = array("Q", bytes(8 * size))
+        self._mask = size - 1
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def add(self, job_id: str) -> bool:
+        """Remember ``job_id``; return False if it (or an id with the same digest) was seen."""
+        digest = hashlib.blake2b(job_id.encode("utf-8", "surrogatepass"), digest_size=8)
+        key = int.from_bytes(digest.digest(), "little") | 1  # 0 marks an empty slot
+        if not self._insert(key):
+            return False
+        self._count += 1
+        if self._count * 2 > len(self._slots):
+            self._grow()
+        return True
+
+    def _insert(self, key: int) -> bool:
+        slots, mask = self._slots, self._mask
+        index = (key >> 1) & mask
+        while True:
+            current = slots[index]
+            if current == 0:
+                slots[index] = key
+                return True
+            if current == key:
+                return False
+            index = (index + 1) & mask
+
+    def _grow(self) -> None:
+        old = self._slots
+        self._slots = array("Q", bytes(16 * len(old)))
+        self._mask = len(self._slots) - 1
+        for key in old:
+            if key:
+                self._insert(key)

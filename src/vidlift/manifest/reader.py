@@ -1,0 +1,196 @@
+"""Reading a manifest: rows in, :class:`ManifestEntry` or :class:`ManifestProblem` out
+(manifest layer).
+
+:func:`iter_manifest` streams a CSV or JSON Lines manifest (chosen by extension; see
+:mod:`vidlift.manifest.formats`). Every row gives exactly one result; a bad row is a
+:class:`ManifestProblem` with ``file:line`` and the reason, and reading goes on. Only a
+manifest that cannot be read at all raises :class:`~vidlift.errors.ManifestError`.
+
+Checks on each row, in order: the row could be read (UTF-8, CSV quoting, JSON), its id
+(:mod:`vidlift.manifest.ids`; a duplicate id of this manifest is a problem), its fields
+(:class:`ManifestRow`), a ``path`` (a row with only ``download_url`` is refused: remote
+sources are not supported yet), and the source file
+(:func:`vidlift.manifest.sources.inspect_source`: found, regular, readable, not empty).
+Relative paths are relative to the manifest's folder.
+
+Memory: one row at a time plus the duplicate-id table (16 bytes per row at most).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from vidlift.errors import ManifestError
+from vidlift.manifest.formats import RawRow, read_csv_rows, read_jsonl_rows
+from vidlift.manifest.ids import SeenIds, derive_job_id, read_job_id
+from vidlift.manifest.rows import (
+    ManifestEntry,
+    ManifestProblem,
+    ManifestRow,
+    describe_validation_error,
+)
+from vidlift.manifest.sources import inspect_source
+
+__all__ = ["MANIFEST_FORMATS", "iter_manifest"]
+
+_RowReader = Callable[[Path, str], Iterator[RawRow]]
+
+MANIFEST_FORMATS: Mapping[str, _RowReader] = {
+    ".csv": read_csv_rows,
+    ".jsonl": read_jsonl_rows,
+    ".ndjson": read_jsonl_rows,
+}
+
+REMOTE_SOURCE_REASON = (
+    "remote sources are not supported yet (download_url): "
+    "download the file and give its path in a `path` column"
+)
+MISSING_PATH_REASON = "missing path: the row names no source file (`path` is empty)"
+
+
+def iter_manifest(path: Path, *, strict: bool = False) -> Iterator[ManifestEntry | ManifestProblem]:
+    """Stream the results of a manifest, one per row (plus header-level problems).
+
+    With ``strict=True`` the first problem raises :class:`ManifestError` instead.
+    Raises :class:`ManifestError` at once for an unknown extension or a manifest that is
+    missing or not a readable regular file, and while iterating for a fatal format error
+    (see :mod:`vidlift.manifest.formats`).
+    """
+    manifest = Path(path).absolute()
+    read_rows = MANIFEST_FORMATS.get(manifest.suffix.lower())
+    if read_rows is None:
+        known = ", ".join(MANIFEST_FORMATS)
+        raise ManifestError(
+            manifest.name, f"unknown manifest format {manifest.suffix!r}: use one of {known}"
+        )
+    reason = inspect_source(manifest)
+    if isinstance(reason, str):
+        raise ManifestError(str(manifest), f"cannot read the manifest: {reason}")
+    return _iter_results(manifest, read_rows, strict=strict)
+
+
+def _iter_results(
+    manifest: Path, read_rows: _RowReader, *, strict: bool
+) -> Iterator[ManifestEntry | ManifestProblem]:
+    judge = _RowJudge(manifest)
+    try:
+        rows = read_rows(manifest, manifest.name)
+        for raw in rows:
+            result = judge.judge(raw)
+            if strict and isinstance(result, ManifestProblem):
+                raise ManifestError(result.location, result.reason)
+            yield result
+    except OSError as exc:
+        raise ManifestError(str(manifest), f"cannot read the manifest: {exc}") from exc
+
+
+class _RowJudge:
+    """Turns raw rows into results; remembers the ids seen (for duplicates)."""
+
+    def __init__(self, manifest: Path) -> None:
+        self._folder = manifest.parent
+        self._name = manifest.name
+        self._seen = SeenIds()
+
+    def judge(self, raw: RawRow) -> ManifestEntry | ManifestProblem:
+        location = f"{self._name}:{raw.line}"
+        if raw.header_level:  # its own id: the same line may also hold a row (JSON Lines)
+            return ManifestProblem(location, f"<{location} columns>", None, raw.problem or "")
+        if raw.fields is None:
+            return ManifestProblem(location, f"<{location}>", None, raw.problem or "unreadable")
+        written_path = _text_or_none(raw.fields.get("path"))
+        source = self._folder / written_path if written_path else None
+        job_id, id_problem = self._claim_job_id(raw.fields, written_path)
+        outcome = _validate(raw, id_problem)
+        if isinstance(outcome, str):
+            return ManifestProblem(location, job_id or f"<{location}>", source, outcome)
+        if source is None or job_id is None:
+            reason = REMOTE_SOURCE_REASON if outcome.download_url else MISSING_PATH_REASON
+            return ManifestProblem(location, job_id or f"<{location}>", source, reason)
+        facts = inspect_source(source)
+        if isinstance(facts, str):
+            return ManifestProblem(location, job_id, source, facts)
+        return ManifestEntry(
+            job_id=job_id,
+            path=source,
+            size_bytes=facts.size_bytes,
+            mtime_ns=facts.mtime_ns,
+            title=outcome.title,
+            description=outcome.description,
+            tags=outcome.tags,
+            date=outcome.date,
+            link=outcome.link,
+            custom=outcome.custom,
+            location=location,
+        )
+
+    def _claim_job_id(
+        self, fields: Mapping[str, object], written_path: str | None
+    ) -> tuple[str | None, str | None]:
+        """The row's job id and, if it cannot have one, why not. Claims it as seen."""
+        raw_id = fields.get("id")
+        if isinstance(raw_id, str) and _undecodable(raw_id):
+            return None, None  # reported as text that is not UTF-8
+        try:
+            given = read_job_id(raw_id)
+        except ValueError as exc:
+            return None, f"id: {exc}"
+        job_id = given or (derive_job_id(written_path) if written_path else None)
+        if job_id is None or self._seen.add(job_id):
+            return job_id, None
+        if given:
+            return None, f"duplicate id {given!r}: an earlier row of this manifest has it"
+        return None, (
+            "duplicate path: an earlier row names the same file "
+            "(give the rows `id` values to upload a file more than once)"
+        )
+
+
+def _validate(raw: RawRow, id_problem: str | None) -> ManifestRow | str:
+    """The validated row, or the first reason it is bad."""
+    fields = raw.fields or {}
+    reason = raw.problem or id_problem or (None if raw.text_ok else _undecodable_reason(fields))
+    if reason:
+        return reason
+    try:
+        return ManifestRow.model_validate(fields)
+    except ValidationError as exc:
+        return describe_validation_error(exc)
+
+
+def _text_or_none(value: object) -> str | None:
+    """Stripped text if ``value`` is non-blank, valid UTF-8 text; else None."""
+    if not isinstance(value, str) or _undecodable(value):
+        return None
+    return value.strip() or None
+
+
+def _undecodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _undecodable_reason(fields: Mapping[str, object]) -> str | None:
+    names = dict.fromkeys(label for label, text in _texts(fields) if _undecodable(text))
+    if not names:
+        return None
+    return f"not valid UTF-8 text in {', '.join(names)}: save the manifest as UTF-8"
+
+
+def _texts(fields: Mapping[str, object], prefix: str = "") -> Iterator[tuple[str, str]]:
+    """(label, text) for every key and text value, nested ones included."""
+    for name, value in fields.items():
+        label = (prefix + name).encode("utf-8", "backslashreplace").decode("utf-8")
+        yield label, name
+        if isinstance(value, str):
+            yield label, value
+        elif isinstance(value, list):
+            yield from ((label, item) for item in value if isinstance(item, str))
+        elif isinstance(value, dict):
+            yield from _texts(value, f"{label}.")

@@ -1,0 +1,237 @@
+"""Manifest rows: the pydantic model of one row and the typed results (manifest layer).
+
+A manifest row arrives as a mapping of field names to raw values (strings from a CSV
+cell, JSON values from a JSON Lines object). :class:`ManifestRow` validates it at this
+edge; the rest of vidlift only sees the frozen value objects :class:`ManifestEntry`
+(a row ready to upload) and :class:`ManifestProblem` (a row that cannot be, with the
+reason).
+
+Field rules (JW's batch-migration template, ../shared/PROTOCOL.md "The migration
+manifest users already have"):
+
+- ``tags``: one comma-separated text (``"a, b,c"``) or, in JSON, a list of texts;
+  blank tags and repeats are dropped.
+- ``date``: a Unix timestamp (seconds, integer or decimal) or an ISO 8601 date or
+  date-time; a date-time without a zone is taken as UTC. Always an aware UTC datetime.
+- ``custom``: custom parameters ``name -> text``; JSON numbers and booleans become text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from vidlift.manifest.ids import read_job_id
+
+__all__ = [
+    "ManifestEntry",
+    "ManifestProblem",
+    "ManifestRow",
+    "describe_validation_error",
+    "parse_date",
+    "parse_tags",
+]
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MIN_TIMESTAMP_S = -62_135_596_800  # 0001-01-01T00:00:00Z
+_MAX_TIMESTAMP_S = 253_402_300_799  # 9999-12-31T23:59:59Z
+_TIMESTAMP = re.compile(r"[+-]?\d+(\.\d+)?")
+_DATE_HINT = "use a Unix timestamp or an ISO date (2021-03-04 or 2021-03-04T10:00:00Z)"
+
+
+def parse_date(value: object) -> datetime | None:
+    """Read a manifest date as an aware UTC datetime; ``None`` or blank text is no date.
+
+    Raises ValueError with a message meant for the user.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ValueError(f"cannot read {value!r} as a date: {_DATE_HINT}")
+    if isinstance(value, int | float):
+        return _from_timestamp(value, str(value))
+    if not isinstance(value, str):
+        raise ValueError(f"cannot read a {type(value).__name__} as a date: {_DATE_HINT}")
+    text = value.strip()
+    if not text:
+        return None
+    if _TIMESTAMP.fullmatch(text):
+        return _from_timestamp(float(text) if "." in text else int(text), text)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"cannot read {_shorten(text)!r} as a date: {_DATE_HINT}") from None
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"date {_shorten(text)!r} is out of range") from None
+
+
+def _from_timestamp(seconds: float, text: str) -> datetime:
+    if isinstance(seconds, float) and not math.isfinite(seconds):
+        raise ValueError(f"cannot read {_shorten(text)!r} as a date: {_DATE_HINT}")
+    if not _MIN_TIMESTAMP_S <= seconds <= _MAX_TIMESTAMP_S:
+        raise ValueError(
+            f"timestamp {_shorten(text)} is out of range (years 1-9999; "
+            "Unix timestamps are in seconds, not milliseconds)"
+        )
+    return _EPOCH + timedelta(seconds=seconds)
+
+
+def parse_tags(value: object) -> tuple[str, ...]:
+    """Read tags from comma-separated text or a list of texts; blanks and repeats dropped."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        parts: list[object] = list(value.split(","))
+    elif isinstance(value, list | tuple):
+        parts = list(value)
+    else:
+        raise ValueError("must be comma-separated text or a list of texts")
+    tags: dict[str, None] = {}
+    for part in parts:
+        if not isinstance(part, str):
+            raise ValueError("every tag must be text")
+        tag = part.strip()
+        if tag:
+            tags[tag] = None
+    return tuple(tags)
+
+
+def _custom_value(name: str, value: object) -> str:
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    raise ValueError(f"custom.{name} must be text, a number or a boolean")
+
+
+def _shorten(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+class ManifestRow(BaseModel):
+    """One manifest row as written, validated (the pydantic edge).
+
+    Texts are stripped of surrounding blanks (``str.strip``); blank values count as
+    absent. ``path`` and ``id`` are checked further by the reader (file on disk, id
+    rules); this model only checks types and formats.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    path: str | None = None
+    download_url: str | None = None
+    id: str | None = None
+    title: str = ""
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    date: datetime | None = None
+    link: str = ""
+    custom: dict[str, str] = {}
+
+    @field_validator("path", "download_url", "title", "description", "link", mode="before")
+    @classmethod
+    def _strip(cls, value: object) -> object:
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("path", "download_url")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _read_id(cls, value: object) -> str | None:
+        return read_job_id(value)
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _parse_tags(cls, value: object) -> tuple[str, ...]:
+        return parse_tags(value)
+
+    @field_validator("date", mode="before")
+    @classmethod
+    def _parse_date(cls, value: object) -> datetime | None:
+        return parse_date(value)
+
+    @field_validator("custom", mode="before")
+    @classmethod
+    def _parse_custom(cls, value: object) -> dict[str, str]:
+        if value is None:
+            return {}
+        if not isinstance(value, Mapping):
+            raise ValueError("must be an object of name -> text")
+        custom: dict[str, str] = {}
+        for name, item in value.items():
+            if not isinstance(name, str) or not name.strip():
+                raise ValueError("custom parameter names must be non-blank text")
+            if item is not None:
+                custom[name] = _custom_value(name, item)
+        return custom
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """Turn a pydantic error into one short user-facing reason (``field: what is wrong``)."""
+    reasons: list[str] = []
+    for item in error.errors(include_url=False):
+        where = ".".join(str(part) for part in item["loc"])
+        context: dict[str, Any] = item.get("ctx") or {}
+        cause = context.get("error")
+        message = str(cause) if isinstance(cause, ValueError) else item["msg"]
+        reasons.append(f"{where}: {message}" if where else message)
+    return "; ".join(reasons)
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestEntry:
+    """A manifest row that can be uploaded: the source file as it was seen, and metadata.
+
+    ``path`` is absolute; ``size_bytes`` and ``mtime_ns`` come from the file when the
+    row was read (used later to notice a file that changed). ``date`` is aware UTC.
+    ``custom`` is a read-only mapping (excluded from the hash).
+    """
+
+    job_id: str
+    path: Path
+    size_bytes: int
+    mtime_ns: int
+    title: str = ""
+    description: str = ""
+    tags: tuple[str, ...] = ()
+    date: datetime | None = None
+    link: str = ""
+    custom: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
+    location: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.custom, MappingProxyType):
+            object.__setattr__(self, "custom", MappingProxyType(dict(self.custom)))
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestProblem:
+    """A manifest row (or header) that cannot be uploaded: a result, not an exception.
+
+    ``location`` is ``file:line`` (the physical line where the row starts). ``job_id`` is
+    the id the row would have had, or ``<location>`` when none can be derived (and for a
+    duplicate id, so that it never names the earlier row's job). ``path`` is the absolute
+    source path when the row names one.
+    """
+
+    location: str
+    job_id: str
+    path: Path | None
+    reason: str

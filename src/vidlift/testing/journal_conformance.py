@@ -1,0 +1,341 @@
+"""The conformance suite every :class:`~vidlift.journal.base.Journal` backend must pass
+(testing kit).
+
+Each check is an async function taking a fresh, empty, open journal; it raises
+AssertionError (or the journal's own error) when the backend breaks the contract.
+Run them all for a backend with pytest::
+
+    @pytest.mark.anyio
+    @pytest.mark.parametrize("check", CONFORMANCE_CHECKS, ids=check_id)
+    async def test_conformance(check, journal):
+        await check(journal)
+
+No pytest import here: the checks are plain coroutines, usable by any runner.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from vidlift.errors import JournalError
+from vidlift.journal.base import JobRecord, Journal
+from vidlift.journal.state import JobState
+from vidlift.manifest.rows import ManifestEntry, ManifestProblem
+
+__all__ = ["CONFORMANCE_CHECKS", "Check", "check_id", "sample_entry", "sample_problem"]
+
+Check = Callable[[Journal], Awaitable[None]]
+
+
+def check_id(check: Check) -> str:
+    """A readable test id for a check."""
+    return getattr(check, "__name__", repr(check)).removeprefix("check_")
+
+
+def sample_entry(number: int, **changes: object) -> ManifestEntry:
+    """A made-up entry (its file need not exist): job ``job-<number>``."""
+    entry = ManifestEntry(
+        job_id=f"job-{number}",
+        path=Path(f"/videos/clip-{number:04d}.mp4"),
+        size_bytes=1000 + number,
+        mtime_ns=1_700_000_000_000_000_000 + number,
+        title=f"Clip {number} — été",
+        description="line one\nline two",
+        tags=("news", "archive"),
+        date=datetime(2021, 3, 4, 10, 30, tzinfo=UTC),
+        link="https://example.com/clip",
+        custom={"legacy_id": str(number), "lang": "fr"},
+        location=f"library.csv:{number + 1}",
+    )
+    return replace(entry, **changes)  # type: ignore[arg-type]
+
+
+def sample_problem(number: int, reason: str = "file not found") -> ManifestProblem:
+    """A made-up bad row for job ``job-<number>``."""
+    path = Path(f"/videos/clip-{number:04d}.mp4")
+    return ManifestProblem(f"library.csv:{number + 1}", f"job-{number}", path, reason)
+
+
+async def _record(journal: Journal, job_id: str) -> JobRecord:
+    record = await journal.get(job_id)
+    assert record is not None, f"job {job_id} is missing"
+    return record
+
+
+async def _all(
+    journal: Journal, states: list[JobState] | None = None, page: int = 500
+) -> list[str]:
+    return [record.job_id async for record in journal.iter_jobs(states, page_size=page)]
+
+
+async def check_add_entries_inserts_once(journal: Journal) -> None:
+    """New jobs are counted once; adding them again changes nothing, state included."""
+    assert await journal.add_entries([sample_entry(1), sample_entry(2)]) == 2
+    await journal.mark_creating("job-1")
+    assert await journal.add_entries([sample_entry(1), sample_entry(2), sample_entry(3)]) == 1
+    assert (await _record(journal, "job-1")).state is JobState.CREATING
+    assert await journal.add_entries(sample_entry(n) for n in range(4, 2504)) == 2500
+    assert len(await _all(journal)) == 2503
+
+
+async def check_record_round_trip(journal: Journal) -> None:
+    """A record gives back its entry exactly, and starts pending with nothing else set."""
+    entry = sample_entry(7, tags=(), date=None, custom={})
+    await journal.add_entries([sample_entry(1), entry])
+    assert (await _record(journal, "job-1")).to_entry() == sample_entry(1)
+    record = await _record(journal, "job-7")
+    assert record.to_entry() == entry
+    assert record.state is JobState.PENDING
+    assert (record.video_key, record.upload_url, record.session_id, record.md5) == (None,) * 4
+    assert (record.acked_ranges, record.attempts, record.last_error) == ((), 0, None)
+    assert not record.manifest_problem and not record.create_sent
+    assert record.created_at == record.updated_at > 0
+    assert await journal.get("job-404") is None
+
+
+async def check_problem_is_a_failed_job(journal: Journal) -> None:
+    """A bad row is a failed job with its location and reason, and no upload parameters."""
+    await journal.add_problem(sample_problem(3, "file is empty (0 bytes)"))
+    await journal.add_problem(ManifestProblem("library.csv:1", "<library.csv:1>", None, "bad"))
+    record = await _record(journal, "job-3")
+    assert record.state is JobState.FAILED and record.manifest_problem
+    assert record.last_error == "file is empty (0 bytes)"
+    assert (record.location, record.source_path) == ("library.csv:4", Path("/videos/clip-0003.mp4"))
+    assert (await _record(journal, "<library.csv:1>")).source_path is None
+    try:
+        record.to_entry()
+    except JournalError as exc:
+        assert "library.csv:4" in str(exc)
+    else:
+        raise AssertionError("to_entry() of a bad row must raise JournalError")
+
+
+async def check_problem_keeps_started_jobs(journal: Journal) -> None:
+    """A bad row replaces only a never-started job; started and done jobs keep going."""
+    await journal.add_entries([sample_entry(1), sample_entry(2), sample_entry(3)])
+    await journal.mark_creating("job-1")
+    await journal.mark_done("job-2", video_key="K2", md5=None)
+    for number in (1, 2, 3):
+        await journal.add_problem(sample_problem(number))
+    assert (await _record(journal, "job-1")).state is JobState.CREATING
+    assert (await _record(journal, "job-2")).state is JobState.DONE
+    replaced = await _record(journal, "job-3")
+    assert replaced.state is JobState.FAILED and replaced.manifest_problem
+
+
+async def check_fixed_row_replaces_problem(journal: Journal) -> None:
+    """Reading a manifest where a bad row is now good queues that job (counted as new)."""
+    await journal.add_problem(sample_problem(5, "file not found"))
+    first = await _record(journal, "job-5")
+    await journal.add_problem(sample_problem(5, "no read permission"))
+    assert (await _record(journal, "job-5")).last_error == "no read permission"
+    assert await journal.add_entries([sample_entry(5)]) == 1
+    record = await _record(journal, "job-5")
+    assert record.state is JobState.PENDING and not record.manifest_problem
+    assert record.last_error is None and record.to_entry() == sample_entry(5)
+    assert record.created_at == first.created_at
+    assert await _all(journal) == ["job-5"]
+
+
+async def check_upload_lifecycle(journal: Journal) -> None:
+    """creating -> uploading (session kept) -> progress -> verifying -> done."""
+    await journal.add_entries([sample_entry(1)])
+    await journal.mark_creating("job-1")
+    creating = await _record(journal, "job-1")
+    assert creating.state is JobState.CREATING and creating.create_sent
+    await journal.record_created(
+        "job-1", video_key="Ab3dEf7h", upload_url="https://u/1", session_id="s1"
+    )
+    record = await _record(journal, "job-1")
+    assert record.state is JobState.UPLOADING
+    assert (record.video_key, record.upload_url, record.session_id) == (
+        "Ab3dEf7h",
+        "https://u/1",
+        "s1",
+    )
+    await journal.record_progress("job-1", [(0, 99), (200, 299)])
+    await journal.record_progress("job-1", [(0, 499)])
+    await journal.flush()
+    assert (await _record(journal, "job-1")).acked_ranges == ((0, 499),)
+    assert (await _record(journal, "job-1")).acked_bytes == 500
+    await journal.mark_verifying("job-1")
+    assert (await _record(journal, "job-1")).state is JobState.VERIFYING
+    await journal.mark_done("job-1", video_key="Ab3dEf7h", md5="0" * 32)
+    done = await _record(journal, "job-1")
+    assert (done.state, done.video_key, done.md5) == (JobState.DONE, "Ab3dEf7h", "0" * 32)
+    assert done.updated_at > creating.updated_at and done.created_at == creating.created_at
+
+
+async def check_reads_see_batched_progress(journal: Journal) -> None:
+    """Progress not yet flushed is visible to reads in the same process."""
+    await journal.add_entries([sample_entry(1)])
+    await journal.record_created("job-1", video_key="K", upload_url="u", session_id="s")
+    await journal.record_progress("job-1", [(0, 9)])
+    assert (await _record(journal, "job-1")).acked_ranges == ((0, 9),)
+    await journal.record_progress("job-404", [(0, 9)])  # unknown jobs are ignored
+    await journal.flush()
+
+
+async def check_new_session_starts_empty(journal: Journal) -> None:
+    """record_created and reset_upload drop the ranges, even ones not yet flushed."""
+    await journal.add_entries([sample_entry(1)])
+    await journal.record_created("job-1", video_key="K", upload_url="u1", session_id="s1")
+    await journal.record_progress("job-1", [(0, 9)])
+    await journal.reset_upload("job-1")
+    await journal.flush()
+    reset = await _record(journal, "job-1")
+    assert (reset.video_key, reset.upload_url, reset.session_id) == ("K", None, None)
+    assert reset.acked_ranges == ()
+    await journal.record_progress("job-1", [(0, 9)])
+    await journal.record_created("job-1", video_key="K", upload_url="u2", session_id="s2")
+    await journal.flush()
+    assert (await _record(journal, "job-1")).acked_ranges == ()
+
+
+async def check_bad_ranges_are_refused(journal: Journal) -> None:
+    """Ranges must be integer pairs with 0 <= start <= end."""
+    await journal.add_entries([sample_entry(1)])
+    for bad in ([(5, 3)], [(-1, 2)], [("0", 1)], [(True, 1)]):
+        try:
+            await journal.record_progress("job-1", bad)  # type: ignore[arg-type]
+        except ValueError:
+            continue
+        raise AssertionError(f"ranges {bad!r} were accepted")
+
+
+async def check_attempts_and_skips(journal: Journal) -> None:
+    """bump_attempts counts up; mark_skipped keeps its reason."""
+    await journal.add_entries([sample_entry(1), sample_entry(2)])
+    assert [await journal.bump_attempts("job-1") for _ in range(3)] == [1, 2, 3]
+    assert (await _record(journal, "job-1")).attempts == 3
+    await journal.mark_skipped("job-2", "already on the platform")
+    skipped = await _record(journal, "job-2")
+    assert (skipped.state, skipped.last_error) == (JobState.SKIPPED, "already on the platform")
+
+
+async def check_requeue_failed(journal: Journal) -> None:
+    """Failed jobs go back (to creating if a create may have been sent); bad rows stay."""
+    await journal.add_entries([sample_entry(n) for n in (1, 2, 3, 4)])
+    await journal.add_problem(sample_problem(5))
+    await journal.bump_attempts("job-1")
+    await journal.mark_failed("job-1", "gave up")
+    await journal.mark_creating("job-2")
+    await journal.mark_failed("job-2", "create timed out")
+    await journal.mark_creating("job-3")
+    await journal.record_created("job-3", video_key="K3", upload_url="u", session_id="s")
+    await journal.mark_failed("job-3", "size differs")
+    assert await journal.requeue_failed() == 3
+    first = await _record(journal, "job-1")
+    assert (first.state, first.attempts, first.last_error) == (JobState.PENDING, 0, "gave up")
+    assert (await _record(journal, "job-2")).state is JobState.CREATING
+    third = await _record(journal, "job-3")
+    assert (third.state, third.video_key) == (JobState.PENDING, "K3")
+    assert (await _record(journal, "job-4")).state is JobState.PENDING
+    assert (await _record(journal, "job-5")).state is JobState.FAILED
+    assert await journal.requeue_failed() == 0
+
+
+async def check_unknown_job_is_an_error(journal: Journal) -> None:
+    """Transitions of a job the journal does not hold raise JournalError."""
+    calls: list[Callable[[], Awaitable[object]]] = [
+        lambda: journal.mark_creating("nope"),
+        lambda: journal.record_created("nope", video_key="K", upload_url="u", session_id="s"),
+        lambda: journal.mark_verifying("nope"),
+        lambda: journal.mark_done("nope", video_key="K", md5=None),
+        lambda: journal.mark_failed("nope", "x"),
+        lambda: journal.mark_skipped("nope", "x"),
+        lambda: journal.bump_attempts("nope"),
+        lambda: journal.reset_upload("nope"),
+    ]
+    for call in calls:
+        try:
+            await call()
+        except JournalError:
+            continue
+        raise AssertionError("a transition of an unknown job did not raise JournalError")
+
+
+async def check_iter_jobs_pages_in_order(journal: Journal) -> None:
+    """Insertion order across pages; filtering by state; an empty filter gives nothing."""
+    await journal.add_entries(sample_entry(n) for n in range(25))
+    for n in range(0, 25, 5):
+        await journal.mark_failed(f"job-{n}", "x")
+    everything = [f"job-{n}" for n in range(25)]
+    assert await _all(journal, page=4) == everything
+    assert await _all(journal, [JobState.FAILED], page=2) == everything[::5]
+    pending = [job for job in everything if job not in everything[::5]]
+    assert await _all(journal, [JobState.PENDING, JobState.DONE], page=3) == pending
+    assert await _all(journal, []) == []
+
+
+async def check_iter_jobs_while_changing(journal: Journal) -> None:
+    """Changing jobs while iterating them visits each once (keyset paging)."""
+    await journal.add_entries(sample_entry(n) for n in range(10))
+    seen: list[str] = []
+    async for record in journal.iter_jobs([JobState.PENDING], page_size=3):
+        seen.append(record.job_id)
+        await journal.mark_done(record.job_id, video_key="K", md5=None)
+        if len(seen) <= 5:  # jobs added behind the cursor's page are still ahead of it
+            await journal.add_entries([sample_entry(100 + len(seen))])
+    assert seen == [f"job-{n}" for n in range(10)] + [f"job-{n}" for n in range(101, 106)]
+
+
+async def check_counts(journal: Journal) -> None:
+    """Counts by state (all states), bytes, and the 10 latest failures, newest first."""
+    empty = await journal.counts()
+    assert empty.total_jobs == 0 and set(empty.by_state) == set(JobState)
+    await journal.add_entries(sample_entry(n) for n in range(1, 16))
+    await journal.mark_done("job-1", video_key="K", md5=None)
+    await journal.record_created("job-2", video_key="K", upload_url="u", session_id="s")
+    await journal.record_progress("job-2", [(0, 99), (50, 149)])
+    await journal.record_created("job-3", video_key="K", upload_url="u", session_id="s")
+    await journal.record_progress("job-3", [(0, 9)])
+    await journal.mark_failed("job-3", "failed with acked bytes")
+    for n in (4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14):
+        await journal.mark_failed(f"job-{n}", f"error {n}")
+    await journal.add_problem(sample_problem(20))
+    counts = await journal.counts()
+    assert counts.total_jobs == 16
+    assert counts.by_state[JobState.FAILED] == 13 and counts.by_state[JobState.DONE] == 1
+    assert counts.by_state[JobState.UPLOADING] == 1 and counts.by_state[JobState.PENDING] == 1
+    assert counts.total_bytes == sum(1000 + n for n in range(1, 16))
+    assert (counts.done_bytes, counts.acked_bytes) == (1001, 150)
+    failures = counts.recent_failures
+    assert [f.job_id for f in failures] == ["job-20", *(f"job-{n}" for n in range(14, 5, -1))]
+    assert failures[1].error == "error 14" and failures[1].location == "library.csv:15"
+    assert failures[1].path == Path("/videos/clip-0014.mp4")
+
+
+async def check_closed_journal_refuses_calls(journal: Journal) -> None:
+    """After close, calls raise JournalError; closing again is harmless."""
+    await journal.add_entries([sample_entry(1)])
+    await journal.close()
+    await journal.close()
+    try:
+        await journal.get("job-1")
+    except JournalError:
+        return
+    raise AssertionError("get() on a closed journal did not raise JournalError")
+
+
+CONFORMANCE_CHECKS: tuple[Check, ...] = (
+    check_add_entries_inserts_once,
+    check_record_round_trip,
+    check_problem_is_a_failed_job,
+    check_problem_keeps_started_jobs,
+    check_fixed_row_replaces_problem,
+    check_upload_lifecycle,
+    check_reads_see_batched_progress,
+    check_new_session_starts_empty,
+    check_bad_ranges_are_refused,
+    check_attempts_and_skips,
+    check_requeue_failed,
+    check_unknown_job_is_an_error,
+    check_iter_jobs_pages_in_order,
+    check_iter_jobs_while_changing,
+    check_counts,
+    check_closed_journal_refuses_calls,
+)

@@ -1,0 +1,204 @@
+"""`vidlift run`, `status`, `report`, `retry` as real subprocesses against the emulator."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import random
+import signal
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+from anyio.abc import Process
+
+from vidlift.testing.emulator import Emulator, FaultPlan
+from vidlift.testing.library import write_sample_library
+
+from .conftest import SECRET, KiB, cli_env, emulator_config, run_cli
+
+pytestmark = pytest.mark.anyio
+
+SMALL_SIZES = (40 * KiB, 200 * KiB, 700 * KiB, 1500 * KiB)
+
+
+def assert_migrated(emu: Emulator, manifest: Path, count: int) -> None:
+    """Every job done once, every file byte-identical on the emulator."""
+    videos = emu.videos()
+    job_ids = [v.custom.get("vidlift_job_id") for v in videos]
+    assert sorted(job_ids) == [f"legacy-{n:03d}" for n in range(1, count + 1)]  # one per job
+    for video in videos:
+        number = int(str(video.custom["vidlift_job_id"]).split("-")[1])
+        source = manifest.parent / "videos" / f"clip-{number:03d}.mp4"
+        stored = emu.video_file(video.key)
+        assert stored is not None and stored.read_bytes() == source.read_bytes(), video.key
+        assert video.status == "ready"
+
+
+async def report_rows(journal: Path, env: dict[str, str]) -> list[dict[str, str]]:
+    result = await run_cli(["report", "--journal", str(journal), "--format", "csv"], env)
+    assert result.code == 0, result.stderr
+    return list(csv.DictReader(io.StringIO(result.stdout)))
+
+
+async def test_run_migrates_a_library_and_report_maps_every_row(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    manifest = write_sample_library(tmp_path / "lib", 8, sizes=SMALL_SIZES)
+    env = cli_env(emulator)
+    result = await run_cli(["run", str(manifest), "--chunk-size", "256KiB"], env)
+    assert result.code == 0, result.stderr
+    assert "8 done, 0 failed" in result.stderr
+    assert_migrated(emulator, manifest, 8)
+    journal = manifest.with_name("library.csv.vidlift.sqlite")
+    rows = await report_rows(journal, env)
+    assert [r["state"] for r in rows] == ["done"] * 8
+    keys = {v.custom["vidlift_job_id"]: v.key for v in emulator.videos()}
+    assert all(r["video_key"] == keys[r["id"]] for r in rows)
+    again = await run_cli(["run", str(manifest)], env)
+    assert again.code == 0
+    assert len(emulator.videos()) == 8
+    status = await run_cli(["status", "--journal", str(journal)], env)
+    assert status.code == 0 and "done       8" in status.stdout
+    for output in (result.stdout, result.stderr, again.stderr, status.stdout):
+        assert SECRET not in output
+
+
+async def test_bad_rows_fail_alone_and_retry_requeues(emulator: Emulator, tmp_path: Path) -> None:
+    manifest = write_sample_library(tmp_path / "lib", 3, sizes=SMALL_SIZES)
+    (tmp_path / "lib" / "videos" / "empty.mp4").write_bytes(b"")
+    with manifest.open("a", encoding="utf-8") as handle:
+        handle.write("bad-1,videos/missing.mp4,Missing,,,\n")
+        handle.write("bad-2,videos/empty.mp4,Empty,,,\n")
+        handle.write("bad-3,videos/clip-001.mp4,Bad date,,not-a-date,\n")
+    env = cli_env(emulator)
+    result = await run_cli(["run", str(manifest)], env)
+    assert result.code == 1, result.stderr
+    assert "3 done, 3 failed" in result.stderr
+    assert "library.csv:5" in result.stderr  # file:line of the first bad row
+    rows = {
+        r["id"]: r for r in await report_rows(manifest.with_name("library.csv.vidlift.sqlite"), env)
+    }
+    assert rows["bad-1"]["state"] == "failed" and "not found" in rows["bad-1"]["error"]
+    assert "empty" in rows["bad-2"]["error"] or "0 bytes" in rows["bad-2"]["error"]
+    assert "date" in rows["bad-3"]["error"]
+    assert len(emulator.videos()) == 3
+
+
+async def _kill_after_events(
+    args: list[str], env: dict[str, str], events: int, rng: random.Random
+) -> int:
+    """Start a run, read its JSON event lines, kill -9 after ``events`` of them."""
+    process: Process = await anyio.open_process([sys.executable, "-m", "vidlift", *args], env=env)
+    assert process.stdout is not None
+    seen = 0
+    buffer = b""
+    async for chunk in process.stdout:
+        buffer += chunk
+        seen += buffer.count(b"\n")
+        buffer = buffer.rsplit(b"\n", 1)[-1]
+        if seen >= events:
+            await anyio.sleep(rng.random() * 0.05)  # a random instant, on purpose
+            process.kill()
+            break
+    return await process.wait()
+
+
+async def test_kill_9_at_random_moments_then_resume(tmp_path: Path) -> None:
+    rng = random.Random(1234)
+    count = 14
+    manifest = write_sample_library(tmp_path / "lib", count, sizes=SMALL_SIZES)
+    faults = FaultPlan(seed=3, latency_ms=3)
+    async with Emulator(emulator_config(tmp_path, faults)) as emu:
+        env = cli_env(emu)
+        args = [
+            "run",
+            str(manifest),
+            "--log-format",
+            "json",
+            "--chunk-size",
+            "128KiB",
+            "--concurrency",
+            "4",
+        ]
+        kills = 0
+        for _ in range(4):
+            code = await _kill_after_events(args, env, rng.randint(2, 7), rng)
+            kills += code == -signal.SIGKILL
+        final = await run_cli(args, env)
+        assert final.code == 0, final.stderr
+        assert kills >= 3  # most runs were really killed mid-way
+        assert_migrated(emu, manifest, count)
+        rows = await report_rows(manifest.with_name("library.csv.vidlift.sqlite"), env)
+        assert len(rows) == count and {r["state"] for r in rows} == {"done"}
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+async def test_interrupt_exits_130_and_the_next_run_finishes(tmp_path: Path, signum: int) -> None:
+    manifest = write_sample_library(tmp_path / "lib", 10, sizes=SMALL_SIZES)
+    faults = FaultPlan(seed=5, latency_ms=20)
+    async with Emulator(emulator_config(tmp_path, faults)) as emu:
+        env = cli_env(emu)
+        args = [
+            "run",
+            str(manifest),
+            "--log-format",
+            "json",
+            "--chunk-size",
+            "64KiB",
+            "--concurrency",
+            "2",
+        ]
+        process = await anyio.open_process([sys.executable, "-m", "vidlift", *args], env=env)
+        assert process.stdout is not None and process.stderr is not None
+        async for chunk in process.stdout:
+            if b"job_done" in chunk:
+                process.send_signal(signum)
+                break
+        with anyio.fail_after(30):
+            async for _ in process.stdout:
+                pass
+            code = await process.wait()
+            errors = b"".join([c async for c in process.stderr]).decode()
+        assert code == 130, errors
+        assert "interrupted" in errors
+        final = await run_cli(args, env)
+        assert final.code == 0, final.stderr
+        assert_migrated(emu, manifest, 10)
+
+
+async def test_status_reads_while_a_run_writes(tmp_path: Path) -> None:
+    manifest = write_sample_library(tmp_path / "lib", 6, sizes=SMALL_SIZES)
+    async with Emulator(emulator_config(tmp_path, FaultPlan(latency_ms=30))) as emu:
+        env = cli_env(emu)
+        journal = manifest.with_name("library.csv.vidlift.sqlite")
+        args = [
+            "run",
+            str(manifest),
+            "--log-format",
+            "json",
+            "--chunk-size",
+            "64KiB",
+            "--concurrency",
+            "1",
+        ]
+        process = await anyio.open_process([sys.executable, "-m", "vidlift", *args], env=env)
+        assert process.stdout is not None
+        async for chunk in process.stdout:
+            if b"job_done" in chunk:
+                break
+        status = await run_cli(["status", "--journal", str(journal)], env)
+        assert status.code == 0, status.stderr
+        assert "jobs: 6" in status.stdout
+        done_line = next(
+            line for line in status.stdout.splitlines() if line.strip().startswith("done")
+        )
+        assert 1 <= int(done_line.split()[-1]) < 6
+        with anyio.fail_after(60):
+            async for _ in process.stdout:
+                pass
+            assert await process.wait() == 0
+        report = await run_cli(["report", "--journal", str(journal), "--format", "json"], env)
+        assert [row["state"] for row in json.loads(report.stdout)] == ["done"] * 6

@@ -1,0 +1,59 @@
+"""Settings precedence and the example config file."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from vidlift.cli.settings import RunConfig, load_run_config
+from vidlift.errors import ConfigError
+
+EXAMPLE = Path(__file__).parents[3] / "configs" / "vidlift.example.toml"
+
+
+def test_example_config_lists_every_setting_with_its_default() -> None:
+    text = EXAMPLE.read_text()
+    documented = tomllib.loads(text)["vidlift"]
+    # Credentials are commented out on purpose; bwlimit has no default.
+    commented = {"api_key", "api_secret", "bwlimit"}
+    assert set(documented) | commented == set(RunConfig.model_fields)
+    defaults = RunConfig()
+    from_file = RunConfig.model_validate(documented)
+    for name in documented:
+        assert getattr(from_file, name) == getattr(defaults, name), name
+    for name in commented:
+        assert f"# {name} = " in text
+
+
+def test_flags_beat_env_beat_file_beat_defaults(tmp_path: Path) -> None:
+    config = tmp_path / "v.toml"
+    config.write_text('[vidlift]\nconcurrency = 3\nchunk_size = "1MiB"\nmax_attempts = 2\n')
+    env = {"VIDLIFT_CHUNK_SIZE": "2MiB", "VIDLIFT_MAX_ATTEMPTS": "4", "OTHER": "x"}
+    loaded = load_run_config({"max_attempts": 5, "endpoint": None}, config_file=config, env=env)
+    assert loaded.concurrency == 3  # file
+    assert loaded.chunk_size == 2 * 1024 * 1024  # env beats file
+    assert loaded.max_attempts == 5  # flag beats env
+    assert loaded.endpoint == RunConfig().endpoint  # default
+
+
+def test_bad_setting_names_the_setting_and_file(tmp_path: Path) -> None:
+    config = tmp_path / "v.toml"
+    config.write_text("[vidlift]\nconcurrency = 0\n")
+    with pytest.raises(ConfigError, match=r"concurrency.*v\.toml"):
+        load_run_config({}, config_file=config, env={})
+
+
+def test_unknown_key_and_bad_size_are_refused(tmp_path: Path) -> None:
+    config = tmp_path / "v.toml"
+    config.write_text("[vidlift]\nconcurency = 4\n")
+    with pytest.raises(ConfigError, match="concurency"):
+        load_run_config({}, config_file=config, env={})
+    with pytest.raises(ConfigError, match="chunk_size"):
+        load_run_config({}, config_file=None, env={"VIDLIFT_CHUNK_SIZE": "lots"})
+
+
+def test_secret_is_not_in_repr() -> None:
+    config = RunConfig(api_key="k", api_secret="s3cr3t-value")
+    assert "s3cr3t-value" not in repr(config)

@@ -1,0 +1,1 @@
+"""Unit tests of the pure protocol core (no sockets, no event loop)."""
