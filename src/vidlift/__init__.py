@@ -16,19 +16,47 @@ from vidlift.errors import (
     VerificationError,
     VidliftError,
 )
+from vidlift.jobs.batch import run_batch
+from vidlift.jobs.events import (
+    BatchEvent,
+    JobDone,
+    JobFailed,
+    JobInterrupted,
+    JobProgress,
+    JobRetrying,
+    JobStarted,
+    ManifestProblemFound,
+)
 from vidlift.jobs.facade import Client, UploadResult
+from vidlift.jobs.manager import BatchOutcome, BatchSettings
+from vidlift.journal.memory import MemoryJournal
+from vidlift.journal.sqlite import SqliteJournal
+from vidlift.journal.state import JobState
 from vidlift.protocol.metadata import VideoMetadata
 
 __all__ = [
     "ApiError",
     "AuthError",
+    "BatchEvent",
+    "BatchOutcome",
+    "BatchSettings",
     "Client",
     "ConfigError",
     "Credentials",
+    "JobDone",
+    "JobFailed",
+    "JobInterrupted",
+    "JobProgress",
+    "JobRetrying",
+    "JobStarted",
+    "JobState",
+    "ManifestProblemFound",
+    "MemoryJournal",
     "RangesShrank",
     "RetrySettings",
     "SegmentRejected",
     "SourceError",
+    "SqliteJournal",
     "Timeouts",
     "TransportError",
     "UploadError",
@@ -38,6 +66,7 @@ __all__ = [
     "VideoMetadata",
     "VidliftError",
     "__version__",
+    "run_batch",
 ]
 
 __version__ = "0.1.0"

@@ -14,7 +14,7 @@ from vidlift.cli.options import credential_options, endpoint_option, parse_custo
 from vidlift.cli.progress import file_progress
 from vidlift.client.source import SourceFile
 from vidlift.config import UploadSettings
-from vidlift.errors import ConfigError, VidliftError
+from vidlift.errors import AuthError, ConfigError, VidliftError
 from vidlift.jobs.facade import Client, UploadResult
 
 __all__ = ["upload"]
@@ -114,7 +114,7 @@ def upload(file: Path, as_json: bool, **options: Any) -> None:
             verify_tls=not options["insecure"],
         )
         result = anyio.run(_run, file, options, settings)
-    except ConfigError as exc:
+    except (ConfigError, AuthError) as exc:  # bad settings or credentials: exit 2
         click.echo(f"vidlift: error: {exc}", err=True)
         sys.exit(2)
     except VidliftError as exc:

@@ -6,6 +6,7 @@ The only place below the jobs layer that waits on the clock.
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 
 import anyio
 
@@ -15,21 +16,30 @@ __all__ = ["Throttle"]
 class Throttle:
     """Allows ``rate_bytes_per_s`` on average, with bursts up to ``burst_bytes``."""
 
-    def __init__(self, rate_bytes_per_s: int, *, burst_bytes: int | None = None) -> None:
+    def __init__(
+        self,
+        rate_bytes_per_s: int,
+        *,
+        burst_bytes: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Awaitable[None]] = anyio.sleep,
+    ) -> None:
         if rate_bytes_per_s <= 0:
             raise ValueError("rate must be positive")
         self.rate = float(rate_bytes_per_s)
         self.burst = float(burst_bytes or max(rate_bytes_per_s // 4, 64 * 1024))
         self._tokens = self.burst
-        self._stamp = time.monotonic()
+        self._clock = clock
+        self._sleep = sleep
+        self._stamp = clock()
         self._lock = anyio.Lock()
 
     async def acquire(self, n_bytes: int) -> None:
         """Wait until ``n_bytes`` may be sent. Requests are served in arrival order."""
         async with self._lock:
-            now = time.monotonic()
+            now = self._clock()
             self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
             self._stamp = now
             self._tokens -= n_bytes
             if self._tokens < 0:
-                await anyio.sleep(-self._tokens / self.rate)
+                await self._sleep(-self._tokens / self.rate)

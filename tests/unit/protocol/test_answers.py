@@ -84,8 +84,13 @@ def test_create_answer_xml_rate_limit_attributes() -> None:
 
 
 def test_create_answer_broken_rate_limit_does_not_fail_it() -> None:
-    doc = {"status": "ok", "media": {"key": "k"}, "link": LINK, "session_id": SESSION,
-           "rate_limit": {"reset": "soon"}}
+    doc = {
+        "status": "ok",
+        "media": {"key": "k"},
+        "link": LINK,
+        "session_id": SESSION,
+        "rate_limit": {"reset": "soon"},
+    }
     assert parse_create_answer(doc).rate_limit is None
 
 
@@ -230,7 +235,12 @@ def test_video_info_xml_blank_fields() -> None:
         )
     )
     assert (info.key, info.title, info.status, info.size, info.md5, info.custom) == (
-        "k1", "", "created", None, None, {},
+        "k1",
+        "",
+        "created",
+        None,
+        None,
+        {},
     )
 
 
@@ -290,7 +300,11 @@ def test_error_answer_json() -> None:
     error = info.value
     assert type(error) is ApiError
     assert (error.http_status, error.code, error.title, error.message, error.call) == (
-        404, "NotFound", "Not Found", "no such video", "videos/show",
+        404,
+        "NotFound",
+        "Not Found",
+        "no such video",
+        "videos/show",
     )
     assert "404 NotFound: no such video" in str(error)
 
@@ -361,7 +375,11 @@ def test_api_error_from_defaults() -> None:
 # --- fuzz ----------------------------------------------------------------------------------------
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=8),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(allow_nan=False),
+    st.text(max_size=8),
     st.sampled_from(["", "ok", "error", "123", "-1", "http", "a.example", "/p", "k1"]),
 )
 json_values = st.recursive(
@@ -373,9 +391,30 @@ json_values = st.recursive(
     max_leaves=4,
 )
 known_keys = st.sampled_from(
-    ["status", "video", "media", "file", "link", "session_id", "rate_limit", "redirect_link",
-     "videos", "total", "code", "message", "title", "key", "size", "query", "custom", "reset",
-     "protocol", "address", "path", "video"]
+    [
+        "status",
+        "video",
+        "media",
+        "file",
+        "link",
+        "session_id",
+        "rate_limit",
+        "redirect_link",
+        "videos",
+        "total",
+        "code",
+        "message",
+        "title",
+        "key",
+        "size",
+        "query",
+        "custom",
+        "reset",
+        "protocol",
+        "address",
+        "path",
+        "video",
+    ]
 )
 statuses = st.sampled_from(["ok", "error", None, "OK"])
 answer_docs = st.builds(
@@ -387,8 +426,9 @@ answer_docs = st.builds(
     ),
     statuses,
 )
-parsers = st.sampled_from([parse_create_answer, parse_final_answer, parse_video_info,
-                           parse_video_list])
+parsers = st.sampled_from(
+    [parse_create_answer, parse_final_answer, parse_video_info, parse_video_list]
+)
 
 
 @settings(max_examples=150, deadline=None)

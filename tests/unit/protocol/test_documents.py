@@ -236,7 +236,7 @@ def test_php_answer_decodes() -> None:
 
 
 def test_php_string_length_is_in_bytes() -> None:
-    assert loads_php(php("日本 \"quoted\"; s:1:")) == "日本 \"quoted\"; s:1:"
+    assert loads_php(php('日本 "quoted"; s:1:')) == '日本 "quoted"; s:1:'
 
 
 @pytest.mark.parametrize(
@@ -250,7 +250,7 @@ def test_php_string_length_is_in_bytes() -> None:
         b's:10:"short";',  # wrong string length
         b"a:1:{i:x;i:1;}",  # bad integer
         b"a:1:{d:1.5;i:1;}",  # float key
-        b"a:1:{s:1:\"a\";d:abc;}",  # bad float
+        b'a:1:{s:1:"a";d:abc;}',  # bad float
         b"a:1:{N;i:1;}",  # null key
         b"a:1:{" * 100 + b"}" * 100,  # nested too deeply
         b'a:1:{s:1:"a";C:3:"Foo":0:{}}',  # custom-serialized object
@@ -288,7 +288,10 @@ def test_property_decode_document_raises_only_answer_parse_error(
 
 php_values = st.recursive(
     st.one_of(
-        st.none(), st.booleans(), st.integers(), st.text(max_size=10),
+        st.none(),
+        st.booleans(),
+        st.integers(),
+        st.text(max_size=10),
         st.floats(allow_nan=False, allow_infinity=False),
     ),
     lambda children: st.dictionaries(st.text(max_size=5), children, max_size=4),

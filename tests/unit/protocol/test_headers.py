@@ -149,7 +149,10 @@ def test_segment_headers_fall_back_to_octet_stream() -> None:
 )
 def test_segment_headers_never_send_multipart_or_garbage(given_type: str) -> None:
     headers = segment_headers(
-        byte_range=ByteRange(0, 9), total=10, session_id="s", filename="a.mp4",
+        byte_range=ByteRange(0, 9),
+        total=10,
+        session_id="s",
+        filename="a.mp4",
         content_type=given_type,
     )
     assert headers["Content-Type"] in {"application/octet-stream", "video/mp4"}
@@ -158,7 +161,10 @@ def test_segment_headers_never_send_multipart_or_garbage(given_type: str) -> Non
 
 def test_segment_headers_keep_a_valid_given_type() -> None:
     headers = segment_headers(
-        byte_range=ByteRange(0, 9), total=10, session_id="s", filename="a.bin",
+        byte_range=ByteRange(0, 9),
+        total=10,
+        session_id="s",
+        filename="a.bin",
         content_type="video/x-custom",
     )
     assert headers["Content-Type"] == "video/x-custom"

@@ -15,8 +15,21 @@ MODULES = sorted(
     f"vidlift.protocol.{info.name}" for info in pkgutil.iter_modules(vidlift.protocol.__path__)
 )
 FORBIDDEN = {
-    "aiohttp", "aiofiles", "anyio", "asyncio", "sqlite3", "rich", "socket", "random",
-    "time", "os", "pickle", "requests", "mimetypes", "click", "subprocess",
+    "aiohttp",
+    "aiofiles",
+    "anyio",
+    "asyncio",
+    "sqlite3",
+    "rich",
+    "socket",
+    "random",
+    "time",
+    "os",
+    "pickle",
+    "requests",
+    "mimetypes",
+    "click",
+    "subprocess",
 }
 
 

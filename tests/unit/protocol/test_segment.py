@@ -65,7 +65,8 @@ def test_303_with_body_and_redirect_link() -> None:
         b' "redirect_link": {"address": "http://example.com/path/tL17msiU", "query": {}}}'
     )
     answer = classify_segment_answer(
-        303, {"location": "http://example.com/path/tL17msiU", "content-type": "application/json"},
+        303,
+        {"location": "http://example.com/path/tL17msiU", "content-type": "application/json"},
         body,
     )
     assert isinstance(answer, Complete)
@@ -108,11 +109,17 @@ def test_200_with_status_error_is_rejected() -> None:
 @pytest.mark.parametrize(
     ("status", "body", "message"),
     [
-        (400, b'{"status": "error", "code": "ParameterMissing",'
-              b' "message": "X-Session-ID header is missing"}',
-         "ParameterMissing: X-Session-ID header is missing"),
-        (413, b"<html><head><title>413 Request Entity Too Large</title></head></html>",
-         "HTML page: 413 Request Entity Too Large"),
+        (
+            400,
+            b'{"status": "error", "code": "ParameterMissing",'
+            b' "message": "X-Session-ID header is missing"}',
+            "ParameterMissing: X-Session-ID header is missing",
+        ),
+        (
+            413,
+            b"<html><head><title>413 Request Entity Too Large</title></head></html>",
+            "HTML page: 413 Request Entity Too Large",
+        ),
         (415, b"", "no message"),
         (416, NGINX_416, "HTML page: 416 Requested Range Not Satisfiable"),
         (404, b"not here\r\n  at all", "not here at all"),

@@ -191,8 +191,13 @@ def test_property_session_completes_whatever_fails(scenario: Scenario) -> None:
 def test_simulation_finds_the_lost_final_answer_case() -> None:
     """A hand-picked scenario, so the property above is known to reach this branch."""
     scenario = Scenario(
-        total=30, segment=10, fates=[Fate.OK, Fate.OK, Fate.LOST], remembers=False,
-        nginx_form=True, prefill=RangeSet(), resume=False,
+        total=30,
+        segment=10,
+        fates=[Fate.OK, Fate.OK, Fate.LOST],
+        remembers=False,
+        nginx_form=True,
+        prefill=RangeSet(),
+        resume=False,
     )
     server, _, via_api = run(scenario)
     assert via_api
@@ -205,8 +210,13 @@ def test_simulation_lost_first_segment_of_a_session_obtained_elsewhere() -> None
     the file and its answer is lost. Assuming the server held nothing, a session would
     then re-send the whole file."""
     scenario = Scenario(
-        total=30, segment=10, fates=[Fate.LOST], remembers=False,
-        nginx_form=False, prefill=RangeSet.of([(1, 29)]), resume=False,
+        total=30,
+        segment=10,
+        fates=[Fate.LOST],
+        remembers=False,
+        nginx_form=False,
+        prefill=RangeSet.of([(1, 29)]),
+        resume=False,
     )
     server, session, via_api = run(scenario)
     assert session.acked == RangeSet()  # we never learnt what the server held

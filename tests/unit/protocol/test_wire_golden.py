@@ -113,9 +113,7 @@ def test_the_out_of_order_answer_has_two_ranges_each_with_the_total() -> None:
 
 @pytest.mark.parametrize("answer", [a for a in ANSWERS if a.status >= 400], ids=lambda a: a.source)
 def test_every_error_answer_is_rejected_for_good(answer: WireAnswer) -> None:
-    classified = classify_segment_answer(
-        answer.status, answer.headers, answer.body.encode()
-    )
+    classified = classify_segment_answer(answer.status, answer.headers, answer.body.encode())
     assert isinstance(classified, Rejected)
     assert classified.http_status == answer.status
     if answer.body.startswith("<html>"):

@@ -1,0 +1,111 @@
+"""`vidlift.run_batch` in this process: exactly once, faults, pacing, backpressure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import vidlift
+from vidlift import BatchSettings, JobState, SqliteJournal, run_batch
+from vidlift.config import RetrySettings, UploadSettings
+from vidlift.jobs.creation import MARKER_FIELD
+from vidlift.protocol.metadata import VideoMetadata
+from vidlift.testing.emulator import Emulator, FaultPlan
+from vidlift.testing.library import write_sample_library
+
+from .conftest import KiB, emulator_config
+
+pytestmark = pytest.mark.anyio
+
+SIZES = (30 * KiB, 150 * KiB, 400 * KiB)
+
+
+def settings(concurrency: int = 4, attempts: int = 12) -> BatchSettings:
+    upload = UploadSettings(
+        chunk_size_bytes=64 * KiB,
+        piece_bytes=16 * KiB,
+        retry=RetrySettings(max_attempts=attempts, base_delay_s=0.01, max_delay_s=0.1),
+    )
+    return BatchSettings(concurrency=concurrency, upload=upload, grace_s=1.0)
+
+
+def one_identical_video_per_job(emu: Emulator, manifest: Path, count: int) -> None:
+    videos = emu.videos()
+    assert sorted(v.custom[MARKER_FIELD] for v in videos) == [
+        f"legacy-{n:03d}" for n in range(1, count + 1)
+    ]
+    for video in videos:
+        number = video.custom[MARKER_FIELD].split("-")[1]
+        source = manifest.parent / "videos" / f"clip-{number}.mp4"
+        stored = emu.video_file(video.key)
+        assert stored is not None and stored.read_bytes() == source.read_bytes()
+
+
+async def test_a_crash_after_create_never_creates_twice(emulator: Emulator, tmp_path: Path) -> None:
+    manifest = write_sample_library(tmp_path / "lib", 2, sizes=SIZES)
+    journal = await SqliteJournal.open(tmp_path / "j.sqlite")
+    try:
+        await vidlift.jobs.ingest.ingest_manifest(journal, manifest)
+        # Simulate a crash between the create call and recording its answer:
+        # the journal says "creating", the platform already has the video.
+        await journal.mark_creating("legacy-001")
+        async with vidlift.Client(
+            endpoint=emulator.endpoint, api_key=emulator.api_key, api_secret=emulator.api_secret
+        ) as client:
+            await client.api.create_video(
+                VideoMetadata(title="Clip 1", custom={MARKER_FIELD: "legacy-001"})
+            )
+        assert len(emulator.videos()) == 1
+        outcome = await run_batch(
+            None,
+            journal=journal,
+            endpoint=emulator.endpoint,
+            api_key=emulator.api_key,
+            api_secret=emulator.api_secret,
+            settings=settings(),
+        )
+        assert (outcome.done, outcome.failed) == (2, 0)
+        counts = await journal.counts()
+        assert counts.by_state[JobState.DONE] == 2
+    finally:
+        await journal.close()
+    one_identical_video_per_job(emulator, manifest, 2)
+    assert emulator.request_counts().get("api_update", 0) == 1  # a new session on the found video
+
+
+async def test_faulty_platform_loses_nothing(tmp_path: Path) -> None:
+    count = 24
+    manifest = write_sample_library(tmp_path / "lib", count, sizes=SIZES)
+    faults = FaultPlan(
+        seed=11,
+        drop_mid_segment_p=0.08,
+        lost_ack_p=0.08,
+        upload_503_p=0.08,
+        api_429_p=0.1,
+        api_500_p=0.05,
+        forget_completed=0.5,
+        latency_ms=2,
+        latency_jitter_ms=5,
+    )
+    events: list[vidlift.BatchEvent] = []
+    async with Emulator(emulator_config(tmp_path, faults)) as emu:
+        journal = await SqliteJournal.open(tmp_path / "j.sqlite")
+        try:
+            outcome = await run_batch(
+                manifest,
+                journal=journal,
+                endpoint=emu.endpoint,
+                api_key=emu.api_key,
+                api_secret=emu.api_secret,
+                settings=settings(),
+                on_event=events.append,
+            )
+        finally:
+            await journal.close()
+        injected = emu.fault_counts()
+        one_identical_video_per_job(emu, manifest, count)
+    assert (outcome.done, outcome.failed) == (count, 0)
+    for kind in ("drop_mid_segment", "lost_ack", "upload_503", "api_429"):
+        assert injected.get(kind, 0) > 0, (kind, injected)
+    assert any(isinstance(e, vidlift.JobRetrying) for e in events)

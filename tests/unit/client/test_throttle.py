@@ -1,0 +1,51 @@
+"""The shared token bucket of --bwlimit, on a fake clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from vidlift.client.throttle import Throttle
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.slept: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_average_rate_is_held_after_the_burst() -> None:
+    fake = FakeTime()
+    throttle = Throttle(1_000_000, burst_bytes=100_000, clock=fake.clock, sleep=fake.sleep)
+    for _ in range(50):
+        await throttle.acquire(100_000)  # 5 MB in all
+    # The first 100 kB go at once (burst); the other 4.9 MB at 1 MB/s.
+    assert fake.now == pytest.approx(4.9, rel=1e-6)
+
+
+@pytest.mark.anyio
+async def test_idle_time_refills_only_up_to_the_burst() -> None:
+    fake = FakeTime()
+    throttle = Throttle(1000, burst_bytes=500, clock=fake.clock, sleep=fake.sleep)
+    fake.now += 3600  # a long pause does not bank an hour of tokens
+    await throttle.acquire(500)
+    assert fake.slept == []
+    await throttle.acquire(500)
+    assert fake.slept == [pytest.approx(0.5)]
+
+
+def test_rate_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="positive"):
+        Throttle(0)

@@ -1,0 +1,72 @@
+"""API pacing (rate_limit, 429) and the 503 backpressure gate, on a fake clock."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from vidlift.jobs.pacing import AdaptiveGate, ApiPacer
+from vidlift.protocol.models import RateLimit
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_pacer_holds_calls_when_the_quota_is_spent() -> None:
+    clock = Clock()
+    pacer = ApiPacer(clock)
+    pacer.observe(RateLimit(reset=1030, limit=60, remaining=10))
+    assert pacer._resume_at <= clock.now  # plenty left: no pause
+    pacer.observe(RateLimit(reset=1030, limit=60, remaining=1))
+    assert pacer._resume_at == 1030
+    assert pacer.pauses == 1
+
+
+def test_pacer_waits_for_a_429_reset_but_not_forever() -> None:
+    clock = Clock()
+    pacer = ApiPacer(clock)
+    pacer.rate_limited(reset_at=1010.0)
+    assert pacer._resume_at == 1010.0
+    pacer.rate_limited(reset_at=10_000_000.0)  # absurd reset: capped
+    assert pacer._resume_at <= clock.now + 120
+    later = ApiPacer(clock)
+    later.rate_limited(reset_at=None)
+    assert later._resume_at == clock.now + 5.0
+
+
+@pytest.mark.anyio
+async def test_wait_turn_returns_at_once_without_a_pause() -> None:
+    pacer = ApiPacer()
+    with anyio.fail_after(1):
+        await pacer.wait_turn()
+
+
+def test_gate_halves_on_503_and_recovers_step_by_step() -> None:
+    clock = Clock()
+    gate = AdaptiveGate(8, recover_after_s=10, clock=clock)
+    gate.overloaded()
+    assert gate.limit == 4
+    gate.overloaded()
+    gate.overloaded()
+    gate.overloaded()
+    assert gate.limit == 1  # never below one
+    clock.now += 5
+    gate._maybe_recover()
+    assert gate.limit == 1  # not quiet long enough
+    clock.now += 10
+    gate._maybe_recover()
+    assert gate.limit == 2
+    for _ in range(20):
+        clock.now += 10
+        gate._maybe_recover()
+    assert gate.limit == 8  # back to the configured maximum, not beyond
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
