@@ -13,6 +13,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 from rich.console import Console, Group
@@ -189,7 +190,7 @@ class LiveDisplay:
         table.add_column("active file")
         table.add_column("done", justify="right")
         for path, done, size in list(self.view.active.values())[:10]:
-            table.add_row(path[-60:], f"{100 * done / max(1, size):5.1f}%")
+            table.add_row(Path(path).name[-60:], f"{100 * done / max(1, size):5.1f}%")
         parts: list[Any] = [head, bar, table]
         if self.view.failures:
             parts.append(Text("recent failures:", style="bold red"))

@@ -20,7 +20,7 @@ from vidlift.client.api import ApiClient
 from vidlift.client.source import SourceFile
 from vidlift.client.uploader import SegmentSender
 from vidlift.config import UploadSettings
-from vidlift.errors import SourceError, VidliftError
+from vidlift.errors import JournalError, SegmentRejected, SourceError, VidliftError
 from vidlift.jobs.creation import obtain_session
 from vidlift.jobs.delivery import Delivery, DeliveryResult, Hooks, deliver_file
 from vidlift.jobs.events import (
@@ -45,6 +45,8 @@ from vidlift.protocol.urls import build_upload_url
 
 __all__ = ["RUNNABLE_STATES", "BatchOutcome", "BatchRunner", "BatchSettings"]
 
+# Upload-server answers meaning "no such session": get a new one through videos/update.
+SESSION_GONE_STATUSES = frozenset({404, 410})
 RUNNABLE_STATES = (JobState.PENDING, JobState.CREATING, JobState.UPLOADING, JobState.VERIFYING)
 
 
@@ -220,9 +222,24 @@ class BatchRunner:
     async def _process(self, record: JobRecord) -> DeliveryResult:
         source = await self._check_source(record)
         resumed = record.state is not JobState.PENDING
+        await self._journal.bump_attempts(record.job_id)
         self._emit(JobStarted(record.job_id, str(source.path), source.size_bytes, resumed))
         delivery = await self._delivery(record, source)
-        job_id, size = record.job_id, source.size_bytes
+        try:
+            return await self._deliver(record.job_id, delivery)
+        except SegmentRejected as exc:
+            if exc.http_status not in SESSION_GONE_STATUSES:
+                raise
+        # The upload server no longer knows the session (expired, or replaced): ask the
+        # API for a new one on the same video and start that session from its first byte.
+        await self._journal.reset_upload(record.job_id)
+        renewed = await self._journal.get(record.job_id)
+        if renewed is None:
+            raise JournalError(f"job {record.job_id} vanished from the journal")
+        return await self._deliver(record.job_id, await self._delivery(renewed, source))
+
+    async def _deliver(self, job_id: str, delivery: Delivery) -> DeliveryResult:
+        size = delivery.source.size_bytes
 
         async def on_acked(ranges: RangeSet) -> None:
             await self._journal.record_progress(job_id, ranges.as_pairs())

@@ -109,3 +109,41 @@ async def test_faulty_platform_loses_nothing(tmp_path: Path) -> None:
     for kind in ("drop_mid_segment", "lost_ack", "upload_503", "api_429"):
         assert injected.get(kind, 0) > 0, (kind, injected)
     assert any(isinstance(e, vidlift.JobRetrying) for e in events)
+
+
+async def test_a_session_the_server_forgot_is_renewed(emulator: Emulator, tmp_path: Path) -> None:
+    manifest = write_sample_library(tmp_path / "lib", 1, sizes=(200 * KiB,))
+    journal = await SqliteJournal.open(tmp_path / "j.sqlite")
+    try:
+        await vidlift.jobs.ingest.ingest_manifest(journal, manifest)
+        async with vidlift.Client(
+            endpoint=emulator.endpoint, api_key=emulator.api_key, api_secret=emulator.api_secret
+        ) as client:
+            created = await client.api.create_video(
+                VideoMetadata(title="Clip 1", custom={MARKER_FIELD: "legacy-001"})
+            )
+            await journal.mark_creating("legacy-001")
+            from vidlift.protocol.urls import build_upload_url
+
+            await journal.record_created(
+                "legacy-001",
+                video_key=created.video_key,
+                upload_url=build_upload_url(created.link, api_format="json"),
+                session_id=created.session_id,
+            )
+            await client.api.update_video(created.video_key)  # the journal's session is gone
+        outcome = await run_batch(
+            None,
+            journal=journal,
+            endpoint=emulator.endpoint,
+            api_key=emulator.api_key,
+            api_secret=emulator.api_secret,
+            settings=settings(),
+        )
+        record = await journal.get("legacy-001")
+    finally:
+        await journal.close()
+    assert (outcome.done, outcome.failed) == (1, 0)
+    assert record is not None and record.video_key == created.video_key
+    assert record.session_id != created.session_id
+    one_identical_video_per_job(emulator, manifest, 1)

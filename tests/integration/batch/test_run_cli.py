@@ -135,8 +135,14 @@ async def test_kill_9_at_random_moments_then_resume(tmp_path: Path) -> None:
         assert len(rows) == count and {r["state"] for r in rows} == {"done"}
 
 
-@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-async def test_interrupt_exits_130_and_the_next_run_finishes(tmp_path: Path, signum: int) -> None:
+@pytest.mark.parametrize(
+    ("signum", "twice"),
+    [(signal.SIGINT, False), (signal.SIGTERM, False), (signal.SIGINT, True)],
+    ids=["ctrl-c", "sigterm", "ctrl-c-twice"],
+)
+async def test_interrupt_exits_130_and_the_next_run_finishes(
+    tmp_path: Path, signum: int, twice: bool
+) -> None:
     manifest = write_sample_library(tmp_path / "lib", 10, sizes=SMALL_SIZES)
     faults = FaultPlan(seed=5, latency_ms=20)
     async with Emulator(emulator_config(tmp_path, faults)) as emu:
@@ -156,6 +162,11 @@ async def test_interrupt_exits_130_and_the_next_run_finishes(tmp_path: Path, sig
         async for chunk in process.stdout:
             if b"job_done" in chunk:
                 process.send_signal(signum)
+                if twice:  # once the first is handled: same signals pending merge into one
+                    async for line in process.stderr:
+                        if b"starting no new upload" in line:
+                            break
+                    process.send_signal(signum)
                 break
         with anyio.fail_after(30):
             async for _ in process.stdout:
@@ -164,6 +175,7 @@ async def test_interrupt_exits_130_and_the_next_run_finishes(tmp_path: Path, sig
             errors = b"".join([c async for c in process.stderr]).decode()
         assert code == 130, errors
         assert "interrupted" in errors
+        assert ("stopping now" in errors) == twice
         final = await run_cli(args, env)
         assert final.code == 0, final.stderr
         assert_migrated(emu, manifest, 10)
@@ -202,3 +214,11 @@ async def test_status_reads_while_a_run_writes(tmp_path: Path) -> None:
             assert await process.wait() == 0
         report = await run_cli(["report", "--journal", str(journal), "--format", "json"], env)
         assert [row["state"] for row in json.loads(report.stdout)] == ["done"] * 6
+
+
+async def test_dry_run_sends_nothing(emulator: Emulator, tmp_path: Path) -> None:
+    manifest = write_sample_library(tmp_path / "lib", 3, sizes=SMALL_SIZES)
+    result = await run_cli(["run", str(manifest), "--dry-run"], cli_env(emulator))
+    assert result.code == 0, result.stderr
+    assert "3 rows read, 3 new jobs, 0 bad rows" in result.stdout
+    assert emulator.request_counts().get("api", 0) == 0
