@@ -120,7 +120,9 @@ class ApiClient:
             doc = decode_document(response.body, content_type=response.headers.get("content-type"))
         except AnswerParseError as exc:
             if response.status >= 400:
-                raise ApiError(
+                # A 429 is a rate limit whatever its body (a proxy's HTML page, a cut one).
+                error = RateLimited if response.status == 429 else ApiError
+                raise error(
                     http_status=response.status, code="HttpError", message=str(exc), call=route
                 ) from None
             raise AnswerParseError(f"{route}: {exc}") from None

@@ -53,6 +53,22 @@ def map_exception(exc: BaseException) -> VidliftError | None:
     return None
 
 
+async def _read_body(content: aiohttp.StreamReader) -> bytes:
+    """The whole body, or its first MAX_ANSWER_BYTES + 1 bytes (the parsers refuse more).
+
+    ``StreamReader.read(n)`` returns what has arrived so far, not n bytes: one call would
+    cut an answer that comes in several pieces. A body cut short by the server raises
+    ClientPayloadError here (mapped to ConnectionDropped).
+    """
+    body = bytearray()
+    while len(body) <= MAX_ANSWER_BYTES:
+        piece = await content.read(MAX_ANSWER_BYTES + 1 - len(body))
+        if not piece:
+            break
+        body += piece
+    return bytes(body)
+
+
 @dataclass(frozen=True, slots=True)
 class HttpRequest:
     """One request. A body may stream (async iterable) when Content-Length is set."""
@@ -133,7 +149,7 @@ class AiohttpTransport:
                 allow_redirects=False,
                 timeout=timeout,
             ) as resp:
-                body = await resp.content.read(MAX_ANSWER_BYTES)
+                body = await _read_body(resp.content)
                 headers = {k.lower(): v for k, v in resp.headers.items()}
                 return HttpResponse(resp.status, headers, body)
         except Exception as exc:

@@ -172,8 +172,8 @@ class BatchRunner:
             raise SourceError(
                 str(entry.path),
                 f"the file changed after it was queued (size {record.size_bytes} -> "
-                f"{source.size_bytes}, or its modification time): check it, then run "
-                "`vidlift retry --failed` to upload it as it is now",
+                f"{source.size_bytes}, or its modification time): restore it, or give the new "
+                "version its own row (a new id) in the manifest"
             )
         return source
 

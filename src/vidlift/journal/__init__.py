@@ -4,7 +4,7 @@
 :class:`MemoryJournal` implement it.
 """
 
-from vidlift.journal.base import JobCounts, JobFailure, JobRecord, Journal, VideoMetadata
+from vidlift.journal.base import JobCounts, JobFailure, JobRecord, Journal
 from vidlift.journal.memory import MemoryJournal
 from vidlift.journal.sqlite import SqliteJournal
 from vidlift.journal.state import JobState
@@ -17,5 +17,4 @@ __all__ = [
     "Journal",
     "MemoryJournal",
     "SqliteJournal",
-    "VideoMetadata",
 ]

@@ -23,66 +23,49 @@ from typing import Any, Protocol
 from vidlift.errors import JournalError
 from vidlift.journal.state import JobState
 from vidlift.manifest.rows import ManifestEntry, ManifestProblem
+from vidlift.protocol.metadata import VideoMetadata
+from vidlift.protocol.ranges import RangeSet
 
 __all__ = [
     "JobCounts",
     "JobFailure",
     "JobRecord",
     "Journal",
-    "VideoMetadata",
+    "metadata_from_json",
+    "metadata_to_json",
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class VideoMetadata:
-    """What the manifest says about a video (sent with the create call)."""
+def metadata_to_json(metadata: VideoMetadata) -> str:
+    """Encode metadata as JSON text (the date as ISO 8601), as backends store it."""
+    return json.dumps(
+        {
+            "title": metadata.title,
+            "description": metadata.description,
+            "tags": list(metadata.tags),
+            "date": metadata.date.isoformat() if metadata.date else None,
+            "link": metadata.link,
+            "custom": dict(metadata.custom),
+        },
+        ensure_ascii=False,
+    )
 
-    title: str = ""
-    description: str = ""
-    tags: tuple[str, ...] = ()
-    date: datetime | None = None
-    link: str = ""
-    custom: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
 
-    def __post_init__(self) -> None:
-        if not isinstance(self.custom, MappingProxyType):
-            object.__setattr__(self, "custom", MappingProxyType(dict(self.custom)))
-
-    @classmethod
-    def of_entry(cls, entry: ManifestEntry) -> VideoMetadata:
-        """The metadata part of a manifest entry."""
-        return cls(entry.title, entry.description, entry.tags, entry.date, entry.link, entry.custom)
-
-    def to_json(self) -> str:
-        """Encode as JSON text (the date as ISO 8601), as backends store it."""
-        return json.dumps(
-            {
-                "title": self.title,
-                "description": self.description,
-                "tags": list(self.tags),
-                "date": self.date.isoformat() if self.date else None,
-                "link": self.link,
-                "custom": dict(self.custom),
-            },
-            ensure_ascii=False,
+def metadata_from_json(text: str) -> VideoMetadata:
+    """Decode :func:`metadata_to_json` text. Raises JournalError for anything else."""
+    try:
+        data: dict[str, Any] = json.loads(text)
+        date = data.get("date")
+        return VideoMetadata(
+            title=str(data["title"]),
+            description=str(data["description"]),
+            tags=tuple(str(tag) for tag in data["tags"]),
+            date=datetime.fromisoformat(date) if date else None,
+            link=str(data["link"]),
+            custom=MappingProxyType({str(k): str(v) for k, v in data["custom"].items()}),
         )
-
-    @classmethod
-    def from_json(cls, text: str) -> VideoMetadata:
-        """Decode :meth:`to_json` text. Raises JournalError for anything else."""
-        try:
-            data: dict[str, Any] = json.loads(text)
-            date = data.get("date")
-            return cls(
-                title=str(data["title"]),
-                description=str(data["description"]),
-                tags=tuple(str(tag) for tag in data["tags"]),
-                date=datetime.fromisoformat(date) if date else None,
-                link=str(data["link"]),
-                custom={str(k): str(v) for k, v in data["custom"].items()},
-            )
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise JournalError(f"unreadable job metadata in the journal: {exc}") from exc
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise JournalError(f"unreadable job metadata in the journal: {exc}") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +83,7 @@ class JobRecord:
     source_path: Path | None
     size_bytes: int
     mtime_ns: int
-    metadata: VideoMetadata
+    metadata: VideoMetadata = field(hash=False)
     location: str
     state: JobState
     video_key: str | None = None
@@ -118,7 +101,7 @@ class JobRecord:
     @property
     def acked_bytes(self) -> int:
         """Bytes covered by ``acked_ranges`` (overlaps counted once)."""
-        return count_range_bytes(self.acked_ranges)
+        return RangeSet.of(self.acked_ranges).byte_count
 
     def to_entry(self) -> ManifestEntry:
         """Rebuild the upload parameters of this job (as its manifest row gave them).
@@ -144,17 +127,6 @@ class JobRecord:
             custom=meta.custom,
             location=self.location,
         )
-
-
-def count_range_bytes(ranges: Iterable[tuple[int, int]]) -> int:
-    """Bytes covered by inclusive ``(start, end)`` ranges, overlaps counted once."""
-    total = 0
-    reached = -1  # last byte counted so far
-    for start, end in sorted(ranges):
-        if end > reached:
-            total += end - max(start, reached + 1) + 1
-            reached = end
-    return total
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +156,10 @@ class JobCounts:
     acked_bytes: int
     recent_failures: tuple[JobFailure, ...]
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.by_state, MappingProxyType):
+            object.__setattr__(self, "by_state", MappingProxyType(dict(self.by_state)))
+
     @property
     def total_jobs(self) -> int:
         """Number of jobs in the journal."""
@@ -202,10 +178,12 @@ class Journal(Protocol):
     """
 
     async def add_entries(self, entries: Iterable[ManifestEntry]) -> int:
-        """Insert jobs that are absent; return how many became pending.
+        """Insert jobs that are absent; return how many new jobs there are.
 
         A job that exists keeps its state (running the same manifest again resumes),
-        except a bad-row record, which the now good row replaces (counted).
+        except a bad-row record, which the now good row replaces (counted as new), and a
+        job never started, which takes the row's current values if they changed (not
+        counted). See ``transitions.merge_manifest_item``.
         """
         ...
 

@@ -42,6 +42,7 @@ class MemoryJournal:
         return self._records
 
     def _merge(self, item: ManifestEntry | ManifestProblem) -> bool:
+        """Apply one manifest result; True if it made a new job."""
         records = self._open_records()
         existing = records.get(item.job_id)
         record = transitions.merge_manifest_item(existing, item, self._clock.now())
@@ -50,7 +51,7 @@ class MemoryJournal:
         if existing is None:
             self._order.append(item.job_id)
         records[item.job_id] = record
-        return True
+        return transitions.is_new_job(existing)
 
     async def add_entries(self, entries: Iterable[ManifestEntry]) -> int:
         return sum(self._merge(entry) for entry in entries)

@@ -97,7 +97,11 @@ class SqliteJournal:
     async def _run(
         self, work: Callable[[SqliteStore], T], *, write: bool = True, durable: bool = False
     ) -> T:
-        """Run ``work`` in a worker thread inside one transaction, batched writes first."""
+        """Run ``work`` in a worker thread inside one transaction, batched writes first.
+
+        If the transaction fails, the batched writes it carried are kept for the next one
+        (writing them twice is harmless: the last value wins).
+        """
         async with self._lock:
             store = self._open_store(write=write)
             problems, self._problems = self._problems, []
@@ -105,7 +109,12 @@ class SqliteJournal:
             if problems or progress:
                 write, self._last_commit = True, time.monotonic()
             call = partial(_transact, store, work, problems, progress, write, durable)
-            return await anyio.to_thread.run_sync(call)
+            try:
+                return await anyio.to_thread.run_sync(call)
+            except BaseException:
+                self._problems[:0] = problems
+                self._progress = progress | self._progress
+                raise
 
     async def _run_if_due(self) -> None:
         due = time.monotonic() - self._last_commit >= self._interval_s
@@ -190,7 +199,10 @@ class SqliteJournal:
         return await self._run(SqliteStore.counts, write=False)
 
     async def flush(self) -> None:
-        await self._run(_nothing, write=False)
+        if self._problems or self._progress:
+            await self._run(_nothing)
+        else:
+            self._open_store()
 
     async def close(self) -> None:
         """Commit batched writes and close the file; closing twice is harmless."""

@@ -1,13 +1,10 @@
-"""The SQLite file behind :class:`~vidlift.journal.sqlite.SqliteJournal`: opening, schema,
-locking and blocking SQL (journal layer).
+"""The SQLite file behind :class:`~vidlift.journal.sqlite.SqliteJournal`: opening,
+locking, transactions and the blocking queries (journal layer).
 
 Everything here blocks; :mod:`vidlift.journal.sqlite` calls it from a worker thread, one
 call at a time (the connection is shared between threads, never used by two at once).
-
-The SQL stays portable (a PostgreSQL backend comes next): plain tables, ``INSERT``,
-``UPDATE``, ``SELECT`` with ``?`` parameters, ranges and metadata as JSON text. Only
-``jobs.seq INTEGER PRIMARY KEY`` (an identity column in PostgreSQL), the pragmas and the
-``sqlite_master`` look-up are SQLite's own.
+The tables and the row codec are in :mod:`vidlift.journal.sqlite_schema`; the queries
+are portable SQL with ``?`` parameters (only the pragmas are SQLite's own).
 
 Durability: WAL mode with ``synchronous=NORMAL`` for batched writes (new jobs, bad rows,
 progress): a commit then survives a killed process (the WAL is in the OS's cache) and
@@ -25,144 +22,34 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from vidlift.errors import JournalError
 from vidlift.journal import transitions
-from vidlift.journal.base import JobCounts, JobFailure, JobRecord, VideoMetadata
+from vidlift.journal.base import JobCounts, JobFailure, JobRecord
+from vidlift.journal.sqlite_schema import (
+    INSERT,
+    SELECT,
+    SELECT_STATUS,
+    UPDATE,
+    JobStatusRow,
+    check_schema,
+    from_row,
+    to_row,
+)
 from vidlift.journal.state import ACTIVE_STATES, JobState
 from vidlift.manifest.rows import ManifestEntry, ManifestProblem
 
-__all__ = ["SCHEMA_VERSION", "SqliteStore"]
+__all__ = ["SqliteStore"]
 
-SCHEMA_VERSION = 1
 _BUSY_TIMEOUT_S = 5.0
 _LOAD_CHUNK = 500
 _RECENT_FAILURES = 10
-
-_COLUMNS = (
-    "job_id", "source_path", "size_bytes", "mtime_ns", "metadata", "location", "state",
-    "manifest_problem", "create_sent", "video_key", "upload_url", "session_id",
-    "acked_ranges", "acked_bytes", "attempts", "last_error", "md5", "created_at",
-    "updated_at",
-)  # fmt: skip
-_SELECT = f"SELECT seq, {', '.join(_COLUMNS)} FROM jobs"
-_INSERT = f"INSERT INTO jobs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
-_UPDATE = f"UPDATE jobs SET {', '.join(f'{c} = ?' for c in _COLUMNS[1:])} WHERE job_id = ?"
-_SCHEMA = (
-    "CREATE TABLE vidlift_schema (version INTEGER NOT NULL)",
-    """CREATE TABLE jobs (
-        seq INTEGER PRIMARY KEY,
-        job_id TEXT NOT NULL UNIQUE,
-        source_path TEXT,
-        size_bytes INTEGER NOT NULL,
-        mtime_ns INTEGER NOT NULL,
-        metadata TEXT NOT NULL,
-        location TEXT NOT NULL,
-        state TEXT NOT NULL,
-        manifest_problem INTEGER NOT NULL,
-        create_sent INTEGER NOT NULL,
-        video_key TEXT,
-        upload_url TEXT,
-        session_id TEXT,
-        acked_ranges TEXT NOT NULL,
-        acked_bytes INTEGER NOT NULL,
-        attempts INTEGER NOT NULL,
-        last_error TEXT,
-        md5 TEXT,
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL
-    )""",
-    "CREATE INDEX jobs_by_state ON jobs (state, seq)",
-    "CREATE INDEX jobs_by_update ON jobs (state, updated_at)",
-    f"INSERT INTO vidlift_schema (version) VALUES ({SCHEMA_VERSION})",
-)
-
-
-def _to_row(record: JobRecord) -> tuple[object, ...]:
-    return (
-        record.job_id,
-        str(record.source_path) if record.source_path is not None else None,
-        record.size_bytes,
-        record.mtime_ns,
-        record.metadata.to_json(),
-        record.location,
-        record.state.value,
-        int(record.manifest_problem),
-        int(record.create_sent),
-        record.video_key,
-        record.upload_url,
-        record.session_id,
-        _encode_ranges(record.acked_ranges),
-        record.acked_bytes,
-        record.attempts,
-        record.last_error,
-        record.md5,
-        record.created_at,
-        record.updated_at,
-    )
-
-
-def _from_row(row: Sequence[Any]) -> JobRecord:
-    (job_id, source_path, size, mtime, metadata, location, state, problem, sent,
-     video_key, upload_url, session_id, ranges, _acked, attempts, error, md5, created,
-     updated) = row  # fmt: skip
-    try:
-        return JobRecord(
-            job_id=str(job_id),
-            source_path=Path(str(source_path)) if source_path is not None else None,
-            size_bytes=int(size),
-            mtime_ns=int(mtime),
-            metadata=VideoMetadata.from_json(str(metadata)),
-            location=str(location),
-            state=_STATES[state],
-            video_key=_text(video_key),
-            upload_url=_text(upload_url),
-            session_id=_text(session_id),
-            acked_ranges=_decode_ranges(ranges),
-            attempts=int(attempts),
-            last_error=_text(error),
-            md5=_text(md5),
-            created_at=float(created),
-            updated_at=float(updated),
-            manifest_problem=bool(problem),
-            create_sent=bool(sent),
-        )
-    except (ValueError, TypeError, KeyError) as exc:
-        raise JournalError(f"job {job_id!r} is unreadable in the journal: {exc}") from exc
-
-
-def _encode_ranges(ranges: tuple[tuple[int, int], ...]) -> str:
-    return json.dumps(ranges) if ranges else "[]"
-
-
-def _decode_ranges(text: str) -> tuple[tuple[int, int], ...]:
-    if text == "[]":
-        return ()
-    return tuple((int(start), int(end)) for start, end in json.loads(text))
-
-
-@dataclass(frozen=True, slots=True)
-class _Status:
-    state: JobState
-    manifest_problem: bool
-    create_sent: bool
-    video_key: str | None
-    created_at: float
-
-
-_STATES = {state.value: state for state in JobState}
-
-
-def _text(value: object) -> str | None:
-    return None if value is None else str(value)
 
 
 def _journal_error(path: Path, exc: BaseException) -> JournalError:
@@ -251,7 +138,7 @@ class SqliteStore:
             else:
                 connection.execute("PRAGMA journal_mode = WAL")
                 connection.execute("PRAGMA synchronous = NORMAL")
-            _check_schema(connection, path, readonly=readonly)
+            check_schema(connection, path, readonly=readonly)
         except BaseException as exc:
             connection.close()
             if isinstance(exc, sqlite3.Error):
@@ -292,30 +179,20 @@ class SqliteStore:
     # ------------------------------------------------------------------ reading
     def load(self, job_ids: Collection[str]) -> dict[str, JobRecord]:
         """The records of those of ``job_ids`` that exist."""
-        found: dict[str, JobRecord] = {}
+        records = (from_row(row[1:]) for row in self._rows_of(SELECT, job_ids))
+        return {record.job_id: record for record in records}
+
+    def _load_status(self, job_ids: Collection[str]) -> dict[str, transitions.JobStatus]:
+        """Just what a manifest merge needs of existing jobs (cheaper than records)."""
+        rows = self._rows_of(SELECT_STATUS, job_ids)
+        return {row[0]: JobStatusRow.of_row(row[1:]) for row in rows}
+
+    def _rows_of(self, select: str, job_ids: Collection[str]) -> Iterator[Any]:
         unique = list(dict.fromkeys(job_ids))
         for start in range(0, len(unique), _LOAD_CHUNK):
             chunk = unique[start : start + _LOAD_CHUNK]
             marks = ", ".join("?" * len(chunk))
-            for row in self._conn.execute(f"{_SELECT} WHERE job_id IN ({marks})", chunk):
-                record = _from_row(row[1:])
-                found[record.job_id] = record
-        return found
-
-    def _load_status(self, job_ids: Sequence[str]) -> dict[str, transitions.JobStatus]:
-        """Just what a manifest merge needs of existing jobs (cheaper than records)."""
-        found: dict[str, transitions.JobStatus] = {}
-        unique = list(dict.fromkeys(job_ids))
-        for start in range(0, len(unique), _LOAD_CHUNK):
-            chunk = unique[start : start + _LOAD_CHUNK]
-            rows = self._conn.execute(
-                "SELECT job_id, state, manifest_problem, create_sent, video_key, created_at "
-                f"FROM jobs WHERE job_id IN ({', '.join('?' * len(chunk))})",
-                chunk,
-            )
-            for job_id, state, problem, sent, key, created in rows:
-                found[job_id] = _Status(_STATES[state], bool(problem), bool(sent), key, created)
-        return found
+            yield from self._conn.execute(f"{select} WHERE job_id IN ({marks})", chunk)
 
     def page(
         self, states: Collection[JobState] | None, after_seq: int, limit: int
@@ -329,8 +206,8 @@ class SqliteStore:
                 return []
             where += f" AND state IN ({', '.join('?' * len(wanted))})"
             params.extend(wanted)
-        rows = self._conn.execute(f"{_SELECT} WHERE {where} ORDER BY seq LIMIT ?", (*params, limit))
-        return [(int(row[0]), _from_row(row[1:])) for row in rows]
+        rows = self._conn.execute(f"{SELECT} WHERE {where} ORDER BY seq LIMIT ?", (*params, limit))
+        return [(int(row[0]), from_row(row[1:])) for row in rows]
 
     def counts(self) -> JobCounts:
         """Totals by state and the recent failures (call inside a transaction)."""
@@ -376,13 +253,13 @@ class SqliteStore:
             record = transitions.merge_manifest_item(existing, item, self.clock.now())
             if record is None:
                 continue
-            changed += isinstance(item, ManifestEntry)
+            changed += isinstance(item, ManifestEntry) and transitions.is_new_job(existing)
             current[item.job_id] = record
             if existing is None or item.job_id in inserts:
                 inserts[item.job_id] = record
             else:
                 updates.append(record)
-        self._conn.executemany(_INSERT, [_to_row(r) for r in inserts.values()])
+        self._conn.executemany(INSERT, [to_row(r) for r in inserts.values()])
         self._store(updates)
         return changed
 
@@ -416,28 +293,5 @@ class SqliteStore:
         return count
 
     def _store(self, records: Sequence[JobRecord]) -> None:
-        rows = [(*_to_row(record)[1:], record.job_id) for record in records]
-        self._conn.executemany(_UPDATE, rows)
-
-
-def _check_schema(connection: sqlite3.Connection, path: Path, *, readonly: bool) -> None:
-    listed = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-    tables = {name for (name,) in listed}
-    if "vidlift_schema" not in tables:
-        if tables or readonly:
-            found = ", ".join(sorted(tables)) or "nothing"
-            raise JournalError(f"{path} is not a vidlift journal (it holds {found})")
-        connection.execute("BEGIN IMMEDIATE")
-        for statement in _SCHEMA:
-            connection.execute(statement)
-        connection.execute("COMMIT")
-        return
-    row = connection.execute("SELECT MAX(version) FROM vidlift_schema").fetchone()
-    version = row[0] if row else None
-    if not isinstance(version, int) or "jobs" not in tables:
-        raise JournalError(f"{path} is not a vidlift journal, or corrupt (no schema version)")
-    if version > SCHEMA_VERSION:
-        raise JournalError(
-            f"journal {path} was written by a newer vidlift (schema {version}; "
-            f"this one knows {SCHEMA_VERSION}): upgrade vidlift"
-        )
+        rows = [(*to_row(record)[1:], record.job_id) for record in records]
+        self._conn.executemany(UPDATE, rows)

@@ -2,7 +2,8 @@
 
 Pure functions: a record (or nothing) and an event in, the new record out (or None when
 nothing changes). Backends only load, apply and store, so that SQLite, memory and the
-PostgreSQL backend to come cannot disagree on what a change means. The time is passed in.
+PostgreSQL backend to come cannot disagree on what a change means. The time is passed in
+(backends take it from a :class:`WallClock`).
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 from typing import Protocol
 
-from vidlift.journal.base import JobRecord, VideoMetadata
+from vidlift.journal.base import JobRecord
 from vidlift.journal.state import JobState
 from vidlift.manifest.rows import ManifestEntry, ManifestProblem
+from vidlift.protocol.metadata import VideoMetadata
 
 __all__ = [
     "Change",
@@ -26,6 +29,7 @@ __all__ = [
     "creating",
     "done",
     "failed",
+    "is_new_job",
     "merge_manifest_item",
     "progressed",
     "requeued",
@@ -71,7 +75,7 @@ def _entry_record(entry: ManifestEntry, now: float, created_at: float | None) ->
         source_path=entry.path,
         size_bytes=entry.size_bytes,
         mtime_ns=entry.mtime_ns,
-        metadata=VideoMetadata.of_entry(entry),
+        metadata=entry.metadata,
         location=entry.location,
         state=JobState.PENDING,
         created_at=now if created_at is None else created_at,
@@ -96,7 +100,7 @@ def _problem_record(problem: ManifestProblem, now: float, created_at: float | No
 
 
 class JobStatus(Protocol):
-    """What deciding a manifest merge needs of a job (a JobRecord, or less)."""
+    """What deciding a manifest merge needs of a job (a JobRecord, or a lighter row)."""
 
     @property
     def state(self) -> JobState: ...
@@ -108,10 +112,32 @@ class JobStatus(Protocol):
     def video_key(self) -> str | None: ...
     @property
     def created_at(self) -> float: ...
+    @property
+    def source_path(self) -> Path | None: ...
+    @property
+    def size_bytes(self) -> int: ...
+    @property
+    def mtime_ns(self) -> int: ...
+    @property
+    def location(self) -> str: ...
+    @property
+    def metadata(self) -> VideoMetadata: ...
 
 
 def _never_started(record: JobStatus) -> bool:
     return record.state is JobState.PENDING and not record.create_sent and record.video_key is None
+
+
+def _same_row(record: JobStatus, entry: ManifestEntry) -> bool:
+    return (
+        (record.source_path, record.size_bytes, record.mtime_ns, record.location)
+        == (entry.path, entry.size_bytes, entry.mtime_ns, entry.location)
+    ) and record.metadata == entry.metadata
+
+
+def is_new_job(existing: JobStatus | None) -> bool:
+    """Whether a manifest entry merged over ``existing`` makes a new job (to count it)."""
+    return existing is None or existing.manifest_problem
 
 
 def merge_manifest_item(
@@ -119,8 +145,10 @@ def merge_manifest_item(
 ) -> JobRecord | None:
     """What a manifest result does to the journal: the record to store, or None.
 
-    - An entry inserts a pending job; over an existing job it only replaces a bad-row
-      record (the row was fixed). Any other job keeps its state: a rerun resumes.
+    - An entry inserts a pending job. Over an existing job it replaces a bad-row record
+      (the row was fixed) and refreshes a job never started whose row or file changed
+      (a new title, a re-encoded file: nothing was sent yet). Any other job keeps its
+      state and the parameters it was queued with: a rerun resumes.
     - A problem inserts a failed bad-row record; over an existing job it replaces only a
       job never started or another bad-row record (the reason may have changed). A job
       that started (or is done) keeps its state: its upload parameters were taken when
@@ -128,7 +156,9 @@ def merge_manifest_item(
     """
     created_at = existing.created_at if existing else None
     if isinstance(item, ManifestEntry):
-        if existing is None or existing.manifest_problem:
+        if is_new_job(existing):
+            return _entry_record(item, now, created_at)
+        if existing is not None and _never_started(existing) and not _same_row(existing, item):
             return _entry_record(item, now, created_at)
         return None
     if existing is None or existing.manifest_problem or _never_started(existing):

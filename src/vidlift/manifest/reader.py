@@ -9,7 +9,7 @@ manifest that cannot be read at all raises :class:`~vidlift.errors.ManifestError
 Checks on each row, in order: the row could be read (UTF-8, CSV quoting, JSON), its id
 (:mod:`vidlift.manifest.ids`; a duplicate id of this manifest is a problem), its fields
 (:class:`ManifestRow`), a ``path`` (a row with only ``download_url`` is refused: remote
-sources are not supported yet), and the source file
+sources are not supported yet; with both, the path is used), and the source file
 (:func:`vidlift.manifest.sources.inspect_source`: found, regular, readable, not empty).
 Relative paths are relative to the manifest's folder.
 
@@ -69,6 +69,9 @@ def iter_manifest(path: Path, *, strict: bool = False) -> Iterator[ManifestEntry
     reason = inspect_source(manifest)
     if isinstance(reason, str):
         raise ManifestError(str(manifest), f"cannot read the manifest: {reason}")
+    if _undecodable(str(manifest)):  # its paths could not be stored or shown as text
+        shown = str(manifest).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        raise ManifestError(shown, "the manifest's path is not valid UTF-8: rename its folders")
     return _iter_results(manifest, read_rows, strict=strict)
 
 

@@ -30,6 +30,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from vidlift.manifest.ids import read_job_id
+from vidlift.protocol.metadata import VideoMetadata
 
 __all__ = [
     "ManifestEntry",
@@ -220,15 +221,24 @@ class ManifestEntry:
         if not isinstance(self.custom, MappingProxyType):
             object.__setattr__(self, "custom", MappingProxyType(dict(self.custom)))
 
+    @property
+    def metadata(self) -> VideoMetadata:
+        """What the video is created with (title, description, tags, date, link, custom)."""
+        return VideoMetadata(
+            self.title, self.description, self.tags, self.date, self.link, self.custom
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class ManifestProblem:
-    """A manifest row (or header) that cannot be uploaded: a result, not an exception.
+    """A manifest row that cannot be uploaded (or a note on unknown columns): a result,
+    not an exception.
 
     ``location`` is ``file:line`` (the physical line where the row starts). ``job_id`` is
     the id the row would have had, or ``<location>`` when none can be derived (and for a
-    duplicate id, so that it never names the earlier row's job). ``path`` is the absolute
-    source path when the row names one.
+    duplicate id, so that it never names the earlier row's job); unknown columns (or JSON
+    keys) found on a line are one problem with the id ``<location> columns``. ``path`` is
+    the absolute source path when the row names one.
     """
 
     location: str

@@ -140,6 +140,25 @@ async def check_fixed_row_replaces_problem(journal: Journal) -> None:
     assert await _all(journal) == ["job-5"]
 
 
+async def check_rerun_refreshes_unstarted_jobs(journal: Journal) -> None:
+    """A rerun updates jobs never started whose row or file changed; others keep theirs."""
+    await journal.add_entries([sample_entry(1), sample_entry(2), sample_entry(3)])
+    await journal.mark_creating("job-2")
+    unchanged = await _record(journal, "job-3")
+    changed = [
+        sample_entry(1, size_bytes=5, title="New title"),
+        sample_entry(2, size_bytes=5),
+        sample_entry(3),
+    ]
+    assert await journal.add_entries(changed) == 0
+    refreshed = await _record(journal, "job-1")
+    assert (refreshed.size_bytes, refreshed.metadata.title) == (5, "New title")
+    assert refreshed.state is JobState.PENDING
+    assert (await _record(journal, "job-2")).size_bytes == sample_entry(2).size_bytes
+    assert await _record(journal, "job-3") == unchanged
+    assert await _all(journal) == ["job-1", "job-2", "job-3"]
+
+
 async def check_upload_lifecycle(journal: Journal) -> None:
     """creating -> uploading (session kept) -> progress -> verifying -> done."""
     await journal.add_entries([sample_entry(1)])
@@ -239,7 +258,11 @@ async def check_requeue_failed(journal: Journal) -> None:
 
 
 async def check_unknown_job_is_an_error(journal: Journal) -> None:
-    """Transitions of a job the journal does not hold raise JournalError."""
+    """Transitions of a job the journal does not hold raise JournalError (and lose no
+    batched write of another job)."""
+    await journal.add_entries([sample_entry(1)])
+    await journal.record_created("job-1", video_key="K", upload_url="u", session_id="s")
+    await journal.record_progress("job-1", [(0, 9)])
     calls: list[Callable[[], Awaitable[object]]] = [
         lambda: journal.mark_creating("nope"),
         lambda: journal.record_created("nope", video_key="K", upload_url="u", session_id="s"),
@@ -256,6 +279,7 @@ async def check_unknown_job_is_an_error(journal: Journal) -> None:
         except JournalError:
             continue
         raise AssertionError("a transition of an unknown job did not raise JournalError")
+    assert (await _record(journal, "job-1")).acked_ranges == ((0, 9),)
 
 
 async def check_iter_jobs_pages_in_order(journal: Journal) -> None:
@@ -327,6 +351,7 @@ CONFORMANCE_CHECKS: tuple[Check, ...] = (
     check_problem_is_a_failed_job,
     check_problem_keeps_started_jobs,
     check_fixed_row_replaces_problem,
+    check_rerun_refreshes_unstarted_jobs,
     check_upload_lifecycle,
     check_reads_see_batched_progress,
     check_new_session_starts_empty,

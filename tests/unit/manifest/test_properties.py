@@ -5,7 +5,6 @@ import csv
 import io
 import json
 import re
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,8 +14,6 @@ from hypothesis import strategies as st
 
 from vidlift.errors import ManifestError
 from vidlift.manifest import ManifestEntry, ManifestProblem, iter_manifest
-
-pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.NonInteractiveExampleWarning")
 
 FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -72,16 +69,15 @@ JSON_VALUES = st.recursive(
 JSON_KEYS = COLUMNS | st.sampled_from(["custom", "custom.x"]) | st.text(max_size=8)
 
 
-def _library() -> Path:
-    folder = Path(tempfile.mkdtemp(prefix="vidlift-props-"))
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Files the generated rows may name (module-scoped: hypothesis reruns the test)."""
+    folder = tmp_path_factory.mktemp("library")
     (folder / "a.mp4").write_bytes(b"a" * 10)
     (folder / "b.mp4").write_bytes(b"b" * 20)
     (folder / "empty.mp4").write_bytes(b"")
     (folder / "folder").mkdir()
     return folder
-
-
-LIBRARY = _library()
 
 
 def _corrupt(data: bytes, edits: list[tuple[int, bytes]]) -> bytes:
@@ -91,8 +87,7 @@ def _corrupt(data: bytes, edits: list[tuple[int, bytes]]) -> bytes:
     return data
 
 
-def _results(name: str, data: bytes) -> Iterator[ManifestEntry | ManifestProblem]:
-    manifest = LIBRARY / name
+def _results(manifest: Path, data: bytes) -> Iterator[ManifestEntry | ManifestProblem]:
     manifest.write_bytes(data)
     try:
         yield from iter_manifest(manifest)
@@ -100,11 +95,12 @@ def _results(name: str, data: bytes) -> Iterator[ManifestEntry | ManifestProblem
         assert str(exc)  # a clear message, and nothing else escapes
 
 
-def _check(name: str, data: bytes) -> None:
+def _check(manifest: Path, data: bytes) -> None:
+    name = manifest.name
     lines = data.count(b"\n") + data.count(b"\r") + 1
     previous_line = 0
     job_ids: set[str] = set()
-    for result in _results(name, data):
+    for result in _results(manifest, data):
         assert isinstance(result, ManifestEntry | ManifestProblem)
         match = re.fullmatch(re.escape(name) + r":(\d+)", result.location)
         assert match, result.location
@@ -135,13 +131,17 @@ def _check(name: str, data: bytes) -> None:
     ),
 )
 def test_csv_manifests(
-    header: list[str], rows: list[list[str]], quoting: int, edits: list[tuple[int, bytes]]
+    library: Path,
+    header: list[str],
+    rows: list[list[str]],
+    quoting: int,
+    edits: list[tuple[int, bytes]],
 ) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer, quoting=quoting)  # type: ignore[arg-type]
     writer.writerow(header)
     writer.writerows(rows)
-    _check("m.csv", _corrupt(buffer.getvalue().encode("utf-8", "surrogatepass"), edits))
+    _check(library / "m.csv", _corrupt(buffer.getvalue().encode("utf-8", "surrogatepass"), edits))
 
 
 @FAST
@@ -151,15 +151,17 @@ def test_csv_manifests(
         st.tuples(st.integers(min_value=0), st.binary(min_size=1, max_size=3)), max_size=3
     ),
 )
-def test_jsonl_manifests(objects: list[dict[str, object]], edits: list[tuple[int, bytes]]) -> None:
+def test_jsonl_manifests(
+    library: Path, objects: list[dict[str, object]], edits: list[tuple[int, bytes]]
+) -> None:
     text = "".join(json.dumps(item) + "\n" for item in objects)
-    _check("m.jsonl", _corrupt(text.encode(), edits))
+    _check(library / "m.jsonl", _corrupt(text.encode(), edits))
 
 
 @FAST
 @given(data=st.binary(max_size=300), name=st.sampled_from(["m.csv", "m.jsonl"]))
-def test_any_bytes(data: bytes, name: str) -> None:
-    _check(name, data)
+def test_any_bytes(library: Path, data: bytes, name: str) -> None:
+    _check(library / name, data)
 
 
 @FAST
@@ -180,13 +182,13 @@ def test_any_bytes(data: bytes, name: str) -> None:
         max_size=6,
     )
 )
-def test_good_rows_keep_their_values(rows: list[tuple[str, list[str], str]]) -> None:
+def test_good_rows_keep_their_values(library: Path, rows: list[tuple[str, list[str], str]]) -> None:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(["id", "path", "title", "tags", "custom.note"])
     for number, (title, tags, note) in enumerate(rows):
         writer.writerow([f"row-{number}", "a.mp4", title, ",".join(tags), note])
-    results = list(_results("m.csv", buffer.getvalue().encode()))
+    results = list(_results(library / "m.csv", buffer.getvalue().encode()))
     assert len(results) == len(rows)
     for number, (result, (title, tags, note)) in enumerate(zip(results, rows, strict=True)):
         assert isinstance(result, ManifestEntry), result

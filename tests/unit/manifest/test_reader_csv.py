@@ -63,6 +63,8 @@ def test_good_rows(library: Path) -> None:
         "m.csv:2",
     )
     assert dict(second.custom) == {} and second.location == "m.csv:3"
+    assert first.metadata.to_params()["custom.legacy_id"] == "L1"
+    assert first.metadata.to_params()["tags"] == "news, archive"
 
 
 def test_every_bad_row_is_reported_and_the_rest_goes_on(library: Path) -> None:
@@ -248,3 +250,12 @@ def test_a_download_url_only_manifest(library: Path) -> None:
     results = read(library, "download_url,title\nhttps://cdn/a.mp4,A\n")
     assert problems(results) == [("m.csv:2", REMOTE_SOURCE_REASON)]
     assert results[0].job_id == "<m.csv:2>"
+
+
+def test_manifest_path_that_is_not_utf8(tmp_path: Path) -> None:
+    folder = tmp_path / os.fsdecode(b"caf\xe9")
+    folder.mkdir()
+    (folder / "m.csv").write_text("path\na.mp4\n")
+    with pytest.raises(ManifestError, match="the manifest's path is not valid UTF-8") as caught:
+        iter_manifest(folder / "m.csv")
+    str(caught.value).encode("utf-8")
