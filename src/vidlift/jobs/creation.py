@@ -8,13 +8,11 @@ way gets a fresh session through videos/update. So a job never creates two video
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-import anyio
+from dataclasses import dataclass, replace
 
 from vidlift.client.api import ApiClient
 from vidlift.errors import RateLimited, VidliftError
-from vidlift.jobs.policy import RetryCallback, RetryPolicy, Verdict, call_with_retries
+from vidlift.jobs.policy import RetryCallback, RetryPolicy, call_with_retries
 from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.models import CreateAnswer, VideoInfo
 
@@ -23,13 +21,18 @@ __all__ = ["MARKER_FIELD", "find_marked_video", "obtain_session"]
 MARKER_FIELD = "vidlift_job_id"
 
 
-async def find_marked_video(api: ApiClient, marker: str, policy: RetryPolicy) -> VideoInfo | None:
-    """The video created earlier for this marker, if any (the oldest when several)."""
-    found = await call_with_retries(
-        policy, lambda: api.list_videos(search={f"custom.{MARKER_FIELD}": marker}, result_limit=10)
-    )
+async def find_marked_video(api: ApiClient, marker: str) -> VideoInfo | None:
+    """The video created earlier for this marker, if any (the oldest when several).
+    One API call, no retry: callers run it under their policy."""
+    found = await api.list_videos(search={f"custom.{MARKER_FIELD}": marker}, result_limit=10)
     matches = [v for v in found.videos if v.custom.get(MARKER_FIELD) == marker]
     return matches[0] if matches else None
+
+
+@dataclass(slots=True)
+class _Lookup:
+    video_key: str | None
+    check: bool
 
 
 async def obtain_session(
@@ -48,24 +51,21 @@ async def obtain_session(
     (found in the journal as "creating" after a crash).
     """
     marked = replace(metadata, custom={**metadata.custom, MARKER_FIELD: marker})
-    failures = 0
-    check = look_up_first and video_key is None
-    while True:
-        try:
-            if check:
-                existing = await find_marked_video(api, marker, policy)
-                video_key = existing.key if existing is not None else None
-                check = False
-            if video_key is not None:
-                return await api.update_video(video_key)
-            return await api.create_video(marked)
-        except VidliftError as exc:
-            failures += 1
-            decision = policy.decide(exc, failures)
-            if decision.verdict not in (Verdict.RETRY, Verdict.WAIT):
-                raise
-            if on_retry is not None:
-                on_retry(exc, decision.delay_s)
-            # The create call may have reached the platform: look before creating again.
-            check = video_key is None and not isinstance(exc, RateLimited)
-            await anyio.sleep(decision.delay_s)
+    state = _Lookup(video_key, look_up_first and video_key is None)
+
+    async def attempt() -> CreateAnswer:
+        if state.check:
+            existing = await find_marked_video(api, marker)
+            state.video_key = existing.key if existing is not None else None
+            state.check = False
+        if state.video_key is not None:
+            return await api.update_video(state.video_key)
+        return await api.create_video(marked)
+
+    def after_failure(exc: VidliftError, delay_s: float) -> None:
+        # The create call may have reached the platform: look before creating again.
+        state.check = state.video_key is None and not isinstance(exc, RateLimited)
+        if on_retry is not None:
+            on_retry(exc, delay_s)
+
+    return await call_with_retries(policy, attempt, on_retry=after_failure)
