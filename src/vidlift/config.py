@@ -97,6 +97,7 @@ class UploadSettings:
     api_format: str = "json"
     piece_bytes: int = 1 * MiB
     verify_tls: bool = True
+    verify_md5: bool = True
     timeouts: Timeouts = field(default_factory=Timeouts)
     retry: RetrySettings = field(default_factory=RetrySettings)
 

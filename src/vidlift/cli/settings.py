@@ -51,6 +51,7 @@ class RunConfig(BaseModel):
     read_timeout_s: float = Field(default=120.0, gt=0)
     grace_s: float = Field(default=5.0, ge=0)
     insecure: bool = False
+    verify_md5: bool = True
     log_format: Literal["auto", "rich", "text", "json"] = "auto"
 
     @field_validator("chunk_size", mode="before")
@@ -69,6 +70,7 @@ class RunConfig(BaseModel):
             chunk_size_bytes=self.chunk_size,
             api_format=self.api_format,
             verify_tls=not self.insecure,
+            verify_md5=self.verify_md5,
             timeouts=Timeouts(connect_s=self.connect_timeout_s, read_s=self.read_timeout_s),
             retry=RetrySettings(
                 max_attempts=self.max_attempts,

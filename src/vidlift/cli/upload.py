@@ -99,6 +99,7 @@ async def _run(path: Path, options: dict[str, Any], settings: UploadSettings) ->
 )
 @click.option("--session-id", default=None, help="Session id for --upload-url.")
 @click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (unsafe).")
+@click.option("--no-verify-md5", is_flag=True, help="Compare only the size with the platform's.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 def upload(file: Path, as_json: bool, **options: Any) -> None:
     """Upload FILE: create a video through the API, then send it in resumable segments."""
@@ -112,6 +113,7 @@ def upload(file: Path, as_json: bool, **options: Any) -> None:
             chunk_size_bytes=options["chunk_size"],
             api_format=options["api_format"],
             verify_tls=not options["insecure"],
+            verify_md5=not options["no_verify_md5"],
         )
         result = anyio.run(_run, file, options, settings)
     except (ConfigError, AuthError) as exc:  # bad settings or credentials: exit 2

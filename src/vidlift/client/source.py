@@ -13,9 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-import aiofiles
 import aiofiles.os
-from aiofiles.threadpool.binary import AsyncBufferedReader
+import anyio
 
 from vidlift.errors import SourceError
 from vidlift.protocol.ranges import ByteRange
@@ -65,26 +64,30 @@ class SourceFile:
                 "or modification time); run again to upload the new version",
             )
 
-    def open(self, piece_bytes: int = 1024 * 1024) -> SourceReader:
+    def open(self, piece_bytes: int = 1024 * 1024, *, hash_md5: bool = True) -> SourceReader:
         """A reader for ranges of the file (opened lazily on ``async with``)."""
-        return SourceReader(self, piece_bytes)
+        return SourceReader(self, piece_bytes, hash_md5=hash_md5)
 
 
 class SourceReader:
-    """Reads byte ranges of one source file in pieces of ``piece_bytes``."""
+    """Reads byte ranges of one source file in pieces of ``piece_bytes``.
 
-    def __init__(self, source: SourceFile, piece_bytes: int) -> None:
+    Each piece is read with ``os.pread`` in a worker thread, and hashed there too
+    (hashlib releases the GIL), so neither the read nor the md5 blocks the event loop.
+    """
+
+    def __init__(self, source: SourceFile, piece_bytes: int, *, hash_md5: bool = True) -> None:
         self.source = source
         self._piece_bytes = piece_bytes
-        self._file: AsyncBufferedReader | None = None
+        self._fd: int | None = None
         # md5 of the source, computed on the fly while segments go out in order; only
         # the bytes never sent in order are read a second time (see md5_hexdigest).
-        self._md5 = hashlib.md5(usedforsecurity=False)
+        self._md5 = hashlib.md5(usedforsecurity=False) if hash_md5 else None
         self._hashed_upto = 0
 
     async def __aenter__(self) -> SourceReader:
         try:
-            self._file = await aiofiles.open(self.source.path, "rb")
+            self._fd = await anyio.to_thread.run_sync(os.open, self.source.path, os.O_RDONLY)
         except OSError as exc:
             raise SourceError(str(self.source.path), f"cannot open: {exc.strerror}") from None
         return self
@@ -95,32 +98,40 @@ class SourceReader:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._file is not None:
-            await self._file.close()
-            self._file = None
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def _read_piece(self, fd: int, size: int, position: int) -> bytes:
+        """Blocking: runs in a worker thread, one at a time per reader."""
+        piece = os.pread(fd, size, position)
+        if piece and self._md5 is not None and position == self._hashed_upto:
+            self._md5.update(piece)
+            self._hashed_upto += len(piece)
+        return piece
 
     async def iter_range(self, byte_range: ByteRange) -> AsyncIterator[bytes]:
         """Yield the bytes of ``byte_range`` in pieces. Raises SourceError if the file is short."""
-        if self._file is None:
+        if self._fd is None:
             raise RuntimeError("SourceReader used outside 'async with'")
-        await self._file.seek(byte_range.start)
-        position = byte_range.start
-        remaining = byte_range.length
-        while remaining > 0:
-            piece = await self._file.read(min(self._piece_bytes, remaining))
+        fd, position, end = self._fd, byte_range.start, byte_range.end + 1
+        while position < end:
+            size = min(self._piece_bytes, end - position)
+            try:
+                piece = await anyio.to_thread.run_sync(self._read_piece, fd, size, position)
+            except OSError as exc:
+                raise SourceError(str(self.source.path), f"read failed: {exc.strerror}") from None
             if not piece:
                 raise SourceError(
                     str(self.source.path), "the file became shorter during the upload"
                 )
-            if position == self._hashed_upto:
-                self._md5.update(piece)
-                self._hashed_upto += len(piece)
             position += len(piece)
-            remaining -= len(piece)
             yield piece
 
     async def md5_hexdigest(self) -> str:
         """The md5 of the whole file (reads only what was not hashed while sending)."""
+        if self._md5 is None:
+            raise RuntimeError("this reader does not hash")
         if self._hashed_upto < self.source.size_bytes:
             tail = ByteRange(self._hashed_upto, self.source.size_bytes - 1)
             async for _ in self.iter_range(tail):

@@ -16,6 +16,7 @@ import aiohttp
 
 from vidlift.config import Timeouts
 from vidlift.errors import (
+    ConfigError,
     ConnectError,
     ConnectionDropped,
     RemoteProtocolError,
@@ -32,6 +33,9 @@ Body = bytes | AsyncIterable[bytes] | None
 
 # Order matters: the first matching class wins (subclasses before their bases).
 EXCEPTION_MAP: tuple[tuple[type[BaseException], type[VidliftError]], ...] = (
+    # An untrusted certificate stays untrusted: a settings problem that stops the batch,
+    # not a network failure to retry with every job.
+    (aiohttp.ClientConnectorCertificateError, ConfigError),
     (aiohttp.ClientConnectorError, ConnectError),
     (aiohttp.ServerTimeoutError, RequestTimeout),
     (asyncio.TimeoutError, RequestTimeout),
@@ -49,6 +53,12 @@ def map_exception(exc: BaseException) -> VidliftError | None:
     for source, target in EXCEPTION_MAP:
         if isinstance(exc, source):
             detail = str(exc) or type(exc).__name__
+            if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+                detail = (
+                    f"the TLS certificate of {exc.host}:{exc.port} is not trusted "
+                    f"({exc.certificate_error}); check the endpoint, or turn verification "
+                    "off with --insecure (unsafe)"
+                )
             return target(detail)
     return None
 
@@ -91,7 +101,8 @@ class HttpResponse:
 
 class Transport(Protocol):
     """Sends requests; raises only :class:`vidlift.errors.TransportError` subclasses
-    (and RemoteProtocolError for unreadable HTTP)."""
+    (and RemoteProtocolError for unreadable HTTP, ConfigError for an untrusted TLS
+    certificate)."""
 
     async def send(self, request: HttpRequest, *, timeout_s: float | None = None) -> HttpResponse:
         """Send one request and read its whole answer."""

@@ -96,6 +96,7 @@ async def deliver_file(
     piece_bytes: int,
     hooks: Hooks | None = None,
     gate: AdaptiveGate | None = None,
+    verify_md5: bool = True,
 ) -> DeliveryResult:
     """Upload, reconcile if needed, verify. Raises UploadError subclasses naming the file."""
     hooks = hooks or Hooks()
@@ -117,6 +118,7 @@ async def deliver_file(
                 stats=stats,
                 gate=gate,
                 should_stop=hooks.should_stop,
+                compute_md5=verify_md5,
             )
         except RangesShrank as exc:
             if api is None or delivery.video_key is None:
@@ -128,12 +130,16 @@ async def deliver_file(
                 ) from exc
             info = await _show(api, delivery.video_key, policy)
             if info.status in _HAS_FILE and info.size == source.size_bytes:
-                return await _verified(delivery, None, None, stats, api, policy, hooks)
+                return await _verified(
+                    delivery, None, None, stats, api, policy, hooks, verify_md5=verify_md5
+                )
             delivery.session.restart_after_reset()
             continue
         final = result.answer.final
         _check_final(final, delivery)
-        return await _verified(delivery, final, result.md5, stats, api, policy, hooks)
+        return await _verified(
+            delivery, final, result.md5, stats, api, policy, hooks, verify_md5=verify_md5
+        )
 
 
 async def _show(api: ApiClient, video_key: str, policy: RetryPolicy) -> VideoInfo:
@@ -148,12 +154,14 @@ async def _verified(
     api: ApiClient | None,
     policy: RetryPolicy,
     hooks: Hooks,
+    *,
+    verify_md5: bool,
 ) -> DeliveryResult:
     if hooks.on_verifying is not None:
         await hooks.on_verifying()
     video_key = delivery.video_key or (final.video_key if final else None)
     if api is not None and video_key is not None:
-        if md5 is None:
+        if md5 is None and verify_md5:
             async with delivery.source.open() as reader:
                 md5 = await reader.md5_hexdigest()
         _check_platform(await _show(api, video_key, policy), delivery, md5)

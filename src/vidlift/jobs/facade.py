@@ -196,5 +196,6 @@ class Client:
             policy=self._policy,
             piece_bytes=self.settings.piece_bytes,
             hooks=Hooks(on_progress=on_progress),
+            verify_md5=self.settings.verify_md5,
         )
         return UploadResult.of(delivery.source.path, result)

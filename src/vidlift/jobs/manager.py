@@ -173,7 +173,7 @@ class BatchRunner:
                 str(entry.path),
                 f"the file changed after it was queued (size {record.size_bytes} -> "
                 f"{source.size_bytes}, or its modification time): restore it, or give the new "
-                "version its own row (a new id) in the manifest"
+                "version its own row (a new id) in the manifest",
             )
         return source
 
@@ -262,4 +262,5 @@ class BatchRunner:
             piece_bytes=self._settings.upload.piece_bytes,
             hooks=hooks,
             gate=self._gate,
+            verify_md5=self._settings.upload.verify_md5,
         )

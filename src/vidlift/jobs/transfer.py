@@ -138,7 +138,7 @@ async def run_transfer(
     """
     state = _Transfer(session, stats or TransferStats(), on_progress)
     failures = 0
-    async with source.open(piece_bytes) as reader:
+    async with source.open(piece_bytes, hash_md5=compute_md5) as reader:
         while True:
             if should_stop is not None and should_stop():
                 raise TransferInterrupted(str(source.path))

@@ -121,8 +121,14 @@ class SqliteJournal:
         if due or len(self._problems) >= _PROBLEM_BATCH:
             await self._run(_nothing)
 
-    async def _change(self, job_id: str, change: transitions.Change) -> JobRecord:
-        changed = await self._run(lambda store: store.change([(job_id, change)]), durable=True)
+    async def _change(
+        self, job_id: str, change: transitions.Change, *, durable: bool = False
+    ) -> JobRecord:
+        # Every change is committed before it returns (it survives kill -9: WAL). Only
+        # mark_creating is also fsynced (synchronous=FULL, survives power loss): it alone
+        # guards against creating a video twice. After a power loss, any later change
+        # is re-derived from the platform (probe, videos/list, videos/show).
+        changed = await self._run(lambda store: store.change([(job_id, change)]), durable=durable)
         return changed[0]
 
     async def add_entries(self, entries: Iterable[ManifestEntry]) -> int:
@@ -158,7 +164,7 @@ class SqliteJournal:
             after = page[-1][0]
 
     async def mark_creating(self, job_id: str) -> None:
-        await self._change(job_id, transitions.creating)
+        await self._change(job_id, transitions.creating, durable=True)
 
     async def record_created(
         self, job_id: str, *, video_key: str, upload_url: str, session_id: str

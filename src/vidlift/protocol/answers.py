@@ -102,7 +102,11 @@ def api_error_from(doc: Mapping[str, Any], *, http_status: int, call: str = "") 
         limit = _rate_limit(doc)
         reset = _reset_time(limit)
         return RateLimited(
-            reset_at=reset, http_status=http_status, code=code, message=message, title=title,
+            reset_at=reset,
+            http_status=http_status,
+            code=code,
+            message=message,
+            title=title,
             call=call,
         )
     if code in _AUTH_CODES or http_status in (401, 403):

@@ -55,9 +55,7 @@ def build_upload_url(link: LinkBlock, *, api_format: str, redirect: Redirect | N
         raise LocalProtocolError(f"api_format must be one of {', '.join(API_FORMATS)}")
     query: list[tuple[str, str]] = [("api_format", api_format), ("key", link.query.key)]
     query.extend(
-        (name, value)
-        for name, value in link.query.extra_params().items()
-        if name not in _OWN_NAMES
+        (name, value) for name, value in link.query.extra_params().items() if name not in _OWN_NAMES
     )
     if redirect is not None:
         query.append(("redirect_address", redirect.address))

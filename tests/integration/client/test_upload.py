@@ -9,7 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from vidlift import Client, RangesShrank, SourceError, UploadError, UploadSettings
+from vidlift import (
+    Client,
+    RangesShrank,
+    SourceError,
+    UploadError,
+    UploadSettings,
+    VerificationError,
+)
 from vidlift.client.transport import AiohttpTransport, HttpRequest, HttpResponse
 from vidlift.errors import ConnectionDropped
 from vidlift.testing.emulator import Emulator, FaultPlan
@@ -229,3 +236,23 @@ async def test_refused_session_is_not_retried_forever(
     message = str(info.value)
     assert str(source) in message and "unknownSession1" in message
     assert emulator.request_counts().get("segment", 0) <= fast_settings.retry.max_attempts
+
+
+@pytest.mark.parametrize("verify_md5", [True, False])
+async def test_a_server_that_loses_bytes_is_caught_by_the_md5(
+    tmp_path: Path, fast_settings: UploadSettings, verify_md5: bool
+) -> None:
+    """PROTOCOL.md: a server may report ranges whose bytes it lost; only the md5 tells."""
+    source = make_file(tmp_path / "lost.mp4", 300_000)
+    faults = FaultPlan(seed=1, lose_segment_p=1.0)
+    settings = replace(fast_settings, verify_md5=verify_md5)
+    async with Emulator(faulty_config(tmp_path, faults)) as emu:
+        async with client_for(emu, settings) as client:
+            if verify_md5:
+                with pytest.raises(VerificationError, match="md5") as info:
+                    await client.upload(source)
+                assert str(source) in str(info.value)
+            else:
+                result = await client.upload(source)  # the size alone cannot tell
+                assert result.md5 is None
+        assert emu.fault_counts().get("lose_segment", 0) > 0

@@ -171,7 +171,8 @@ def _open_sink(
         hasher = hasher.copy()
     else:
         hasher = None
-    write = not lose and not (discard and inline)
+    # Discard mode keeps no bytes when they are hashed inline or not hashed at all.
+    write = not lose and not (discard and (inline or not ctx.config.checksums))
     return SegmentSink(
         ctx.store.submit, path, first, write=write, hasher=hasher, fsync=ctx.config.fsync
     )

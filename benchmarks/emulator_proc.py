@@ -1,0 +1,48 @@
+"""The benchmarks' emulator process: ``vidlift serve`` with the few knobs it lacks.
+
+Runs :func:`vidlift.testing.emulator.run_forever` (the same server as ``vidlift serve``)
+with ``max_segment_bytes`` raised, so that the upper-bound client can POST a whole file
+as one segment. Prints the same first line as ``vidlift serve``; stops on SIGTERM.
+
+    python benchmarks/emulator_proc.py --max-segment-bytes 300000000 --discard --no-fsync
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from vidlift.testing.emulator import Emulator, EmulatorConfig, FaultPlan, run_forever
+
+
+def _announce(emulator: Emulator) -> None:
+    print(f"vidlift emulator listening on {emulator.endpoint}", flush=True)
+
+
+def main() -> None:
+    """Parse the flags and serve until SIGTERM."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--max-segment-bytes", type=int, default=64 * 1024 * 1024)
+    parser.add_argument("--no-fsync", action="store_true")
+    parser.add_argument("--discard", action="store_true")
+    parser.add_argument("--no-checksums", action="store_true")
+    parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
+    args = parser.parse_args()
+    config = EmulatorConfig(
+        port=args.port,
+        max_segment_bytes=args.max_segment_bytes,
+        max_concurrent_segments_per_session=64,
+        timestamp_window_s=3600.0,
+        fsync=not args.no_fsync,
+        discard=args.discard,
+        checksums=not args.no_checksums,
+        faults=FaultPlan(latency_ms=args.latency_ms),
+    )
+    asyncio.run(run_forever(config, on_ready=_announce))
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,249 @@
+"""Shared machinery of the benchmark suite: the emulator process, measured subprocesses,
+sample files and manifests, tables and JSON results.
+
+Every client runs in a process of its own, so its CPU time is its own: ``os.wait4`` gives
+the user+sys seconds and peak RSS of each child; the emulator's CPU is read apart with
+psutil on its pid.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+
+import psutil
+
+KiB = 1024
+MiB = 1024 * KiB
+BENCH_DIR = Path(__file__).resolve().parent
+ROOT = BENCH_DIR.parent
+PYTHON = sys.executable
+VIDLIFT = str(Path(sys.executable).with_name("vidlift"))
+UVLOOP = ["--uvloop"] if importlib.util.find_spec("uvloop") else []  # lib_client's flag
+API_KEY = "demokey1"
+API_SECRET = "demo-secret-not-for-production"  # the emulator's published demo value
+
+
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """What a client process (or a group of them) cost."""
+
+    wall_s: float
+    user_s: float
+    sys_s: float
+    peak_rss_bytes: int
+    returncode: int = 0
+
+    @property
+    def cpu_s(self) -> float:
+        """user + sys seconds."""
+        return self.user_s + self.sys_s
+
+
+def client_env() -> dict[str, str]:
+    """The environment of a client process: credentials set, nothing else of vidlift's."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDLIFT_")}
+    env.update(VIDLIFT_API_KEY=API_KEY, VIDLIFT_API_SECRET=API_SECRET, PYTHONUNBUFFERED="1")
+    return env
+
+
+def run_group(commands: Sequence[Sequence[str]], log_dir: Path) -> tuple[Measured, list[str]]:
+    """Start the commands at once, wait for all; summed CPU, max RSS, wall until the last.
+
+    Returns the measure and each command's stdout. stderr goes to ``log_dir``.
+    """
+    log_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    children: list[tuple[subprocess.Popen[bytes], Path]] = []
+    for number, command in enumerate(commands):
+        out = log_dir / f"out-{number}.txt"
+        with out.open("wb") as stdout, (log_dir / f"err-{number}.txt").open("wb") as stderr:
+            child = subprocess.Popen(command, stdout=stdout, stderr=stderr, env=client_env())
+        children.append((child, out))
+    user = system = 0.0
+    rss = code = 0
+    for child, _ in children:
+        _, status, usage = os.wait4(child.pid, 0)
+        child.returncode = os.waitstatus_to_exitcode(status)
+        code = code or child.returncode
+        user, system = user + usage.ru_utime, system + usage.ru_stime
+        rss = max(rss, usage.ru_maxrss * 1024)
+    wall = time.perf_counter() - started
+    outputs = [out.read_text() for _, out in children]
+    return Measured(wall, user, system, rss, code), outputs
+
+
+class EmulatorProcess:
+    """The emulator in a process of its own (benchmarks/emulator_proc.py)."""
+
+    def __init__(
+        self, log: Path, *, max_segment_bytes: int, cheap: bool = True, latency_ms: float = 0
+    ) -> None:
+        flags = ["--no-fsync", "--discard"] + (["--no-checksums"] if cheap else [])
+        flags += ["--latency-ms", str(latency_ms)] if latency_ms else []
+        command = [PYTHON, str(BENCH_DIR / "emulator_proc.py"), *flags]
+        command += ["--max-segment-bytes", str(max_segment_bytes)]
+        self.flags = flags
+        with log.open("wb") as stderr:
+            self._proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr)
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline().decode()
+        if "listening on" not in line:
+            self.stop()
+            raise RuntimeError(f"the emulator did not start: {line!r}; see {log}")
+        self.endpoint = line.rsplit(" ", 1)[1].strip()
+        self._ps = psutil.Process(self._proc.pid)
+
+    def cpu_s(self) -> float:
+        """The emulator's user+sys seconds so far (its threads included)."""
+        times = self._ps.cpu_times()
+        return float(times.user + times.system)
+
+    def stats(self) -> dict[str, object]:
+        """GET /_emulator/stats."""
+        with urllib.request.urlopen(f"{self.endpoint}/_emulator/stats", timeout=60) as answer:
+            document: dict[str, object] = json.load(answer)
+        return document
+
+    def counters(self) -> dict[str, int]:
+        """The request counters (bytes_received, segment, files_completed, ...)."""
+        requests = self.stats()["requests"]
+        assert isinstance(requests, dict)
+        return {str(k): int(v) for k, v in requests.items()}
+
+    def stop(self) -> None:
+        """SIGTERM, then wait."""
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+
+
+@contextmanager
+def emulator(
+    log: Path, *, max_segment_bytes: int = 64 * MiB, cheap: bool = True, latency_ms: float = 0
+) -> Iterator[EmulatorProcess]:
+    """An :class:`EmulatorProcess` stopped on exit."""
+    process = EmulatorProcess(
+        log, max_segment_bytes=max_segment_bytes, cheap=cheap, latency_ms=latency_ms
+    )
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+def write_random_files(folder: Path, count: int, size_bytes: int) -> list[Path]:
+    """``count`` files of random-looking bytes, each with a distinct md5 (one random MiB,
+    stamped with the file and block numbers); kept when they already exist at that size."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"f{number:06d}.bin" for number in range(count)]
+    block = os.urandom(MiB)
+    for number, path in enumerate(paths):
+        if path.exists() and path.stat().st_size == size_bytes:
+            continue
+        with path.open("wb") as handle:
+            for index, start in enumerate(range(0, size_bytes, MiB)):
+                stamp = number.to_bytes(8, "little") + index.to_bytes(8, "little")
+                handle.write((stamp + block[16:])[: min(MiB, size_bytes - start)])
+    return paths
+
+
+def write_manifest(path: Path, files: Sequence[Path], prefix: str) -> Path:
+    """A CSV manifest, one row per file, ids ``prefix-000001``..."""
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "path", "title"])
+        for number, file in enumerate(files):
+            writer.writerow([f"{prefix}-{number:06d}", str(file), file.stem])
+    return path
+
+
+def fresh_dir(path: Path) -> Path:
+    """An empty directory at ``path``."""
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+def median(values: Sequence[float]) -> float:
+    """The median (0.0 for no values)."""
+    return statistics.median(values) if values else 0.0
+
+
+def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    """A plain-text table on stdout (a Markdown table, so RESULTS.md can quote it)."""
+    cells = [[_cell(value) for value in row] for row in rows]
+    widths = [max(len(h), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    print(f"\n### {title}\n")
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)) + " |")
+    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    for row in cells:
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
+    sys.stdout.flush()
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 100 else f"{value:.0f}"
+    return str(value)
+
+
+def machine_info() -> dict[str, object]:
+    """nproc, CPU model, RAM, Python and library versions."""
+    model = "unknown"
+    with open("/proc/cpuinfo", encoding="utf-8") as handle:
+        for line in handle:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    curl = subprocess.run(["curl", "--version"], capture_output=True, text=True, check=False)
+    versions = {}
+    for name in ("vidlift", "aiohttp", "anyio", "aiofiles", "requests", "psutil", "uvloop"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": model,
+        "ram_bytes": psutil.virtual_memory().total,
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "curl": curl.stdout.split("\n", 1)[0],
+        "versions": versions,
+    }
+
+
+def save_results(results_dir: Path, name: str, document: dict[str, object]) -> Path:
+    """Write ``results_dir/name.json`` (with the machine's description) and return it."""
+    results_dir.mkdir(parents=True, exist_ok=True)
+    path = results_dir / f"{name}.json"
+    payload = {"benchmark": name, "machine": machine_info(), "when": time.time(), **document}
+    path.write_text(json.dumps(payload, indent=2, default=_plain) + "\n", encoding="utf-8")
+    return path
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Measured):
+        return asdict(value) | {"cpu_s": value.cpu_s}
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")

@@ -1,0 +1,101 @@
+"""A vidlift library client in a process of its own, so that its CPU time is its own.
+
+Ingests the manifest into the journal and runs :func:`vidlift.run_batch` (what
+``run_batch(manifest_path, ...)`` does, with the ingest timed apart), then prints one JSON
+line: wall seconds, user/sys CPU seconds of the run (``resource.getrusage`` deltas around
+it, interpreter start and imports excluded), peak RSS of the process, ingest seconds, jobs
+done/failed and bytes sent. ``--time-limit-s`` stops the batch cleanly after that long.
+
+    python benchmarks/lib_client.py MANIFEST JOURNAL ENDPOINT [--concurrency 8]
+        [--chunk-bytes N] [--piece-bytes N] [--lever NAME]... [--uvloop] [--memory-journal]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import levers
+from harness import API_KEY, API_SECRET
+
+from vidlift import BatchSettings, MemoryJournal, SqliteJournal, UploadSettings, run_batch
+from vidlift.jobs.ingest import ingest_manifest
+from vidlift.journal.base import Journal
+
+
+async def _run(args: argparse.Namespace) -> dict[str, Any]:
+    journal: Journal
+    if args.memory_journal:
+        journal = MemoryJournal()
+    else:
+        journal = await SqliteJournal.open(args.journal)
+    settings = BatchSettings(
+        concurrency=args.concurrency,
+        grace_s=30.0,
+        upload=UploadSettings(chunk_size_bytes=args.chunk_bytes, piece_bytes=args.piece_bytes),
+    )
+    before, started = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    stop = anyio.Event()
+    try:
+        await ingest_manifest(journal, args.manifest)
+        ingest_s = time.perf_counter() - started
+        async with anyio.create_task_group() as group:
+            if args.time_limit_s:
+                group.start_soon(_stop_later, stop, args.time_limit_s)
+            outcome = await run_batch(
+                None,
+                journal=journal,
+                api_key=API_KEY,
+                api_secret=API_SECRET,
+                endpoint=args.endpoint,
+                settings=settings,
+                stop=stop,
+            )
+            group.cancel_scope.cancel()
+    finally:
+        await journal.close()
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "wall_s": wall,
+        "user_s": after.ru_utime - before.ru_utime,
+        "sys_s": after.ru_stime - before.ru_stime,
+        "peak_rss_bytes": after.ru_maxrss * 1024,
+        "ingest_s": ingest_s,
+        "done": outcome.done,
+        "failed": outcome.failed,
+        "bytes_sent": outcome.bytes_sent,
+    }
+
+
+async def _stop_later(stop: anyio.Event, delay_s: float) -> None:
+    await anyio.sleep(delay_s)
+    stop.set()
+
+
+def main() -> None:
+    """Parse the flags, apply the levers, run the batch, print the JSON line."""
+    parser = argparse.ArgumentParser(description="vidlift library benchmark client")
+    parser.add_argument("manifest", type=Path)
+    parser.add_argument("journal", type=Path)
+    parser.add_argument("endpoint")
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--chunk-bytes", type=int, default=8 * 1024 * 1024)
+    parser.add_argument("--piece-bytes", type=int, default=1024 * 1024)
+    parser.add_argument("--lever", action="append", default=[], choices=levers.LEVERS)
+    parser.add_argument("--uvloop", action="store_true")
+    parser.add_argument("--memory-journal", action="store_true")
+    parser.add_argument("--time-limit-s", type=float, help="stop (cleanly) after this long")
+    args = parser.parse_args()
+    levers.apply(args.lever)
+    options = {"use_uvloop": True} if args.uvloop else {}
+    print(json.dumps(anyio.run(_run, args, backend_options=options)))
+
+
+if __name__ == "__main__":
+    main()
