@@ -23,6 +23,7 @@ from __future__ import annotations
 import itertools
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -45,6 +46,21 @@ ENTRY_BATCH = 1000
 _PROBLEM_BATCH = 1000
 
 
+@dataclass(slots=True)
+class _PendingChange:
+    """A change waiting for the next group commit."""
+
+    job_id: str
+    change: transitions.Change
+    durable: bool
+    record: JobRecord | None = None
+    error: JournalError | None = None
+
+    @property
+    def settled(self) -> bool:
+        return self.record is not None or self.error is not None
+
+
 class SqliteJournal:
     """A :class:`~vidlift.journal.base.Journal` in one SQLite file.
 
@@ -59,6 +75,7 @@ class SqliteJournal:
         self._problems: list[ManifestProblem] = []
         self._progress: dict[str, tuple[tuple[int, int], ...]] = {}
         self._last_commit = time.monotonic()
+        self._pending: list[_PendingChange] = []
 
     @classmethod
     async def open(cls, path: Path, *, progress_interval_s: float = 1.0) -> SqliteJournal:
@@ -97,24 +114,30 @@ class SqliteJournal:
     async def _run(
         self, work: Callable[[SqliteStore], T], *, write: bool = True, durable: bool = False
     ) -> T:
-        """Run ``work`` in a worker thread inside one transaction, batched writes first.
+        """Run ``work`` in a worker thread inside one transaction, batched writes first."""
+        async with self._lock:
+            return await self._run_locked(work, write=write, durable=durable)
+
+    async def _run_locked(
+        self, work: Callable[[SqliteStore], T], *, write: bool = True, durable: bool = False
+    ) -> T:
+        """:meth:`_run` for a caller that holds the lock.
 
         If the transaction fails, the batched writes it carried are kept for the next one
         (writing them twice is harmless: the last value wins).
         """
-        async with self._lock:
-            store = self._open_store(write=write)
-            problems, self._problems = self._problems, []
-            progress, self._progress = self._progress, {}
-            if problems or progress:
-                write, self._last_commit = True, time.monotonic()
-            call = partial(_transact, store, work, problems, progress, write, durable)
-            try:
-                return await anyio.to_thread.run_sync(call)
-            except BaseException:
-                self._problems[:0] = problems
-                self._progress = progress | self._progress
-                raise
+        store = self._open_store(write=write)
+        problems, self._problems = self._problems, []
+        progress, self._progress = self._progress, {}
+        if problems or progress:
+            write, self._last_commit = True, time.monotonic()
+        call = partial(_transact, store, work, problems, progress, write, durable)
+        try:
+            return await anyio.to_thread.run_sync(call)
+        except BaseException:
+            self._problems[:0] = problems
+            self._progress = progress | self._progress
+            raise
 
     async def _run_if_due(self) -> None:
         due = time.monotonic() - self._last_commit >= self._interval_s
@@ -128,8 +151,40 @@ class SqliteJournal:
         # mark_creating is also fsynced (synchronous=FULL, survives power loss): it alone
         # guards against creating a video twice. After a power loss, any later change
         # is re-derived from the platform (probe, videos/list, videos/show).
-        changed = await self._run(lambda store: store.change([(job_id, change)]), durable=durable)
-        return changed[0]
+        #
+        # Group commit: changes that arrive while another transaction runs wait for the
+        # lock together and are committed in one transaction (one fsync for all).
+        item = _PendingChange(job_id, change, durable)
+        self._pending.append(item)
+        async with self._lock:
+            if not item.settled:
+                await self._commit_pending()
+        if item.error is not None:
+            raise item.error
+        assert item.record is not None
+        return item.record
+
+    async def _commit_pending(self) -> None:
+        """Commit every waiting change (the caller holds the lock). If the group fails,
+        each change is tried alone, so one bad change fails only its own caller."""
+        batch, self._pending = self._pending, []
+        pairs = [(item.job_id, item.change) for item in batch]
+        durable = any(item.durable for item in batch)
+        try:
+            records = await self._run_locked(lambda store: store.change(pairs), durable=durable)
+        except JournalError as exc:
+            if len(batch) == 1:
+                batch[0].error = exc
+                return
+            for item in batch:
+                try:
+                    work = partial(_change_one, job_id=item.job_id, change=item.change)
+                    item.record = await self._run_locked(work, durable=item.durable)
+                except JournalError as exc:
+                    item.error = exc
+            return
+        for item, record in zip(batch, records, strict=True):
+            item.record = record
 
     async def add_entries(self, entries: Iterable[ManifestEntry]) -> int:
         self._open_store(write=True)
@@ -221,6 +276,10 @@ class SqliteJournal:
                 store, self._store = self._store, None
                 if store is not None:
                     await anyio.to_thread.run_sync(store.close)
+
+
+def _change_one(store: SqliteStore, *, job_id: str, change: transitions.Change) -> JobRecord:
+    return store.change([(job_id, change)])[0]
 
 
 def _nothing(store: SqliteStore) -> None:
