@@ -161,6 +161,7 @@ class UploadError(VidliftError):
     """An upload that cannot continue as it is. Names the file and the session."""
 
     def __init__(self, message: str, *, path: str = "", session_id: str = "") -> None:
+        self.message = message
         self.path = path
         self.session_id = session_id
         parts = [p for p in (path, f"session {session_id}" if session_id else "") if p]

@@ -188,14 +188,15 @@ async def _after_failure(
             on_retry(exc, decision.delay_s)
         await anyio.sleep(decision.delay_s)
         return
+    if decision.verdict is Verdict.GIVE_UP and policy.classify(exc) is Verdict.RETRY:
+        last = exc.message if isinstance(exc, UploadError) else str(exc)
+        raise UploadError(
+            f"gave up after {failures} failed attempts in a row; last: {last}",
+            path=path,
+            session_id=target.session_id,
+        ) from exc
     if isinstance(exc, UploadError) and exc.session_id:
         raise exc
     if isinstance(exc, RangesShrank):
         raise RangesShrank(str(exc), path=path, session_id=target.session_id) from exc
-    if decision.verdict is Verdict.GIVE_UP and policy.classify(exc) is Verdict.RETRY:
-        raise UploadError(
-            f"gave up after {failures} failed attempts in a row; last: {exc}",
-            path=path,
-            session_id=target.session_id,
-        ) from exc
     raise exc
