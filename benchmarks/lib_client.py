@@ -7,7 +7,8 @@ it, interpreter start and imports excluded), peak RSS of the process, ingest sec
 done/failed and bytes sent. ``--time-limit-s`` stops the batch cleanly after that long.
 
     python benchmarks/lib_client.py MANIFEST JOURNAL ENDPOINT [--concurrency 8]
-        [--chunk-bytes N] [--piece-bytes N] [--lever NAME]... [--uvloop] [--memory-journal]
+        [--chunk-bytes N] [--piece-bytes N] [--no-verify-md5] [--lever NAME]... [--uvloop]
+        [--memory-journal] [--time-limit-s S]
 """
 
 from __future__ import annotations
@@ -37,7 +38,11 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     settings = BatchSettings(
         concurrency=args.concurrency,
         grace_s=30.0,
-        upload=UploadSettings(chunk_size_bytes=args.chunk_bytes, piece_bytes=args.piece_bytes),
+        upload=UploadSettings(
+            chunk_size_bytes=args.chunk_bytes,
+            piece_bytes=args.piece_bytes,
+            verify_md5=not args.no_verify_md5,
+        ),
     )
     before, started = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     stop = anyio.Event()
@@ -87,6 +92,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--chunk-bytes", type=int, default=8 * 1024 * 1024)
     parser.add_argument("--piece-bytes", type=int, default=1024 * 1024)
+    parser.add_argument(
+        "--no-verify-md5", action="store_true", help="UploadSettings(verify_md5=False)"
+    )
     parser.add_argument("--lever", action="append", default=[], choices=levers.LEVERS)
     parser.add_argument("--uvloop", action="store_true")
     parser.add_argument("--memory-journal", action="store_true")
