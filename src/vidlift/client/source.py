@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -16,6 +16,7 @@ from types import TracebackType
 import aiofiles.os
 import anyio
 
+from vidlift.client.fileslice import FileSlice
 from vidlift.errors import SourceError
 from vidlift.protocol.ranges import ByteRange
 
@@ -127,6 +128,17 @@ class SourceReader:
                 )
             position += len(piece)
             yield piece
+
+    def file_slice(
+        self, byte_range: ByteRange, on_sent: Callable[[int], None] | None = None
+    ) -> FileSlice | None:
+        """The range as a zero-copy body, or None when this reader must see the bytes
+        (it is computing the md5)."""
+        if self._fd is None:
+            raise RuntimeError("SourceReader used outside 'async with'")
+        if self._md5 is not None:
+            return None
+        return FileSlice(self._fd, byte_range.start, byte_range.length, on_sent)
 
     async def md5_hexdigest(self) -> str:
         """The md5 of the whole file (reads only what was not hashed while sending)."""

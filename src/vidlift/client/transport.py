@@ -14,6 +14,7 @@ from typing import Protocol
 
 import aiohttp
 
+from vidlift.client.fileslice import FileSlice, FileSlicePayload
 from vidlift.config import Timeouts
 from vidlift.errors import (
     ConfigError,
@@ -29,7 +30,7 @@ __all__ = ["EXCEPTION_MAP", "AiohttpTransport", "HttpRequest", "HttpResponse", "
 
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 
-Body = bytes | AsyncIterable[bytes] | None
+Body = bytes | AsyncIterable[bytes] | FileSlice | None
 
 # Order matters: the first matching class wins (subclasses before their bases).
 EXCEPTION_MAP: tuple[tuple[type[BaseException], type[VidliftError]], ...] = (
@@ -146,6 +147,8 @@ class AiohttpTransport:
         """Send and read the answer (at most 16 MiB of it). Redirects are not followed."""
         session = self._get_session()
         data: object = request.form if request.form is not None else request.body
+        if isinstance(data, FileSlice):
+            data = FileSlicePayload(data)
         timeout = session.timeout
         if timeout_s is not None:
             timeout = aiohttp.ClientTimeout(

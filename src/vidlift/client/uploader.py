@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from vidlift.client.source import SourceReader
 from vidlift.client.throttle import Throttle
-from vidlift.client.transport import HttpRequest, Transport
+from vidlift.client.transport import Body, HttpRequest, Transport
 from vidlift.protocol.headers import segment_headers
 from vidlift.protocol.ranges import ByteRange
 from vidlift.protocol.segment import SegmentAnswer, classify_segment_answer
@@ -34,9 +34,12 @@ class UploadTarget:
 class SegmentSender:
     """Sends segments over the shared transport."""
 
-    def __init__(self, transport: Transport, *, throttle: Throttle | None = None) -> None:
+    def __init__(
+        self, transport: Transport, *, throttle: Throttle | None = None, zero_copy: bool = True
+    ) -> None:
         self._transport = transport
         self._throttle = throttle
+        self._zero_copy = zero_copy
 
     async def _body(
         self, reader: SourceReader, byte_range: ByteRange, on_sent: SentCallback | None
@@ -67,8 +70,11 @@ class SegmentSender:
             filename=target.filename,
             content_type=target.content_type,
         )
-        request = HttpRequest(
-            "POST", target.upload_url, headers, body=self._body(reader, byte_range, on_sent)
-        )
+        body: Body = None
+        if self._zero_copy and self._throttle is None and target.upload_url.startswith("http://"):
+            body = reader.file_slice(byte_range, on_sent)
+        if body is None:
+            body = self._body(reader, byte_range, on_sent)
+        request = HttpRequest("POST", target.upload_url, headers, body=body)
         response = await self._transport.send(request)
         return classify_segment_answer(response.status, response.headers, response.body)

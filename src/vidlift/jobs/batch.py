@@ -76,7 +76,7 @@ async def run_batch(
         runner = BatchRunner(
             journal=journal,
             api=api,
-            sender=SegmentSender(transport, throttle=throttle),
+            sender=SegmentSender(transport, throttle=throttle, zero_copy=upload.zero_copy),
             settings=settings,
             policy=RetryPolicy(upload.retry),
             on_event=on_event,

@@ -82,7 +82,9 @@ class Client:
         self._endpoint = endpoint
         self._policy = RetryPolicy(self.settings.retry)
         throttle = Throttle(bwlimit_bytes_per_s) if bwlimit_bytes_per_s else None
-        self._sender = SegmentSender(self._transport, throttle=throttle)
+        self._sender = SegmentSender(
+            self._transport, throttle=throttle, zero_copy=self.settings.zero_copy
+        )
         self._api = (
             ApiClient(
                 self._transport,
