@@ -10,6 +10,7 @@ outcome = await vidlift.run_batch(
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 import anyio
@@ -27,7 +28,20 @@ from vidlift.jobs.policy import RetryPolicy
 from vidlift.journal.base import Journal
 from vidlift.manifest import ManifestEntry
 
-__all__ = ["run_batch"]
+__all__ = ["piece_bytes_for", "run_batch"]
+
+# Bytes of file data a batch may hold in memory for its segments in flight (each upload
+# keeps about two pieces: one being sent, one being read). benchmarks/RESULTS.md: peak RSS
+# is about 60 MB + 2 x concurrency x piece size.
+PIECE_BUDGET_BYTES = 64 * 1024 * 1024
+MIN_PIECE_BYTES = 64 * 1024
+
+
+def piece_bytes_for(settings: BatchSettings) -> int:
+    """The read size: the configured one, made smaller at high concurrency so that
+    memory stays within PIECE_BUDGET_BYTES whatever the file sizes."""
+    fair_share = PIECE_BUDGET_BYTES // (2 * settings.concurrency)
+    return max(MIN_PIECE_BYTES, min(settings.upload.piece_bytes, fair_share))
 
 
 async def run_batch(
@@ -56,7 +70,8 @@ async def run_batch(
         await ingest_manifest(journal, manifest, strict=strict, on_event=on_event)
     elif manifest is not None:
         await journal.add_entries(manifest)
-    upload = settings.upload
+    upload = replace(settings.upload, piece_bytes=piece_bytes_for(settings))
+    settings = replace(settings, upload=upload)
     own_transport = transport is None
     transport = transport or AiohttpTransport(
         timeouts=upload.timeouts,
