@@ -155,15 +155,21 @@ class BatchRunner:
                 self.outcome.stopped_by = str(exc)
                 self.request_stop()
                 return
-            await self._journal.mark_failed(record.job_id, str(exc))
-            self.outcome.failed += 1
-            self._emit(JobFailed(record.job_id, path, str(exc)))
+            await self._fail(record, path, str(exc))
+            return
+        except Exception as exc:  # a bug or an unmapped OS error: this job only
+            await self._fail(record, path, f"internal error ({type(exc).__name__}: {exc})")
             return
         self.outcome.bytes_sent += result.stats.bytes_sent
         self.outcome.done += 1
         video_key = result.video_key or ""
         await self._journal.mark_done(record.job_id, video_key=video_key, md5=result.md5)
         self._emit(JobDone(record.job_id, path, video_key, record.size_bytes))
+
+    async def _fail(self, record: JobRecord, path: str, error: str) -> None:
+        await self._journal.mark_failed(record.job_id, error)
+        self.outcome.failed += 1
+        self._emit(JobFailed(record.job_id, path, error))
 
     async def _check_source(self, record: JobRecord) -> SourceFile:
         entry = record.to_entry()

@@ -147,3 +147,37 @@ async def test_a_session_the_server_forgot_is_renewed(emulator: Emulator, tmp_pa
     assert record is not None and record.video_key == created.video_key
     assert record.session_id != created.session_id
     one_identical_video_per_job(emulator, manifest, 1)
+
+
+async def test_an_unexpected_exception_fails_only_its_job(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    from vidlift.client.transport import AiohttpTransport, HttpRequest, HttpResponse
+
+    class Buggy(AiohttpTransport):
+        async def send(
+            self, request: HttpRequest, *, timeout_s: float | None = None
+        ) -> HttpResponse:
+            if "clip-002" in request.headers.get("Content-Disposition", ""):
+                raise RuntimeError("boom")
+            return await super().send(request, timeout_s=timeout_s)
+
+    manifest = write_sample_library(tmp_path / "lib", 3, sizes=SIZES)
+    journal = vidlift.MemoryJournal()
+    transport = Buggy()
+    try:
+        outcome = await run_batch(
+            manifest,
+            journal=journal,
+            endpoint=emulator.endpoint,
+            api_key=emulator.api_key,
+            api_secret=emulator.api_secret,
+            settings=settings(),
+            transport=transport,
+        )
+    finally:
+        await transport.aclose()
+    assert (outcome.done, outcome.failed) == (2, 1)
+    record = await journal.get("legacy-002")
+    assert record is not None and record.state is JobState.FAILED
+    assert record.last_error == "internal error (RuntimeError: boom)"
