@@ -2,38 +2,31 @@
 client process only (never in src/): each is measured against the unpatched library.
 
 What earlier prototypes here measured is now built in: the read and md5 of each piece in
-a worker thread (``SourceReader._read_piece``), ``verify_md5=False`` (was ``no_md5``) and
-group commit of journal transitions (``SqliteJournal``). What is left:
+a worker thread (``SourceReader._read_piece``), ``verify_md5=False`` (was ``no_md5``),
+group commit of journal transitions (``SqliteJournal``) and zero-copy segment bodies
+(was ``sendfile``; now ``vidlift.client.fileslice``, used whenever the reader does not
+hash, there is no throttle and the URL is plain HTTP). What is left:
 
 - ``readinto``: read each piece into one of two reused ``bytearray`` buffers
   (``os.preadv`` in the worker thread, md5 there too when on), yielding memoryviews: no
-  new bytes object per piece.
-- ``sendfile``: when the reader does not hash (``verify_md5=False``) and there is no
-  bandwidth throttle, the segment body goes out with ``loop.sendfile`` on the
-  connection's socket once aiohttp's headers are flushed (zero copy). With the md5 on it
-  changes nothing: the md5 has to read every byte anyway, so the body is sent from those
-  reads as usual.
+  new bytes object per piece. It patches ``SourceReader.iter_range``, i.e. the path
+  the bytes take when they do go through Python: with the md5 on (the default), or
+  with ``zero_copy=False``. With ``verify_md5=False`` on plain HTTP it changes nothing:
+  the bodies are sendfile()d.
 """
 
 from __future__ import annotations
 
-import asyncio
-import io
 import os
-from collections.abc import AsyncIterator, Callable, Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
 
 import anyio.to_thread
-from aiohttp import payload
 
-from vidlift.client import uploader as uploader_module
 from vidlift.client.source import SourceReader
 from vidlift.errors import SourceError
 from vidlift.protocol.ranges import ByteRange
 
-LEVERS = ("readinto", "sendfile")
-
-_original_body = uploader_module.SegmentSender._body
+LEVERS = ("readinto",)
 
 
 def apply(names: Sequence[str]) -> None:
@@ -43,8 +36,6 @@ def apply(names: Sequence[str]) -> None:
             raise ValueError(f"unknown lever {name!r}; known: {', '.join(LEVERS)}")
     if "readinto" in names:
         SourceReader.iter_range = _iter_readinto  # type: ignore[method-assign,assignment]
-    if "sendfile" in names:
-        uploader_module.SegmentSender._body = _sendfile_body  # type: ignore[method-assign,assignment]
 
 
 def _fd(reader: SourceReader) -> int:
@@ -86,49 +77,3 @@ async def _iter_readinto(self: SourceReader, byte_range: ByteRange) -> AsyncIter
         position += count
         turn ^= 1
         yield view[:count]
-
-
-class SendfilePayload(payload.Payload):
-    """A segment body sent with ``loop.sendfile`` (headers flushed first)."""
-
-    def __init__(
-        self, reader: SourceReader, byte_range: ByteRange, on_sent: Callable[[int], None] | None
-    ) -> None:
-        super().__init__(reader, content_type="application/octet-stream")
-        self._reader, self._range, self._on_sent = reader, byte_range, on_sent
-        self._size = byte_range.length
-
-    async def write(self, writer: Any) -> None:
-        await self.write_with_length(writer, None)
-
-    async def write_with_length(self, writer: Any, content_length: int | None) -> None:
-        writer.send_headers()
-        await writer.drain()
-        reader, start, length = self._reader, self._range.start, self._range.length
-        with _file_object(_fd(reader)) as raw:
-            loop = asyncio.get_running_loop()
-            sent = await loop.sendfile(writer.transport, raw, start, length, fallback=True)
-        if self._on_sent is not None:
-            self._on_sent(sent)
-        if sent < length:
-            raise SourceError(str(reader.source.path), "the file became shorter during the upload")
-
-    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
-        raise TypeError("a file body is not text")
-
-
-def _file_object(fd: int) -> io.FileIO:
-    """What loop.sendfile wants: a file object. This one shares the reader's descriptor and
-    does not close it (the reader only uses pread: the position sendfile moves is unused)."""
-    return io.FileIO(fd, "rb", closefd=False)
-
-
-def _sendfile_body(
-    self: uploader_module.SegmentSender,
-    reader: SourceReader,
-    byte_range: ByteRange,
-    on_sent: Callable[[int], None] | None,
-) -> SendfilePayload | AsyncIterator[bytes]:
-    if reader._md5 is not None or self._throttle is not None:
-        return _original_body(self, reader, byte_range, on_sent)
-    return SendfilePayload(reader, byte_range, on_sent)

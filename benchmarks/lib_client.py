@@ -3,12 +3,16 @@
 Ingests the manifest into the journal and runs :func:`vidlift.run_batch` (what
 ``run_batch(manifest_path, ...)`` does, with the ingest timed apart), then prints one JSON
 line: wall seconds, user/sys CPU seconds of the run (``resource.getrusage`` deltas around
-it, interpreter start and imports excluded), peak RSS of the process, ingest seconds, jobs
-done/failed and bytes sent. ``--time-limit-s`` stops the batch cleanly after that long.
+it, interpreter start and imports excluded), peak RSS of the process (``VmHWM``: its
+own, unlike ``ru_maxrss``, see harness.py), ingest seconds, jobs
+done/failed, bytes sent and the piece size the batch used (``piece_bytes_for``: the
+configured one, made smaller at high concurrency). ``--time-limit-s`` stops the batch
+cleanly after that long. ``--no-zero-copy`` is ``UploadSettings(zero_copy=False)``: the
+segment bodies go through Python even when sendfile would apply.
 
     python benchmarks/lib_client.py MANIFEST JOURNAL ENDPOINT [--concurrency 8]
-        [--chunk-bytes N] [--piece-bytes N] [--no-verify-md5] [--lever NAME]... [--uvloop]
-        [--memory-journal] [--time-limit-s S]
+        [--chunk-bytes N] [--piece-bytes N] [--no-verify-md5] [--no-zero-copy]
+        [--lever readinto] [--uvloop] [--memory-journal] [--time-limit-s S]
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import levers
 from harness import API_KEY, API_SECRET
 
 from vidlift import BatchSettings, MemoryJournal, SqliteJournal, UploadSettings, run_batch
+from vidlift.jobs.batch import piece_bytes_for
 from vidlift.jobs.ingest import ingest_manifest
 from vidlift.journal.base import Journal
 
@@ -42,6 +47,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
             chunk_size_bytes=args.chunk_bytes,
             piece_bytes=args.piece_bytes,
             verify_md5=not args.no_verify_md5,
+            zero_copy=not args.no_zero_copy,
         ),
     )
     before, started = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
@@ -70,12 +76,25 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         "wall_s": wall,
         "user_s": after.ru_utime - before.ru_utime,
         "sys_s": after.ru_stime - before.ru_stime,
-        "peak_rss_bytes": after.ru_maxrss * 1024,
+        "peak_rss_bytes": _peak_rss_bytes() or after.ru_maxrss * 1024,
         "ingest_s": ingest_s,
         "done": outcome.done,
         "failed": outcome.failed,
         "bytes_sent": outcome.bytes_sent,
+        "piece_bytes": piece_bytes_for(settings),
     }
+
+
+def _peak_rss_bytes() -> int | None:
+    """This process's own peak RSS (``VmHWM``), None off Linux."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 async def _stop_later(stop: anyio.Event, delay_s: float) -> None:
@@ -94,6 +113,9 @@ def main() -> None:
     parser.add_argument("--piece-bytes", type=int, default=1024 * 1024)
     parser.add_argument(
         "--no-verify-md5", action="store_true", help="UploadSettings(verify_md5=False)"
+    )
+    parser.add_argument(
+        "--no-zero-copy", action="store_true", help="UploadSettings(zero_copy=False)"
     )
     parser.add_argument("--lever", action="append", default=[], choices=levers.LEVERS)
     parser.add_argument("--uvloop", action="store_true")

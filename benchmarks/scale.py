@@ -5,7 +5,10 @@ at concurrency 64 with 8 MiB segments, against the instant-answer server
 - manifest length: two manifests of tiny files (e.g. 10,000 and 100,000 rows), each run
   for ``time_limit_s`` after the whole manifest is ingested, then stopped cleanly; the
   rate is taken over the files done, the journal holds every row.
-- file size: 64 sparse files of two sizes (e.g. 8 and 32 MiB), run to the end.
+- file size: 64 sparse files of each size (e.g. 8, 32, 64 MiB), run to the end: the
+  default (md5 on, bodies read in pieces; ``run_batch`` picks the piece size from the
+  concurrency, 512 KiB at 64), the same with the ``readinto`` lever, and
+  ``--no-verify-md5`` (zero-copy sendfile bodies: no pieces at all).
 Peak RSS must stay the same across both pairs.
 """
 
@@ -75,6 +78,7 @@ def _one_run(
         "cpu_ms_per_file": (doc["user_s"] + doc["sys_s"]) / done * 1e3,
         "journal_bytes": size,
         "peak_rss_mb": doc["peak_rss_bytes"] / 1e6,
+        "piece_bytes": doc["piece_bytes"],
     }
 
 
@@ -108,6 +112,11 @@ def run(shape: Scale, work: Path) -> dict[str, object]:
             out = fresh_dir(work / "runs" / f"size-{size}-readinto")
             by_size[f"{size // MiB} readinto"] = _one_run(
                 endpoint, manifest, out, shape, None, "--lever", "readinto"
+            )
+            # md5 off: plain HTTP, so the bodies are sendfile()d (no pieces in memory)
+            out = fresh_dir(work / "runs" / f"size-{size}-no-verify")
+            by_size[f"{size // MiB} --no-verify-md5"] = _one_run(
+                endpoint, manifest, out, shape, None, "--no-verify-md5"
             )
         print(f"  by file size: {by_size}", flush=True)
     finally:
@@ -143,6 +152,16 @@ def _print(
     )
     print_table(
         f"Scale: file size ({shape.files} files, concurrency {shape.concurrency})",
-        ["file size MiB", "files done", "ms/file", "RSS MB"],
-        [[size, r["done"], r["ms_per_file"], r["peak_rss_mb"]] for size, r in by_size.items()],
+        ["file size MiB", "piece KiB", "files done", "ms/file", "CPU ms/file", "RSS MB"],
+        [
+            [
+                size,
+                r["piece_bytes"] // KiB,
+                r["done"],
+                r["ms_per_file"],
+                r["cpu_ms_per_file"],
+                r["peak_rss_mb"],
+            ]
+            for size, r in by_size.items()
+        ],
     )

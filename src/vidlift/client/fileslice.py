@@ -11,15 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import anyio
 from aiohttp import payload
 
 from vidlift.errors import ConnectionDropped
 
 __all__ = ["FileSlice", "FileSlicePayload"]
+
+_COPY_PIECE_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +53,13 @@ class FileSlicePayload(payload.Payload):
         await writer.drain()
         # The descriptor is shared with the reader, which only uses pread: the file
         # position that sendfile moves is never relied on. closefd=False: not ours.
-        with io.FileIO(piece.fd, "rb", closefd=False) as source:
-            sent = await asyncio.get_running_loop().sendfile(
-                writer.transport, source, piece.offset, piece.length, fallback=True
-            )
+        try:
+            with io.FileIO(piece.fd, "rb", closefd=False) as source:
+                sent = await asyncio.get_running_loop().sendfile(
+                    writer.transport, source, piece.offset, piece.length, fallback=True
+                )
+        except NotImplementedError:  # event loops without sendfile (uvloop): copy
+            sent = await _copy(writer, piece)
         if piece.on_sent is not None:
             piece.on_sent(sent)
         if sent < piece.length:
@@ -61,3 +68,16 @@ class FileSlicePayload(payload.Payload):
 
     def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
         raise TypeError("a file body is not text")
+
+
+async def _copy(writer: Any, piece: FileSlice) -> int:
+    """Send the slice through Python, 1 MiB at a time (reads in a worker thread)."""
+    sent, end = 0, piece.length
+    while sent < end:
+        size = min(_COPY_PIECE_BYTES, end - sent)
+        data = await anyio.to_thread.run_sync(os.pread, piece.fd, size, piece.offset + sent)
+        if not data:
+            break
+        await writer.write(data)
+        sent += len(data)
+    return sent

@@ -75,3 +75,14 @@ async def test_sendfile_survives_dropped_connections(
         transport = await upload(emu, settings, source)
         assert emu.fault_counts().get("drop_mid_segment", 0) > 0
     assert transport.slices > 11
+
+
+@pytest.mark.parametrize("anyio_backend", [("asyncio", {"use_uvloop": True})], ids=["uvloop"])
+async def test_event_loops_without_sendfile_fall_back_to_copying(
+    tmp_path: Path, fast_settings: UploadSettings, anyio_backend: object
+) -> None:
+    pytest.importorskip("uvloop")
+    source = make_file(tmp_path / "z.mp4", 300_000)
+    async with Emulator(faulty_config(tmp_path, FaultPlan())) as emu:
+        transport = await upload(emu, replace(fast_settings, verify_md5=False), source)
+    assert transport.slices == 5  # still FileSlice bodies, sent by copying
