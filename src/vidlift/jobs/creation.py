@@ -66,9 +66,7 @@ async def obtain_session(
         # The create call may have reached the platform: look before creating again.
         # A 429 means this call did nothing, but must not cancel a look-up still owed
         # for an earlier create (e.g. the list call itself answered 429).
-        state.check = state.video_key is None and (
-            state.check or not isinstance(exc, RateLimited)
-        )
+        state.check = state.video_key is None and (state.check or not isinstance(exc, RateLimited))
         if on_retry is not None:
             on_retry(exc, delay_s)
 

@@ -37,14 +37,21 @@ class CountingTransport(AiohttpTransport):
 async def upload(emu: Emulator, settings: UploadSettings, source: Path) -> CountingTransport:
     transport = CountingTransport()
     async with Client(
-        endpoint=emu.endpoint, api_key=emu.api_key, api_secret=emu.api_secret,
-        settings=settings, transport=transport,
+        endpoint=emu.endpoint,
+        api_key=emu.api_key,
+        api_secret=emu.api_secret,
+        settings=settings,
+        transport=transport,
     ) as client:
         result = await client.upload(source)
     assert result.video_key is not None
-    stored = emu.video_file(result.video_key)
-    assert stored is not None and stored.read_bytes() == source.read_bytes()
+    assert_identical(emu, result.video_key, source)
     return transport
+
+
+def assert_identical(emu: Emulator, key: str, source: Path) -> None:
+    stored = emu.video_file(key)
+    assert stored is not None and stored.read_bytes() == source.read_bytes()
 
 
 async def test_sendfile_is_used_without_md5_and_bytes_are_exact(

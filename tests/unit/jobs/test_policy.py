@@ -77,4 +77,3 @@ def test_rate_limit_waits_for_the_reset() -> None:
 def test_retry_after_hint_is_honoured() -> None:
     busy = UploadServerBusy("x", http_status=503, retry_after_s=7.0)
     assert policy(rand=0.1).decide(busy, 1).delay_s == 7.0
-
