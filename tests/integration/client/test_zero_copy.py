@@ -93,3 +93,13 @@ async def test_event_loops_without_sendfile_fall_back_to_copying(
     async with Emulator(faulty_config(tmp_path, FaultPlan())) as emu:
         transport = await upload(emu, replace(fast_settings, verify_md5=False), source)
     assert transport.slices == 5  # still FileSlice bodies, sent by copying
+
+
+async def test_without_md5_the_final_answer_size_is_enough(
+    emulator: Emulator, tmp_path: Path, fast_settings: UploadSettings
+) -> None:
+    source = make_file(tmp_path / "z.mp4", 100_000)
+    await upload(emulator, replace(fast_settings, verify_md5=False), source)
+    assert emulator.request_counts().get("api_show", 0) == 0
+    await upload(emulator, fast_settings, source)
+    assert emulator.request_counts().get("api_show", 0) == 1
