@@ -5,12 +5,14 @@ plays the upload server (uploading 5 GiB to the emulator would take minutes)."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from vidlift import SqliteJournal
+from vidlift.client.fileslice import FileSlice
 from vidlift.client.source import SourceFile
 from vidlift.client.transport import HttpRequest, HttpResponse
 from vidlift.client.uploader import SegmentSender, UploadTarget
@@ -59,6 +61,11 @@ class ScriptedServer:
         body = b""
         if isinstance(request.body, bytes):
             body = request.body
+        elif isinstance(request.body, FileSlice):  # zero-copy body: read what it names
+            part = request.body
+            body = os.pread(part.fd, part.length, part.offset)
+            if part.on_sent is not None:
+                part.on_sent(len(body))
         elif request.body is not None:
             async for piece in request.body:
                 body += piece
