@@ -12,15 +12,18 @@ import click
 
 from vidlift import __version__
 
-# name -> "module:attribute"
+# name -> ("module:attribute", the one-line help `vidlift --help` shows without importing)
 COMMANDS = {
-    "upload": "vidlift.cli.upload:upload",
-    "run": "vidlift.cli.run:run",
-    "status": "vidlift.cli.records:status",
-    "report": "vidlift.cli.records:report",
-    "retry": "vidlift.cli.records:retry",
-    "serve": "vidlift.cli.serve:serve",
-    "demo": "vidlift.cli.demo:demo",
+    "upload": (
+        "vidlift.cli.upload:upload",
+        "Upload one file (through the API, or to an upload URL).",
+    ),
+    "run": ("vidlift.cli.run:run", "Migrate every file of a manifest; run again to resume."),
+    "status": ("vidlift.cli.records:status", "Counts, bytes and failures of a journal."),
+    "report": ("vidlift.cli.records:report", "One row per manifest row: id, path, video key..."),
+    "retry": ("vidlift.cli.records:retry", "Queue failed jobs again."),
+    "serve": ("vidlift.cli.serve:serve", "Run the local JW Platform emulator."),
+    "demo": ("vidlift.cli.demo:demo", "Migrate a generated sample library into the emulator."),
 }
 
 
@@ -31,14 +34,19 @@ class LazyGroup(click.Group):
         return list(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
-        if target is None:
+        if cmd_name not in COMMANDS:
             return None
+        target = COMMANDS[cmd_name][0]
         module_name, _, attribute = target.partition(":")
         command = getattr(importlib.import_module(module_name), attribute)
         if not isinstance(command, click.Command):
             raise TypeError(f"{target} is not a click command")
         return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, short_help) for name, (_, short_help) in COMMANDS.items()]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
