@@ -21,7 +21,7 @@ from vidlift.client.source import SourceFile
 from vidlift.client.uploader import SegmentSender
 from vidlift.config import UploadSettings
 from vidlift.errors import JournalError, SegmentRejected, SourceError, VidliftError
-from vidlift.jobs.creation import obtain_session
+from vidlift.jobs.creation import obtain_session, source_tag
 from vidlift.jobs.delivery import Delivery, DeliveryResult, Hooks, deliver_file
 from vidlift.jobs.events import (
     BatchEvent,
@@ -207,6 +207,7 @@ class BatchRunner:
             policy=self._policy,
             video_key=record.video_key,
             look_up_first=record.create_sent,
+            tag=source_tag(source.path),
             on_retry=self._retry_hook(record.job_id),
         )
         upload_url = build_upload_url(created.link, api_format=settings.api_format)

@@ -181,3 +181,38 @@ async def test_an_unexpected_exception_fails_only_its_job(
     record = await journal.get("legacy-002")
     assert record is not None and record.state is JobState.FAILED
     assert record.last_error == "internal error (RuntimeError: boom)"
+
+
+async def test_a_look_up_never_adopts_another_librarys_video(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """Job ids repeat across libraries: the source tag keeps their videos apart."""
+    from vidlift.jobs.creation import SOURCE_FIELD
+
+    manifest = write_sample_library(tmp_path / "lib", 1, sizes=SIZES)
+    journal = vidlift.MemoryJournal()
+    await vidlift.jobs.ingest.ingest_manifest(journal, manifest)
+    await journal.mark_creating("legacy-001")  # a crash in the create window
+    async with vidlift.Client(
+        endpoint=emulator.endpoint, api_key=emulator.api_key, api_secret=emulator.api_secret
+    ) as client:
+        other = await client.api.create_video(
+            VideoMetadata(
+                title="another library's clip",
+                custom={MARKER_FIELD: "legacy-001", SOURCE_FIELD: "0123456789abcdef"},
+            )
+        )
+    outcome = await run_batch(
+        None,
+        journal=journal,
+        endpoint=emulator.endpoint,
+        api_key=emulator.api_key,
+        api_secret=emulator.api_secret,
+        settings=settings(),
+    )
+    assert outcome.done == 1
+    record = await journal.get("legacy-001")
+    assert record is not None and record.video_key != other.video_key
+    assert emulator.request_counts().get("api_update", 0) == 0  # the other video untouched
+    untouched = emulator.video(other.video_key)
+    assert untouched is not None and untouched.status == "created"
