@@ -10,7 +10,7 @@ import click
 from vidlift.config import DEFAULT_ENDPOINT, parse_size
 from vidlift.errors import ConfigError
 
-__all__ = ["credential_options", "endpoint_option", "parse_custom", "size_type"]
+__all__ = ["credential_options", "endpoint_option", "parse_custom", "size_type", "warn_insecure"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -64,3 +64,8 @@ def credential_options(func: F) -> F:
     return click.option(
         "--api-key", envvar="VIDLIFT_API_KEY", default=None, show_envvar=True, help="API key."
     )(func)
+
+
+def warn_insecure() -> None:
+    """The warning every command prints when TLS verification is turned off."""
+    click.echo("vidlift: warning: TLS certificate verification is OFF (--insecure)", err=True)

@@ -16,7 +16,7 @@ import click
 
 from vidlift.cli.display import BatchView, LineDisplay, LiveDisplay, human_bytes
 from vidlift.cli.journals import default_journal_path, open_journal
-from vidlift.cli.options import size_type
+from vidlift.cli.options import size_type, warn_insecure
 from vidlift.cli.settings import RunConfig, load_run_config
 from vidlift.errors import ConfigError, VidliftError
 from vidlift.jobs.batch import run_batch
@@ -183,9 +183,7 @@ def run(manifest: Path, journal_path: Path | None, config_file: Path | None, **f
         if not manifest.is_file():
             raise ConfigError(f"{manifest}: manifest not found")
         if config.insecure:
-            click.echo(
-                "vidlift: warning: TLS certificate verification is OFF (--insecure)", err=True
-            )
+            warn_insecure()
         code = anyio.run(
             _run, manifest, journal_path or default_journal_path(manifest), config, options
         )

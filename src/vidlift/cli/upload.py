@@ -10,7 +10,13 @@ from typing import Any
 import anyio
 import click
 
-from vidlift.cli.options import credential_options, endpoint_option, parse_custom, size_type
+from vidlift.cli.options import (
+    credential_options,
+    endpoint_option,
+    parse_custom,
+    size_type,
+    warn_insecure,
+)
 from vidlift.cli.progress import file_progress
 from vidlift.client.source import SourceFile
 from vidlift.config import UploadSettings
@@ -107,7 +113,7 @@ def upload(file: Path, as_json: bool, **options: Any) -> None:
     if bool(options["upload_url"]) != bool(options["session_id"]):
         raise click.UsageError("--upload-url and --session-id go together")
     if options["insecure"]:
-        click.echo("vidlift: warning: TLS certificate verification is OFF (--insecure)", err=True)
+        warn_insecure()
     try:
         settings = UploadSettings(
             chunk_size_bytes=options["chunk_size"],

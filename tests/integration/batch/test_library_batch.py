@@ -11,6 +11,7 @@ from vidlift import BatchSettings, JobState, SqliteJournal, run_batch
 from vidlift.config import RetrySettings, UploadSettings
 from vidlift.jobs.creation import MARKER_FIELD
 from vidlift.protocol.metadata import VideoMetadata
+from vidlift.protocol.models import CreateAnswer
 from vidlift.testing.emulator import Emulator, FaultPlan
 from vidlift.testing.library import write_sample_library
 
@@ -28,6 +29,32 @@ def settings(concurrency: int = 4, attempts: int = 12) -> BatchSettings:
         retry=RetrySettings(max_attempts=attempts, base_delay_s=0.01, max_delay_s=0.1),
     )
     return BatchSettings(concurrency=concurrency, upload=upload, grace_s=1.0)
+
+
+async def batch(
+    emu: Emulator,
+    manifest: Path | None,
+    journal: vidlift.SqliteJournal | vidlift.MemoryJournal,
+    **kwargs: object,
+) -> vidlift.BatchOutcome:
+    """run_batch against ``emu`` with the fast settings (unless given)."""
+    kwargs.setdefault("settings", settings())
+    return await run_batch(
+        manifest,
+        journal=journal,
+        endpoint=emu.endpoint,
+        api_key=emu.api_key,
+        api_secret=emu.api_secret,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+async def create_video(emu: Emulator, metadata: VideoMetadata) -> CreateAnswer:
+    """A create call made outside the batch (a crash in its window, another library...)."""
+    async with vidlift.Client(
+        endpoint=emu.endpoint, api_key=emu.api_key, api_secret=emu.api_secret
+    ) as client:
+        return await client.api.create_video(metadata)
 
 
 def one_identical_video_per_job(emu: Emulator, manifest: Path, count: int) -> None:
@@ -50,21 +77,11 @@ async def test_a_crash_after_create_never_creates_twice(emulator: Emulator, tmp_
         # Simulate a crash between the create call and recording its answer:
         # the journal says "creating", the platform already has the video.
         await journal.mark_creating("legacy-001")
-        async with vidlift.Client(
-            endpoint=emulator.endpoint, api_key=emulator.api_key, api_secret=emulator.api_secret
-        ) as client:
-            await client.api.create_video(
-                VideoMetadata(title="Clip 1", custom={MARKER_FIELD: "legacy-001"})
-            )
-        assert len(emulator.videos()) == 1
-        outcome = await run_batch(
-            None,
-            journal=journal,
-            endpoint=emulator.endpoint,
-            api_key=emulator.api_key,
-            api_secret=emulator.api_secret,
-            settings=settings(),
+        await create_video(
+            emulator, VideoMetadata(title="Clip 1", custom={MARKER_FIELD: "legacy-001"})
         )
+        assert len(emulator.videos()) == 1
+        outcome = await batch(emulator, None, journal)
         assert (outcome.done, outcome.failed) == (2, 0)
         counts = await journal.counts()
         assert counts.by_state[JobState.DONE] == 2
@@ -92,15 +109,7 @@ async def test_faulty_platform_loses_nothing(tmp_path: Path) -> None:
     async with Emulator(emulator_config(tmp_path, faults)) as emu:
         journal = await SqliteJournal.open(tmp_path / "j.sqlite")
         try:
-            outcome = await run_batch(
-                manifest,
-                journal=journal,
-                endpoint=emu.endpoint,
-                api_key=emu.api_key,
-                api_secret=emu.api_secret,
-                settings=settings(),
-                on_event=events.append,
-            )
+            outcome = await batch(emu, manifest, journal, on_event=events.append)
         finally:
             await journal.close()
         injected = emu.fault_counts()
@@ -132,14 +141,7 @@ async def test_a_session_the_server_forgot_is_renewed(emulator: Emulator, tmp_pa
                 session_id=created.session_id,
             )
             await client.api.update_video(created.video_key)  # the journal's session is gone
-        outcome = await run_batch(
-            None,
-            journal=journal,
-            endpoint=emulator.endpoint,
-            api_key=emulator.api_key,
-            api_secret=emulator.api_secret,
-            settings=settings(),
-        )
+        outcome = await batch(emulator, None, journal)
         record = await journal.get("legacy-001")
     finally:
         await journal.close()
@@ -166,15 +168,7 @@ async def test_an_unexpected_exception_fails_only_its_job(
     journal = vidlift.MemoryJournal()
     transport = Buggy()
     try:
-        outcome = await run_batch(
-            manifest,
-            journal=journal,
-            endpoint=emulator.endpoint,
-            api_key=emulator.api_key,
-            api_secret=emulator.api_secret,
-            settings=settings(),
-            transport=transport,
-        )
+        outcome = await batch(emulator, manifest, journal, transport=transport)
     finally:
         await transport.aclose()
     assert (outcome.done, outcome.failed) == (2, 1)
@@ -193,23 +187,14 @@ async def test_a_look_up_never_adopts_another_librarys_video(
     journal = vidlift.MemoryJournal()
     await vidlift.jobs.ingest.ingest_manifest(journal, manifest)
     await journal.mark_creating("legacy-001")  # a crash in the create window
-    async with vidlift.Client(
-        endpoint=emulator.endpoint, api_key=emulator.api_key, api_secret=emulator.api_secret
-    ) as client:
-        other = await client.api.create_video(
-            VideoMetadata(
-                title="another library's clip",
-                custom={MARKER_FIELD: "legacy-001", SOURCE_FIELD: "0123456789abcdef"},
-            )
-        )
-    outcome = await run_batch(
-        None,
-        journal=journal,
-        endpoint=emulator.endpoint,
-        api_key=emulator.api_key,
-        api_secret=emulator.api_secret,
-        settings=settings(),
+    other = await create_video(
+        emulator,
+        VideoMetadata(
+            title="another library's clip",
+            custom={MARKER_FIELD: "legacy-001", SOURCE_FIELD: "0123456789abcdef"},
+        ),
     )
+    outcome = await batch(emulator, None, journal)
     assert outcome.done == 1
     record = await journal.get("legacy-001")
     assert record is not None and record.video_key != other.video_key
