@@ -82,6 +82,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         "failed": outcome.failed,
         "bytes_sent": outcome.bytes_sent,
         "piece_bytes": piece_bytes_for(settings),
+        "stopped_by": outcome.stopped_by,
     }
 
 

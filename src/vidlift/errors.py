@@ -17,6 +17,7 @@ Every error vidlift raises on purpose is a :class:`VidliftError`. The tree::
     │   └── ConnectionDropped        the connection closed without an answer
     ├── ApiError                     the API answered status=error (code, title, message)
     │   ├── AuthError                bad credentials or signature: stops the batch
+    │   ├── NonceReused              400 NonceInvalid: sign again with a new nonce
     │   └── RateLimited              429 RateLimitExceeded, with the reset time
     └── UploadError                  an upload that cannot go on as it is
         ├── SegmentRejected          the upload server refuses this request for good
@@ -41,6 +42,7 @@ __all__ = [
     "JournalError",
     "LocalProtocolError",
     "ManifestError",
+    "NonceReused",
     "RangeHeaderError",
     "RangesShrank",
     "RateLimited",
@@ -146,7 +148,16 @@ class ApiError(VidliftError):
 
 
 class AuthError(ApiError):
-    """Credentials or signature refused (400 Signature*/Nonce*, 403). Stops the batch."""
+    """Credentials or signature refused (400 Signature*/Timestamp*, 403). Stops the batch."""
+
+
+class NonceReused(ApiError):
+    """400 NonceInvalid: the server saw this ``api_nonce`` within its window.
+
+    Nonces are drawn from 10**9 values; a server that remembers every nonce of a long
+    batch will, now and then, see one again by chance. The call was refused before it did
+    anything, so signing it again (with a new nonce) is safe: the policy retries it.
+    """
 
 
 class RateLimited(ApiError):

@@ -26,7 +26,7 @@ from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.models import CreateAnswer, RateLimit, VideoInfo, VideoList
 from vidlift.protocol.signing import ParamValue, signed_params
 
-__all__ = ["ApiClient", "CallPacer"]
+__all__ = ["ApiClient", "CallPacer", "NonceSequence"]
 
 API_KIT = "vidlift-0.1"
 
@@ -47,8 +47,25 @@ class CallPacer(Protocol):
         ...
 
 
-def _system_nonce() -> int:
-    return secrets.randbelow(1_000_000_000)
+_NONCE_SPACE = 1_000_000_000  # api_nonce is 9 digits
+
+
+class NonceSequence:
+    """Nonces for one client: consecutive values from a random start, modulo 10**9.
+
+    Random nonces collide by the birthday rule: a server that remembers the nonces of a
+    long batch sees one again every few thousand calls. Consecutive ones never repeat
+    within a client (10**9 calls), and two clients collide only if their runs of values
+    overlap. A collision that still happens is retried (:class:`vidlift.errors.NonceReused`).
+    """
+
+    def __init__(self, start: int | None = None) -> None:
+        self._next = secrets.randbelow(_NONCE_SPACE) if start is None else start % _NONCE_SPACE
+
+    def __call__(self) -> int:
+        nonce = self._next
+        self._next = (nonce + 1) % _NONCE_SPACE
+        return nonce
 
 
 class ApiClient:
@@ -63,7 +80,7 @@ class ApiClient:
         api_format: str = "json",
         timeout_s: float = 60.0,
         clock: Callable[[], float] = time.time,
-        nonce: Callable[[], int] = _system_nonce,
+        nonce: Callable[[], int] | None = None,
         pacer: CallPacer | None = None,
     ) -> None:
         self._transport = transport
@@ -72,7 +89,7 @@ class ApiClient:
         self._api_format = api_format
         self._timeout_s = timeout_s
         self._clock = clock
-        self._nonce = nonce
+        self._nonce = nonce or NonceSequence()
         self._pacer = pacer
         self.last_rate_limit: RateLimit | None = None
 

@@ -21,6 +21,7 @@ from vidlift.errors import (
     AuthError,
     ConfigError,
     JournalError,
+    NonceReused,
     RangesShrank,
     RateLimited,
     RemoteProtocolError,
@@ -61,6 +62,7 @@ RATE_LIMIT_PATIENCE = 10
 # First match wins: subclasses before their bases.
 ERROR_VERDICTS: tuple[tuple[type[BaseException], Verdict], ...] = (
     (AuthError, Verdict.STOP_BATCH),
+    (NonceReused, Verdict.RETRY),  # refused before acting: sign again with a new nonce
     (ConfigError, Verdict.STOP_BATCH),
     (JournalError, Verdict.STOP_BATCH),
     (RateLimited, Verdict.WAIT),
@@ -95,11 +97,11 @@ class RetryPolicy:
 
     def classify(self, error: BaseException) -> Verdict:
         """The verdict of the table for an error, ignoring attempt counts."""
-        if isinstance(error, ApiError) and not isinstance(error, AuthError | RateLimited):
-            return Verdict.RETRY if error.http_status >= 500 else Verdict.GIVE_UP
         for kind, verdict in ERROR_VERDICTS:
             if isinstance(error, kind):
                 return verdict
+        if isinstance(error, ApiError):  # any other code: the server's fault or the call's
+            return Verdict.RETRY if error.http_status >= 500 else Verdict.GIVE_UP
         return Verdict.GIVE_UP if isinstance(error, VidliftError) else Verdict.STOP_BATCH
 
     def decide(self, error: BaseException, failures: int) -> Decision:

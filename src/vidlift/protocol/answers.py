@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from vidlift.errors import AnswerParseError, ApiError, AuthError, RateLimited
+from vidlift.errors import AnswerParseError, ApiError, AuthError, NonceReused, RateLimited
 from vidlift.protocol.documents import Document
 from vidlift.protocol.models import (
     CreateAnswer,
@@ -35,7 +35,6 @@ _AUTH_CODES = frozenset(
     {
         "SignatureInvalid",
         "SignatureMissing",
-        "NonceInvalid",
         "TimestampExpired",
         "TimestampInvalid",
         "PermissionDenied",
@@ -108,6 +107,10 @@ def api_error_from(doc: Mapping[str, Any], *, http_status: int, call: str = "") 
             message=message,
             title=title,
             call=call,
+        )
+    if code == "NonceInvalid":
+        return NonceReused(
+            http_status=http_status, code=code, message=message, title=title, call=call
         )
     if code in _AUTH_CODES or http_status in (401, 403):
         return AuthError(

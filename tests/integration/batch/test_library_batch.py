@@ -101,6 +101,7 @@ async def test_faulty_platform_loses_nothing(tmp_path: Path) -> None:
         upload_503_p=0.08,
         api_429_p=0.1,
         api_500_p=0.05,
+        api_nonce_reused_p=0.05,
         forget_completed=0.5,
         latency_ms=2,
         latency_jitter_ms=5,
@@ -118,6 +119,18 @@ async def test_faulty_platform_loses_nothing(tmp_path: Path) -> None:
     for kind in ("drop_mid_segment", "lost_ack", "upload_503", "api_429"):
         assert injected.get(kind, 0) > 0, (kind, injected)
     assert any(isinstance(e, vidlift.JobRetrying) for e in events)
+
+
+async def test_a_nonce_the_server_saw_before_is_signed_again_not_fatal(tmp_path: Path) -> None:
+    count = 5
+    manifest = write_sample_library(tmp_path / "lib", count, sizes=(20 * KiB,))
+    faults = FaultPlan(seed=3, api_nonce_reused_p=0.3)  # one worker: the same faults each run
+    async with Emulator(emulator_config(tmp_path, faults)) as emu:
+        outcome = await batch(emu, manifest, vidlift.MemoryJournal(), settings=settings(1))
+        injected = emu.fault_counts()
+        one_identical_video_per_job(emu, manifest, count)
+    assert (outcome.done, outcome.failed, outcome.stopped_by) == (count, 0, None)
+    assert injected.get("api_nonce_reused", 0) > 0, injected
 
 
 async def test_a_session_the_server_forgot_is_renewed(emulator: Emulator, tmp_path: Path) -> None:

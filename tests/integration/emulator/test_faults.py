@@ -75,6 +75,11 @@ async def test_api_429_and_500(tmp_path: Path) -> None:
         status, doc = await call(http, emu, "list")
         assert (status, doc["code"]) == (500, "InternalError")
         assert emu.fault_counts() == {"api_500": 1}
+    plan = _config(tmp_path, api_nonce_reused_p=1.0)
+    async with Emulator(plan) as emu, aiohttp.ClientSession() as http:
+        status, doc = await call(http, emu, "list")
+        assert (status, doc["code"]) == (400, "NonceInvalid")
+        assert emu.fault_counts() == {"api_nonce_reused": 1}
 
 
 async def test_latency_and_slow_answers_delay(tmp_path: Path) -> None:

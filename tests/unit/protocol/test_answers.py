@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vidlift.errors import AnswerParseError, ApiError, AuthError, RateLimited
+from vidlift.errors import AnswerParseError, ApiError, AuthError, NonceReused, RateLimited
 from vidlift.protocol.answers import (
     api_error_from,
     parse_create_answer,
@@ -324,7 +324,6 @@ def test_error_answer_upload_server_missing_session() -> None:
     ("code", "status"),
     [
         ("SignatureInvalid", 400),
-        ("NonceInvalid", 400),
         ("TimestampExpired", 403),
         ("PermissionDenied", 403),
         ("Whatever", 401),
@@ -341,6 +340,14 @@ def test_auth_errors(code: str, status: int) -> None:
     assert info.value.code == code
     assert info.value.http_status == status
     assert info.value.message == "refused"
+
+
+def test_a_reused_nonce_is_not_an_auth_error() -> None:
+    doc = {"status": "error", "code": "NonceInvalid", "message": "api_nonce was already used"}
+    with pytest.raises(NonceReused) as info:
+        parse_create_answer(doc, http_status=400)
+    assert not isinstance(info.value, AuthError)
+    assert info.value.message == "api_nonce was already used"
 
 
 def test_rate_limited_with_reset() -> None:

@@ -120,6 +120,8 @@ def _admit(ctx: EmulatorContext, api_key: str) -> RateLimitState:
         )
     if ctx.faults.fires(FaultKind.API_500, ctx.faults.plan.api_500_p):
         raise ApiFailure(500, "InternalError", "internal error (injected fault)")
+    if ctx.faults.fires(FaultKind.API_NONCE_REUSED, ctx.faults.plan.api_nonce_reused_p):
+        raise ApiFailure(400, "NonceInvalid", "api_nonce was already used (injected fault)")
     return state
 
 

@@ -37,6 +37,7 @@ _PROBABILITIES = (
     "upload_503_p",
     "api_429_p",
     "api_500_p",
+    "api_nonce_reused_p",
     "slow_answer_p",
     "truncated_answer_p",
     "lose_segment_p",
@@ -60,6 +61,7 @@ class FaultPlan:
     upload_503_p: float = 0.0
     api_429_p: float = 0.0
     api_500_p: float = 0.0
+    api_nonce_reused_p: float = 0.0
     latency_ms: float = 0.0
     latency_jitter_ms: float = 0.0
     slow_answer_p: float = 0.0

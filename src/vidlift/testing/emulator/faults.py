@@ -28,6 +28,7 @@ class FaultKind(StrEnum):
     UPLOAD_503 = "upload_503"
     API_429 = "api_429"
     API_500 = "api_500"
+    API_NONCE_REUSED = "api_nonce_reused"
     LATENCY = "latency"
     SLOW_ANSWER = "slow_answer"
     TRUNCATED_ANSWER = "truncated_answer"
