@@ -29,6 +29,7 @@ def main() -> None:
     parser.add_argument("--discard", action="store_true")
     parser.add_argument("--no-checksums", action="store_true")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
+    parser.add_argument("--uvloop", action="store_true", help="serve on uvloop (less CPU)")
     args = parser.parse_args()
     config = EmulatorConfig(
         port=args.port,
@@ -40,7 +41,12 @@ def main() -> None:
         checksums=not args.no_checksums,
         faults=FaultPlan(latency_ms=args.latency_ms),
     )
-    asyncio.run(run_forever(config, on_ready=_announce))
+    if args.uvloop:
+        import uvloop
+
+        uvloop.run(run_forever(config, on_ready=_announce))
+    else:
+        asyncio.run(run_forever(config, on_ready=_announce))
     sys.exit(0)
 
 

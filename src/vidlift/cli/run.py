@@ -15,6 +15,7 @@ import anyio
 import click
 
 from vidlift.cli.display import BatchView, LineDisplay, LiveDisplay, human_bytes
+from vidlift.cli.eventloop import backend_options
 from vidlift.cli.journals import default_journal_path, open_journal
 from vidlift.cli.options import size_type, warn_insecure
 from vidlift.cli.settings import RunConfig, load_run_config
@@ -173,6 +174,12 @@ async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: b
     default=None,
     help="Compare each file's md5 with the platform's (default on; off saves ~1.5 CPU s/GB).",
 )
+@click.option(
+    "--event-loop",
+    type=click.Choice(["auto", "asyncio", "uvloop"]),
+    default=None,
+    help="auto: uvloop with the md5 on, asyncio (zero-copy) with it off.",
+)
 @click.option("--strict", is_flag=True, help="Stop at the first bad manifest row.")
 @click.option("--dry-run", is_flag=True, help="Read the manifest and show what would be done.")
 def run(manifest: Path, journal_path: Path | None, config_file: Path | None, **flags: Any) -> None:
@@ -184,8 +191,14 @@ def run(manifest: Path, journal_path: Path | None, config_file: Path | None, **f
             raise ConfigError(f"{manifest}: manifest not found")
         if config.insecure:
             warn_insecure()
+        loop = backend_options(config.event_loop, verify_md5=config.verify_md5)
         code = anyio.run(
-            _run, manifest, journal_path or default_journal_path(manifest), config, options
+            _run,
+            manifest,
+            journal_path or default_journal_path(manifest),
+            config,
+            options,
+            backend_options=loop,
         )
     except ConfigError as exc:
         click.echo(f"vidlift: error: {exc}", err=True)

@@ -66,6 +66,22 @@ async def test_run_migrates_a_library_and_report_maps_every_row(
         assert SECRET not in output
 
 
+@pytest.mark.parametrize(
+    ("loop", "md5"), [("asyncio", "--verify-md5"), ("uvloop", "--no-verify-md5")]
+)
+async def test_either_event_loop_with_or_without_md5(
+    emulator: Emulator, tmp_path: Path, loop: str, md5: str
+) -> None:
+    # `auto` (the default) runs uvloop with the md5 and asyncio without it, as the other
+    # tests here do; these are the two other combinations.
+    manifest = write_sample_library(tmp_path / "lib", 4, sizes=SMALL_SIZES)
+    args = ["run", str(manifest), "--event-loop", loop, md5, "--chunk-size", "256KiB"]
+    result = await run_cli(args, cli_env(emulator))
+    assert result.code == 0, result.stderr
+    assert "4 done, 0 failed" in result.stderr
+    assert_migrated(emulator, manifest, 4)
+
+
 async def test_bad_rows_fail_alone_and_retry_requeues(emulator: Emulator, tmp_path: Path) -> None:
     manifest = write_sample_library(tmp_path / "lib", 3, sizes=SMALL_SIZES)
     (tmp_path / "lib" / "videos" / "empty.mp4").write_bytes(b"")
