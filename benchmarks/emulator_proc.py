@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 
 from vidlift.testing.emulator import Emulator, EmulatorConfig, FaultPlan, run_forever
 
@@ -24,6 +25,7 @@ def main() -> None:
     """Parse the flags and serve until SIGTERM."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--data", type=Path, help="state directory (default: a temporary one)")
     parser.add_argument("--max-segment-bytes", type=int, default=64 * 1024 * 1024)
     parser.add_argument("--no-fsync", action="store_true")
     parser.add_argument("--discard", action="store_true")
@@ -32,6 +34,7 @@ def main() -> None:
     parser.add_argument("--uvloop", action="store_true", help="serve on uvloop (less CPU)")
     args = parser.parse_args()
     config = EmulatorConfig(
+        data_dir=args.data,
         port=args.port,
         max_segment_bytes=args.max_segment_bytes,
         max_concurrent_segments_per_session=64,
