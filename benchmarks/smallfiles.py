@@ -50,19 +50,23 @@ def _commands(
     cli = [VIDLIFT, "run", str(manifest), "--journal", JOURNAL, "--endpoint", endpoint]
     cli += ["--log-format", "text"]
     n = shape.files
+    lib64, cli64 = [*lib, "--concurrency", "64"], [*cli, "--concurrency", "64"]
     commands = {
         "naive sequential": ([*naive, *map(str, files[: shape.naive_files])], shape.naive_files),
         "vidlift lib (8)": (lib, n),
-        "vidlift lib (32)": ([*lib, "--concurrency", "32"], n),
+        "vidlift lib (64)": (lib64, n),
+        "vidlift lib (64) uvloop": ([*lib64, "--uvloop"], n),
+        # the naive client's work: create + upload, sizes checked, no md5, no videos/show
+        "vidlift lib (64) --no-verify-md5": ([*lib64, "--no-verify-md5"], n),
+        # the CLI's defaults (8 in flight; event loop auto = uvloop with the md5 on)
         "vidlift cli (8)": (cli, n),
-        "vidlift cli (32)": ([*cli, "--concurrency", "32"], n),
+        "vidlift cli (64)": (cli64, n),
+        "vidlift cli (64) --no-verify-md5": ([*cli64, "--no-verify-md5"], n),
     }
     if shape.levers and not shape.latency_ms:
-        lib32 = [*lib, "--concurrency", "32"]
-        commands["vidlift lib (32) --no-verify-md5"] = ([*lib32, "--no-verify-md5"], n)
         # the journal's share: fsync-free tmpfs, and no SQLite at all
-        commands["lever lib (32), journal on tmpfs"] = (lib32, n)
-        commands["lever lib (32), memory journal"] = ([*lib32, "--memory-journal"], n)
+        commands["lever lib (64), journal on tmpfs"] = (lib64, n)
+        commands["lever lib (64), memory journal"] = ([*lib64, "--memory-journal"], n)
     return commands
 
 

@@ -1,10 +1,10 @@
-"""Which event loop ``vidlift run`` runs on (cli layer).
+"""Which event loop ``vidlift run`` runs on (cli layer): asyncio's own (the default) or
+uvloop (``pip install 'vidlift[uvloop]'``).
 
-uvloop (libuv) costs less CPU per request than asyncio's own loop: measured on the small-
-file workload, 22 % more files per second with the md5 on. But it has no
-``loop.sendfile``, and zero-copy segment bodies (used when the md5 is off) need it: with
-the md5 off, asyncio's loop is the faster one (benchmarks/RESULTS.md). ``auto`` picks by
-that rule, and falls back to asyncio where uvloop is not installed (Windows).
+asyncio's loop is the default because it has ``loop.sendfile``: segments of 2 MiB and more
+go out zero-copy, which saves more CPU than uvloop does (8 MiB segments with the md5 on:
+2.0 CPU s/GB on asyncio, 2.6 on uvloop). uvloop sends every body by copying; it helped
+small files a little (256 KiB, md5 on: 0-8 % more files/s). benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from __future__ import annotations
 import importlib.util
 from typing import Any, Literal
 
-__all__ = ["EventLoop", "EventLoopChoice", "backend_options", "resolve_event_loop"]
+from vidlift.errors import ConfigError
 
-EventLoopChoice = Literal["auto", "asyncio", "uvloop"]
+__all__ = ["EventLoop", "backend_options"]
+
 EventLoop = Literal["asyncio", "uvloop"]
 
 
@@ -22,19 +23,11 @@ def _uvloop_installed() -> bool:
     return importlib.util.find_spec("uvloop") is not None
 
 
-def resolve_event_loop(choice: EventLoopChoice, *, verify_md5: bool) -> EventLoop:
-    """The loop to use. Raises nothing: an explicit ``uvloop`` that is missing is checked by
-    :func:`backend_options`."""
-    if choice == "auto":
-        return "uvloop" if verify_md5 and _uvloop_installed() else "asyncio"
-    return choice
-
-
-def backend_options(choice: EventLoopChoice, *, verify_md5: bool) -> dict[str, Any]:
-    """``anyio.run(..., backend_options=...)`` for the choice."""
-    from vidlift.errors import ConfigError
-
-    loop = resolve_event_loop(choice, verify_md5=verify_md5)
+def backend_options(loop: EventLoop) -> dict[str, Any]:
+    """``anyio.run(..., backend_options=...)`` for the choice. Raises ConfigError for
+    uvloop when it is not installed."""
     if loop == "uvloop" and not _uvloop_installed():
-        raise ConfigError("event_loop = uvloop, but uvloop is not installed: pip install uvloop")
+        raise ConfigError(
+            "event_loop = uvloop, but uvloop is not installed: pip install 'vidlift[uvloop]'"
+        )
     return {"use_uvloop": loop == "uvloop"}

@@ -176,9 +176,9 @@ async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: b
 )
 @click.option(
     "--event-loop",
-    type=click.Choice(["auto", "asyncio", "uvloop"]),
+    type=click.Choice(["asyncio", "uvloop"]),
     default=None,
-    help="auto: uvloop with the md5 on, asyncio (zero-copy) with it off.",
+    help="Event loop (default asyncio: its sendfile gives zero-copy segments).",
 )
 @click.option("--strict", is_flag=True, help="Stop at the first bad manifest row.")
 @click.option("--dry-run", is_flag=True, help="Read the manifest and show what would be done.")
@@ -191,7 +191,7 @@ def run(manifest: Path, journal_path: Path | None, config_file: Path | None, **f
             raise ConfigError(f"{manifest}: manifest not found")
         if config.insecure:
             warn_insecure()
-        loop = backend_options(config.event_loop, verify_md5=config.verify_md5)
+        loop = backend_options(config.event_loop)
         code = anyio.run(
             _run,
             manifest,

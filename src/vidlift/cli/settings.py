@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from vidlift.cli.eventloop import EventLoopChoice
+from vidlift.cli.eventloop import EventLoop
 from vidlift.config import (
     DEFAULT_ENDPOINT,
     RetrySettings,
@@ -54,7 +54,7 @@ class RunConfig(BaseModel):
     insecure: bool = False
     verify_md5: bool = True
     log_format: Literal["auto", "rich", "text", "json"] = "auto"
-    event_loop: EventLoopChoice = "auto"
+    event_loop: EventLoop = "asyncio"
 
     @field_validator("chunk_size", mode="before")
     @classmethod

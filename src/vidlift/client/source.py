@@ -5,10 +5,12 @@ A file is never read whole into memory: segments stream from disk in pieces.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 import stat
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +23,8 @@ from vidlift.errors import SourceError
 from vidlift.protocol.ranges import ByteRange
 
 __all__ = ["SourceFile", "SourceReader"]
+
+_SHORTER = "the file became shorter during the upload"
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,22 +127,60 @@ class SourceReader:
             except OSError as exc:
                 raise SourceError(str(self.source.path), f"read failed: {exc.strerror}") from None
             if not piece:
-                raise SourceError(
-                    str(self.source.path), "the file became shorter during the upload"
-                )
+                raise SourceError(str(self.source.path), _SHORTER)
             position += len(piece)
             yield piece
 
+    @property
+    def hashing(self) -> bool:
+        """True when this reader computes the file's md5."""
+        return self._md5 is not None
+
     def file_slice(
         self, byte_range: ByteRange, on_sent: Callable[[int], None] | None = None
-    ) -> FileSlice | None:
-        """The range as a zero-copy body, or None when this reader must see the bytes
-        (it is computing the md5)."""
+    ) -> FileSlice:
+        """The range as a zero-copy body. A hashing reader does not see those bytes: pair
+        the send with :meth:`hash_through`."""
         if self._fd is None:
             raise RuntimeError("SourceReader used outside 'async with'")
-        if self._md5 is not None:
-            return None
         return FileSlice(self._fd, byte_range.start, byte_range.length, on_sent)
+
+    @asynccontextmanager
+    async def hashing_beside(self, end: int) -> AsyncIterator[None]:
+        """Hash the file up to byte ``end`` (exclusive) in a worker thread while the body
+        of the ``async with`` runs (a zero-copy send of the same range: both read the same
+        pages, so the file comes from the disk once). Waits for the hash on the way out,
+        even when cancelled. The md5 is the local file's: a send that fails loses nothing
+        here, what is hashed stays hashed.
+        """
+        if self._fd is None:
+            raise RuntimeError("SourceReader used outside 'async with'")
+        if self._md5 is None or self._hashed_upto >= end:
+            yield
+            return
+        work = asyncio.get_running_loop().run_in_executor(None, self._hash_sync, self._fd, end)
+        try:
+            yield
+        finally:
+            with anyio.CancelScope(shield=True):
+                try:
+                    await work
+                except OSError as exc:
+                    message = f"read failed: {exc.strerror}"
+                    raise SourceError(str(self.source.path), message) from None
+
+    def _hash_sync(self, fd: int, end: int) -> None:
+        """Blocking: hash [hashed_upto, end) with one reused buffer."""
+        assert self._md5 is not None
+        buffer = bytearray(min(self._piece_bytes, end - self._hashed_upto))
+        view = memoryview(buffer)
+        while self._hashed_upto < end:
+            size = min(len(buffer), end - self._hashed_upto)
+            got = os.preadv(fd, [view[:size]], self._hashed_upto)
+            if got == 0:
+                raise SourceError(str(self.source.path), _SHORTER)
+            self._md5.update(view[:got])
+            self._hashed_upto += got
 
     async def md5_hexdigest(self) -> str:
         """The md5 of the whole file (reads only what was not hashed while sending)."""

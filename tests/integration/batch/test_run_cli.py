@@ -67,13 +67,12 @@ async def test_run_migrates_a_library_and_report_maps_every_row(
 
 
 @pytest.mark.parametrize(
-    ("loop", "md5"), [("asyncio", "--verify-md5"), ("uvloop", "--no-verify-md5")]
+    ("loop", "md5"), [("uvloop", "--verify-md5"), ("uvloop", "--no-verify-md5")]
 )
 async def test_either_event_loop_with_or_without_md5(
     emulator: Emulator, tmp_path: Path, loop: str, md5: str
 ) -> None:
-    # `auto` (the default) runs uvloop with the md5 and asyncio without it, as the other
-    # tests here do; these are the two other combinations.
+    # The other tests here run asyncio (the default) without --event-loop.
     manifest = write_sample_library(tmp_path / "lib", 4, sizes=SMALL_SIZES)
     args = ["run", str(manifest), "--event-loop", loop, md5, "--chunk-size", "256KiB"]
     result = await run_cli(args, cli_env(emulator))

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from vidlift import Client, UploadSettings
+from vidlift import Client, UploadResult, UploadSettings
 from vidlift.client.fileslice import FileSlice
+from vidlift.client.uploader import HASH_BESIDE_MIN_BYTES
 from vidlift.client.transport import AiohttpTransport, HttpRequest, HttpResponse
 from vidlift.testing.emulator import Emulator, FaultPlan
 
@@ -34,7 +36,9 @@ class CountingTransport(AiohttpTransport):
         return await super().send(request, timeout_s=timeout_s)
 
 
-async def upload(emu: Emulator, settings: UploadSettings, source: Path) -> CountingTransport:
+async def upload_result(
+    emu: Emulator, settings: UploadSettings, source: Path
+) -> tuple[CountingTransport, UploadResult]:
     transport = CountingTransport()
     async with Client(
         endpoint=emu.endpoint,
@@ -46,7 +50,11 @@ async def upload(emu: Emulator, settings: UploadSettings, source: Path) -> Count
         result = await client.upload(source)
     assert result.video_key is not None
     assert_identical(emu, result.video_key, source)
-    return transport
+    return transport, result
+
+
+async def upload(emu: Emulator, settings: UploadSettings, source: Path) -> CountingTransport:
+    return (await upload_result(emu, settings, source))[0]
 
 
 def assert_identical(emu: Emulator, key: str, source: Path) -> None:
@@ -62,12 +70,35 @@ async def test_sendfile_is_used_without_md5_and_bytes_are_exact(
     assert transport.slices == 8 and transport.streams == 0  # 500000 / 65536 rounded up
 
 
-async def test_md5_verification_streams_through_python(
+async def test_with_md5_small_segments_stream_through_python(
     emulator: Emulator, tmp_path: Path, fast_settings: UploadSettings
 ) -> None:
     source = make_file(tmp_path / "z.mp4", 200_000)
     transport = await upload(emulator, fast_settings, source)
     assert transport.slices == 0 and transport.streams == 4
+
+
+async def test_with_md5_large_segments_go_zero_copy_and_are_hashed_beside(
+    tmp_path: Path, fast_settings: UploadSettings
+) -> None:
+    # 2 MiB segments (the threshold) go zero-copy, the short last one streams; drops make
+    # segments go twice. The md5 must still be the whole file's, once, in order.
+    size = 2 * HASH_BESIDE_MIN_BYTES + 300_000
+    source = make_file(tmp_path / "z.mp4", size)
+    settings = replace(
+        fast_settings,
+        chunk_size_bytes=HASH_BESIDE_MIN_BYTES,
+        retry=replace(fast_settings.retry, max_attempts=20),
+    )
+    faults = FaultPlan(seed=2, drop_mid_segment_p=0.3)
+    async with Emulator(faulty_config(tmp_path, faults)) as emu:
+        transport, result = await upload_result(emu, settings, source)
+        video = emu.video(result.video_key or "")
+        assert emu.fault_counts().get("drop_mid_segment", 0) > 0
+    expected = hashlib.md5(source.read_bytes(), usedforsecurity=False).hexdigest()
+    assert result.md5 == expected
+    assert video is not None and video.md5 == expected  # the platform's: verified equal
+    assert transport.slices >= 2 and transport.streams >= 1
 
 
 async def test_sendfile_survives_dropped_connections(

@@ -1,30 +1,23 @@
-"""`vidlift run`'s event loop: uvloop where it wins (md5 on), asyncio where sendfile wins."""
+"""`vidlift run --event-loop`: asyncio by default, uvloop when asked and installed."""
 
 from __future__ import annotations
 
 import pytest
 
 from vidlift.cli import eventloop
-from vidlift.cli.eventloop import backend_options, resolve_event_loop
+from vidlift.cli.eventloop import backend_options
+from vidlift.cli.settings import RunConfig
 from vidlift.errors import ConfigError
 
 
-def test_auto_picks_uvloop_with_md5_and_asyncio_without() -> None:
-    assert resolve_event_loop("auto", verify_md5=True) == "uvloop"  # installed here
-    assert resolve_event_loop("auto", verify_md5=False) == "asyncio"
-    assert backend_options("auto", verify_md5=True) == {"use_uvloop": True}
-    assert backend_options("auto", verify_md5=False) == {"use_uvloop": False}
+def test_asyncio_is_the_default_and_uvloop_a_choice() -> None:
+    assert RunConfig().event_loop == "asyncio"
+    assert backend_options("asyncio") == {"use_uvloop": False}
+    assert backend_options("uvloop") == {"use_uvloop": True}  # installed here (dev extra)
 
 
-def test_an_explicit_choice_wins() -> None:
-    assert resolve_event_loop("asyncio", verify_md5=True) == "asyncio"
-    assert resolve_event_loop("uvloop", verify_md5=False) == "uvloop"
-
-
-def test_without_uvloop_auto_falls_back_and_an_explicit_uvloop_says_what_to_do(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_uvloop_missing_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(eventloop, "_uvloop_installed", lambda: False)  # as on Windows
-    assert backend_options("auto", verify_md5=True) == {"use_uvloop": False}
-    with pytest.raises(ConfigError, match="pip install uvloop"):
-        backend_options("uvloop", verify_md5=True)
+    assert backend_options("asyncio") == {"use_uvloop": False}
+    with pytest.raises(ConfigError, match=r"pip install 'vidlift\[uvloop\]'"):
+        backend_options("uvloop")
