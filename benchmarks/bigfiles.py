@@ -108,13 +108,16 @@ def _clients(shape: BigFiles, work: Path, files: list[Path]) -> dict[str, Runner
         curl_clients.split_file(f, work / "segments" / f.stem, shape.chunk_bytes) for f in files
     ]
     whole = [[curl_clients.Segment(f, 0, f.stat().st_size - 1)] for f in files]
-    tuned = ["--piece-bytes", str(min(shape.chunk_bytes, 4 * MiB)), *UVLOOP]
     clients: dict[str, Runner] = {
         "curl keep-alive": _curl(files, split),
         "curl whole file": _curl(files, whole),
+        # md5 on: sendfile bodies, the md5 computed beside them from the page cache
         "vidlift lib": _library(shape, manifest),
-        "vidlift lib tuned": _library(shape, manifest, *tuned),
         "vidlift cli": _cli(shape, manifest),
+        # md5 on, bytes through Python (read, hash, write): the default before
+        "vidlift lib --no-zero-copy": _library(shape, manifest, "--no-zero-copy"),
+        # uvloop has no sendfile: a hashing reader streams there
+        "vidlift lib uvloop": _library(shape, manifest, *UVLOOP),
     }
     off = "--no-verify-md5"
     if shape.no_verify:
@@ -126,8 +129,10 @@ def _clients(shape: BigFiles, work: Path, files: list[Path]) -> dict[str, Runner
             shape, manifest, off, "--no-zero-copy"
         )
     if shape.levers:
-        # applies where the bytes go through Python: the default (md5 on)
-        clients["lever readinto"] = _library(shape, manifest, "--lever", "readinto")
+        # applies where the bytes go through Python
+        clients["lever readinto (--no-zero-copy)"] = _library(
+            shape, manifest, "--no-zero-copy", "--lever", "readinto"
+        )
     return clients
 
 

@@ -21,7 +21,7 @@ from aiohttp import payload
 
 from vidlift.errors import ConnectionDropped
 
-__all__ = ["FileSlice", "FileSlicePayload"]
+__all__ = ["FileSlice", "FileSlicePayload", "loop_can_sendfile"]
 
 _COPY_PIECE_BYTES = 1024 * 1024
 
@@ -68,6 +68,13 @@ class FileSlicePayload(payload.Payload):
 
     def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
         raise TypeError("a file body is not text")
+
+
+def loop_can_sendfile() -> bool:
+    """True when the running event loop implements ``loop.sendfile`` (asyncio's does;
+    uvloop's inherits the abstract method, which raises NotImplementedError)."""
+    loop_type = type(asyncio.get_running_loop())
+    return getattr(loop_type, "sendfile", None) is not asyncio.AbstractEventLoop.sendfile
 
 
 async def _copy(writer: Any, piece: FileSlice) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from vidlift.client.fileslice import FileSlice
+from vidlift.client.fileslice import FileSlice, loop_can_sendfile
 from vidlift.client.source import SourceReader
 from vidlift.client.throttle import Throttle
 from vidlift.client.transport import Body, HttpRequest, Transport
@@ -53,12 +53,15 @@ class SegmentSender:
         self, target: UploadTarget, reader: SourceReader, byte_range: ByteRange
     ) -> bool:
         """sendfile bodies: plain HTTP, no throttle, and, when the reader hashes, a segment
-        large enough that hashing beside the send beats hashing while streaming."""
+        large enough that hashing beside the send beats hashing while streaming, on a loop
+        that has sendfile (on uvloop a hashing reader streams: it reads the bytes once)."""
         if not self._zero_copy or self._throttle is not None:
             return False
         if not target.upload_url.startswith("http://"):
             return False
-        return not reader.hashing or byte_range.length >= HASH_BESIDE_MIN_BYTES
+        if not reader.hashing:
+            return True
+        return byte_range.length >= HASH_BESIDE_MIN_BYTES and loop_can_sendfile()
 
     async def _body(
         self, reader: SourceReader, byte_range: ByteRange, on_sent: SentCallback | None

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from vidlift import Client, UploadResult, UploadSettings
-from vidlift.client.fileslice import FileSlice
-from vidlift.client.uploader import HASH_BESIDE_MIN_BYTES
+from vidlift.client.fileslice import FileSlice, loop_can_sendfile
 from vidlift.client.transport import AiohttpTransport, HttpRequest, HttpResponse
+from vidlift.client.uploader import HASH_BESIDE_MIN_BYTES
 from vidlift.testing.emulator import Emulator, FaultPlan
 
 from .conftest import faulty_config, make_file
@@ -124,6 +124,23 @@ async def test_event_loops_without_sendfile_fall_back_to_copying(
     async with Emulator(faulty_config(tmp_path, FaultPlan())) as emu:
         transport = await upload(emu, replace(fast_settings, verify_md5=False), source)
     assert transport.slices == 5  # still FileSlice bodies, sent by copying
+
+
+@pytest.mark.parametrize(
+    ("anyio_backend", "sendfile"),
+    [("asyncio", True), (("asyncio", {"use_uvloop": True}), False)],
+    ids=["asyncio", "uvloop"],
+)
+async def test_a_hashing_reader_streams_on_loops_without_sendfile(
+    tmp_path: Path, fast_settings: UploadSettings, anyio_backend: object, sendfile: bool
+) -> None:
+    pytest.importorskip("uvloop")
+    assert loop_can_sendfile() is sendfile
+    source = make_file(tmp_path / "z.mp4", HASH_BESIDE_MIN_BYTES)
+    settings = replace(fast_settings, chunk_size_bytes=HASH_BESIDE_MIN_BYTES)
+    async with Emulator(faulty_config(tmp_path, FaultPlan())) as emu:
+        transport = await upload(emu, settings, source)  # md5 on
+    assert (transport.slices, transport.streams) == ((1, 0) if sendfile else (0, 1))
 
 
 async def test_without_md5_the_final_answer_size_is_enough(
