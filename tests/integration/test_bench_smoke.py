@@ -18,9 +18,10 @@ ROOT = Path(__file__).resolve().parents[2]
 BIG_CLIENTS = {
     "curl keep-alive",
     "curl whole file",
-    "vidlift lib",
-    "vidlift lib tuned",
+    "vidlift lib",  # md5 on: sendfile bodies, md5 beside
     "vidlift cli",
+    "vidlift lib --no-zero-copy",  # md5 on, streamed through Python
+    "vidlift lib uvloop",
     "vidlift lib --no-verify-md5",  # sendfile bodies
     "vidlift cli --no-verify-md5",
     "vidlift lib --no-verify-md5 --no-zero-copy",
