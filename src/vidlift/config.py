@@ -98,7 +98,8 @@ class UploadSettings:
     piece_bytes: int = 1 * MiB
     verify_tls: bool = True
     verify_md5: bool = True
-    # sendfile() segment bodies on plain HTTP when no md5 or throttle needs the bytes.
+    # sendfile() segment bodies on plain HTTP without a throttle; with the md5 on, for
+    # segments of 2 MiB and more (hashed beside the send). See client/uploader.py.
     zero_copy: bool = True
     timeouts: Timeouts = field(default_factory=Timeouts)
     retry: RetrySettings = field(default_factory=RetrySettings)

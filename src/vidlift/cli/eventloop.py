@@ -3,8 +3,8 @@ uvloop (``pip install 'vidlift[uvloop]'``).
 
 asyncio's loop is the default because it has ``loop.sendfile``: segments of 2 MiB and more
 go out zero-copy, which saves more CPU than uvloop does (8 MiB segments with the md5 on:
-2.0 CPU s/GB on asyncio, 2.6 on uvloop). uvloop sends every body by copying; it helped
-small files a little (256 KiB, md5 on: 0-8 % more files/s). benchmarks/RESULTS.md.
+1.7 CPU s/GB on asyncio, 2.1 on uvloop). uvloop sends every body by copying; it helped
+small files a little (256 KiB, md5 on: -1 to +13 % files/s). benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
