@@ -60,7 +60,7 @@ def test_smoke_benchmarks_write_sane_results(tmp_path: Path) -> None:
     assert big["clients"]["curl keep-alive"]["throughput_vs_curl"] == pytest.approx(1.0)
 
     small = json.loads((results / "small_files.json").read_text())
-    assert set(small["clients"]) >= {"naive sequential", "vidlift lib (8)", "vidlift cli (8)"}
+    assert set(small["clients"]) >= {"naive sequential", "vidlift lib (8)", "vidlift cli"}
     for name, row in small["clients"].items():
         assert row["problems"] == [], name
         assert row["files_per_s"] > 0, name

@@ -61,6 +61,7 @@ class BatchView:
     failures: deque[str] = field(default_factory=lambda: deque(maxlen=5))
     samples: deque[tuple[float, int]] = field(default_factory=deque)
     retries: int = 0
+    concurrency: int = 0  # files in flight at most (the resolved --concurrency)
 
     def apply(self, event: BatchEvent) -> None:
         """Fold one event into the totals."""
@@ -113,6 +114,7 @@ class BatchView:
             "rate_bytes_per_s": round(rate),
             "eta_s": round(left / rate) if rate > 0 else None,
             "active": len(self.active),
+            "concurrency": self.concurrency,
             "retries": self.retries,
         }
 
@@ -183,7 +185,8 @@ class LiveDisplay:
         head = Text(
             f"files {s['files_done']}/{s['files_total']} done, {s['files_failed']} failed   "
             f"{human_bytes(s['bytes_done'])} / {human_bytes(s['bytes_total'])}   "
-            f"{human_bytes(s['rate_bytes_per_s'])}/s   ETA {eta}   retries {s['retries']}"
+            f"{human_bytes(s['rate_bytes_per_s'])}/s   ETA {eta}   "
+            f"{s['active']}/{s['concurrency']} in flight   retries {s['retries']}"
         )
         bar = ProgressBar(total=max(1, s["bytes_total"]), completed=s["bytes_done"])
         table = Table(show_header=True, header_style="bold", box=None, expand=False)

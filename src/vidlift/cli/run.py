@@ -89,13 +89,15 @@ async def _run(
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_watch_signals, stop, tg.cancel_scope)
                 await ingest_into_view(journal, manifest, display, strict=options["strict"])
+                settings = config.batch_settings(await _mean_left(journal))
+                display.view.concurrency = settings.concurrency
                 outcome = await run_batch(
                     None,
                     journal=journal,
                     api_key=config.api_key,
                     api_secret=config.api_secret,
                     endpoint=config.endpoint,
-                    settings=config.batch_settings(),
+                    settings=settings,
                     bwlimit_bytes_per_s=config.bwlimit,
                     on_event=display,
                     stop=stop,
@@ -105,6 +107,14 @@ async def _run(
     finally:
         with anyio.CancelScope(shield=True):
             await journal.close()
+
+
+async def _mean_left(journal: Journal) -> float | None:
+    """The bytes not done yet per runnable job (failed jobs' bytes count too: the journal
+    sums sizes by done / not done only); None when no job is runnable."""
+    counts = await journal.counts()
+    left = sum(counts.by_state.get(state, 0) for state in RUNNABLE_STATES)
+    return (counts.total_bytes - counts.done_bytes) / left if left else None
 
 
 async def ingest_into_view(
@@ -161,7 +171,11 @@ async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: b
 @click.option("--endpoint", default=None, help="API base URL.")
 @click.option("--api-key", default=None)
 @click.option("--api-secret", default=None, help="Prefer VIDLIFT_API_SECRET; never printed.")
-@click.option("--concurrency", type=int, default=None, help="Files in flight (default 8).")
+@click.option(
+    "--concurrency",
+    default=None,
+    help="Files in flight, or auto (default): 8, up to 64 when the files are small.",
+)
 @click.option("--chunk-size", type=size_type, default=None, help="Segment size (default 8MiB).")
 @click.option("--bwlimit", type=size_type, default=None, help="Total bandwidth cap, e.g. 50M.")
 @click.option(

@@ -81,6 +81,22 @@ async def test_either_event_loop_with_or_without_md5(
     assert_migrated(emulator, manifest, 4)
 
 
+async def test_auto_concurrency_is_higher_for_small_files(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    manifest = write_sample_library(tmp_path / "lib", 6, sizes=SMALL_SIZES)
+    env = cli_env(emulator)
+    result = await run_cli(["run", str(manifest), "--log-format", "json"], env)
+    assert result.code == 0, result.stderr
+    summaries = [json.loads(line) for line in result.stdout.splitlines() if '"summary"' in line]
+    assert summaries and summaries[-1]["concurrency"] == 64  # ~600 KiB files, 8 MiB segments
+    other = write_sample_library(tmp_path / "lib2", 2, sizes=SMALL_SIZES)
+    again = await run_cli(["run", str(other), "--log-format", "json", "--concurrency", "3"], env)
+    assert again.code == 0, again.stderr
+    last = [json.loads(line) for line in again.stdout.splitlines() if '"summary"' in line][-1]
+    assert last["concurrency"] == 3
+
+
 async def test_bad_rows_fail_alone_and_retry_requeues(emulator: Emulator, tmp_path: Path) -> None:
     manifest = write_sample_library(tmp_path / "lib", 3, sizes=SMALL_SIZES)
     (tmp_path / "lib" / "videos" / "empty.mp4").write_bytes(b"")

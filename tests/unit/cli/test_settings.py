@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from vidlift.cli.settings import RunConfig, load_run_config
+from vidlift.cli.settings import RunConfig, auto_concurrency, load_run_config
+from vidlift.config import MiB
 from vidlift.errors import ConfigError
 
 EXAMPLE = Path(__file__).parents[3] / "configs" / "vidlift.example.toml"
@@ -36,6 +37,24 @@ def test_flags_beat_env_beat_file_beat_defaults(tmp_path: Path) -> None:
     assert loaded.chunk_size == 2 * 1024 * 1024  # env beats file
     assert loaded.max_attempts == 5  # flag beats env
     assert loaded.endpoint == RunConfig().endpoint  # default
+
+
+@pytest.mark.parametrize(
+    ("mean", "expected"),
+    [(None, 8), (0, 8), (20 * MiB, 8), (8 * MiB, 8), (2 * MiB, 32), (256 * 1024, 64), (1, 64)],
+)
+def test_auto_concurrency_grows_for_small_files(mean: float | None, expected: int) -> None:
+    assert auto_concurrency(mean, 8 * MiB) == expected
+    assert RunConfig().batch_settings(mean).concurrency == expected  # auto is the default
+
+
+def test_a_number_or_auto_from_any_source(tmp_path: Path) -> None:
+    env = {"VIDLIFT_CONCURRENCY": "16"}
+    assert load_run_config({}, config_file=None, env=env).batch_settings(1).concurrency == 16
+    flags = {"concurrency": "auto"}
+    assert load_run_config(flags, config_file=None, env=env).concurrency == "auto"
+    with pytest.raises(ConfigError, match="concurrency"):
+        load_run_config({"concurrency": "lots"}, config_file=None, env={})
 
 
 def test_bad_setting_names_the_setting_and_file(tmp_path: Path) -> None:
