@@ -38,7 +38,7 @@ def _plan(mode: str, runs: int | None) -> Plan:
     big = bigfiles.BigFiles(8, size, 8 * MiB, 8, n)
     small = smallfiles.SmallFiles(200 if quick else 400, 256 * KiB, n, 100 if quick else 200)
     latency = smallfiles.SmallFiles(
-        300 if quick else 1000, 256 * KiB, n, 30 if quick else 60, latency_ms=20
+        300 if quick else 2000, 256 * KiB, n, 30 if quick else 60, latency_ms=20
     )
     rows = (2_000, 10_000) if quick else (10_000, 100_000)
     sizes = (8 * MiB, 32 * MiB) if quick else (8 * MiB, 32 * MiB, 64 * MiB)
