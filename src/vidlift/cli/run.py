@@ -26,7 +26,7 @@ from vidlift.jobs.manager import RUNNABLE_STATES, BatchOutcome
 from vidlift.journal.base import Journal
 from vidlift.journal.state import JobState
 
-__all__ = ["ingest_into_view", "run"]
+__all__ = ["ingest_into_view", "mean_left_bytes", "run"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -89,7 +89,7 @@ async def _run(
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_watch_signals, stop, tg.cancel_scope)
                 await ingest_into_view(journal, manifest, display, strict=options["strict"])
-                settings = config.batch_settings(await _mean_left(journal))
+                settings = config.batch_settings(await mean_left_bytes(journal))
                 display.view.concurrency = settings.concurrency
                 outcome = await run_batch(
                     None,
@@ -109,7 +109,7 @@ async def _run(
             await journal.close()
 
 
-async def _mean_left(journal: Journal) -> float | None:
+async def mean_left_bytes(journal: Journal) -> float | None:
     """The bytes not done yet per runnable job (failed jobs' bytes count too: the journal
     sums sizes by done / not done only); None when no job is runnable."""
     counts = await journal.counts()
