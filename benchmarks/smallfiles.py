@@ -9,6 +9,7 @@ emulator to every request (a stand-in for the round trip to the real platform).
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -91,6 +92,8 @@ def run(shape: SmallFiles, work: Path) -> dict[str, object]:
                 measured, outputs = run_group(
                     [[str(journal) if a == JOURNAL else a for a in command]], out
                 )
+                if journal.parent != out:  # the tmpfs lever's directory: RAM, not disk
+                    shutil.rmtree(journal.parent, ignore_errors=True)
                 done = emu.counters().get("files_completed", 0) - before
                 wall = measured.wall_s  # the library's own wall: start-up excluded
                 if name.startswith(("vidlift lib", "lever lib")) and measured.returncode == 0:
