@@ -18,9 +18,8 @@ import click
 from vidlift.cli.display import BatchView, LineDisplay, LiveDisplay, human_bytes
 from vidlift.cli.journals import default_journal_path
 from vidlift.cli.records import print_report_table
-from vidlift.cli.run import ingest_into_view, mean_left_bytes
+from vidlift.cli.run import migrate
 from vidlift.cli.settings import RunConfig
-from vidlift.jobs.batch import run_batch
 from vidlift.journal.sqlite import SqliteJournal
 from vidlift.journal.state import JobState
 from vidlift.testing.emulator import Emulator, EmulatorConfig
@@ -34,19 +33,10 @@ async def _migrate(
 ) -> None:
     journal = await SqliteJournal.open(default_journal_path(manifest))
     try:
+        # vidlift run's own path, with its defaults
+        config = RunConfig(endpoint=emu.endpoint, api_key=emu.api_key, api_secret=emu.api_secret)
         with display:
-            await ingest_into_view(journal, manifest, display, strict=False)
-            settings = RunConfig().batch_settings(await mean_left_bytes(journal))  # run's defaults
-            display.view.concurrency = settings.concurrency
-            await run_batch(
-                None,
-                journal=journal,
-                endpoint=emu.endpoint,
-                api_key=emu.api_key,
-                api_secret=emu.api_secret,
-                settings=settings,
-                on_event=display,
-            )
+            await migrate(journal, manifest, display, config)
         counts = await journal.counts()
         if show_report:
             await print_report_table(journal)

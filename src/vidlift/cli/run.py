@@ -23,10 +23,10 @@ from vidlift.errors import ConfigError, VidliftError
 from vidlift.jobs.batch import run_batch
 from vidlift.jobs.ingest import ingest_manifest
 from vidlift.jobs.manager import RUNNABLE_STATES, BatchOutcome
-from vidlift.journal.base import Journal
+from vidlift.journal.base import JobCounts, Journal
 from vidlift.journal.state import JobState
 
-__all__ = ["ingest_into_view", "mean_left_bytes", "run"]
+__all__ = ["ingest_into_view", "migrate", "run"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -77,30 +77,15 @@ async def _run(
     try:
         if options["dry_run"]:
             return await _dry_run(journal, manifest, options["strict"])
-        if not config.api_key or not config.api_secret:
-            raise ConfigError(
-                "API credentials missing: set VIDLIFT_API_KEY and VIDLIFT_API_SECRET "
-                "(or --api-key/--api-secret, or api_key/api_secret in the config file)"
-            )
+        config.credentials()  # before the display starts
         display = _display(config)
         stop = anyio.Event()
         outcome: BatchOutcome | None = None
         with display:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_watch_signals, stop, tg.cancel_scope)
-                await ingest_into_view(journal, manifest, display, strict=options["strict"])
-                settings = config.batch_settings(await mean_left_bytes(journal))
-                display.view.concurrency = settings.concurrency
-                outcome = await run_batch(
-                    None,
-                    journal=journal,
-                    api_key=config.api_key,
-                    api_secret=config.api_secret,
-                    endpoint=config.endpoint,
-                    settings=settings,
-                    bwlimit_bytes_per_s=config.bwlimit,
-                    on_event=display,
-                    stop=stop,
+                outcome = await migrate(
+                    journal, manifest, display, config, strict=options["strict"], stop=stop
                 )
                 tg.cancel_scope.cancel()
         return await _finish(journal, outcome, stop.is_set())
@@ -109,18 +94,50 @@ async def _run(
             await journal.close()
 
 
-async def mean_left_bytes(journal: Journal) -> float | None:
+async def migrate(
+    journal: Journal,
+    manifest: Path,
+    display: LineDisplay | LiveDisplay,
+    config: RunConfig,
+    *,
+    strict: bool = False,
+    stop: anyio.Event | None = None,
+) -> BatchOutcome:
+    """What ``vidlift run`` (and ``vidlift demo``) do with an open journal: queue the
+    manifest's rows, size ``concurrency = auto`` for the files left, run the batch."""
+    api_key, api_secret = config.credentials()
+    counts = await ingest_into_view(journal, manifest, display, strict=strict)
+    settings = config.batch_settings(_mean_left_bytes(counts))
+    display.view.concurrency = settings.concurrency
+    return await run_batch(
+        None,
+        journal=journal,
+        api_key=api_key,
+        api_secret=api_secret,
+        endpoint=config.endpoint,
+        settings=settings,
+        bwlimit_bytes_per_s=config.bwlimit,
+        on_event=display,
+        stop=stop,
+    )
+
+
+def _runnable(counts: JobCounts) -> int:
+    return sum(counts.by_state.get(state, 0) for state in RUNNABLE_STATES)
+
+
+def _mean_left_bytes(counts: JobCounts) -> float | None:
     """The bytes not done yet per runnable job (failed jobs' bytes count too: the journal
     sums sizes by done / not done only); None when no job is runnable."""
-    counts = await journal.counts()
-    left = sum(counts.by_state.get(state, 0) for state in RUNNABLE_STATES)
+    left = _runnable(counts)
     return (counts.total_bytes - counts.done_bytes) / left if left else None
 
 
 async def ingest_into_view(
     journal: Journal, manifest: Path, display: LineDisplay | LiveDisplay, *, strict: bool
-) -> None:
-    """Queue the manifest's rows, then start the display's totals from the journal."""
+) -> JobCounts:
+    """Queue the manifest's rows, then start the display's totals from the journal's
+    counts (returned)."""
     await ingest_manifest(journal, manifest, strict=strict, on_event=display)
     counts = await journal.counts()
     view = display.view
@@ -128,12 +145,13 @@ async def ingest_into_view(
     view.total_bytes = counts.total_bytes
     view.done_bytes = counts.done_bytes
     view.done_jobs = counts.by_state.get(JobState.DONE, 0)
+    return counts
 
 
 async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: bool) -> int:
     counts = await journal.counts()
     by = counts.by_state
-    left = sum(by.get(state, 0) for state in RUNNABLE_STATES)
+    left = _runnable(counts)
     click.echo(
         f"vidlift: {by.get(JobState.DONE, 0)} done, {by.get(JobState.FAILED, 0)} failed, "
         f"{left} left, of {counts.total_jobs} jobs; {human_bytes(counts.done_bytes)} of "

@@ -95,6 +95,15 @@ class RunConfig(BaseModel):
     def _bw(cls, value: object) -> object:
         return _size(value, "bwlimit")
 
+    def credentials(self) -> tuple[str, str]:
+        """``(api_key, api_secret)``; ConfigError saying where to set them when missing."""
+        if not self.api_key or not self.api_secret:
+            raise ConfigError(
+                "API credentials missing: set VIDLIFT_API_KEY and VIDLIFT_API_SECRET "
+                "(or --api-key/--api-secret, or api_key/api_secret in the config file)"
+            )
+        return self.api_key, self.api_secret
+
     def files_in_flight(self, mean_file_bytes: float | None) -> int:
         """``concurrency``, or for ``auto`` what :func:`auto_concurrency` picks for files of
         that mean size (the files still to send)."""

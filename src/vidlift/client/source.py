@@ -115,17 +115,23 @@ class SourceReader:
             self._hashed_upto += len(piece)
         return piece
 
-    async def iter_range(self, byte_range: ByteRange) -> AsyncIterator[bytes]:
-        """Yield the bytes of ``byte_range`` in pieces. Raises SourceError if the file is short."""
+    def _open_fd(self) -> int:
         if self._fd is None:
             raise RuntimeError("SourceReader used outside 'async with'")
-        fd, position, end = self._fd, byte_range.start, byte_range.end + 1
+        return self._fd
+
+    def _read_failed(self, exc: OSError) -> SourceError:
+        return SourceError(str(self.source.path), f"read failed: {exc.strerror}")
+
+    async def iter_range(self, byte_range: ByteRange) -> AsyncIterator[bytes]:
+        """Yield the bytes of ``byte_range`` in pieces. Raises SourceError if the file is short."""
+        fd, position, end = self._open_fd(), byte_range.start, byte_range.end + 1
         while position < end:
             size = min(self._piece_bytes, end - position)
             try:
                 piece = await anyio.to_thread.run_sync(self._read_piece, fd, size, position)
             except OSError as exc:
-                raise SourceError(str(self.source.path), f"read failed: {exc.strerror}") from None
+                raise self._read_failed(exc) from None
             if not piece:
                 raise SourceError(str(self.source.path), _SHORTER)
             position += len(piece)
@@ -139,11 +145,9 @@ class SourceReader:
     def file_slice(
         self, byte_range: ByteRange, on_sent: Callable[[int], None] | None = None
     ) -> FileSlice:
-        """The range as a zero-copy body. A hashing reader does not see those bytes: pair
-        the send with :meth:`hash_through`."""
-        if self._fd is None:
-            raise RuntimeError("SourceReader used outside 'async with'")
-        return FileSlice(self._fd, byte_range.start, byte_range.length, on_sent)
+        """The range as a zero-copy body. A hashing reader does not see those bytes: send
+        it inside :meth:`hashing_beside`."""
+        return FileSlice(self._open_fd(), byte_range.start, byte_range.length, on_sent)
 
     @asynccontextmanager
     async def hashing_beside(self, end: int) -> AsyncIterator[None]:
@@ -153,12 +157,11 @@ class SourceReader:
         even when cancelled. The md5 is the local file's: a send that fails loses nothing
         here, what is hashed stays hashed.
         """
-        if self._fd is None:
-            raise RuntimeError("SourceReader used outside 'async with'")
+        fd = self._open_fd()
         if self._md5 is None or self._hashed_upto >= end:
             yield
             return
-        work = asyncio.get_running_loop().run_in_executor(None, self._hash_sync, self._fd, end)
+        work = asyncio.get_running_loop().run_in_executor(None, self._hash_sync, fd, end)
         try:
             yield
         finally:
@@ -166,8 +169,7 @@ class SourceReader:
                 try:
                     await work
                 except OSError as exc:
-                    message = f"read failed: {exc.strerror}"
-                    raise SourceError(str(self.source.path), message) from None
+                    raise self._read_failed(exc) from None
 
     def _hash_sync(self, fd: int, end: int) -> None:
         """Blocking: hash [hashed_upto, end) with one reused buffer."""
@@ -187,7 +189,10 @@ class SourceReader:
         if self._md5 is None:
             raise RuntimeError("this reader does not hash")
         if self._hashed_upto < self.source.size_bytes:
-            tail = ByteRange(self._hashed_upto, self.source.size_bytes - 1)
-            async for _ in self.iter_range(tail):
-                pass
+            try:  # one thread hop, one reused buffer
+                await anyio.to_thread.run_sync(
+                    self._hash_sync, self._open_fd(), self.source.size_bytes
+                )
+            except OSError as exc:
+                raise self._read_failed(exc) from None
         return self._md5.hexdigest()

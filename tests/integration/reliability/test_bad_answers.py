@@ -19,6 +19,7 @@ import anyio
 import pytest
 from aiohttp import web
 
+from tests.unit.protocol.samples import BILLION_LAUGHS_XML, XXE_XML
 from vidlift import BatchSettings, SqliteJournal, run_batch
 from vidlift.client.api import ApiClient
 from vidlift.client.transport import AiohttpTransport, HttpRequest, HttpResponse
@@ -43,22 +44,6 @@ HTML_502 = (
     b"<center><h1>502 Bad Gateway</h1></center>\r\n<hr><center>nginx</center>\r\n"
     b"</body>\r\n</html>\r\n"
 )
-XXE = b"""<?xml version="1.0"?>
-<!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
-<response><status>&xxe;</status></response>"""
-LAUGHS = b"""<?xml version="1.0"?>
-<!DOCTYPE lolz [
- <!ENTITY lol "lol">
- <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
- <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
- <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
- <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
- <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
- <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
- <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
- <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
-]>
-<response><status>&lol9;</status></response>"""
 
 
 def write_library(folder: Path) -> Path:
@@ -212,7 +197,7 @@ async def test_a_429_on_the_look_up_after_a_lost_create_answer_never_creates_twi
     assert_bad_file_identical(outcome)
 
 
-@pytest.mark.parametrize("body", [XXE, LAUGHS], ids=["xxe", "billion-laughs"])
+@pytest.mark.parametrize("body", [XXE_XML, BILLION_LAUGHS_XML], ids=["xxe", "billion-laughs"])
 async def test_xml_with_a_dtd_is_refused_never_expanded(tmp_path: Path, body: bytes) -> None:
     async def hook(call: Call) -> Reply:
         if bad_api(call, "create"):

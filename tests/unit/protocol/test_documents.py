@@ -15,7 +15,7 @@ from vidlift.errors import AnswerParseError
 from vidlift.protocol.documents import decode_document, element_to_value
 from vidlift.protocol.phpserial import loads_php
 
-from .samples import SEED_CREATE_XML, php
+from .samples import BILLION_LAUGHS_XML, SEED_CREATE_XML, XXE_XML, php
 
 # --- XML ---------------------------------------------------------------------------------
 
@@ -55,29 +55,13 @@ def test_xml_in_another_declared_encoding() -> None:
     assert decode_document(body) == {"t": "démo"}
 
 
-XXE = b"""<?xml version="1.0"?>
-<!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>
-<r><status>&xxe;</status></r>"""
-
-BILLION_LAUGHS = b"""<?xml version="1.0"?>
-<!DOCTYPE lolz [
- <!ENTITY lol "lol">
- <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
- <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
- <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
- <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
- <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
- <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
- <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
- <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
-]>
-<r><status>&lol9;</status></r>"""
-
 EXTERNAL_DTD = b"""<?xml version="1.0"?>
 <!DOCTYPE r SYSTEM "http://evil.example/r.dtd"><r><status>ok</status></r>"""
 
 
-@pytest.mark.parametrize("body", [XXE, BILLION_LAUGHS, EXTERNAL_DTD], ids=["xxe", "laughs", "dtd"])
+@pytest.mark.parametrize(
+    "body", [XXE_XML, BILLION_LAUGHS_XML, EXTERNAL_DTD], ids=["xxe", "laughs", "dtd"]
+)
 def test_dtd_and_entities_are_refused_never_expanded(body: bytes) -> None:
     with pytest.raises(AnswerParseError, match="DTD or entities") as info:
         decode_document(body)
