@@ -14,9 +14,16 @@ import anyio
 import click
 
 from vidlift.cli.display import human_bytes
-from vidlift.cli.journals import find_journal, open_journal, open_journal_readonly
+from vidlift.cli.journals import (
+    JournalRef,
+    describe_journal,
+    find_journal,
+    open_journal,
+    open_journal_readonly,
+)
 from vidlift.errors import VidliftError
 from vidlift.journal.base import Journal
+from vidlift.journal.leases import WorkerInfo
 from vidlift.journal.state import JobState
 
 __all__ = ["print_report_table", "report", "retry", "status"]
@@ -27,9 +34,9 @@ _RATE_WINDOW_S = 60.0
 journal_option = click.option(
     "--journal",
     "journal_path",
-    type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Journal file (default: the only *.vidlift.sqlite in this folder).",
+    help="Journal file, or postgresql://user@host/db (default: the only *.vidlift.sqlite "
+    "in this folder).",
 )
 
 
@@ -48,14 +55,16 @@ async def _recent_rate(journal: Journal) -> float:
     return recent / _RATE_WINDOW_S
 
 
-async def _status(path: Path) -> None:
+async def _status(path: JournalRef) -> None:
     journal = await open_journal_readonly(path)
     try:
         counts = await journal.counts()
         rate = await _recent_rate(journal)
+        workers = await journal.workers()
+        expired = await journal.expired_leases()
     finally:
         await journal.close()
-    click.echo(f"journal: {path}")
+    click.echo(f"journal: {describe_journal(path)}")
     click.echo(f"jobs: {counts.total_jobs}")
     for state in JobState:
         click.echo(f"  {state.value:10} {counts.by_state.get(state, 0)}")
@@ -67,11 +76,32 @@ async def _status(path: Path) -> None:
         click.echo("recent failures:")
         for failure in counts.recent_failures:
             click.echo(f"  {failure.location} {failure.path or ''}: {failure.error}")
+    _print_workers(workers, expired)
+
+
+def _print_workers(workers: list[WorkerInfo], expired_leases: int) -> None:
+    """The fleet's workers (host, pid, jobs held, last heartbeat, throughput)."""
+    if not workers:
+        return
+    now = time.time()
+    click.echo(f"workers: {len(workers)}")
+    for worker in workers:
+        alive_s = max(worker.heartbeat_at - worker.started_at, 1e-9)
+        click.echo(
+            f"  {worker.worker_id}  host {worker.host} pid {worker.pid}  "
+            f"{worker.jobs_held} jobs held  heartbeat {now - worker.heartbeat_at:.0f} s ago  "
+            f"{human_bytes(worker.bytes_sent)} sent ({human_bytes(worker.bytes_sent / alive_s)}/s)"
+        )
+    if expired_leases:
+        click.echo(
+            f"stuck leases: {expired_leases} jobs whose worker stopped renewing "
+            "(another worker takes them over)"
+        )
 
 
 @click.command()
 @journal_option
-def status(journal_path: Path | None) -> None:
+def status(journal_path: str | None) -> None:
     """Counts by state, bytes done, throughput and failures (safe while a run goes on)."""
     try:
         anyio.run(_status, find_journal(journal_path))
@@ -117,7 +147,7 @@ async def print_report_table(journal: Journal, *, limit: int = 50) -> None:
         click.echo(f"... and {shown - limit} more rows (vidlift report shows them all)")
 
 
-async def _report(path: Path, fmt: str, out: TextIO) -> None:
+async def _report(path: JournalRef, fmt: str, out: TextIO) -> None:
     journal = await open_journal_readonly(path)
     try:
         if fmt == "csv":
@@ -147,7 +177,7 @@ async def _report(path: Path, fmt: str, out: TextIO) -> None:
     default=None,
     help="Write to FILE instead of stdout.",
 )
-def report(journal_path: Path | None, fmt: str, output: Path | None) -> None:
+def report(journal_path: str | None, fmt: str, output: Path | None) -> None:
     """One row per manifest row: id, path, video key, state, size, md5, error."""
     try:
         path = find_journal(journal_path)
@@ -161,7 +191,7 @@ def report(journal_path: Path | None, fmt: str, output: Path | None) -> None:
         _fail(exc)
 
 
-async def _retry(path: Path) -> int:
+async def _retry(path: JournalRef) -> int:
     journal = await open_journal(path)
     try:
         return await journal.requeue_failed()
@@ -172,7 +202,7 @@ async def _retry(path: Path) -> int:
 @click.command()
 @journal_option
 @click.option("--failed", is_flag=True, required=True, help="Queue every failed job again.")
-def retry(journal_path: Path | None, failed: bool) -> None:
+def retry(journal_path: str | None, failed: bool) -> None:
     """Queue failed jobs again; the next `vidlift run` uploads them."""
     try:
         count = anyio.run(_retry, find_journal(journal_path))

@@ -16,7 +16,7 @@ import click
 
 from vidlift.cli.display import BatchView, LineDisplay, LiveDisplay, human_bytes
 from vidlift.cli.eventloop import backend_options
-from vidlift.cli.journals import default_journal_path, open_journal
+from vidlift.cli.journals import JournalRef, as_ref, default_journal_path, open_journal
 from vidlift.cli.options import size_type, warn_insecure
 from vidlift.cli.settings import RunConfig, load_run_config
 from vidlift.errors import ConfigError, VidliftError
@@ -71,7 +71,7 @@ async def _dry_run(journal: Journal, manifest: Path, strict: bool) -> int:
 
 
 async def _run(
-    manifest: Path, journal_path: Path, config: RunConfig, options: dict[str, Any]
+    manifest: Path, journal_path: JournalRef, config: RunConfig, options: dict[str, Any]
 ) -> int:
     journal = await open_journal(journal_path)
     try:
@@ -84,9 +84,17 @@ async def _run(
         with display:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_watch_signals, stop, tg.cancel_scope)
-                outcome = await migrate(
-                    journal, manifest, display, config, strict=options["strict"], stop=stop
-                )
+                strict = options["strict"]
+                if isinstance(journal_path, str):  # a shared journal: enqueue + one worker
+                    from vidlift.cli.fleet import run_fleet
+
+                    outcome = await run_fleet(
+                        journal, manifest, display, config, strict=strict, stop=stop
+                    )
+                else:
+                    outcome = await migrate(
+                        journal, manifest, display, config, strict=strict, stop=stop
+                    )
                 tg.cancel_scope.cancel()
         return await _finish(journal, outcome, stop.is_set())
     finally:
@@ -174,9 +182,9 @@ async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: b
 @click.option(
     "--journal",
     "journal_path",
-    type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Journal file (default: MANIFEST's name + .vidlift.sqlite, next to it).",
+    help="Journal file (default: MANIFEST's name + .vidlift.sqlite, next to it), or "
+    "postgresql://user@host/db (then: enqueue + one worker, see vidlift worker).",
 )
 @click.option(
     "--config",
@@ -214,7 +222,7 @@ async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: b
 )
 @click.option("--strict", is_flag=True, help="Stop at the first bad manifest row.")
 @click.option("--dry-run", is_flag=True, help="Read the manifest and show what would be done.")
-def run(manifest: Path, journal_path: Path | None, config_file: Path | None, **flags: Any) -> None:
+def run(manifest: Path, journal_path: str | None, config_file: Path | None, **flags: Any) -> None:
     """Migrate every file of MANIFEST (CSV or JSON Lines). Safe to kill; run again to resume."""
     options = {"dry_run": flags.pop("dry_run"), "strict": flags.pop("strict")}
     try:
@@ -227,7 +235,7 @@ def run(manifest: Path, journal_path: Path | None, config_file: Path | None, **f
         code = anyio.run(
             _run,
             manifest,
-            journal_path or default_journal_path(manifest),
+            as_ref(journal_path) if journal_path else default_journal_path(manifest),
             config,
             options,
             backend_options=loop,

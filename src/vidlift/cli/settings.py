@@ -73,6 +73,10 @@ class RunConfig(BaseModel):
     verify_md5: bool = True
     log_format: Literal["auto", "rich", "text", "json"] = "auto"
     event_loop: EventLoop = "asyncio"
+    # Fleet mode (vidlift worker, or run on a PostgreSQL journal): docs/SCALE.md.
+    lease_s: float = Field(default=60.0, gt=0)
+    poll_s: float = Field(default=2.0, gt=0)
+    api_calls_per_minute: float = Field(default=60.0, ge=0)
 
     @field_validator("concurrency", mode="before")
     @classmethod

@@ -9,7 +9,7 @@ outcome = await vidlift.run_batch(
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -25,7 +25,7 @@ from vidlift.jobs.ingest import ingest_manifest, job_spec
 from vidlift.jobs.manager import BatchOutcome, BatchRunner, BatchSettings
 from vidlift.jobs.pacing import ApiPacer
 from vidlift.jobs.policy import RetryPolicy
-from vidlift.journal.base import Journal
+from vidlift.journal.base import JobRecord, Journal
 from vidlift.manifest import ManifestEntry
 
 __all__ = ["piece_bytes_for", "run_batch"]
@@ -57,12 +57,17 @@ async def run_batch(
     on_event: EventSink | None = None,
     stop: anyio.Event | None = None,
     transport: Transport | None = None,
+    jobs: AsyncIterable[JobRecord] | None = None,
+    api_pacer: ApiPacer | None = None,
 ) -> BatchOutcome:
     """Queue the manifest's rows (a path, or entries; None: only what the journal holds)
     and run every runnable job. Safe to call again after a crash: it resumes.
 
     Raises ManifestError (unreadable manifest), ConfigError, JournalError; a failed job
-    is a result in the journal, not an exception.
+    is a result in the journal, not an exception. ``jobs`` replaces the journal's
+    runnable jobs with another feed (a fleet worker's claimed jobs, see
+    :mod:`vidlift.jobs.feed`); ``api_pacer`` replaces the per-process API pacer (a
+    budget shared by all workers).
     """
     settings = settings or BatchSettings()
     credentials = Credentials(api_key, api_secret)
@@ -85,7 +90,7 @@ async def run_batch(
             credentials=credentials,
             api_format=upload.api_format,
             timeout_s=upload.timeouts.api_s,
-            pacer=ApiPacer(),
+            pacer=api_pacer or ApiPacer(),
         )
         throttle = Throttle(bwlimit_bytes_per_s) if bwlimit_bytes_per_s else None
         runner = BatchRunner(
@@ -95,6 +100,7 @@ async def run_batch(
             settings=settings,
             policy=RetryPolicy(upload.retry),
             on_event=on_event,
+            jobs=jobs,
         )
         return await runner.run(stop)
     finally:
