@@ -12,7 +12,9 @@ worker that was paused past its lease cannot overwrite its successor's work. A w
 a job this journal did not claim is refused while another worker holds a live lease.
 
 Every change is one transaction, committed before the method returns (nothing is
-batched: PostgreSQL's commit is the durability). Open with ``await
+batched: PostgreSQL's commit is the durability); ``record_progress`` commits without
+waiting for the WAL flush (``synchronous_commit = off``): like SQLite's batched progress,
+it is re-derived from the upload server after a crash of the database host. Open with ``await
 PostgresJournal.open("postgresql://user@host/db?schema=NAME")``; the schema (default
 ``vidlift``) is created and migrated (:mod:`vidlift.journal.postgres_schema`) under an
 advisory lock, so workers starting together migrate once.
@@ -227,9 +229,16 @@ class PostgresJournal:
             raise LeaseLost(job_id, "(none: this journal did not claim it)")
 
     async def _change(
-        self, job_id: str, change: transitions.Change, *, missing_ok: bool = False
+        self,
+        job_id: str,
+        change: transitions.Change,
+        *,
+        missing_ok: bool = False,
+        durable: bool = True,
     ) -> JobRecord | None:
         async with self._transaction() as conn:
+            if not durable:  # committed without waiting for the WAL flush (see record_progress)
+                await conn.execute("SET LOCAL synchronous_commit TO OFF")
             row = await conn.fetchrow(sql.LOCK_ONE, job_id)
             if row is None:
                 if missing_ok:
@@ -260,8 +269,11 @@ class PostgresJournal:
         await self._must_change(job_id, change)
 
     async def record_progress(self, job_id: str, acked_ranges: Sequence[tuple[int, int]]) -> None:
+        # Progress is re-derived from the upload server after a crash (as SQLite's batched
+        # progress): its commit does not wait for the disk, the next transition's does.
         ranges = transitions.check_ranges(acked_ranges)
-        await self._change(job_id, partial(transitions.progressed, ranges=ranges), missing_ok=True)
+        change = partial(transitions.progressed, ranges=ranges)
+        await self._change(job_id, change, missing_ok=True, durable=False)
 
     async def mark_verifying(self, job_id: str) -> None:
         await self._must_change(job_id, transitions.verifying)

@@ -110,6 +110,8 @@ async def test_three_workers_one_killed_one_paused(
     assert [row["state"] for row in rows] == ["done"] * COUNT
     assert_migrated(emulator, manifest, COUNT)  # once each, byte-identical
     assert max(row["lease_generation"] for row in rows) >= 2  # taken over
+    api_calls = emulator.request_counts().get("api", 0)
+    print(f"API calls per file with a kill and a take-over: {api_calls / COUNT:.2f}")
     sleeper_log = b"".join(logs[1]).decode()
     events = [json.loads(line) for line in sleeper_log.splitlines() if line.startswith("{")]
     assert any(e.get("event") == "job_interrupted" and e.get("job_id") == stolen for e in events), (
@@ -134,6 +136,9 @@ async def test_run_on_postgres_is_enqueue_plus_one_worker(
     assert result.code == 0, result.stderr
     assert "3 done, 0 failed" in result.stderr
     assert_migrated(emulator, manifest, 3)
+    api_calls = emulator.request_counts().get("api", 0)
+    print(f"API calls per file (create + show for the md5): {api_calls / 3:.2f}")
+    assert api_calls <= 2 * 3  # docs/SCALE.md counts on it
     status = await run_cli(["status", "--journal", pg_url], env)
     assert status.code == 0, status.stderr
     assert "done       3" in status.stdout and "workers: 1" in status.stdout
