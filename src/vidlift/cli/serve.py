@@ -151,7 +151,6 @@ def _announce(emulator: Emulator) -> None:
         f"vidlift emulator listening on {emulator.endpoint}",
         f"api key:    {emulator.api_key}",
         f"api secret: {emulator.api_secret}",
-        f"v2 site id: {emulator.site_id}",
         f"data dir:   {where}",
         f"faults:     {_describe_faults(config.faults)}",
         f"try:        vidlift upload FILE --endpoint {emulator.endpoint}",

@@ -171,3 +171,19 @@ async def test_put_without_content_length_is_411(
     async with http.put(created["upload_link"], data=body()) as response:
         assert response.status == 411
         assert "MissingContentLength" in await response.text()
+
+
+async def test_discard_mode_keeps_sizes_and_etags_not_bytes(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    async with Emulator(EmulatorConfig(data_dir=tmp_path, fsync=False, discard=True)) as emu:
+        created = await create(http, emu)
+        parts = await list_parts(http, emu, created)
+        one, two = b"1" * (5 * MIB), b"2" * 10
+        assert (await put(http, parts[0]["upload_link"], one))[1] == quoted_md5(one)
+        assert (await put(http, parts[1]["upload_link"], two))[0] == 200
+        assert (await complete(http, emu, created))[0] == 200
+        received = await inspect(http, emu, created["id"])
+        assert (received["size"], received["md5"]) == (len(one) + len(two), None)
+        assert emu.media_file(created["id"]) is None
+        assert not any((tmp_path / "v2" / "uploads").rglob("*.part"))

@@ -74,17 +74,21 @@ async def handle_link_put(request: web.Request) -> web.Response:
     except _S3Refusal as refusal:
         ctx.requests.add("part_rejected")
         return refusal.response
-    temp = ctx.v2.root / "uploads" / upload.upload_id / f".{number}.{ctx.new_id(12)}.tmp"
+    temp = None  # discard mode keeps the part's size and md5, not its bytes
+    if not ctx.config.discard:
+        temp = ctx.v2.root / "uploads" / upload.upload_id / f".{number}.{ctx.new_id(12)}.tmp"
     part = await _receive(ctx, request, temp)
     current = ctx.v2.upload(upload.upload_id)
     if current is None or current.status is not UploadStatus.OPEN:
-        await ctx.v2.run(unlink_quietly, temp)
+        if temp is not None:
+            await ctx.v2.run(unlink_quietly, temp)
         ctx.requests.add("part_rejected")
         return s3_error(404, "NoSuchUpload")
     if upload.method is UploadMethod.DIRECT:
         await _finish_direct(ctx, upload, temp, part)
     else:
-        await ctx.v2.run(os.replace, temp, ctx.v2.part_path(upload.upload_id, number))
+        if temp is not None:
+            await ctx.v2.run(os.replace, temp, ctx.v2.part_path(upload.upload_id, number))
         ctx.v2.note_part(upload.upload_id, number, part)
     ctx.requests.add("part_ok")
     if ctx.faults.fires(FaultKind.PART_LOST_ANSWER, ctx.faults.plan.part_lost_answer_p):
@@ -133,13 +137,15 @@ def _part_number(upload: UploadRecord, request: web.Request) -> int:
     return int(raw)
 
 
-async def _receive(ctx: EmulatorContext, request: web.Request, temp: Path) -> PartRecord:
-    """Stream the body to ``temp`` (md5 as it goes), fsync it; drop on a short body."""
+async def _receive(ctx: EmulatorContext, request: web.Request, temp: Path | None) -> PartRecord:
+    """Stream the body to ``temp`` (md5 as it goes; None: hash only), fsync it; drop the
+    connection on a short body."""
     length = request.content_length or 0
     drop_at = ctx.faults.cut_point(FaultKind.PART_DROP, ctx.faults.plan.part_drop_p, length)
     digest = hashlib.md5(usedforsecurity=False)
     received = 0
-    await ctx.v2.run(_open_temp, temp)
+    if temp is not None:
+        await ctx.v2.run(_open_temp, temp)
     try:
         batch: list[bytes] = []
         batch_bytes = 0
@@ -159,7 +165,8 @@ async def _receive(ctx: EmulatorContext, request: web.Request, temp: Path) -> Pa
             raise ConnectionDrop("the client went away mid-part")
         await ctx.v2.run(_append, temp, batch, digest, ctx.v2.fsync)
     except BaseException:
-        await asyncio.shield(ctx.v2.run(unlink_quietly, temp))
+        if temp is not None:
+            await asyncio.shield(ctx.v2.run(unlink_quietly, temp))
         raise
     return PartRecord(size=received, md5=digest.hexdigest())
 
@@ -169,7 +176,13 @@ def _open_temp(temp: Path) -> None:
     temp.write_bytes(b"")
 
 
-def _append(temp: Path, chunks: list[bytes], digest: hashlib._Hash, fsync: bool = False) -> None:
+def _append(
+    temp: Path | None, chunks: list[bytes], digest: hashlib._Hash, fsync: bool = False
+) -> None:
+    if temp is None:
+        for chunk in chunks:
+            digest.update(chunk)
+        return
     with temp.open("ab") as handle:
         for chunk in chunks:
             digest.update(chunk)
@@ -180,9 +193,10 @@ def _append(temp: Path, chunks: list[bytes], digest: hashlib._Hash, fsync: bool 
 
 
 async def _finish_direct(
-    ctx: EmulatorContext, upload: UploadRecord, temp: Path, part: PartRecord
+    ctx: EmulatorContext, upload: UploadRecord, temp: Path | None, part: PartRecord
 ) -> None:
-    await ctx.v2.run(ctx.v2.commit_file, temp, upload.media_id)
+    if temp is not None:
+        await ctx.v2.run(ctx.v2.commit_file, temp, upload.media_id)
     await _finish_media(ctx, upload, part)
     await ctx.v2.drop_parts(upload.upload_id)
 
@@ -212,10 +226,13 @@ async def complete_upload(ctx: EmulatorContext, upload: UploadRecord) -> MediaRe
         raise V2Failure(409, "upload_already_completed", "this upload is being completed")
     ctx.v2.completing.add(upload.upload_id)
     try:
-        paths = [ctx.v2.part_path(upload.upload_id, n) for n in range(1, count + 1)]
-        temp = ctx.v2.file_path(upload.media_id).with_suffix(".assembling")
-        whole = await ctx.v2.run(_concatenate, paths, temp, ctx.v2.fsync)
-        await ctx.v2.run(ctx.v2.commit_file, temp, upload.media_id)
+        if ctx.config.discard:  # no bytes kept: the size is known, the md5 is not
+            whole = PartRecord(size=sum(p.size for p in parts.values()), md5="")
+        else:
+            paths = [ctx.v2.part_path(upload.upload_id, n) for n in range(1, count + 1)]
+            temp = ctx.v2.file_path(upload.media_id).with_suffix(".assembling")
+            whole = await ctx.v2.run(_concatenate, paths, temp, ctx.v2.fsync)
+            await ctx.v2.run(ctx.v2.commit_file, temp, upload.media_id)
         media = await _finish_media(ctx, upload, whole)
     finally:
         ctx.v2.completing.discard(upload.upload_id)
@@ -260,7 +277,7 @@ async def _finish_media(
         completed_at=now,
         updated_at=now,
         size=whole.size,
-        md5=whole.md5,
+        md5=whole.md5 or None,
         error_message=error,
     )
     done = dataclasses.replace(upload, status=UploadStatus.COMPLETE)
