@@ -7,6 +7,8 @@ to pre-signed part links with several parts in flight, direct uploads (platforms
     handle = await platform.create(metadata, marker=job_id, tag=None, size_bytes=size)
     transfer = platform.transfer(handle, size, RangeSet())
     finished = await transfer.run(reader, on_sent=..., on_acked=...)
+
+Layer: platforms; may import: client, protocol, config, errors.
 """
 
 from __future__ import annotations
