@@ -7,8 +7,9 @@ and how big the journal is per 100,000 jobs (PostgreSQL and SQLite).
 
 The size is measured with ``--jobs`` jobs; the claim runs then drain a queue of the first
 ``--claim-jobs``. Each worker is its own journal (its own connection pool, as on its own
-host) claiming jobs until the queue is empty, with two writes per claimed job
-(mark_creating, mark_failed). Runs in a schema of its own, dropped after.
+host) claiming jobs until the queue is empty: the claim alone (one bulk statement then
+settles each claimed batch), then with two writes per claimed job (mark_creating,
+mark_failed). Runs in a schema of its own, dropped after.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ from vidlift.journal.sqlite import SqliteJournal
 from vidlift.testing.journal_conformance import sample_entry
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
+_SETTLE = (
+    "UPDATE jobs SET state = 'failed', lease_owner = NULL, lease_expires_at = NULL "
+    "WHERE job_id = ANY($1::text[])"
+)
 
 
 async def _fill(journal: PostgresJournal | SqliteJournal, jobs: int) -> float:
@@ -36,11 +41,18 @@ async def _fill(journal: PostgresJournal | SqliteJournal, jobs: int) -> float:
     return time.perf_counter() - started
 
 
-async def _drain(url: str, workers: int, batch: int, *, settle: bool) -> tuple[int, float]:
-    # settle: two writes per claimed job (mark_creating, mark_failed), as a worker makes
-    # at least; without them, claimed jobs stay runnable and later claims skip them all.
-    """Claim everything with ``workers`` journals; (claims, seconds)."""
+async def _connect(base: str, schema: str) -> asyncpg.Connection:
+    return await asyncpg.connect(base, server_settings={"search_path": schema})
+
+
+async def _drain(
+    url: str, base: str, schema: str, workers: int, batch: int, *, settle: bool
+) -> tuple[int, float]:
+    """Claim everything with ``workers`` journals; (claims, seconds). ``settle``: two
+    writes per claimed job, as a worker makes at least; else one bulk statement per
+    claimed batch (claimed jobs left runnable would be skipped by every later claim)."""
     journals = [await PostgresJournal.open(url, max_connections=2) for _ in range(workers)]
+    bulk = [await _connect(base, schema) for _ in range(0 if settle else workers)]
     claimed = [0] * workers
 
     async def work(index: int) -> None:
@@ -51,6 +63,8 @@ async def _drain(url: str, workers: int, batch: int, *, settle: bool) -> tuple[i
                 for record in records:
                     await journal.mark_creating(record.job_id)
                     await journal.mark_failed(record.job_id, "bench")
+            else:  # the claim alone: one statement settles the batch, so it is not skipped
+                await bulk[index].execute(_SETTLE, [record.job_id for record in records])
 
     started = time.perf_counter()
     try:
@@ -60,6 +74,8 @@ async def _drain(url: str, workers: int, batch: int, *, settle: bool) -> tuple[i
     finally:
         for journal in journals:
             await journal.close()
+        for conn in bulk:
+            await conn.close()
     return sum(claimed), time.perf_counter() - started
 
 
@@ -112,7 +128,7 @@ async def measure(
     """Every figure, as a dict (printed as JSON and a table)."""
     results: dict[str, object] = {"jobs": jobs, "claims": []}
     schema = f"bench_{uuid.uuid4().hex[:8]}"
-    url = f"{base}?schema={schema}"
+    url = f"{base}{'&' if '?' in base else '?'}schema={schema}"
     try:
         async with await PostgresJournal.open(url) as journal:
             results["postgres_fill_s"] = round(await _fill(journal, jobs), 2)
@@ -120,12 +136,14 @@ async def measure(
         await _shrink(base, schema, claim_jobs)
         for count in workers:
             for batch in batches:
-                await _requeue(base, schema)
-                claims, seconds = await _drain(url, count, batch, settle=True)
-                row = {"workers": count, "batch": batch, "claims": claims}
-                row["per_s"] = round(claims / seconds)
-                results["claims"].append(row)  # type: ignore[attr-defined]
-                print(f"  {count:3} workers, claim batch {batch:3}: {row['per_s']:6} jobs/s")
+                for settle in (False, True):
+                    await _requeue(base, schema)
+                    claims, seconds = await _drain(url, base, schema, count, batch, settle=settle)
+                    row = {"workers": count, "batch": batch, "writes_per_job": 2 * settle}
+                    row |= {"claims": claims, "per_s": round(claims / seconds)}
+                    results["claims"].append(row)  # type: ignore[attr-defined]
+                    what = "jobs/s with 2 writes each" if settle else "claims/s (claim only)"
+                    print(f"  {count:3} workers, claim batch {batch:3}: {row['per_s']:6} {what}")
     finally:
         await _drop(base, schema)
     with tempfile.TemporaryDirectory() as folder:
