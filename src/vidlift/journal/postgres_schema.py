@@ -9,7 +9,9 @@ more tables: ``workers`` (the registry ``vidlift status`` shows) and ``api_bucke
 are the server's clock (``now()``), so hosts whose clocks differ agree on expiry.
 
 ``MIGRATIONS[i]`` brings a schema from version ``i`` to ``i + 1``; ``vidlift_schema``
-holds the versions applied. A schema written by a newer vidlift is refused.
+holds the versions applied. A schema written by a newer vidlift is refused. A column
+added to the SQLite layout (``COLUMNS``) needs a migration appended here too (e.g.
+``ALTER TABLE jobs ADD COLUMN source_url TEXT``); the conformance suite fails until then.
 """
 
 from __future__ import annotations
