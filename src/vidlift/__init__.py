@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     )
     from vidlift.jobs.facade import Client, UploadResult
     from vidlift.jobs.manager import BatchOutcome, BatchSettings
+    from vidlift.jobs.upload_state import UploadState
     from vidlift.journal.memory import MemoryJournal
     from vidlift.journal.sqlite import SqliteJournal
     from vidlift.journal.state import JobState
@@ -70,6 +71,7 @@ __all__ = [
     "UploadError",
     "UploadResult",
     "UploadSettings",
+    "UploadState",
     "VerificationError",
     "VideoMetadata",
     "VidliftError",
@@ -108,6 +110,7 @@ _EXPORTS = {
     "UploadError": "vidlift.errors",
     "UploadResult": "vidlift.jobs.facade",
     "UploadSettings": "vidlift.config",
+    "UploadState": "vidlift.jobs.upload_state",
     "VerificationError": "vidlift.errors",
     "VideoMetadata": "vidlift.protocol.metadata",
     "VidliftError": "vidlift.errors",

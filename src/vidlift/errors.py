@@ -11,6 +11,7 @@ Every error vidlift raises on purpose is a :class:`VidliftError`. The tree::
     ├── RemoteProtocolError          *the peer* said something we cannot accept
     │   ├── AnswerParseError         malformed or unsafe body (bad XML/JSON, DTD, pickle)
     │   └── RangeHeaderError         a Range answer that is garbage or beyond the total
+    ├── PlatformUnreachable          no answer from the platform for too long: stop the batch
     ├── TransportError               the request may or may not have reached the server
     │   ├── ConnectError             could not connect (nothing was sent)
     │   ├── RequestTimeout           no answer in time
@@ -18,6 +19,7 @@ Every error vidlift raises on purpose is a :class:`VidliftError`. The tree::
     ├── ApiError                     the API answered status=error (code, title, message)
     │   ├── AuthError                bad credentials or signature: stops the batch
     │   ├── NonceReused              400 NonceInvalid: sign again with a new nonce
+    │   ├── VideoMissing             the video is gone from the platform (deleted)
     │   └── RateLimited              429 RateLimitExceeded, with the reset time
     └── UploadError                  an upload that cannot go on as it is
         ├── SegmentRejected          the upload server refuses this request for good
@@ -26,7 +28,7 @@ Every error vidlift raises on purpose is a :class:`VidliftError`. The tree::
         └── VerificationError        the platform's size or md5 differs from the source
 
 The classes carry the facts (status, code, session id, path) as attributes so that the
-retry policy in :mod:`vidlift.jobs.policy` can decide without parsing messages. No
+decision table in :mod:`vidlift.jobs.policy` can decide without parsing messages. No
 message ever contains the API secret: the secret is never passed to an exception.
 """
 
@@ -43,6 +45,7 @@ __all__ = [
     "LocalProtocolError",
     "ManifestError",
     "NonceReused",
+    "PlatformUnreachable",
     "RangeHeaderError",
     "RangesShrank",
     "RateLimited",
@@ -54,6 +57,7 @@ __all__ = [
     "UploadError",
     "UploadServerBusy",
     "VerificationError",
+    "VideoMissing",
     "VidliftError",
 ]
 
@@ -160,6 +164,16 @@ class NonceReused(ApiError):
     """
 
 
+class VideoMissing(ApiError):
+    """The platform no longer knows the video (deleted since it was created): a new one
+    is created for the job, exactly once."""
+
+
+class PlatformUnreachable(VidliftError):
+    """The platform answered nothing for longer than ``unreachable_s``: the batch stops
+    with every job left as it was, so that the next run simply goes on."""
+
+
 class RateLimited(ApiError):
     """429 RateLimitExceeded. ``reset_at`` is the Unix time the quota resets, if given."""
 
@@ -175,18 +189,35 @@ class UploadError(VidliftError):
         self.message = message
         self.path = path
         self.session_id = session_id
-        parts = [p for p in (path, f"session {session_id}" if session_id else "") if p]
-        prefix = f"{', '.join(parts)}: " if parts else ""
-        super().__init__(prefix + message)
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        parts = [self.path, f"session {self.session_id}" if self.session_id else ""]
+        prefix = ", ".join(p for p in parts if p)
+        return f"{prefix}: {self.message}" if prefix else self.message
+
+    def locate(self, path: str, session_id: str) -> None:
+        """Name the file and the upload, where the raiser could not (once, by the job
+        loop, on the way out)."""
+        self.path = self.path or path
+        self.session_id = self.session_id or session_id
+        self.args = (self._text(),)
 
 
 class SegmentRejected(UploadError):
     """The upload server refuses this request and always will (400/413/415/416)."""
 
     def __init__(
-        self, message: str, *, http_status: int | None, path: str = "", session_id: str = ""
+        self,
+        message: str,
+        *,
+        http_status: int | None,
+        path: str = "",
+        session_id: str = "",
+        retry_after_s: float | None = None,
     ) -> None:
         self.http_status = http_status
+        self.retry_after_s = retry_after_s
         super().__init__(message, path=path, session_id=session_id)
 
 

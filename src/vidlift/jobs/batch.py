@@ -23,10 +23,11 @@ from vidlift.config import DEFAULT_ENDPOINT, Credentials
 from vidlift.jobs.events import EventSink
 from vidlift.jobs.ingest import ingest_manifest
 from vidlift.jobs.manager import BatchOutcome, BatchRunner, BatchSettings
-from vidlift.jobs.pacing import ApiPacer
+from vidlift.jobs.pacing import AdaptiveGate, ApiPacer
 from vidlift.jobs.policy import RetryPolicy
 from vidlift.journal.base import Journal
 from vidlift.manifest import ManifestEntry
+from vidlift.platforms.v1 import V1Platform
 
 __all__ = ["piece_bytes_for", "run_batch"]
 
@@ -88,13 +89,21 @@ async def run_batch(
             pacer=ApiPacer(),
         )
         throttle = Throttle(bwlimit_bytes_per_s) if bwlimit_bytes_per_s else None
+        gate = AdaptiveGate(settings.concurrency)
+        platform = V1Platform(
+            api,
+            SegmentSender(transport, throttle=throttle, zero_copy=upload.zero_copy),
+            chunk_size_bytes=upload.chunk_size_bytes,
+            api_format=upload.api_format,
+            gate=gate,
+        )
         runner = BatchRunner(
             journal=journal,
-            api=api,
-            sender=SegmentSender(transport, throttle=throttle, zero_copy=upload.zero_copy),
+            platform=platform,
             settings=settings,
             policy=RetryPolicy(upload.retry),
             on_event=on_event,
+            gate=gate,
         )
         return await runner.run(stop)
     finally:
