@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         JobProgress,
         JobRetrying,
         JobStarted,
+        LibrarySurveyed,
         ManifestProblemFound,
     )
     from vidlift.jobs.facade import Client, UploadResult
@@ -59,6 +60,7 @@ __all__ = [
     "JobRetrying",
     "JobStarted",
     "JobState",
+    "LibrarySurveyed",
     "ManifestProblemFound",
     "MemoryJournal",
     "RangesShrank",
@@ -98,6 +100,7 @@ _EXPORTS = {
     "JobRetrying": "vidlift.jobs.events",
     "JobStarted": "vidlift.jobs.events",
     "JobState": "vidlift.journal.state",
+    "LibrarySurveyed": "vidlift.jobs.events",
     "ManifestProblemFound": "vidlift.jobs.events",
     "MemoryJournal": "vidlift.journal.memory",
     "RangesShrank": "vidlift.errors",

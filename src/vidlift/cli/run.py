@@ -23,6 +23,7 @@ from vidlift.errors import ConfigError, VidliftError
 from vidlift.jobs.batch import run_batch
 from vidlift.jobs.ingest import ingest_manifest
 from vidlift.jobs.manager import RUNNABLE_STATES, BatchOutcome
+from vidlift.jobs.survey import library_tag
 from vidlift.journal.base import JobCounts, Journal
 from vidlift.journal.state import JobState
 
@@ -106,6 +107,7 @@ async def migrate(
     """What ``vidlift run`` (and ``vidlift demo``) do with an open journal: queue the
     manifest's rows, size ``concurrency = auto`` for the files left, run the batch."""
     api_key, api_secret = config.credentials()
+    fresh = (await journal.counts()).total_jobs == 0  # a new (or lost) journal: survey
     counts = await ingest_into_view(journal, manifest, display, strict=strict)
     settings = config.batch_settings(_mean_left_bytes(counts))
     display.view.concurrency = settings.concurrency
@@ -119,6 +121,8 @@ async def migrate(
         bwlimit_bytes_per_s=config.bwlimit,
         on_event=display,
         stop=stop,
+        library=library_tag(manifest),
+        survey=fresh,
     )
 
 

@@ -20,13 +20,15 @@ from vidlift.client.throttle import Throttle
 from vidlift.client.transport import AiohttpTransport, Transport
 from vidlift.client.uploader import SegmentSender
 from vidlift.config import DEFAULT_ENDPOINT, Credentials
-from vidlift.jobs.events import EventSink
+from vidlift.jobs.events import EventSink, LibrarySurveyed
 from vidlift.jobs.ingest import ingest_manifest
 from vidlift.jobs.manager import BatchOutcome, BatchRunner, BatchSettings
 from vidlift.jobs.pacing import AdaptiveGate, ApiPacer
 from vidlift.jobs.policy import RetryPolicy
+from vidlift.jobs.survey import library_tag, survey_library
 from vidlift.journal.base import Journal
 from vidlift.manifest import ManifestEntry
+from vidlift.platforms.base import RemoteVideo
 from vidlift.platforms.v1 import V1Platform
 
 __all__ = ["piece_bytes_for", "run_batch"]
@@ -58,15 +60,26 @@ async def run_batch(
     on_event: EventSink | None = None,
     stop: anyio.Event | None = None,
     transport: Transport | None = None,
+    library: str | None = None,
+    survey: bool | None = None,
 ) -> BatchOutcome:
     """Queue the manifest's rows (a path, or entries; None: only what the journal holds)
     and run every runnable job. Safe to call again after a crash: it resumes.
+
+    ``library`` tags every video created (default: a digest of the manifest's path), so
+    that ``survey`` can find them again at one API call per 1,000 videos: a new or lost
+    journal then creates nothing twice. ``survey`` None: survey when the journal held no
+    job before this call.
 
     Raises ManifestError (unreadable manifest), ConfigError, JournalError; a failed job
     is a result in the journal, not an exception.
     """
     settings = settings or BatchSettings()
     credentials = Credentials(api_key, api_secret)
+    if survey is None:
+        survey = (await journal.counts()).total_jobs == 0
+    if library is None and isinstance(manifest, Path):
+        library = library_tag(manifest)
     if isinstance(manifest, Path):
         await ingest_manifest(journal, manifest, strict=strict, on_event=on_event)
     elif manifest is not None:
@@ -96,14 +109,22 @@ async def run_batch(
             chunk_size_bytes=upload.chunk_size_bytes,
             api_format=upload.api_format,
             gate=gate,
+            library=library,
         )
+        policy = RetryPolicy(upload.retry)
+        known: dict[str, RemoteVideo] = {}
+        if survey and library is not None:
+            known, calls = await survey_library(platform, policy)
+            if on_event is not None:
+                on_event(LibrarySurveyed(len(known), calls))
         runner = BatchRunner(
             journal=journal,
             platform=platform,
             settings=settings,
-            policy=RetryPolicy(upload.retry),
+            policy=policy,
             on_event=on_event,
             gate=gate,
+            known=known,
         )
         return await runner.run(stop)
     finally:

@@ -14,6 +14,7 @@ __all__ = [
     "JobProgress",
     "JobRetrying",
     "JobStarted",
+    "LibrarySurveyed",
     "ManifestProblemFound",
 ]
 
@@ -82,8 +83,17 @@ class JobInterrupted:
     path: str
 
 
+@dataclass(frozen=True, slots=True)
+class LibrarySurveyed:
+    """The platform was asked what it holds of this library (a new or lost journal)."""
+
+    videos_found: int
+    api_calls: int
+
+
 BatchEvent = (
     ManifestProblemFound
+    | LibrarySurveyed
     | JobStarted
     | JobProgress
     | JobRetrying

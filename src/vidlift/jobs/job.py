@@ -11,12 +11,12 @@ the job's state goes to its :class:`JobLog` (the journal) from this module only.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import anyio
 
@@ -37,17 +37,19 @@ from vidlift.protocol.ranges import RangeSet
 
 __all__ = [
     "JobContext",
-    "TransferInterrupted",
     "JobLog",
     "JobResult",
     "JobSpec",
     "JobStats",
     "NullJobLog",
     "Step",
+    "TransferInterrupted",
+    "call_reliably",
     "run_job",
     "source_tag",
 ]
 
+T = TypeVar("T")
 ProgressCallback = Callable[[int], None]
 RetryCallback = Callable[[VidliftError, float], None]
 
@@ -174,6 +176,7 @@ class JobSpec:
     handle: UploadHandle | None = None  # an upload is open on it
     acked: RangeSet = field(default_factory=RangeSet)  # recorded for that upload
     look_up_first: bool = False  # a create call may have reached the platform
+    known: RemoteVideo | None = None  # what a survey of the platform found for this job
 
 
 @dataclass(slots=True)
@@ -222,9 +225,26 @@ class _Run:
 
     # -- the loop ----------------------------------------------------------------------
 
+    async def _first_step(self) -> Step:
+        known, size = self.spec.known, self.spec.source.size_bytes
+        if self.transfer is not None:
+            return Step.SEND
+        if known is None or self.video_key is not None:
+            return Step.CREATE
+        # Found on the platform by a survey (a lost or new journal): never create again.
+        self.video_key = known.key
+        if not known.holds(size):
+            return Step.CREATE  # an upload into that video (RENEW)
+        await self.ctx.log.mark_creating(self.spec.job_id)
+        await self.ctx.log.record_created(
+            self.spec.job_id, video_key=known.key, upload_url="", session_id=""
+        )
+        self.held, self.finished = known, FinishedUpload()
+        return Step.VERIFY
+
     async def run(self) -> JobResult:
         source = self.spec.source
-        step = Step.SEND if self.transfer is not None else Step.CREATE
+        step = await self._first_step()
         async with source.open(self.ctx.piece_bytes, hash_md5=self.ctx.verify_md5) as reader:
             while step is not Step.DONE:
                 if self.ctx.should_stop():
@@ -276,17 +296,24 @@ class _Run:
             await self.ctx.log.reset_upload(self.spec.job_id)
             self.video_key, self.handle, self.transfer, self.look_up = None, None, None, False
             return Step.CREATE
-        error = self._give_up(exc, verdict)
+        error = self._give_up(exc, verdict, step)
         if error is not exc:
             error.__cause__ = exc
         raise error
 
-    def _give_up(self, exc: VidliftError, verdict: Verdict) -> VidliftError:
+    def _give_up(self, exc: VidliftError, verdict: Verdict, step: Step) -> VidliftError:
         where = self.spec.source.name
         upload_id = self.handle.upload_id if self.handle is not None else ""
-        if verdict is Verdict.GIVE_UP and self.ctx.policy.classify(exc) in (
-            Verdict.RETRY,
-            Verdict.WAIT,
+        # An API call's last error speaks for itself ("videos/create: 502 ..."); bytes
+        # that could not be sent are named with the file and the upload.
+        if (
+            step is Step.SEND
+            and verdict is Verdict.GIVE_UP
+            and self.ctx.policy.classify(exc)
+            in (
+                Verdict.RETRY,
+                Verdict.WAIT,
+            )
         ):
             last = exc.message if isinstance(exc, UploadError) else str(exc)
             return UploadError(
@@ -325,7 +352,10 @@ class _Run:
 
     async def _renew(self) -> Step:
         assert self.video_key is not None
-        await self.ctx.log.reset_upload(self.spec.job_id)
+        if self.handle is not None:
+            await self.ctx.log.reset_upload(self.spec.job_id)
+            self.handle = None
+        await self.ctx.log.mark_creating(self.spec.job_id)
         handle = await self.ctx.platform.reopen(
             self.video_key, size_bytes=self.spec.source.size_bytes
         )
@@ -435,6 +465,28 @@ def _check_platform(info: RemoteVideo, size_bytes: int, md5: str | None) -> None
         raise VerificationError(
             f"the platform's md5 {info.md5} for video {info.key} differs from the file's {md5}"
         )
+
+
+async def call_reliably(
+    policy: RetryPolicy,
+    call: Callable[[], Awaitable[T]],
+    *,
+    on_retry: RetryCallback | None = None,
+) -> T:
+    """One idempotent call outside a job (a survey page), under the same table: retried
+    after RETRY and WAIT verdicts, any other verdict re-raises."""
+    failures = 0
+    while True:
+        try:
+            return await call()
+        except VidliftError as exc:
+            failures += 1
+            decision = policy.decide(exc, failures)
+            if decision.verdict not in (Verdict.RETRY, Verdict.WAIT):
+                raise
+            if on_retry is not None:
+                on_retry(exc, decision.delay_s)
+            await anyio.sleep(decision.delay_s)
 
 
 async def run_job(

@@ -11,6 +11,7 @@ lets segments in flight finish for ``grace_s``, then cancels.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import anyio
@@ -43,7 +44,7 @@ from vidlift.jobs.policy import RetryPolicy, Verdict
 from vidlift.jobs.reachability import Reachability
 from vidlift.journal.base import JobRecord, Journal
 from vidlift.journal.state import JobState
-from vidlift.platforms.base import Platform, UploadHandle
+from vidlift.platforms.base import Platform, RemoteVideo, UploadHandle
 from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.ranges import RangeSet
 
@@ -93,8 +94,10 @@ class BatchRunner:
         policy: RetryPolicy,
         on_event: EventSink | None = None,
         gate: AdaptiveGate | None = None,
+        known: Mapping[str, RemoteVideo] | None = None,
     ) -> None:
         self._journal = journal
+        self._known = known or {}
         self._settings = settings
         self._policy = policy
         self._sink = on_event
@@ -214,16 +217,21 @@ class BatchRunner:
         handle = None
         if record.session_id and record.upload_url and record.video_key:
             handle = UploadHandle(record.video_key, record.session_id, record.upload_url)
+        tag = source_tag(source.path)
+        known = self._known.get(record.job_id)
+        if known is not None and known.tag not in (None, tag):
+            known = None  # another library's job with the same id: not ours
         return JobSpec(
             job_id=record.job_id,
             source=source,
             metadata=metadata,
             marker=record.job_id,
-            tag=source_tag(source.path),
+            tag=tag,
             video_key=record.video_key,
             handle=handle,
             acked=RangeSet.of(record.acked_ranges),
             look_up_first=record.create_sent,
+            known=known if record.video_key is None else None,
         )
 
     async def _process(self, record: JobRecord) -> JobResult:

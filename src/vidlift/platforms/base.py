@@ -21,6 +21,7 @@ from vidlift.protocol.ranges import RangeSet
 __all__ = [
     "AckedCallback",
     "FinishedUpload",
+    "LibraryPage",
     "Platform",
     "RemoteVideo",
     "SentCallback",
@@ -47,10 +48,19 @@ class RemoteVideo:
     md5: str | None = None
     marker: str | None = None  # v1 custom.vidlift_job_id, v2 external_id
     error_message: str | None = None
+    tag: str | None = None  # the source's digest it was created for, if recorded
 
     def holds(self, size_bytes: int) -> bool:
         """True when the platform has a whole file of ``size_bytes``."""
         return self.status in HOLDS_FILE and self.size_bytes == size_bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LibraryPage:
+    """One page of a library's videos, and how many there are in all."""
+
+    videos: tuple[RemoteVideo, ...]
+    total: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,4 +140,9 @@ class Platform(Protocol):
 
     async def update_metadata(self, video_key: str, metadata: VideoMetadata) -> None:
         """Replace the video's title, description, tags, dates and custom fields."""
+        ...
+
+    async def list_library(self, *, offset: int, limit: int) -> LibraryPage:
+        """One page of the videos this platform object's library created (one call), to
+        rebuild a lost journal without a call per job."""
         ...

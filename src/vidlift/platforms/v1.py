@@ -19,6 +19,7 @@ from vidlift.client.uploader import SegmentSender, UploadTarget
 from vidlift.platforms.base import (
     AckedCallback,
     FinishedUpload,
+    LibraryPage,
     RemoteVideo,
     SentCallback,
     UploadHandle,
@@ -29,10 +30,12 @@ from vidlift.protocol.ranges import RangeSet
 from vidlift.protocol.session import Finish, SendSegment, UploadSession
 from vidlift.protocol.urls import build_upload_url
 
-__all__ = ["MARKER_FIELD", "SOURCE_FIELD", "V1Platform", "V1Transfer"]
+__all__ = ["LIBRARY_FIELD", "MARKER_FIELD", "SOURCE_FIELD", "V1Platform", "V1Transfer"]
 
 MARKER_FIELD = "vidlift_job_id"
 SOURCE_FIELD = "vidlift_source"
+LIBRARY_FIELD = "vidlift_library"
+LIST_PAGE_LIMIT = 1000  # the most videos/list answers in one call
 
 
 def remote_video(info: VideoInfo) -> RemoteVideo:
@@ -43,6 +46,7 @@ def remote_video(info: VideoInfo) -> RemoteVideo:
         size_bytes=info.size,
         md5=info.md5.lower() if info.md5 else None,
         marker=info.custom.get(MARKER_FIELD),
+        tag=info.custom.get(SOURCE_FIELD),
     )
 
 
@@ -114,8 +118,10 @@ class V1Platform:
         chunk_size_bytes: int,
         api_format: str = "json",
         gate: AbstractAsyncContextManager[None] | None = None,
+        library: str | None = None,
     ) -> None:
         self._api = api
+        self._library = library
         self._sender = sender
         self._chunk_size_bytes = chunk_size_bytes
         self._api_format = api_format
@@ -157,6 +163,8 @@ class V1Platform:
         custom = {**metadata.custom, MARKER_FIELD: marker}
         if tag is not None:
             custom[SOURCE_FIELD] = tag
+        if self._library is not None:
+            custom[LIBRARY_FIELD] = self._library
         return self._handle(await self.api.create_video(replace(metadata, custom=custom)))
 
     async def reopen(self, video_key: str, *, size_bytes: int) -> UploadHandle:
@@ -181,3 +189,14 @@ class V1Platform:
     async def update_metadata(self, video_key: str, metadata: VideoMetadata) -> None:
         """videos/update with the metadata's parameters."""
         await self.api.update_video_metadata(video_key, metadata)
+
+    async def list_library(self, *, offset: int, limit: int = LIST_PAGE_LIMIT) -> LibraryPage:
+        """videos/list by ``custom.vidlift_library`` (up to 1,000 videos a call)."""
+        if self._library is None:
+            return LibraryPage((), 0)
+        found = await self.api.list_videos(
+            search={f"custom.{LIBRARY_FIELD}": self._library},
+            result_limit=min(limit, LIST_PAGE_LIMIT),
+            result_offset=offset,
+        )
+        return LibraryPage(tuple(remote_video(v) for v in found.videos), found.total)
