@@ -30,6 +30,7 @@ from vidlift.jobs.events import (
     JobProgress,
     JobRetrying,
     JobStarted,
+    LibrarySurveyed,
     ManifestProblemFound,
 )
 
@@ -128,6 +129,7 @@ def _describe(event: BatchEvent) -> tuple[str, dict[str, Any]]:
         JobInterrupted: "job_interrupted",
         ManifestProblemFound: "manifest_problem",
         JobProgress: "job_progress",
+        LibrarySurveyed: "library_surveyed",
     }[type(event)]
     return name, {slot: getattr(event, slot) for slot in event.__slots__}
 
