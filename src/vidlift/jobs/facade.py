@@ -24,7 +24,7 @@ from vidlift.jobs.job import (
     JobContext,
     JobLog,
     JobResult,
-    JobSpec,
+    JobStart,
     NullJobLog,
     ProgressCallback,
     run_job,
@@ -183,7 +183,7 @@ class Client:
                 "the file changed since this upload started: start a new upload "
                 f"(the video {state.video_key or '(none yet)'} holds the old version's bytes)",
             )
-        spec = JobSpec(
+        spec = JobStart(
             state.job_id,
             source,
             metadata,
@@ -208,7 +208,7 @@ class Client:
         credentials and ``video_key`` are given, for verification)."""
         source = await SourceFile.inspect(path)
         handle = UploadHandle(video_key or "", session_id, upload_url)
-        spec = JobSpec(
+        spec = JobStart(
             job_id=f"upload-{uuid.uuid4().hex}",
             source=source,
             metadata=VideoMetadata(title=source.path.stem),
@@ -222,7 +222,7 @@ class Client:
 
     async def _run(
         self,
-        spec: JobSpec,
+        spec: JobStart,
         has_api: bool,
         on_progress: ProgressCallback | None,
         log: JobLog | None = None,

@@ -39,7 +39,7 @@ __all__ = [
     "JobContext",
     "JobLog",
     "JobResult",
-    "JobSpec",
+    "JobStart",
     "JobStats",
     "NullJobLog",
     "Step",
@@ -164,7 +164,7 @@ class JobResult:
 
 
 @dataclass(frozen=True, slots=True)
-class JobSpec:
+class JobStart:
     """One job as the loop starts it: what to upload, where it stands."""
 
     job_id: str
@@ -200,7 +200,7 @@ class _Run:
     def __init__(
         self,
         ctx: JobContext,
-        spec: JobSpec,
+        spec: JobStart,
         on_progress: ProgressCallback | None,
         on_retry: RetryCallback | None,
     ) -> None:
@@ -293,7 +293,8 @@ class _Run:
             return Step.RENEW
         if verdict is Verdict.RECREATE and self.ctx.has_api and not self.recreated:
             self.recreated = True  # once per run: a platform that keeps deleting is refused
-            await self.ctx.log.reset_upload(self.spec.job_id)
+            if self.handle is not None:
+                await self.ctx.log.reset_upload(self.spec.job_id)
             self.video_key, self.handle, self.transfer, self.look_up = None, None, None, False
             return Step.CREATE
         error = self._give_up(exc, verdict, step)
@@ -491,7 +492,7 @@ async def call_reliably(
 
 async def run_job(
     ctx: JobContext,
-    spec: JobSpec,
+    spec: JobStart,
     *,
     on_progress: ProgressCallback | None = None,
     on_retry: RetryCallback | None = None,

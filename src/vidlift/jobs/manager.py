@@ -33,7 +33,7 @@ from vidlift.jobs.events import (
 from vidlift.jobs.job import (
     JobContext,
     JobResult,
-    JobSpec,
+    JobStart,
     RetryCallback,
     TransferInterrupted,
     run_job,
@@ -204,7 +204,7 @@ class BatchRunner:
 
         return hook
 
-    def _spec(self, record: JobRecord, source: SourceFile) -> JobSpec:
+    def _spec(self, record: JobRecord, source: SourceFile) -> JobStart:
         entry = record.to_entry()
         metadata = VideoMetadata(
             title=entry.title or source.path.stem,
@@ -221,7 +221,7 @@ class BatchRunner:
         known = self._known.get(record.job_id)
         if known is not None and known.tag not in (None, tag):
             known = None  # another library's job with the same id: not ours
-        return JobSpec(
+        return JobStart(
             job_id=record.job_id,
             source=source,
             metadata=metadata,

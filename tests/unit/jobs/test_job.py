@@ -17,7 +17,7 @@ from vidlift.errors import (
     UploadError,
     VidliftError,
 )
-from vidlift.jobs.job import JobContext, JobResult, JobSpec, NullJobLog, run_job
+from vidlift.jobs.job import JobContext, JobResult, JobStart, NullJobLog, run_job
 from vidlift.jobs.pacing import AdaptiveGate
 from vidlift.jobs.policy import RetryPolicy
 from vidlift.jobs.reachability import Reachability
@@ -44,18 +44,18 @@ def policy(max_attempts: int = 4) -> RetryPolicy:
     )
 
 
-async def spec_for(tmp_path: Path, **kwargs: object) -> tuple[JobSpec, bytes]:
+async def spec_for(tmp_path: Path, **kwargs: object) -> tuple[JobStart, bytes]:
     data = os.urandom(SIZE)
     path = tmp_path / "clip.mp4"
     path.write_bytes(data)
     source = await SourceFile.inspect(path)
     fields: dict[str, object] = {"metadata": VideoMetadata(title="Clip"), "marker": "job-1"}
     fields.update(kwargs)
-    return JobSpec("job-1", source, **fields), data  # type: ignore[arg-type]
+    return JobStart("job-1", source, **fields), data  # type: ignore[arg-type]
 
 
 async def run(
-    server: ScriptedV1, spec: JobSpec, *, retries: list[VidliftError] | None = None, **ctx: object
+    server: ScriptedV1, spec: JobStart, *, retries: list[VidliftError] | None = None, **ctx: object
 ) -> JobResult:
     context = JobContext(
         platform=server.platform(),
@@ -159,7 +159,7 @@ async def test_shrunk_ranges_are_reconciled_with_the_platform(tmp_path: Path) ->
     video = next(iter(server.videos.values()))
     # A later run resumes from a journal that recorded 300 bytes of a session the
     # server completed and forgot: its probe reports 1 byte, the platform has the file.
-    resumed = JobSpec(
+    resumed = JobStart(
         "job-1",
         spec.source,
         spec.metadata,
