@@ -1,6 +1,8 @@
-"""Video platforms behind one seam, :class:`~vidlift.platforms.base.Platform` (platforms layer).
+"""Video platforms behind one seam, :class:`~vidlift.platforms.base.Platform`.
 
-Layer: beside ``sources``, ``journal`` and ``manifest``; imports only ``client``,
-``protocol``, ``config`` and ``errors`` (the reader role is ``client.reading``).
-``v1`` is JW Platform's v1 API with the seed's resumable upload protocol.
+Layer: platforms; may import: client, protocol, config, errors.
+
+Beside ``sources``, ``journal`` and ``manifest`` (none imports another of them). Platforms
+read bytes through ``client.reading.RangeReader``, which sources implement. ``v1`` is JW
+Platform's v1 API with the seed's resumable upload protocol.
 """
