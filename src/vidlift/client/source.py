@@ -80,8 +80,9 @@ class SourceFile:
         if info.st_size != self.size_bytes or info.st_mtime_ns != self.mtime_ns:
             raise SourceError(
                 str(self.path),
-                f"the file changed during the upload (size {self.size_bytes} -> {info.st_size}, "
-                "or modification time); run again to upload the new version",
+                f"the file changed since it was queued (size {self.size_bytes} -> "
+                f"{info.st_size}, or its modification time); the next `vidlift run` uploads "
+                "the new version into the same video",
             )
 
     def open(self, piece_bytes: int = 1024 * 1024, *, hash_md5: bool = True) -> SourceReader:

@@ -279,28 +279,33 @@ class _Run:
         if step is Step.CREATE and decision.may_have_acted:
             self.look_up = self.video_key is None  # the create may have reached it
         if verdict in (Verdict.RETRY, Verdict.WAIT):
-            delay = decision.delay_s
-            reach = self.ctx.reachability
-            if reach is not None and reach.unreachable(exc):
-                self.failures -= 1  # the platform is down, not this job: wait, bounded
-            if self.on_retry is not None:
-                self.on_retry(exc, delay)
-            await anyio.sleep(delay)
+            await self._back_off(exc, decision.delay_s)
             return step
         if verdict is Verdict.RECONCILE and self.ctx.has_api:
             return Step.RECONCILE
         if verdict is Verdict.RENEW and self.video_key and self.ctx.has_api:
             return Step.RENEW
         if verdict is Verdict.RECREATE and self.ctx.has_api and not self.recreated:
-            self.recreated = True  # once per run: a platform that keeps deleting is refused
-            if self.handle is not None:
-                await self.ctx.log.reset_upload(self.spec.job_id)
-            self.video_key, self.handle, self.transfer, self.look_up = None, None, None, False
-            return Step.CREATE
+            return await self._forget_video()
         error = self._give_up(exc, verdict, step)
         if error is not exc:
             error.__cause__ = exc
         raise error
+
+    async def _back_off(self, exc: VidliftError, delay_s: float) -> None:
+        reach = self.ctx.reachability
+        if reach is not None and reach.unreachable(exc):
+            self.failures -= 1  # the platform is down, not this job: wait, bounded
+        if self.on_retry is not None:
+            self.on_retry(exc, delay_s)
+        await anyio.sleep(delay_s)
+
+    async def _forget_video(self) -> Step:
+        self.recreated = True  # once per run: a platform that keeps deleting is refused
+        if self.handle is not None:
+            await self.ctx.log.reset_upload(self.spec.job_id)
+        self.video_key, self.handle, self.transfer, self.look_up = None, None, None, False
+        return Step.CREATE
 
     def _give_up(self, exc: VidliftError, verdict: Verdict, step: Step) -> VidliftError:
         where = self.spec.source.name

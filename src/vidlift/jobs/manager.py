@@ -82,6 +82,15 @@ class BatchOutcome:
         return time.monotonic() - self.started_at
 
 
+def changed_message(record: JobRecord, size_bytes: int) -> str:
+    """The one message for a file that changed before its job was done (issue 11, point 7)."""
+    into = f" into video {record.video_key}" if record.video_key else ""
+    return (
+        f"the file changed since it was queued (size {record.size_bytes} -> {size_bytes}, "
+        f"or its modification time); the next `vidlift run` uploads the new version{into}"
+    )
+
+
 class BatchRunner:
     """Runs the runnable jobs of a journal to completion (or failure) once."""
 
@@ -190,12 +199,7 @@ class BatchRunner:
         entry = record.to_entry()
         source = await SourceFile.inspect(entry.path)
         if (source.size_bytes, source.mtime_ns) != (record.size_bytes, record.mtime_ns):
-            raise SourceError(
-                str(entry.path),
-                f"the file changed after it was queued (size {record.size_bytes} -> "
-                f"{source.size_bytes}, or its modification time): restore it, or give the new "
-                "version its own row (a new id) in the manifest",
-            )
+            raise SourceError(str(entry.path), changed_message(record, source.size_bytes))
         return source
 
     def _retry_hook(self, job_id: str) -> RetryCallback:

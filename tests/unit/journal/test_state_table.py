@@ -149,6 +149,11 @@ def test_merges_follow_the_table(state: JobState) -> None:
         merged = transitions.merge_manifest_item(record, item, NOW)
         if state is JobState.PENDING:
             assert merged is not None and merged.state is TRANSITIONS[event][state]
+        elif state is JobState.FAILED and event is JobEvent.QUEUE:
+            # A failed job whose file changed: its new version is queued (issue 11, 7),
+            # into the same video.
+            assert merged is not None and merged.state is TRANSITIONS[event][state]
+            assert merged.size_bytes == 5 and merged.video_key == record.video_key
         else:
             assert merged is None  # a started (or finished) job keeps its state
     bad_row = JobRecord(**{**_fields(_record(JobState.FAILED)), "manifest_problem": True})
