@@ -21,7 +21,7 @@ from vidlift.cli.options import size_type, warn_insecure
 from vidlift.cli.settings import RunConfig, load_run_config
 from vidlift.errors import ConfigError, VidliftError
 from vidlift.jobs.batch import run_batch
-from vidlift.jobs.ingest import ingest_manifest
+from vidlift.jobs.ingest import IngestStats, ingest_manifest
 from vidlift.jobs.manager import RUNNABLE_STATES, BatchOutcome
 from vidlift.jobs.survey import library_tag
 from vidlift.journal.base import JobCounts, Journal
@@ -64,6 +64,10 @@ async def _dry_run(journal: Journal, manifest: Path, strict: bool) -> int:
     click.echo(
         f"dry run: {stats.rows} rows read, {stats.new_jobs} new jobs, {stats.problems} bad rows"
     )
+    if stats.metadata_changes:
+        click.echo(f"  metadata to update on the platform: {len(stats.metadata_changes)} videos")
+        for change in stats.metadata_changes[:10]:
+            click.echo(f"    {change.job_id} ({change.video_key}): {change.metadata.title!r}")
     for state, count in counts.by_state.items():
         if count:
             click.echo(f"  {state.value:10} {count}")
@@ -108,7 +112,7 @@ async def migrate(
     manifest's rows, size ``concurrency = auto`` for the files left, run the batch."""
     api_key, api_secret = config.credentials()
     fresh = (await journal.counts()).total_jobs == 0  # a new (or lost) journal: survey
-    counts = await ingest_into_view(journal, manifest, display, strict=strict)
+    counts, stats = await ingest_into_view(journal, manifest, display, strict=strict)
     settings = config.batch_settings(_mean_left_bytes(counts))
     display.view.concurrency = settings.concurrency
     return await run_batch(
@@ -123,6 +127,7 @@ async def migrate(
         stop=stop,
         library=library_tag(manifest),
         survey=fresh,
+        metadata_changes=stats.metadata_changes,
     )
 
 
@@ -139,17 +144,17 @@ def _mean_left_bytes(counts: JobCounts) -> float | None:
 
 async def ingest_into_view(
     journal: Journal, manifest: Path, display: LineDisplay | LiveDisplay, *, strict: bool
-) -> JobCounts:
+) -> tuple[JobCounts, IngestStats]:
     """Queue the manifest's rows, then start the display's totals from the journal's
-    counts (returned)."""
-    await ingest_manifest(journal, manifest, strict=strict, on_event=display)
+    counts (returned, with what the ingest found)."""
+    stats = await ingest_manifest(journal, manifest, strict=strict, on_event=display)
     counts = await journal.counts()
     view = display.view
     view.total_jobs = counts.total_jobs
     view.total_bytes = counts.total_bytes
     view.done_bytes = counts.done_bytes
     view.done_jobs = counts.by_state.get(JobState.DONE, 0)
-    return counts
+    return counts, stats
 
 
 async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: bool) -> int:
@@ -162,6 +167,12 @@ async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: b
         f"{human_bytes(counts.total_bytes)} on the platform",
         err=True,
     )
+    if outcome is not None and outcome.metadata_updated:
+        click.echo(
+            f"vidlift: metadata of {outcome.metadata_updated} done "
+            f"video{'s' if outcome.metadata_updated != 1 else ''} updated from the manifest",
+            err=True,
+        )
     for failure in counts.recent_failures[:5]:
         click.echo(f"  failed: {failure.location} {failure.path}: {failure.error}", err=True)
     if outcome is not None and outcome.stopped_by:

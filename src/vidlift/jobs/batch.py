@@ -9,7 +9,7 @@ outcome = await vidlift.run_batch(
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,11 +21,12 @@ from vidlift.client.transport import AiohttpTransport, Transport
 from vidlift.client.uploader import SegmentSender
 from vidlift.config import DEFAULT_ENDPOINT, Credentials
 from vidlift.jobs.events import EventSink, LibrarySurveyed
-from vidlift.jobs.ingest import ingest_manifest, job_spec
+from vidlift.jobs.ingest import MetadataChange, ingest_manifest, job_spec
 from vidlift.jobs.manager import BatchOutcome, BatchRunner, BatchSettings
 from vidlift.jobs.pacing import AdaptiveGate, ApiPacer
 from vidlift.jobs.policy import RetryPolicy
 from vidlift.jobs.survey import library_tag, survey_library
+from vidlift.jobs.sync import sync_metadata
 from vidlift.journal.base import Journal
 from vidlift.manifest import ManifestEntry
 from vidlift.platforms.base import RemoteVideo
@@ -62,6 +63,7 @@ async def run_batch(
     transport: Transport | None = None,
     library: str | None = None,
     survey: bool | None = None,
+    metadata_changes: Sequence[MetadataChange] = (),
 ) -> BatchOutcome:
     """Queue the manifest's rows (a path, or entries; None: only what the journal holds)
     and run every runnable job. Safe to call again after a crash: it resumes.
@@ -80,8 +82,10 @@ async def run_batch(
         survey = (await journal.counts()).total_jobs == 0
     if library is None and isinstance(manifest, Path):
         library = library_tag(manifest)
+    changes = list(metadata_changes)
     if isinstance(manifest, Path):
-        await ingest_manifest(journal, manifest, strict=strict, on_event=on_event)
+        stats = await ingest_manifest(journal, manifest, strict=strict, on_event=on_event)
+        changes.extend(stats.metadata_changes)
     elif manifest is not None:
         await journal.add_entries(map(job_spec, manifest))
     upload = replace(settings.upload, piece_bytes=piece_bytes_for(settings))
@@ -117,6 +121,7 @@ async def run_batch(
             known, calls = await survey_library(platform, policy)
             if on_event is not None:
                 on_event(LibrarySurveyed(len(known), calls))
+        updated = await sync_metadata(platform, journal, policy, changes)
         runner = BatchRunner(
             journal=journal,
             platform=platform,
@@ -126,6 +131,7 @@ async def run_batch(
             gate=gate,
             known=known,
         )
+        runner.outcome.metadata_updated = updated
         return await runner.run(stop)
     finally:
         if own_transport:

@@ -74,6 +74,7 @@ class BatchOutcome:
     interrupted: bool = False
     stopped_by: str | None = None
     bytes_sent: int = 0
+    metadata_updated: int = 0  # done videos whose metadata followed the manifest
     started_at: float = field(default_factory=time.monotonic)
 
     @property

@@ -36,6 +36,7 @@ __all__ = [
     "merge_manifest_item",
     "progressed",
     "requeued",
+    "retitled",
     "skipped",
     "upload_reset",
     "verifying",
@@ -257,6 +258,11 @@ def verifying(record: JobRecord, now: float) -> JobRecord:
 def done(record: JobRecord, now: float, *, video_key: str, md5: str | None) -> JobRecord:
     """``mark_done``."""
     return _moved(record, JobEvent.FINISH, now, video_key=video_key, md5=md5)
+
+
+def retitled(record: JobRecord, now: float, *, metadata: VideoMetadata) -> JobRecord:
+    """``record_metadata``: the manifest's new metadata is on the platform too."""
+    return _moved(record, JobEvent.RETITLE, now, metadata=metadata)
 
 
 def failed(record: JobRecord, now: float, *, error: str) -> JobRecord:
