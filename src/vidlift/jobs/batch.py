@@ -20,16 +20,16 @@ from vidlift.client.throttle import Throttle
 from vidlift.client.transport import AiohttpTransport, Transport
 from vidlift.client.uploader import SegmentSender
 from vidlift.config import DEFAULT_ENDPOINT, Credentials
+from vidlift.errors import VidliftError
 from vidlift.jobs.events import EventSink, LibrarySurveyed
 from vidlift.jobs.ingest import MetadataChange, ingest_manifest, job_spec
 from vidlift.jobs.manager import BatchOutcome, BatchRunner, BatchSettings
 from vidlift.jobs.pacing import AdaptiveGate, ApiPacer
-from vidlift.jobs.policy import RetryPolicy
+from vidlift.jobs.policy import RetryPolicy, Verdict
 from vidlift.jobs.survey import library_tag, survey_library
 from vidlift.jobs.sync import sync_metadata
 from vidlift.journal.base import Journal
 from vidlift.manifest import ManifestEntry
-from vidlift.platforms.base import RemoteVideo
 from vidlift.platforms.v1 import V1Platform
 
 __all__ = ["piece_bytes_for", "run_batch"]
@@ -46,6 +46,38 @@ def piece_bytes_for(settings: BatchSettings) -> int:
     memory stays within PIECE_BUDGET_BYTES whatever the file sizes."""
     fair_share = PIECE_BUDGET_BYTES // (2 * settings.concurrency)
     return max(MIN_PIECE_BYTES, min(settings.upload.piece_bytes, fair_share))
+
+
+async def _prepare(
+    runner: BatchRunner,
+    platform: V1Platform,
+    journal: Journal,
+    policy: RetryPolicy,
+    survey: bool | str | None,
+    changes: Sequence[MetadataChange],
+) -> bool:
+    """Survey the library (a new or lost journal) and apply metadata changes before any
+    job runs. False when the batch must stop (its reason in the outcome). A survey that
+    fails otherwise is replaced by a look-up per job before it creates anything."""
+    outcome = runner.outcome
+    try:
+        if survey:
+            try:
+                known, calls = await survey_library(platform, policy)
+            except VidliftError as exc:
+                if policy.classify(exc) is Verdict.STOP_BATCH:
+                    raise
+                runner.look_up_all = True
+            else:
+                runner.known = known
+                runner.emit(LibrarySurveyed(len(known), calls))
+        outcome.metadata_updated = await sync_metadata(platform, journal, policy, changes)
+    except VidliftError as exc:
+        if policy.classify(exc) is not Verdict.STOP_BATCH:
+            raise
+        outcome.stopped_by = str(exc)
+        return False
+    return True
 
 
 async def run_batch(
@@ -116,12 +148,6 @@ async def run_batch(
             library=library,
         )
         policy = RetryPolicy(upload.retry)
-        known: dict[str, RemoteVideo] = {}
-        if survey and library is not None:
-            known, calls = await survey_library(platform, policy)
-            if on_event is not None:
-                on_event(LibrarySurveyed(len(known), calls))
-        updated = await sync_metadata(platform, journal, policy, changes)
         runner = BatchRunner(
             journal=journal,
             platform=platform,
@@ -129,9 +155,9 @@ async def run_batch(
             policy=policy,
             on_event=on_event,
             gate=gate,
-            known=known,
         )
-        runner.outcome.metadata_updated = updated
+        if not await _prepare(runner, platform, journal, policy, survey and library, changes):
+            return runner.outcome
         return await runner.run(stop)
     finally:
         if own_transport:

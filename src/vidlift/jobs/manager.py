@@ -104,10 +104,12 @@ class BatchRunner:
         policy: RetryPolicy,
         on_event: EventSink | None = None,
         gate: AdaptiveGate | None = None,
-        known: Mapping[str, RemoteVideo] | None = None,
     ) -> None:
         self._journal = journal
-        self._known = known or {}
+        # What a survey of the platform found, by job id; or, when the survey failed, a
+        # look-up per job before it creates anything.
+        self.known: Mapping[str, RemoteVideo] = {}
+        self.look_up_all = False
         self._settings = settings
         self._policy = policy
         self._sink = on_event
@@ -123,6 +125,10 @@ class BatchRunner:
             reachability=Reachability(settings.unreachable_s),
             should_stop=lambda: self._stopping,
         )
+
+    def emit(self, event: BatchEvent) -> None:
+        """Give ``event`` to the batch's sink."""
+        self._emit(event)
 
     def _emit(self, event: BatchEvent) -> None:
         if self._sink is not None:
@@ -223,7 +229,7 @@ class BatchRunner:
         if record.session_id and record.upload_url and record.video_key:
             handle = UploadHandle(record.video_key, record.session_id, record.upload_url)
         tag = source_tag(source.path)
-        known = self._known.get(record.job_id)
+        known = self.known.get(record.job_id)
         if known is not None and known.tag not in (None, tag):
             known = None  # another library's job with the same id: not ours
         return JobStart(
@@ -235,7 +241,7 @@ class BatchRunner:
             video_key=record.video_key,
             handle=handle,
             acked=RangeSet.of(record.acked_ranges),
-            look_up_first=record.create_sent,
+            look_up_first=record.create_sent or self.look_up_all,
             known=known if record.video_key is None else None,
         )
 
