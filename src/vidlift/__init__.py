@@ -33,6 +33,7 @@ if TYPE_CHECKING:
         JobProgress,
         JobRetrying,
         JobStarted,
+        JobVerifying,
         ManifestProblemFound,
     )
     from vidlift.jobs.facade import Client, UploadResult
@@ -58,6 +59,7 @@ __all__ = [
     "JobRetrying",
     "JobStarted",
     "JobState",
+    "JobVerifying",
     "ManifestProblemFound",
     "MemoryJournal",
     "RangesShrank",
@@ -96,6 +98,7 @@ _EXPORTS = {
     "JobRetrying": "vidlift.jobs.events",
     "JobStarted": "vidlift.jobs.events",
     "JobState": "vidlift.journal.state",
+    "JobVerifying": "vidlift.jobs.events",
     "ManifestProblemFound": "vidlift.jobs.events",
     "MemoryJournal": "vidlift.journal.memory",
     "RangesShrank": "vidlift.errors",

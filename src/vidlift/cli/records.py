@@ -13,8 +13,8 @@ from typing import Any, TextIO
 import anyio
 import click
 
-from vidlift.cli.display import human_bytes
 from vidlift.cli.journals import find_journal, open_journal, open_journal_readonly
+from vidlift.cli.view import human_bytes
 from vidlift.errors import VidliftError
 from vidlift.journal.base import Journal
 from vidlift.journal.state import JobState

@@ -9,16 +9,17 @@ from __future__ import annotations
 import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 import anyio
 import click
 
-from vidlift.cli.display import BatchView, LineDisplay, LiveDisplay, human_bytes
+from vidlift.cli.eventlog import LineDisplay
 from vidlift.cli.eventloop import backend_options
 from vidlift.cli.journals import default_journal_path, open_journal
 from vidlift.cli.options import size_type, warn_insecure
 from vidlift.cli.settings import RunConfig, load_run_config
+from vidlift.cli.view import BatchView, human_bytes
 from vidlift.errors import ConfigError, VidliftError
 from vidlift.jobs.batch import run_batch
 from vidlift.jobs.ingest import ingest_manifest
@@ -26,33 +27,40 @@ from vidlift.jobs.manager import RUNNABLE_STATES, BatchOutcome
 from vidlift.journal.base import JobCounts, Journal
 from vidlift.journal.state import JobState
 
-__all__ = ["ingest_into_view", "migrate", "run"]
+if TYPE_CHECKING:
+    from vidlift.cli.display import LiveDisplay
+
+__all__ = ["Display", "ingest_into_view", "make_display", "migrate", "run"]
+
+Display = Union["LineDisplay", "LiveDisplay"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def _display(config: RunConfig) -> LineDisplay | LiveDisplay:
+def make_display(config: RunConfig) -> Display:
+    """The live display on a terminal (rich is imported only then), else log lines."""
     view = BatchView()
     mode = config.log_format
     if mode == "auto":
         mode = "rich" if sys.stderr.isatty() else "text"
     if mode == "rich":
+        from vidlift.cli.display import LiveDisplay
+
         return LiveDisplay(view)
-    return LineDisplay(view, as_json=mode == "json")
+    return LineDisplay(view, as_json=mode == "json", interval_s=config.log_interval_s)
 
 
-async def _watch_signals(stop: anyio.Event, scope: anyio.CancelScope) -> None:
+async def _watch_signals(stop: anyio.Event, scope: anyio.CancelScope, display: Display) -> None:
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for signum in signals:
             if stop.is_set():
-                click.echo("vidlift: stopping now", err=True)
+                display.notice("vidlift: stopping now")
                 scope.cancel()
                 return
             name = signal.Signals(signum).name
-            click.echo(
+            display.notice(
                 f"vidlift: {name}: starting no new upload, finishing segments in flight "
-                "(press Ctrl-C again to stop at once)",
-                err=True,
+                "(press Ctrl-C again to stop at once)"
             )
             stop.set()
 
@@ -78,12 +86,12 @@ async def _run(
         if options["dry_run"]:
             return await _dry_run(journal, manifest, options["strict"])
         config.credentials()  # before the display starts
-        display = _display(config)
+        display = make_display(config)
         stop = anyio.Event()
         outcome: BatchOutcome | None = None
         with display:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(_watch_signals, stop, tg.cancel_scope)
+                tg.start_soon(_watch_signals, stop, tg.cancel_scope, display)
                 outcome = await migrate(
                     journal, manifest, display, config, strict=options["strict"], stop=stop
                 )
@@ -97,7 +105,7 @@ async def _run(
 async def migrate(
     journal: Journal,
     manifest: Path,
-    display: LineDisplay | LiveDisplay,
+    display: Display,
     config: RunConfig,
     *,
     strict: bool = False,
@@ -109,17 +117,21 @@ async def migrate(
     counts = await ingest_into_view(journal, manifest, display, strict=strict)
     settings = config.batch_settings(_mean_left_bytes(counts))
     display.view.concurrency = settings.concurrency
-    return await run_batch(
-        None,
-        journal=journal,
-        api_key=api_key,
-        api_secret=api_secret,
-        endpoint=config.endpoint,
-        settings=settings,
-        bwlimit_bytes_per_s=config.bwlimit,
-        on_event=display,
-        stop=stop,
-    )
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(display.pulse)
+        outcome = await run_batch(
+            None,
+            journal=journal,
+            api_key=api_key,
+            api_secret=api_secret,
+            endpoint=config.endpoint,
+            settings=settings,
+            bwlimit_bytes_per_s=config.bwlimit,
+            on_event=display,
+            stop=stop,
+        )
+        tg.cancel_scope.cancel()
+    return outcome
 
 
 def _runnable(counts: JobCounts) -> int:
@@ -134,7 +146,7 @@ def _mean_left_bytes(counts: JobCounts) -> float | None:
 
 
 async def ingest_into_view(
-    journal: Journal, manifest: Path, display: LineDisplay | LiveDisplay, *, strict: bool
+    journal: Journal, manifest: Path, display: Display, *, strict: bool
 ) -> JobCounts:
     """Queue the manifest's rows, then start the display's totals from the journal's
     counts (returned)."""

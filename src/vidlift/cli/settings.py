@@ -72,6 +72,7 @@ class RunConfig(BaseModel):
     insecure: bool = False
     verify_md5: bool = True
     log_format: Literal["auto", "rich", "text", "json"] = "auto"
+    log_interval_s: float = Field(default=10.0, gt=0)
     event_loop: EventLoop = "asyncio"
 
     @field_validator("concurrency", mode="before")

@@ -14,6 +14,7 @@ __all__ = [
     "JobProgress",
     "JobRetrying",
     "JobStarted",
+    "JobVerifying",
     "ManifestProblemFound",
 ]
 
@@ -56,6 +57,13 @@ class JobRetrying:
 
 
 @dataclass(frozen=True, slots=True)
+class JobVerifying:
+    """Every byte is on the platform; the job now checks its size and md5 there."""
+
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class JobDone:
     """A verified upload."""
 
@@ -87,6 +95,7 @@ BatchEvent = (
     | JobStarted
     | JobProgress
     | JobRetrying
+    | JobVerifying
     | JobDone
     | JobFailed
     | JobInterrupted

@@ -32,6 +32,7 @@ from vidlift.jobs.events import (
     JobProgress,
     JobRetrying,
     JobStarted,
+    JobVerifying,
 )
 from vidlift.jobs.pacing import AdaptiveGate
 from vidlift.jobs.policy import RetryCallback, RetryPolicy, Verdict
@@ -252,6 +253,7 @@ class BatchRunner:
             await self._journal.record_progress(job_id, ranges.as_pairs())
 
         async def on_verifying() -> None:
+            self._emit(JobVerifying(job_id))
             await self._journal.mark_verifying(job_id)
 
         hooks = Hooks(
