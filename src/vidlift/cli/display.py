@@ -15,7 +15,6 @@ from typing import Any
 import anyio
 from rich.console import Console, Group
 from rich.live import Live
-from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
@@ -26,10 +25,18 @@ __all__ = ["LiveDisplay"]
 
 _REFRESH_S = 0.25
 _MAX_ROWS = 10
+_BAR_WIDTH = 78
 
 
 def _percent(done: int, total: int) -> str:
     return f"{100 * done / total:.0f}%" if total else "100%"
+
+
+def _bar(done: int, total: int, width: int = _BAR_WIDTH) -> Text:
+    filled = round(width * done / total) if total else width
+    bar = Text("━" * filled, style="green")
+    bar.append("━" * (width - filled), style="grey35")
+    return bar
 
 
 class LiveDisplay:
@@ -103,9 +110,7 @@ class LiveDisplay:
         parts: list[Any] = self._final_lines(s) if self._final else self._header(s)
         if self._notice and not self._final:
             parts.append(Text(self._notice, style="bold yellow"))
-        parts.append(
-            ProgressBar(total=max(1, s["bytes_total"]), completed=s["bytes_done"], width=78)
-        )
+        parts.append(_bar(s["bytes_done"], s["bytes_total"]))
         if not self._final and self.view.active:
             parts.append(self._files())
             hidden = len(self.view.active) - _MAX_ROWS

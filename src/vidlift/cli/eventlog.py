@@ -92,7 +92,8 @@ class LineDisplay:
             self.summarize()
 
     def notice(self, text: str) -> None:
-        """A message for the operator (Ctrl-C, stopping)."""
+        """A message for the operator (Ctrl-C, stopping): on stderr, and in the log."""
+        print(text, file=sys.stderr, flush=True)
         self._write("notice", {"message": text})
 
     def summarize(self) -> None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Union
 import anyio
 import click
 
+from vidlift.cli.beacon import write_beacons
 from vidlift.cli.eventlog import LineDisplay
 from vidlift.cli.eventloop import backend_options
 from vidlift.cli.journals import default_journal_path, open_journal
@@ -59,8 +60,7 @@ async def _watch_signals(stop: anyio.Event, scope: anyio.CancelScope, display: D
                 return
             name = signal.Signals(signum).name
             display.notice(
-                f"vidlift: {name}: starting no new upload, finishing segments in flight "
-                "(press Ctrl-C again to stop at once)"
+                f"vidlift: {name}: finishing segments in flight; Ctrl-C again stops at once"
             )
             stop.set()
 
@@ -92,6 +92,7 @@ async def _run(
         with display:
             async with anyio.create_task_group() as tg:
                 tg.start_soon(_watch_signals, stop, tg.cancel_scope, display)
+                tg.start_soon(write_beacons, journal_path, display.view)
                 outcome = await migrate(
                     journal, manifest, display, config, strict=options["strict"], stop=stop
                 )

@@ -112,9 +112,11 @@ class FileView:
     meter: RateMeter = field(default_factory=lambda: RateMeter(_FILE_RATE_WINDOW_S))
 
     def describe(self, now: float) -> str:
-        """'sending', 'verifying', 'retrying in 4s'."""
+        """'sending', 'verifying', 'retrying in 4s', 'resuming'."""
         if self.state is FileState.RETRYING:
-            return f"retrying in {human_duration(max(0.0, self.retry_at - now))}"
+            if now >= self.retry_at:
+                return "resuming"
+            return f"retrying in {human_duration(self.retry_at - now)}"
         return self.state.value
 
 
@@ -129,6 +131,7 @@ class BatchView:
     done_bytes: int = 0
     failed_jobs: int = 0
     failed_bytes: int = 0
+    parked_bytes: int = 0  # bytes of interrupted files the platform holds (acknowledged)
     sent_bytes: int = 0  # bytes sent this run (re-sent bytes count again)
     retries: int = 0
     concurrency: int = 0  # files in flight at most (the resolved --concurrency)
@@ -194,12 +197,14 @@ class BatchView:
             self.failed_jobs += 1
             self.failures.append(f"{event.location}: {event.reason}")
         elif isinstance(event, JobInterrupted):
-            self.active.pop(event.job_id, None)
+            file = self.active.pop(event.job_id, None)
+            self.parked_bytes += file.done_bytes if file is not None else 0
 
     @property
     def bytes_now(self) -> int:
-        """Done bytes plus the bytes of the files in flight."""
-        return self.done_bytes + sum(file.done_bytes for file in self.active.values())
+        """Done bytes plus the bytes of the files in flight (or interrupted)."""
+        in_flight = sum(file.done_bytes for file in self.active.values())
+        return self.done_bytes + self.parked_bytes + in_flight
 
     @property
     def elapsed_s(self) -> float:
