@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     )
     from vidlift.jobs.batch import run_batch
     from vidlift.jobs.events import (
+        ApiAnswered,
         BatchEvent,
+        JobAcked,
         JobDone,
         JobFailed,
         JobInterrupted,
@@ -44,6 +46,7 @@ if TYPE_CHECKING:
     from vidlift.protocol.metadata import VideoMetadata
 
 __all__ = [
+    "ApiAnswered",
     "ApiError",
     "AuthError",
     "BatchEvent",
@@ -52,6 +55,7 @@ __all__ = [
     "Client",
     "ConfigError",
     "Credentials",
+    "JobAcked",
     "JobDone",
     "JobFailed",
     "JobInterrupted",
@@ -91,6 +95,8 @@ _EXPORTS = {
     "Client": "vidlift.jobs.facade",
     "ConfigError": "vidlift.errors",
     "Credentials": "vidlift.config",
+    "ApiAnswered": "vidlift.jobs.events",
+    "JobAcked": "vidlift.jobs.events",
     "JobDone": "vidlift.jobs.events",
     "JobFailed": "vidlift.jobs.events",
     "JobInterrupted": "vidlift.jobs.events",

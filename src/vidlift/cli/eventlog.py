@@ -17,7 +17,9 @@ import anyio
 
 from vidlift.cli.view import BatchView
 from vidlift.jobs.events import (
+    ApiAnswered,
     BatchEvent,
+    JobAcked,
     JobDone,
     JobFailed,
     JobInterrupted,
@@ -39,7 +41,11 @@ EVENT_NAMES: dict[type[BatchEvent], str] = {
     JobInterrupted: "job_interrupted",
     ManifestProblemFound: "manifest_problem",
     JobProgress: "job_progress",
+    JobAcked: "job_acked",
+    ApiAnswered: "api_answered",
 }
+# Too frequent for a log line (per piece, per segment, per API call): summaries cover them.
+_UNLOGGED = (JobProgress, JobAcked, ApiAnswered)
 
 
 def _text_value(value: object) -> str:
@@ -85,7 +91,7 @@ class LineDisplay:
 
     def __call__(self, event: BatchEvent) -> None:
         self.view.apply(event)
-        if not isinstance(event, JobProgress):
+        if not isinstance(event, _UNLOGGED):
             fields = {slot: getattr(event, slot) for slot in event.__slots__}
             self._write(EVENT_NAMES[type(event)], fields)
         if self.view.clock() - self._last_summary >= self._interval_s:

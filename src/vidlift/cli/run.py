@@ -23,6 +23,7 @@ from vidlift.cli.settings import RunConfig, load_run_config
 from vidlift.cli.view import BatchView, human_bytes
 from vidlift.errors import ConfigError, VidliftError
 from vidlift.jobs.batch import run_batch
+from vidlift.jobs.events import BatchEvent, EventSink
 from vidlift.jobs.ingest import ingest_manifest
 from vidlift.jobs.manager import RUNNABLE_STATES, BatchOutcome
 from vidlift.journal.base import JobCounts, Journal
@@ -30,6 +31,7 @@ from vidlift.journal.state import JobState
 
 if TYPE_CHECKING:
     from vidlift.cli.display import LiveDisplay
+    from vidlift.cli.metrics import MetricsExporter
 
 __all__ = ["Display", "ingest_into_view", "make_display", "migrate", "run"]
 
@@ -49,6 +51,18 @@ def make_display(config: RunConfig) -> Display:
 
         return LiveDisplay(view)
     return LineDisplay(view, as_json=mode == "json", interval_s=config.log_interval_s)
+
+
+def _start_metrics(config: RunConfig, view: BatchView) -> MetricsExporter | None:
+    """Serve Prometheus metrics when ``metrics_port`` is set (prometheus-client is
+    imported only then). Raises ConfigError when the port cannot be used."""
+    if not config.metrics_port:
+        return None
+    from vidlift.cli.metrics import MetricsExporter
+
+    exporter = MetricsExporter(view)
+    exporter.serve(config.metrics_port, config.metrics_addr)
+    return exporter
 
 
 async def _watch_signals(stop: anyio.Event, scope: anyio.CancelScope, display: Display) -> None:
@@ -87,16 +101,27 @@ async def _run(
             return await _dry_run(journal, manifest, options["strict"])
         config.credentials()  # before the display starts
         display = make_display(config)
+        metrics = _start_metrics(config, display.view)
         stop = anyio.Event()
         outcome: BatchOutcome | None = None
-        with display:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(_watch_signals, stop, tg.cancel_scope, display)
-                tg.start_soon(write_beacons, journal_path, display.view)
-                outcome = await migrate(
-                    journal, manifest, display, config, strict=options["strict"], stop=stop
-                )
-                tg.cancel_scope.cancel()
+        try:
+            with display:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(_watch_signals, stop, tg.cancel_scope, display)
+                    tg.start_soon(write_beacons, journal_path, display.view)
+                    outcome = await migrate(
+                        journal,
+                        manifest,
+                        display,
+                        config,
+                        strict=options["strict"],
+                        stop=stop,
+                        metrics=metrics,
+                    )
+                    tg.cancel_scope.cancel()
+        finally:
+            if metrics is not None:
+                metrics.close()
         return await _finish(journal, outcome, stop.is_set())
     finally:
         with anyio.CancelScope(shield=True):
@@ -111,6 +136,7 @@ async def migrate(
     *,
     strict: bool = False,
     stop: anyio.Event | None = None,
+    metrics: MetricsExporter | None = None,
 ) -> BatchOutcome:
     """What ``vidlift run`` (and ``vidlift demo``) do with an open journal: queue the
     manifest's rows, size ``concurrency = auto`` for the files left, run the batch."""
@@ -118,8 +144,13 @@ async def migrate(
     counts = await ingest_into_view(journal, manifest, display, strict=strict)
     settings = config.batch_settings(_mean_left_bytes(counts))
     display.view.concurrency = settings.concurrency
+    on_event: EventSink = display
+    if metrics is not None:
+        on_event = _tee(display, metrics)
     async with anyio.create_task_group() as tg:
         tg.start_soon(display.pulse)
+        if metrics is not None:
+            tg.start_soon(metrics.pulse)
         outcome = await run_batch(
             None,
             journal=journal,
@@ -128,11 +159,19 @@ async def migrate(
             endpoint=config.endpoint,
             settings=settings,
             bwlimit_bytes_per_s=config.bwlimit,
-            on_event=display,
+            on_event=on_event,
             stop=stop,
         )
         tg.cancel_scope.cancel()
     return outcome
+
+
+def _tee(display: Display, metrics: MetricsExporter) -> EventSink:
+    def both(event: BatchEvent) -> None:
+        display(event)  # first: the metrics read the view it updates
+        metrics(event)
+
+    return both
 
 
 def _runnable(counts: JobCounts) -> int:
@@ -158,6 +197,7 @@ async def ingest_into_view(
     view.total_bytes = counts.total_bytes
     view.done_bytes = counts.done_bytes
     view.done_jobs = counts.by_state.get(JobState.DONE, 0)
+    view.failed_jobs = counts.by_state.get(JobState.FAILED, 0)
     return counts
 
 
@@ -225,6 +265,13 @@ async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: b
     default=None,
     help="Event loop (default asyncio: its sendfile gives zero-copy segments).",
 )
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    help="Serve Prometheus metrics on this port (pip install 'vidlift[metrics]').",
+)
+@click.option("--metrics-addr", default=None, help="Address for --metrics-port (127.0.0.1).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad manifest row.")
 @click.option("--dry-run", is_flag=True, help="Read the manifest and show what would be done.")
 def run(manifest: Path, journal_path: Path | None, config_file: Path | None, **flags: Any) -> None:

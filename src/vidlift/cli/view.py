@@ -133,6 +133,7 @@ class BatchView:
     failed_bytes: int = 0
     parked_bytes: int = 0  # bytes of interrupted files the platform holds (acknowledged)
     sent_bytes: int = 0  # bytes sent this run (re-sent bytes count again)
+    resent_bytes: int = 0  # bytes of failed segments, to be sent again
     retries: int = 0
     concurrency: int = 0  # files in flight at most (the resolved --concurrency)
     active: dict[str, FileView] = field(default_factory=dict)
@@ -178,6 +179,7 @@ class BatchView:
             self.sent_bytes += event.done_bytes - file.counted
             file.counted = event.done_bytes
         elif event.done_bytes < file.done_bytes:  # a segment is sent again
+            self.resent_bytes += file.counted - event.done_bytes
             file.counted = event.done_bytes
         file.done_bytes = event.done_bytes
         file.state = FileState.SENDING
@@ -236,6 +238,7 @@ class BatchView:
             "bytes_done": self.bytes_now,
             "bytes_total": self.total_bytes,
             "bytes_sent": self.sent_bytes,
+            "bytes_resent": self.resent_bytes,
             "rate_bytes_per_s": round(rate),
             "eta_s": round(eta) if eta is not None else None,
             "eta": human_duration(eta),

@@ -6,8 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = [
+    "ApiAnswered",
     "BatchEvent",
     "EventSink",
+    "JobAcked",
     "JobDone",
     "JobFailed",
     "JobInterrupted",
@@ -54,6 +56,26 @@ class JobRetrying:
     job_id: str
     error: str
     delay_s: float
+    reason: str = ""  # the error's class name, e.g. "TransportError"
+
+
+@dataclass(frozen=True, slots=True)
+class JobAcked:
+    """The upload server acknowledged a segment (or answered a probe): it holds
+    ``acked_bytes`` of the file."""
+
+    job_id: str
+    acked_bytes: int
+    size_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApiAnswered:
+    """An API call was answered (an error answer included), with the quota it stated."""
+
+    limit: int | None
+    remaining: int | None
+    reset_at: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +117,8 @@ BatchEvent = (
     | JobStarted
     | JobProgress
     | JobRetrying
+    | JobAcked
+    | ApiAnswered
     | JobVerifying
     | JobDone
     | JobFailed
