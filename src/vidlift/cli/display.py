@@ -26,6 +26,7 @@ __all__ = ["LiveDisplay"]
 _REFRESH_S = 0.25
 _MAX_ROWS = 10
 _BAR_WIDTH = 78
+_FIXED_COLUMNS = 9 + 4 + 11 + 6 + 15 + 2 * 5  # size, done, rate, left, state, and gaps
 
 
 def _percent(done: int, total: int) -> str:
@@ -75,23 +76,30 @@ class LiveDisplay:
     def _files(self) -> Table:
         now = self.view.clock()
         table = Table(box=None, expand=False, pad_edge=False, header_style="bold")
-        table.add_column("file", no_wrap=True, overflow="ellipsis", max_width=36)
-        table.add_column("size", justify="right", no_wrap=True)
-        table.add_column("done", justify="right", no_wrap=True)
-        table.add_column("rate", justify="right", no_wrap=True)
-        table.add_column("state", no_wrap=True)
+        # The other columns keep their width; the file name gets what is left, up to 40.
+        name_width = max(10, min(40, self._console.width - _FIXED_COLUMNS))
+        table.add_column("file", no_wrap=True, overflow="ellipsis", max_width=name_width)
+        table.add_column("size", justify="right", no_wrap=True, min_width=9)
+        table.add_column("done", justify="right", no_wrap=True, min_width=4)
+        table.add_column("rate", justify="right", no_wrap=True, min_width=11)
+        table.add_column("left", justify="right", no_wrap=True, min_width=6)
+        table.add_column("state", no_wrap=True, min_width=15)
         for file in list(self.view.active.values())[:_MAX_ROWS]:
+            rate = file.meter.rate(now)
+            left = (file.size_bytes - file.done_bytes) / rate if rate > 0 else None
             table.add_row(
                 Path(file.path).name,
                 human_bytes(file.size_bytes),
                 _percent(file.done_bytes, file.size_bytes),
-                f"{human_bytes(file.meter.rate(now))}/s",
+                f"{human_bytes(rate)}/s",
+                human_duration(left),
                 file.describe(now),
             )
         return table
 
     def _final_lines(self, s: dict[str, Any]) -> list[Text]:
         elapsed = max(s["elapsed_s"], 1e-9)
+        total = human_bytes(s["bytes_total"])
         return [
             Text(
                 f"Finished in {human_duration(elapsed)}: {s['files_done']} of "
@@ -99,10 +107,10 @@ class LiveDisplay:
                 style="bold",
             ),
             Text(
-                f"Sent {human_bytes(s['bytes_sent'])} at "
-                f"{human_bytes(s['bytes_sent'] / elapsed)}/s on average; "
-                f"{human_bytes(s['bytes_done'])} of {human_bytes(s['bytes_total'])} done"
+                f"Sent {human_bytes(s['bytes_sent'])} ({human_bytes(s['bytes_resent'])} again) "
+                f"at {human_bytes(s['bytes_sent'] / elapsed)}/s on average, retries {s['retries']}"
             ),
+            Text(f"On the platform: {human_bytes(s['bytes_done'])} of {total}"),
         ]
 
     def _render(self) -> Group:

@@ -77,7 +77,11 @@ async def print_report_table(journal: Journal, *, limit: int = 50) -> None:
 async def _report(path: Path, fmt: str, out: TextIO) -> None:
     journal = await open_journal_readonly(path)
     try:
-        if fmt == "csv":
+        if fmt == "html":
+            from vidlift.cli.htmlreport import render_html_report
+
+            out.write(await render_html_report(journal, path))
+        elif fmt == "csv":
             writer = csv.DictWriter(out, fieldnames=REPORT_FIELDS, lineterminator="\n")
             writer.writeheader()
             async for row in _rows(journal):
@@ -96,7 +100,12 @@ async def _report(path: Path, fmt: str, out: TextIO) -> None:
 @click.command()
 @journal_option
 @click.option(
-    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json", "html"]),
+    default="csv",
+    show_default=True,
+    help="html: one self-contained page with plots (open it in a browser).",
 )
 @click.option(
     "--output",
@@ -105,7 +114,8 @@ async def _report(path: Path, fmt: str, out: TextIO) -> None:
     help="Write to FILE instead of stdout.",
 )
 def report(journal_path: Path | None, fmt: str, output: Path | None) -> None:
-    """One row per manifest row: id, path, video key, state, size, md5, error."""
+    """One row per manifest row: id, path, video key, state, size, md5, error; or
+    (--format html) a page with totals, plots, failures by reason, the slowest files."""
     try:
         path = find_journal(journal_path)
         if output is None:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any, Protocol, Union
 
 import anyio
 import click
@@ -17,6 +18,7 @@ import click
 from vidlift.cli.beacon import write_beacons
 from vidlift.cli.eventlog import LineDisplay
 from vidlift.cli.eventloop import backend_options
+from vidlift.cli.history import HistoryRecorder
 from vidlift.cli.journals import default_journal_path, open_journal
 from vidlift.cli.options import size_type, warn_insecure
 from vidlift.cli.settings import RunConfig, load_run_config
@@ -102,10 +104,12 @@ async def _run(
         config.credentials()  # before the display starts
         display = make_display(config)
         metrics = _start_metrics(config, display.view)
+        history = HistoryRecorder(journal_path, display.view)
+        observers: list[Observer] = [history] if metrics is None else [history, metrics]
         stop = anyio.Event()
         outcome: BatchOutcome | None = None
         try:
-            with display:
+            with display, history:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(_watch_signals, stop, tg.cancel_scope, display)
                     tg.start_soon(write_beacons, journal_path, display.view)
@@ -116,7 +120,7 @@ async def _run(
                         config,
                         strict=options["strict"],
                         stop=stop,
-                        metrics=metrics,
+                        observers=observers,
                     )
                     tg.cancel_scope.cancel()
         finally:
@@ -136,7 +140,7 @@ async def migrate(
     *,
     strict: bool = False,
     stop: anyio.Event | None = None,
-    metrics: MetricsExporter | None = None,
+    observers: Sequence[Observer] = (),
 ) -> BatchOutcome:
     """What ``vidlift run`` (and ``vidlift demo``) do with an open journal: queue the
     manifest's rows, size ``concurrency = auto`` for the files left, run the batch."""
@@ -144,13 +148,10 @@ async def migrate(
     counts = await ingest_into_view(journal, manifest, display, strict=strict)
     settings = config.batch_settings(_mean_left_bytes(counts))
     display.view.concurrency = settings.concurrency
-    on_event: EventSink = display
-    if metrics is not None:
-        on_event = _tee(display, metrics)
+    everyone = (display, *observers)  # the display first: the others read its view
     async with anyio.create_task_group() as tg:
-        tg.start_soon(display.pulse)
-        if metrics is not None:
-            tg.start_soon(metrics.pulse)
+        for observer in everyone:
+            tg.start_soon(observer.pulse)
         outcome = await run_batch(
             None,
             journal=journal,
@@ -159,19 +160,27 @@ async def migrate(
             endpoint=config.endpoint,
             settings=settings,
             bwlimit_bytes_per_s=config.bwlimit,
-            on_event=on_event,
+            on_event=_fan_out(everyone),
             stop=stop,
         )
         tg.cancel_scope.cancel()
     return outcome
 
 
-def _tee(display: Display, metrics: MetricsExporter) -> EventSink:
-    def both(event: BatchEvent) -> None:
-        display(event)  # first: the metrics read the view it updates
-        metrics(event)
+class Observer(Protocol):
+    """What watches a batch: an event sink with a periodic task."""
 
-    return both
+    def __call__(self, event: BatchEvent) -> None: ...
+
+    async def pulse(self) -> None: ...
+
+
+def _fan_out(observers: Sequence[Observer]) -> EventSink:
+    def each(event: BatchEvent) -> None:
+        for observer in observers:
+            observer(event)
+
+    return each
 
 
 def _runnable(counts: JobCounts) -> int:
