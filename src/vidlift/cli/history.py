@@ -35,7 +35,7 @@ from vidlift.jobs.events import (
 __all__ = ["HISTORY_SUFFIX", "HistoryRecorder", "history_path", "read_history"]
 
 HISTORY_SUFFIX = ".history.jsonl"
-_SAMPLE_EVERY_S = 2.0
+_SAMPLE_EVERY_S = 1.0
 
 
 def history_path(journal: Path) -> Path:

@@ -106,11 +106,13 @@ def _throughput(data: _Data) -> list[tuple[float, float]]:
         return points
     done = sorted(data.done_sizes)
     start, end = done[0][0], done[-1][0]
-    width = max((end - start) / _FALLBACK_BUCKETS, 1.0)
+    width = max((end - start) / _FALLBACK_BUCKETS, 0.01)
     buckets = [0] * (int((end - start) / width) + 1)
     for moment, size in done:
         buckets[int((moment - start) / width)] += size
-    return [(start + (i + 1) * width, total / width) for i, total in enumerate(buckets)]
+    return [(start, 0.0)] + [
+        (start + (i + 1) * width, total / width) for i, total in enumerate(buckets)
+    ]
 
 
 def _cards(data: _Data, resent: int, retries: int) -> str:
@@ -203,7 +205,7 @@ def _file_rows(entries: list[dict[str, Any]]) -> list[tuple[str, ...]]:
                 str(e["id"]),
                 str(e["path"]),
                 human_bytes(size),
-                human_duration(seconds),
+                f"{seconds:.1f}s" if seconds < 60 else human_duration(seconds),
                 rate,
                 str(e["retries"]),
                 human_bytes(int(e["resent"])),

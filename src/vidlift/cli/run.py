@@ -214,9 +214,10 @@ async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: b
     counts = await journal.counts()
     by = counts.by_state
     left = _runnable(counts)
+    held = counts.done_bytes + counts.acked_bytes  # done files and acknowledged parts
     click.echo(
         f"vidlift: {by.get(JobState.DONE, 0)} done, {by.get(JobState.FAILED, 0)} failed, "
-        f"{left} left, of {counts.total_jobs} jobs; {human_bytes(counts.done_bytes)} of "
+        f"{left} left, of {counts.total_jobs} jobs; {human_bytes(held)} of "
         f"{human_bytes(counts.total_bytes)} on the platform",
         err=True,
     )

@@ -10,7 +10,7 @@ from html import escape
 
 __all__ = ["line_chart"]
 
-_WIDTH, _HEIGHT = 560, 220
+_WIDTH, _HEIGHT = 530, 220
 _LEFT, _RIGHT, _TOP, _BOTTOM = 72, 16, 28, 36
 _TICKS = 4
 

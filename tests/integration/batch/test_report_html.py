@@ -52,6 +52,7 @@ async def migrate_with_trouble(tmp_path: Path) -> Path:
     faults = FaultPlan(seed=4, drop_mid_segment_p=0.2)
     async with Emulator(emulator_config(tmp_path, faults)) as emu:
         args = ["run", str(manifest), "--chunk-size", "64KiB", "--concurrency", "3"]
+        args += ["--bwlimit", "512KiB"]  # about 3 s: a few samples of the rate
         result = await run_cli(args, cli_env(emu))
         assert result.code == 1, result.stderr  # the missing file failed
     return manifest.with_name("library.csv.vidlift.sqlite")
