@@ -21,11 +21,14 @@ Every error vidlift raises on purpose is a :class:`VidliftError`. The tree::
     ├── ApiError                     the API answered status=error (code, title, message)
     │   ├── AuthError                bad credentials or signature: stops the batch
     │   ├── NonceReused              400 NonceInvalid: sign again with a new nonce
-    │   └── RateLimited              429 RateLimitExceeded, with the reset time
+    │   ├── RateLimited              429 RateLimitExceeded, with the reset time
+    │   └── VideoMissing             404: the platform has no such video/media
     └── UploadError                  an upload that cannot go on as it is
         ├── SegmentRejected          the upload server refuses this request for good
         ├── UploadServerBusy         503 / 5xx: try again later
         ├── RangesShrank             ranges went backwards: session completed or reset
+        ├── PartLinkRefused          v2: 403 on a pre-signed part link: list the parts again
+        ├── UploadGone               v2: the platform no longer knows the upload: reconcile
         └── VerificationError        the platform's size or md5 differs from the source
 
 The classes carry the facts (status, code, session id, path) as attributes so that the
@@ -48,6 +51,7 @@ __all__ = [
     "LocalProtocolError",
     "ManifestError",
     "NonceReused",
+    "PartLinkRefused",
     "ProgrammingError",
     "RangeHeaderError",
     "RangesShrank",
@@ -58,8 +62,10 @@ __all__ = [
     "SourceError",
     "TransportError",
     "UploadError",
+    "UploadGone",
     "UploadServerBusy",
     "VerificationError",
+    "VideoMissing",
     "VidliftError",
 ]
 
@@ -208,6 +214,10 @@ class RateLimited(ApiError):
         super().__init__(**kwargs)  # type: ignore[arg-type]
 
 
+class VideoMissing(ApiError):
+    """404: the platform has no video/media under this key (deleted, or never created)."""
+
+
 class UploadError(VidliftError):
     """An upload that cannot continue as it is. Names the file and the session."""
 
@@ -245,6 +255,18 @@ class UploadServerBusy(UploadError):
         self.http_status = http_status
         self.retry_after_s = retry_after_s
         super().__init__(message, path=path, session_id=session_id)
+
+
+class PartLinkRefused(UploadError):
+    """v2: a pre-signed part link answered 403 (expired, or its signature refused).
+
+    Nothing was stored; listing the parts again signs fresh links.
+    """
+
+
+class UploadGone(UploadError):
+    """v2: the platform no longer knows this upload (completed, replaced, or its direct
+    link is unusable). Ask for the media's status; reopen the upload if it has no file."""
 
 
 class RangesShrank(UploadError):
