@@ -26,13 +26,16 @@ if TYPE_CHECKING:
     )
     from vidlift.jobs.batch import run_batch
     from vidlift.jobs.events import (
+        ApiAnswered,
         BatchEvent,
+        JobAcked,
         JobDone,
         JobFailed,
         JobInterrupted,
         JobProgress,
         JobRetrying,
         JobStarted,
+        JobVerifying,
         LibrarySurveyed,
         ManifestProblemFound,
     )
@@ -45,6 +48,7 @@ if TYPE_CHECKING:
     from vidlift.protocol.metadata import VideoMetadata
 
 __all__ = [
+    "ApiAnswered",
     "ApiError",
     "AuthError",
     "BatchEvent",
@@ -53,6 +57,7 @@ __all__ = [
     "Client",
     "ConfigError",
     "Credentials",
+    "JobAcked",
     "JobDone",
     "JobFailed",
     "JobInterrupted",
@@ -60,6 +65,7 @@ __all__ = [
     "JobRetrying",
     "JobStarted",
     "JobState",
+    "JobVerifying",
     "LibrarySurveyed",
     "ManifestProblemFound",
     "MemoryJournal",
@@ -93,6 +99,8 @@ _EXPORTS = {
     "Client": "vidlift.jobs.facade",
     "ConfigError": "vidlift.errors",
     "Credentials": "vidlift.config",
+    "ApiAnswered": "vidlift.jobs.events",
+    "JobAcked": "vidlift.jobs.events",
     "JobDone": "vidlift.jobs.events",
     "JobFailed": "vidlift.jobs.events",
     "JobInterrupted": "vidlift.jobs.events",
@@ -100,6 +108,7 @@ _EXPORTS = {
     "JobRetrying": "vidlift.jobs.events",
     "JobStarted": "vidlift.jobs.events",
     "JobState": "vidlift.journal.state",
+    "JobVerifying": "vidlift.jobs.events",
     "LibrarySurveyed": "vidlift.jobs.events",
     "ManifestProblemFound": "vidlift.jobs.events",
     "MemoryJournal": "vidlift.journal.memory",

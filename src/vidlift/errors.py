@@ -22,12 +22,14 @@ Every error vidlift raises on purpose is a :class:`VidliftError`. The tree::
     ├── ApiError                     the API answered status=error (code, title, message)
     │   ├── AuthError                bad credentials or signature: stops the batch
     │   ├── NonceReused              400 NonceInvalid: sign again with a new nonce
-    │   ├── VideoMissing             the video is gone from the platform (deleted)
-    │   └── RateLimited              429 RateLimitExceeded, with the reset time
+    │   ├── RateLimited              429 RateLimitExceeded, with the reset time
+    │   └── VideoMissing             404: the video is gone (deleted): created again, once
     └── UploadError                  an upload that cannot go on as it is
         ├── SegmentRejected          the upload server refuses this request for good
         ├── UploadServerBusy         503 / 5xx: try again later
         ├── RangesShrank             ranges went backwards: session completed or reset
+        ├── PartLinkRefused          v2: 403 on a pre-signed part link: list the parts again
+        ├── UploadGone               v2: the platform no longer knows the upload: reconcile
         └── VerificationError        the platform's size or md5 differs from the source
 
 The classes carry the facts (status, code, session id, path) as attributes so that the
@@ -50,6 +52,7 @@ __all__ = [
     "LocalProtocolError",
     "ManifestError",
     "NonceReused",
+    "PartLinkRefused",
     "PlatformUnreachable",
     "ProgrammingError",
     "RangeHeaderError",
@@ -61,6 +64,7 @@ __all__ = [
     "SourceError",
     "TransportError",
     "UploadError",
+    "UploadGone",
     "UploadServerBusy",
     "VerificationError",
     "VideoMissing",
@@ -205,8 +209,8 @@ class NonceReused(ApiError):
 
 
 class VideoMissing(ApiError):
-    """The platform no longer knows the video (deleted since it was created): a new one
-    is created for the job, exactly once."""
+    """404: the platform has no video/media under this key (deleted since it was created):
+    the job creates a new one, exactly once."""
 
 
 class PlatformUnreachable(VidliftError):
@@ -276,6 +280,18 @@ class UploadServerBusy(UploadError):
         self.http_status = http_status
         self.retry_after_s = retry_after_s
         super().__init__(message, path=path, session_id=session_id)
+
+
+class PartLinkRefused(UploadError):
+    """v2: a pre-signed part link answered 403 (expired, or its signature refused).
+
+    Nothing was stored; listing the parts again signs fresh links.
+    """
+
+
+class UploadGone(UploadError):
+    """v2: the platform no longer knows this upload (completed, replaced, or its direct
+    link is unusable). Ask for the media's status; reopen the upload if it has no file."""
 
 
 class RangesShrank(UploadError):

@@ -9,7 +9,7 @@ outcome = await vidlift.run_batch(
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from vidlift.client.transport import AiohttpTransport, Transport
 from vidlift.client.uploader import SegmentSender
 from vidlift.config import DEFAULT_ENDPOINT, Credentials
 from vidlift.errors import VidliftError
-from vidlift.jobs.events import EventSink, LibrarySurveyed
+from vidlift.jobs.events import ApiAnswered, EventSink, LibrarySurveyed
 from vidlift.jobs.ingest import MetadataChange, ingest_manifest, job_spec
 from vidlift.jobs.manager import BatchOutcome, BatchRunner, BatchSettings
 from vidlift.jobs.pacing import AdaptiveGate, ApiPacer
@@ -31,6 +31,7 @@ from vidlift.jobs.sync import sync_metadata
 from vidlift.journal.base import Journal
 from vidlift.manifest import ManifestEntry
 from vidlift.platforms.v1 import V1Platform
+from vidlift.protocol.models import RateLimit
 
 __all__ = ["piece_bytes_for", "run_batch"]
 
@@ -78,6 +79,21 @@ async def _prepare(
         outcome.stopped_by = str(exc)
         return False
     return True
+
+
+def _quota_reporter(sink: EventSink | None) -> Callable[[RateLimit | None], None] | None:
+    """Tell the event sink about every API answer and the quota it states."""
+    if sink is None:
+        return None
+
+    def report(quota: RateLimit | None) -> None:
+        if quota is None:
+            sink(ApiAnswered(None, None, None))
+        else:
+            reset = float(quota.reset) if quota.reset is not None else None
+            sink(ApiAnswered(quota.limit, quota.remaining, reset))
+
+    return report
 
 
 async def run_batch(
@@ -135,7 +151,7 @@ async def run_batch(
             credentials=credentials,
             api_format=upload.api_format,
             timeout_s=upload.timeouts.api_s,
-            pacer=ApiPacer(),
+            pacer=ApiPacer(on_answer=_quota_reporter(on_event)),
         )
         throttle = Throttle(bwlimit_bytes_per_s) if bwlimit_bytes_per_s else None
         gate = AdaptiveGate(settings.concurrency)

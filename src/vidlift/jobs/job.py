@@ -208,6 +208,8 @@ class _Run:
         self.spec = spec
         self.on_progress = on_progress
         self.on_retry = on_retry
+        self.on_acked: ProgressCallback | None = None  # bytes the platform holds
+        self.on_verifying: Callable[[], None] | None = None
         self.stats = JobStats()
         self.video_key = spec.video_key or (spec.handle.video_key if spec.handle else None) or None
         self.handle = spec.handle
@@ -413,6 +415,8 @@ class _Run:
         if self.ctx.reachability is not None:
             self.ctx.reachability.answered()
         self.acked_bytes = ranges.byte_count
+        if self.on_acked is not None:
+            self.on_acked(ranges.byte_count)
         await self.ctx.log.record_progress(self.spec.job_id, ranges.as_pairs())
         if self.ctx.should_stop():
             raise TransferInterrupted(self.spec.source.name)
@@ -437,6 +441,8 @@ class _Run:
                 f"{source.size_bytes}"
             )
         await source.check_unchanged()
+        if self.on_verifying is not None:
+            self.on_verifying()
         await self.ctx.log.mark_verifying(self.spec.job_id)
         self.md5 = await reader.md5_hexdigest() if self.ctx.verify_md5 else None
         # Without md5 verification, a final answer that states the size (checked above)
@@ -501,10 +507,14 @@ async def run_job(
     *,
     on_progress: ProgressCallback | None = None,
     on_retry: RetryCallback | None = None,
+    on_acked: ProgressCallback | None = None,
+    on_verifying: Callable[[], None] | None = None,
 ) -> JobResult:
     """Run one job to a verified upload.
 
     Raises the error the decision table gives up on (naming the source and the upload),
     TransferInterrupted when a stop was requested, and STOP_BATCH errors as they are.
     """
-    return await _Run(ctx, spec, on_progress, on_retry).run()
+    run = _Run(ctx, spec, on_progress, on_retry)
+    run.on_acked, run.on_verifying = on_acked, on_verifying
+    return await run.run()

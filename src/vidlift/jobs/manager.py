@@ -23,12 +23,14 @@ from vidlift.errors import SourceError, VidliftError
 from vidlift.jobs.events import (
     BatchEvent,
     EventSink,
+    JobAcked,
     JobDone,
     JobFailed,
     JobInterrupted,
     JobProgress,
     JobRetrying,
     JobStarted,
+    JobVerifying,
 )
 from vidlift.jobs.job import (
     JobContext,
@@ -211,7 +213,7 @@ class BatchRunner:
 
     def _retry_hook(self, job_id: str) -> RetryCallback:
         def hook(error: VidliftError, delay_s: float) -> None:
-            self._emit(JobRetrying(job_id, str(error), delay_s))
+            self._emit(JobRetrying(job_id, str(error), delay_s, type(error).__name__))
 
         return hook
 
@@ -257,4 +259,6 @@ class BatchRunner:
             self._spec(record, source),
             on_progress=lambda done: self._emit(JobProgress(job_id, done, size)),
             on_retry=self._retry_hook(job_id),
+            on_acked=lambda acked: self._emit(JobAcked(job_id, acked, size)),
+            on_verifying=lambda: self._emit(JobVerifying(job_id)),
         )
