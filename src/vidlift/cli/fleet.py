@@ -9,45 +9,49 @@ or journal error; 130 interrupted.
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import anyio
 import click
 
-from vidlift.cli.display import LineDisplay, LiveDisplay
 from vidlift.cli.eventloop import backend_options
 from vidlift.cli.journals import as_ref, describe_journal, open_journal
 from vidlift.cli.options import size_type, warn_insecure
 from vidlift.cli.run import (
     EXIT_OK,
     EXIT_USAGE,
-    _display,
+    Display,
     _finish,
     _mean_left_bytes,
     _watch_signals,
     ingest_into_view,
+    make_display,
 )
 from vidlift.cli.settings import RunConfig, load_run_config
 from vidlift.errors import ConfigError, VidliftError
 from vidlift.jobs.batch import run_batch
 from vidlift.jobs.events import BatchEvent, JobDone
 from vidlift.jobs.feed import ClaimFeed, FeedSettings, SharedApiPacer, new_worker
-from vidlift.jobs.ingest import ingest_manifest
+from vidlift.jobs.ingest import MetadataChange, ingest_manifest
 from vidlift.jobs.manager import BatchOutcome
+from vidlift.jobs.survey import library_tag
 from vidlift.journal.leases import FleetJournal, TokenBucket, api_key_id
 from vidlift.journal.state import JobState
 
-__all__ = ["enqueue", "run_worker", "worker"]
+__all__ = ["enqueue", "run_shared", "run_worker", "worker"]
 
 
 async def run_worker(
     journal: FleetJournal,
-    display: LineDisplay | LiveDisplay,
+    display: Display,
     config: RunConfig,
     *,
     follow: bool = False,
     stop: anyio.Event | None = None,
+    library: str | None = None,
+    metadata_changes: Sequence[MetadataChange] = (),
 ) -> BatchOutcome:
     """Claim jobs from the journal and run them until none is left (or forever with
     ``follow``), renewing leases, sharing the API budget with the other workers."""
@@ -70,8 +74,13 @@ async def run_worker(
             sent[0] += event.size_bytes
 
     feed_settings = FeedSettings(lease_s=config.lease_s, poll_s=config.poll_s, follow=follow)
-    async with ClaimFeed(journal, new_worker(), feed_settings, bytes_sent=lambda: sent[0]) as feed:
-        return await run_batch(
+    worker_info = new_worker()
+    async with (
+        ClaimFeed(journal, worker_info, feed_settings, bytes_sent=lambda: sent[0]) as feed,
+        anyio.create_task_group() as tg,
+    ):
+        tg.start_soon(display.pulse)
+        outcome = await run_batch(
             None,
             journal=journal,
             api_key=api_key,
@@ -81,35 +90,49 @@ async def run_worker(
             bwlimit_bytes_per_s=config.bwlimit,
             on_event=on_event,
             stop=stop,
+            library=library,
+            survey=False,
+            metadata_changes=metadata_changes,
             jobs=feed,
             api_pacer=pacer,
         )
+        tg.cancel_scope.cancel()
+    return outcome
 
 
-async def run_fleet(
-    journal: FleetJournal,
-    manifest: Path,
-    display: LineDisplay | LiveDisplay,
-    config: RunConfig,
-    *,
-    strict: bool,
-    stop: anyio.Event | None,
-) -> BatchOutcome:
+async def run_shared(
+    journal: FleetJournal, manifest: Path, config: RunConfig, *, strict: bool
+) -> int:
     """``vidlift run`` on a shared journal: queue the manifest, then work as one worker."""
-    await ingest_into_view(journal, manifest, display, strict=strict)
-    return await run_worker(journal, display, config, stop=stop)
+    display = make_display(config)
+    stop = anyio.Event()
+    outcome: BatchOutcome | None = None
+    with display:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_watch_signals, stop, tg.cancel_scope, display)
+            _, stats = await ingest_into_view(journal, manifest, display, strict=strict)
+            outcome = await run_worker(
+                journal,
+                display,
+                config,
+                stop=stop,
+                library=library_tag(manifest),
+                metadata_changes=stats.metadata_changes,
+            )
+            tg.cancel_scope.cancel()
+    return await _finish(journal, outcome, stop.is_set())
 
 
 async def _work(journal_ref: str, config: RunConfig, follow: bool) -> int:
     journal = await open_journal(as_ref(journal_ref))
     try:
         config.credentials()  # before the display starts
-        display = _display(config)
+        display = make_display(config)
         stop = anyio.Event()
         outcome: BatchOutcome | None = None
         with display:
             async with anyio.create_task_group() as tg:
-                tg.start_soon(_watch_signals, stop, tg.cancel_scope)
+                tg.start_soon(_watch_signals, stop, tg.cancel_scope, display)
                 outcome = await run_worker(journal, display, config, follow=follow, stop=stop)
                 tg.cancel_scope.cancel()
         return await _finish(journal, outcome, stop.is_set())

@@ -7,6 +7,8 @@ wherever a journal is named: run, status, report, retry, enqueue, worker.
 
 from __future__ import annotations
 
+import fcntl
+import os
 from pathlib import Path
 
 from vidlift.errors import ConfigError
@@ -21,6 +23,7 @@ __all__ = [
     "describe_journal",
     "find_journal",
     "is_postgres_url",
+    "lock_holder",
     "open_journal",
     "open_journal_readonly",
 ]
@@ -98,3 +101,27 @@ async def open_journal_readonly(ref: JournalRef) -> FleetJournal:
     if isinstance(ref, str):
         return await _open_postgres(ref)
     return await SqliteJournal.open_readonly(ref)
+
+
+def lock_holder(path: Path) -> int | None:
+    """The pid of the process writing the journal, or None when no process writes it.
+
+    A writer holds an exclusive ``flock`` on ``<journal>.lock`` and writes its pid there
+    (:mod:`vidlift.journal.sqlite_store`). A shared lock taken and released at once tells
+    whether one is held; a writer starting in that instant would be refused, and says so.
+    """
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        fd = os.open(lock_path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            return int(text) if text.isdigit() else 0
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)

@@ -40,6 +40,7 @@ from vidlift.journal.leases import Lease, TokenBucket, WorkerInfo
 from vidlift.journal.spec import JobProblem, JobSpec
 from vidlift.journal.sqlite_schema import COLUMNS, from_row
 from vidlift.journal.state import ACTIVE_STATES, SETTLED_STATES, JobState
+from vidlift.protocol.metadata import VideoMetadata
 
 __all__ = ["PostgresJournal", "redact_url"]
 
@@ -280,6 +281,9 @@ class PostgresJournal:
 
     async def mark_done(self, job_id: str, *, video_key: str, md5: str | None) -> None:
         await self._must_change(job_id, partial(transitions.done, video_key=video_key, md5=md5))
+
+    async def record_metadata(self, job_id: str, metadata: VideoMetadata) -> None:
+        await self._must_change(job_id, partial(transitions.retitled, metadata=metadata))
 
     async def mark_failed(self, job_id: str, error: str) -> None:
         await self._must_change(job_id, partial(transitions.failed, error=error))
