@@ -11,6 +11,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 ROWS = 100_000
 BUDGET_MIB = 200
 
