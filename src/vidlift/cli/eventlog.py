@@ -27,6 +27,7 @@ from vidlift.jobs.events import (
     JobRetrying,
     JobStarted,
     JobVerifying,
+    LibrarySurveyed,
     ManifestProblemFound,
 )
 
@@ -43,6 +44,7 @@ EVENT_NAMES: dict[type[BatchEvent], str] = {
     JobProgress: "job_progress",
     JobAcked: "job_acked",
     ApiAnswered: "api_answered",
+    LibrarySurveyed: "library_surveyed",
 }
 # Too frequent for a log line (per piece, per segment, per API call): summaries cover them.
 _UNLOGGED = (JobProgress, JobAcked, ApiAnswered)
@@ -93,7 +95,7 @@ class LineDisplay:
         self.view.apply(event)
         if not isinstance(event, _UNLOGGED):
             fields = {slot: getattr(event, slot) for slot in event.__slots__}
-            self._write(EVENT_NAMES[type(event)], fields)
+            self._write(EVENT_NAMES.get(type(event), type(event).__name__), fields)
         if self.view.clock() - self._last_summary >= self._interval_s:
             self.summarize()
 
