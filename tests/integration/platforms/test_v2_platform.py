@@ -262,3 +262,17 @@ async def test_secrets_stay_out_of_reprs(emulator: Emulator, transport: AiohttpT
     for text in texts:
         assert SECRET not in text and handle.session_id not in text
         assert "X-Amz-Signature" not in text
+
+
+async def test_without_md5_parts_are_not_hashed_but_the_file_arrives(
+    emulator: Emulator, transport: AiohttpTransport, tmp_path: Path
+) -> None:
+    size = 11 * MIB
+    path = make_file(tmp_path / "f.mp4", size)
+    platform = V2Platform(transport, settings_for(emulator, verify_md5=False))
+    handle = await platform.create(VideoMetadata(), marker="n", tag=None, size_bytes=size)
+    finished = await drive(
+        platform.transfer(handle, size, RangeSet()), await SourceFile.inspect(path)
+    )
+    assert (finished.parts, finished.etags_checked) == (3, 0)
+    assert (await _received(emulator, handle.video_key))["md5"] == md5_of(path)

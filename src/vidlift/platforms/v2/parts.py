@@ -20,7 +20,7 @@ from typing import Protocol
 import anyio
 
 from vidlift.client.fileslice import FileSlice, loop_can_sendfile
-from vidlift.client.transport import Body, HttpRequest, Transport
+from vidlift.client.transport import Body, HttpRequest, HttpResponse, Transport
 from vidlift.errors import (
     PartLinkRefused,
     RemoteProtocolError,
@@ -90,9 +90,11 @@ async def put_part(
     *,
     label: str,
     zero_copy: bool,
+    verify_md5: bool = True,
     on_sent: SentCallback | None = None,
 ) -> str:
-    """PUT the range's bytes to ``link``; the part's md5 (hex), checked against the ETag.
+    """PUT the range's bytes to ``link``; the part's md5 (hex), checked against the ETag
+    (``verify_md5=False``: nothing hashed, the platform's ETag is returned unchecked).
 
     Raises PartLinkRefused (403), UploadGone (404), UploadServerBusy (5xx),
     SegmentRejected (other refusals), VerificationError (ETag is not the md5) and
@@ -104,9 +106,10 @@ async def put_part(
     body: Body
     if zero_copy and link.startswith("http://") and loop_can_sendfile():
         piece = body = reader.file_slice(byte_range, on_sent)
-        md5_task = asyncio.ensure_future(
-            asyncio.to_thread(_md5_of_fd, piece.fd, piece.offset, piece.length)
-        )
+        if verify_md5:
+            md5_task = asyncio.ensure_future(
+                asyncio.to_thread(_md5_of_fd, piece.fd, piece.offset, piece.length)
+            )
     else:
         body = _streamed(reader, byte_range, digest, on_sent)
     try:
@@ -118,12 +121,17 @@ async def put_part(
             with anyio.CancelScope(shield=True):
                 await asyncio.wait([md5_task])
     md5 = md5_task.result() if md5_task is not None else digest.hexdigest()
+    return _classify(response, md5 if verify_md5 else None, label)
+
+
+def _classify(response: HttpResponse, md5: str | None, label: str) -> str:
+    """The part's md5 (or the ETag, unchecked, when ``md5`` is None), else the error."""
     status = response.status
     if status == 200:
         etag = response.headers.get("etag", "").strip().strip('"')
-        if etag != md5:
+        if md5 is not None and etag != md5:
             raise VerificationError(f"{label}: the platform's ETag is not the part's md5")
-        return md5
+        return etag
     code = _s3_code(response.body)
     if status == 403:
         raise PartLinkRefused(f"{label}: the part link was refused ({code}); list the parts again")

@@ -73,6 +73,7 @@ class V2Transfer:
         self._journal_parts = {n for r in acked for n in plan.numbers_within(r)}
         self._done: dict[int, str] = {}  # part number -> md5, confirmed by an ETag
         self._links: dict[int, str] = {}
+        self._unchecked: set[int] = set()  # sent with verify_md5 off: ETag not compared
         self.stage = TransferStage.SENDING
 
     def __repr__(self) -> str:  # never the token or a link
@@ -117,7 +118,10 @@ class V2Transfer:
 
     def _finished(self) -> FinishedUpload:
         return FinishedUpload(
-            self._video_key, self.plan.size_bytes, self.plan.count, etags_checked=len(self._done)
+            self._video_key,
+            self.plan.size_bytes,
+            self.plan.count,
+            etags_checked=len(set(self._done) - self._unchecked),
         )
 
     # ------------------------------------------------------------------ listing
@@ -174,13 +178,17 @@ class V2Transfer:
         on_sent: SentCallback | None,
         on_acked: AckedCallback | None,
     ) -> None:
-        """Send ``numbers`` with up to :attr:`in_flight` at once; the first failure stops
-        the others (their parts stay missing) and is raised."""
+        """Send ``numbers`` with up to :attr:`in_flight` at once. After the first failure
+        no new part starts; the parts already in flight finish (their bytes are not
+        wasted, and no answer is cut off after the platform stored a part), then the first
+        failure is raised."""
         queue = iter(numbers)
         failures: list[VidliftError] = []
 
-        async def worker(scope: anyio.CancelScope) -> None:
+        async def worker() -> None:
             for number in queue:
+                if failures:
+                    return
                 try:
                     md5 = await put_part(
                         self._transport,
@@ -189,19 +197,21 @@ class V2Transfer:
                         self.plan.byte_range(number),
                         label=f"upload {self._upload_id} part {number}",
                         zero_copy=self._settings.zero_copy,
+                        verify_md5=self._settings.verify_md5,
                         on_sent=on_sent,
                     )
                 except VidliftError as exc:
                     failures.append(exc)
-                    scope.cancel()
                     return
                 self._done[number] = md5
+                if not self._settings.verify_md5:
+                    self._unchecked.add(number)
                 if on_acked is not None:
                     on_acked(self.acked)
 
         async with anyio.create_task_group() as group:
             for _ in range(min(self.in_flight, len(numbers))):
-                group.start_soon(worker, group.cancel_scope)
+                group.start_soon(worker)
         if failures:
             raise failures[0]
 
@@ -284,9 +294,10 @@ class V2DirectTransfer:
                     whole,
                     label=f"media {self._video_key} direct upload",
                     zero_copy=self._settings.zero_copy,
+                    verify_md5=self._settings.verify_md5,
                     on_sent=on_sent,
                 )
-                self._checked = 1
+                self._checked = int(self._settings.verify_md5)
             except (UploadGone, PartLinkRefused):
                 await self._settle()  # raises UploadGone when the media has no file
             self._acked = RangeSet.of([whole])
