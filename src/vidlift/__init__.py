@@ -26,13 +26,16 @@ if TYPE_CHECKING:
     )
     from vidlift.jobs.batch import run_batch
     from vidlift.jobs.events import (
+        ApiAnswered,
         BatchEvent,
+        JobAcked,
         JobDone,
         JobFailed,
         JobInterrupted,
         JobProgress,
         JobRetrying,
         JobStarted,
+        JobVerifying,
         ManifestProblemFound,
     )
     from vidlift.jobs.facade import Client, UploadResult
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
     from vidlift.protocol.metadata import VideoMetadata
 
 __all__ = [
+    "ApiAnswered",
     "ApiError",
     "AuthError",
     "BatchEvent",
@@ -51,6 +55,7 @@ __all__ = [
     "Client",
     "ConfigError",
     "Credentials",
+    "JobAcked",
     "JobDone",
     "JobFailed",
     "JobInterrupted",
@@ -58,6 +63,7 @@ __all__ = [
     "JobRetrying",
     "JobStarted",
     "JobState",
+    "JobVerifying",
     "ManifestProblemFound",
     "MemoryJournal",
     "RangesShrank",
@@ -89,6 +95,8 @@ _EXPORTS = {
     "Client": "vidlift.jobs.facade",
     "ConfigError": "vidlift.errors",
     "Credentials": "vidlift.config",
+    "ApiAnswered": "vidlift.jobs.events",
+    "JobAcked": "vidlift.jobs.events",
     "JobDone": "vidlift.jobs.events",
     "JobFailed": "vidlift.jobs.events",
     "JobInterrupted": "vidlift.jobs.events",
@@ -96,6 +104,7 @@ _EXPORTS = {
     "JobRetrying": "vidlift.jobs.events",
     "JobStarted": "vidlift.jobs.events",
     "JobState": "vidlift.journal.state",
+    "JobVerifying": "vidlift.jobs.events",
     "ManifestProblemFound": "vidlift.jobs.events",
     "MemoryJournal": "vidlift.journal.memory",
     "RangesShrank": "vidlift.errors",

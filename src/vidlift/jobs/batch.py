@@ -9,7 +9,7 @@ outcome = await vidlift.run_batch(
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,13 +20,14 @@ from vidlift.client.throttle import Throttle
 from vidlift.client.transport import AiohttpTransport, Transport
 from vidlift.client.uploader import SegmentSender
 from vidlift.config import DEFAULT_ENDPOINT, Credentials
-from vidlift.jobs.events import EventSink
+from vidlift.jobs.events import ApiAnswered, EventSink
 from vidlift.jobs.ingest import ingest_manifest, job_spec
 from vidlift.jobs.manager import BatchOutcome, BatchRunner, BatchSettings
 from vidlift.jobs.pacing import ApiPacer
 from vidlift.jobs.policy import RetryPolicy
 from vidlift.journal.base import Journal
 from vidlift.manifest import ManifestEntry
+from vidlift.protocol.models import RateLimit
 
 __all__ = ["piece_bytes_for", "run_batch"]
 
@@ -42,6 +43,21 @@ def piece_bytes_for(settings: BatchSettings) -> int:
     memory stays within PIECE_BUDGET_BYTES whatever the file sizes."""
     fair_share = PIECE_BUDGET_BYTES // (2 * settings.concurrency)
     return max(MIN_PIECE_BYTES, min(settings.upload.piece_bytes, fair_share))
+
+
+def _quota_reporter(sink: EventSink | None) -> Callable[[RateLimit | None], None] | None:
+    """Tell the event sink about every API answer and the quota it states."""
+    if sink is None:
+        return None
+
+    def report(quota: RateLimit | None) -> None:
+        if quota is None:
+            sink(ApiAnswered(None, None, None))
+        else:
+            reset = float(quota.reset) if quota.reset is not None else None
+            sink(ApiAnswered(quota.limit, quota.remaining, reset))
+
+    return report
 
 
 async def run_batch(
@@ -85,7 +101,7 @@ async def run_batch(
             credentials=credentials,
             api_format=upload.api_format,
             timeout_s=upload.timeouts.api_s,
-            pacer=ApiPacer(),
+            pacer=ApiPacer(on_answer=_quota_reporter(on_event)),
         )
         throttle = Throttle(bwlimit_bytes_per_s) if bwlimit_bytes_per_s else None
         runner = BatchRunner(

@@ -26,12 +26,14 @@ from vidlift.jobs.delivery import Delivery, DeliveryResult, Hooks, deliver_file
 from vidlift.jobs.events import (
     BatchEvent,
     EventSink,
+    JobAcked,
     JobDone,
     JobFailed,
     JobInterrupted,
     JobProgress,
     JobRetrying,
     JobStarted,
+    JobVerifying,
 )
 from vidlift.jobs.pacing import AdaptiveGate
 from vidlift.jobs.policy import RetryCallback, RetryPolicy, Verdict
@@ -222,7 +224,7 @@ class BatchRunner:
 
     def _retry_hook(self, job_id: str) -> RetryCallback:
         def hook(error: VidliftError, delay_s: float) -> None:
-            self._emit(JobRetrying(job_id, str(error), delay_s))
+            self._emit(JobRetrying(job_id, str(error), delay_s, type(error).__name__))
 
         return hook
 
@@ -249,9 +251,11 @@ class BatchRunner:
         size = delivery.source.size_bytes
 
         async def on_acked(ranges: RangeSet) -> None:
+            self._emit(JobAcked(job_id, ranges.byte_count, size))
             await self._journal.record_progress(job_id, ranges.as_pairs())
 
         async def on_verifying() -> None:
+            self._emit(JobVerifying(job_id))
             await self._journal.mark_verifying(job_id)
 
         hooks = Hooks(
