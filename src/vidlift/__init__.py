@@ -36,10 +36,12 @@ if TYPE_CHECKING:
         JobRetrying,
         JobStarted,
         JobVerifying,
+        LibrarySurveyed,
         ManifestProblemFound,
     )
     from vidlift.jobs.facade import Client, UploadResult
     from vidlift.jobs.manager import BatchOutcome, BatchSettings
+    from vidlift.jobs.upload_state import UploadState
     from vidlift.journal.memory import MemoryJournal
     from vidlift.journal.sqlite import SqliteJournal
     from vidlift.journal.state import JobState
@@ -64,6 +66,7 @@ __all__ = [
     "JobStarted",
     "JobState",
     "JobVerifying",
+    "LibrarySurveyed",
     "ManifestProblemFound",
     "MemoryJournal",
     "RangesShrank",
@@ -76,6 +79,7 @@ __all__ = [
     "UploadError",
     "UploadResult",
     "UploadSettings",
+    "UploadState",
     "VerificationError",
     "VideoMetadata",
     "VidliftError",
@@ -105,6 +109,7 @@ _EXPORTS = {
     "JobStarted": "vidlift.jobs.events",
     "JobState": "vidlift.journal.state",
     "JobVerifying": "vidlift.jobs.events",
+    "LibrarySurveyed": "vidlift.jobs.events",
     "ManifestProblemFound": "vidlift.jobs.events",
     "MemoryJournal": "vidlift.journal.memory",
     "RangesShrank": "vidlift.errors",
@@ -117,6 +122,7 @@ _EXPORTS = {
     "UploadError": "vidlift.errors",
     "UploadResult": "vidlift.jobs.facade",
     "UploadSettings": "vidlift.config",
+    "UploadState": "vidlift.jobs.upload_state",
     "VerificationError": "vidlift.errors",
     "VideoMetadata": "vidlift.protocol.metadata",
     "VidliftError": "vidlift.errors",

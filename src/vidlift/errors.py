@@ -14,6 +14,7 @@ Every error vidlift raises on purpose is a :class:`VidliftError`. The tree::
     ├── RemoteProtocolError          *the peer* said something we cannot accept
     │   ├── AnswerParseError         malformed or unsafe body (bad XML/JSON, DTD, pickle)
     │   └── RangeHeaderError         a Range answer that is garbage or beyond the total
+    ├── PlatformUnreachable          no answer from the platform for too long: stop the batch
     ├── TransportError               the request may or may not have reached the server
     │   ├── ConnectError             could not connect (nothing was sent)
     │   ├── RequestTimeout           no answer in time
@@ -22,7 +23,7 @@ Every error vidlift raises on purpose is a :class:`VidliftError`. The tree::
     │   ├── AuthError                bad credentials or signature: stops the batch
     │   ├── NonceReused              400 NonceInvalid: sign again with a new nonce
     │   ├── RateLimited              429 RateLimitExceeded, with the reset time
-    │   └── VideoMissing             404: the platform has no such video/media
+    │   └── VideoMissing             404: the video is gone (deleted): created again, once
     └── UploadError                  an upload that cannot go on as it is
         ├── SegmentRejected          the upload server refuses this request for good
         ├── UploadServerBusy         503 / 5xx: try again later
@@ -32,7 +33,7 @@ Every error vidlift raises on purpose is a :class:`VidliftError`. The tree::
         └── VerificationError        the platform's size or md5 differs from the source
 
 The classes carry the facts (status, code, session id, path) as attributes so that the
-retry policy in :mod:`vidlift.jobs.policy` can decide without parsing messages. No
+decision table in :mod:`vidlift.jobs.policy` can decide without parsing messages. No
 message ever contains the API secret: the secret is never passed to an exception.
 """
 
@@ -52,6 +53,7 @@ __all__ = [
     "ManifestError",
     "NonceReused",
     "PartLinkRefused",
+    "PlatformUnreachable",
     "ProgrammingError",
     "RangeHeaderError",
     "RangesShrank",
@@ -206,16 +208,22 @@ class NonceReused(ApiError):
     """
 
 
+class VideoMissing(ApiError):
+    """404: the platform has no video/media under this key (deleted since it was created):
+    the job creates a new one, exactly once."""
+
+
+class PlatformUnreachable(VidliftError):
+    """The platform answered nothing for longer than ``unreachable_s``: the batch stops
+    with every job left as it was, so that the next run simply goes on."""
+
+
 class RateLimited(ApiError):
     """429 RateLimitExceeded. ``reset_at`` is the Unix time the quota resets, if given."""
 
     def __init__(self, *, reset_at: float | None = None, **kwargs: object) -> None:
         self.reset_at = reset_at
         super().__init__(**kwargs)  # type: ignore[arg-type]
-
-
-class VideoMissing(ApiError):
-    """404: the platform has no video/media under this key (deleted, or never created)."""
 
 
 class UploadError(VidliftError):
@@ -225,18 +233,35 @@ class UploadError(VidliftError):
         self.message = message
         self.path = path
         self.session_id = session_id
-        parts = [p for p in (path, f"session {session_id}" if session_id else "") if p]
-        prefix = f"{', '.join(parts)}: " if parts else ""
-        super().__init__(prefix + message)
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        parts = [self.path, f"session {self.session_id}" if self.session_id else ""]
+        prefix = ", ".join(p for p in parts if p)
+        return f"{prefix}: {self.message}" if prefix else self.message
+
+    def locate(self, path: str, session_id: str) -> None:
+        """Name the file and the upload, where the raiser could not (once, by the job
+        loop, on the way out)."""
+        self.path = self.path or path
+        self.session_id = self.session_id or session_id
+        self.args = (self._text(),)
 
 
 class SegmentRejected(UploadError):
     """The upload server refuses this request and always will (400/413/415/416)."""
 
     def __init__(
-        self, message: str, *, http_status: int | None, path: str = "", session_id: str = ""
+        self,
+        message: str,
+        *,
+        http_status: int | None,
+        path: str = "",
+        session_id: str = "",
+        retry_after_s: float | None = None,
     ) -> None:
         self.http_status = http_status
+        self.retry_after_s = retry_after_s
         super().__init__(message, path=path, session_id=session_id)
 
 

@@ -27,6 +27,7 @@ from vidlift.jobs.events import (
     JobRetrying,
     JobStarted,
     JobVerifying,
+    LibrarySurveyed,
     ManifestProblemFound,
 )
 
@@ -43,6 +44,7 @@ EVENT_NAMES: dict[type[BatchEvent], str] = {
     JobProgress: "job_progress",
     JobAcked: "job_acked",
     ApiAnswered: "api_answered",
+    LibrarySurveyed: "library_surveyed",
 }
 # Too frequent for a log line (per piece, per segment, per API call): summaries cover them.
 _UNLOGGED = (JobProgress, JobAcked, ApiAnswered)

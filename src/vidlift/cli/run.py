@@ -26,8 +26,9 @@ from vidlift.cli.view import BatchView, human_bytes
 from vidlift.errors import ConfigError, VidliftError
 from vidlift.jobs.batch import run_batch
 from vidlift.jobs.events import BatchEvent, EventSink
-from vidlift.jobs.ingest import ingest_manifest
+from vidlift.jobs.ingest import IngestStats, ingest_manifest
 from vidlift.jobs.manager import RUNNABLE_STATES, BatchOutcome
+from vidlift.jobs.survey import library_tag
 from vidlift.journal.base import JobCounts, Journal
 from vidlift.journal.state import JobState
 
@@ -87,6 +88,10 @@ async def _dry_run(journal: Journal, manifest: Path, strict: bool) -> int:
     click.echo(
         f"dry run: {stats.rows} rows read, {stats.new_jobs} new jobs, {stats.problems} bad rows"
     )
+    if stats.metadata_changes:
+        click.echo(f"  metadata to update on the platform: {len(stats.metadata_changes)} videos")
+        for change in stats.metadata_changes[:10]:
+            click.echo(f"    {change.job_id} ({change.video_key}): {change.metadata.title!r}")
     for state, count in counts.by_state.items():
         if count:
             click.echo(f"  {state.value:10} {count}")
@@ -145,7 +150,8 @@ async def migrate(
     """What ``vidlift run`` (and ``vidlift demo``) do with an open journal: queue the
     manifest's rows, size ``concurrency = auto`` for the files left, run the batch."""
     api_key, api_secret = config.credentials()
-    counts = await ingest_into_view(journal, manifest, display, strict=strict)
+    fresh = (await journal.counts()).total_jobs == 0  # a new (or lost) journal: survey
+    counts, stats = await ingest_into_view(journal, manifest, display, strict=strict)
     settings = config.batch_settings(_mean_left_bytes(counts))
     display.view.concurrency = settings.concurrency
     everyone = (display, *observers)  # the display first: the others read its view
@@ -162,6 +168,9 @@ async def migrate(
             bwlimit_bytes_per_s=config.bwlimit,
             on_event=_fan_out(everyone),
             stop=stop,
+            library=library_tag(manifest),
+            survey=fresh,
+            metadata_changes=stats.metadata_changes,
         )
         tg.cancel_scope.cancel()
     return outcome
@@ -196,10 +205,10 @@ def _mean_left_bytes(counts: JobCounts) -> float | None:
 
 async def ingest_into_view(
     journal: Journal, manifest: Path, display: Display, *, strict: bool
-) -> JobCounts:
+) -> tuple[JobCounts, IngestStats]:
     """Queue the manifest's rows, then start the display's totals from the journal's
-    counts (returned)."""
-    await ingest_manifest(journal, manifest, strict=strict, on_event=display)
+    counts (returned, with what the ingest found)."""
+    stats = await ingest_manifest(journal, manifest, strict=strict, on_event=display)
     counts = await journal.counts()
     view = display.view
     view.total_jobs = counts.total_jobs
@@ -207,7 +216,7 @@ async def ingest_into_view(
     view.done_bytes = counts.done_bytes
     view.done_jobs = counts.by_state.get(JobState.DONE, 0)
     view.failed_jobs = counts.by_state.get(JobState.FAILED, 0)
-    return counts
+    return counts, stats
 
 
 async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: bool) -> int:
@@ -221,6 +230,12 @@ async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: b
         f"{human_bytes(counts.total_bytes)} on the platform",
         err=True,
     )
+    if outcome is not None and outcome.metadata_updated:
+        click.echo(
+            f"vidlift: metadata of {outcome.metadata_updated} done "
+            f"video{'s' if outcome.metadata_updated != 1 else ''} updated from the manifest",
+            err=True,
+        )
     for failure in counts.recent_failures[:5]:
         click.echo(f"  failed: {failure.location} {failure.path}: {failure.error}", err=True)
     if outcome is not None and outcome.stopped_by:

@@ -17,6 +17,7 @@ __all__ = [
     "JobRetrying",
     "JobStarted",
     "JobVerifying",
+    "LibrarySurveyed",
     "ManifestProblemFound",
 ]
 
@@ -112,8 +113,17 @@ class JobInterrupted:
     path: str
 
 
+@dataclass(frozen=True, slots=True)
+class LibrarySurveyed:
+    """The platform was asked what it holds of this library (a new or lost journal)."""
+
+    videos_found: int
+    api_calls: int
+
+
 BatchEvent = (
     ManifestProblemFound
+    | LibrarySurveyed
     | JobStarted
     | JobProgress
     | JobRetrying
