@@ -19,7 +19,8 @@ from vidlift.errors import (
     TransportError,
     UploadServerBusy,
 )
-from vidlift.platforms.v2 import FinishedUpload, V2Platform, V2Settings
+from vidlift.platforms.base import FinishedUpload
+from vidlift.platforms.v2 import V2Platform, V2Settings
 from vidlift.platforms.v2.transfer import V2DirectTransfer, V2Transfer
 from vidlift.testing.emulator import Emulator, EmulatorConfig, FaultPlan
 

@@ -13,7 +13,8 @@ import anyio
 
 from vidlift.client.source import SourceFile
 from vidlift.client.transport import AiohttpTransport
-from vidlift.platforms.v2 import UploadHandle, V2Platform, V2Settings
+from vidlift.platforms.base import UploadHandle
+from vidlift.platforms.v2 import V2Platform, V2Settings
 from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.ranges import RangeSet
 
@@ -42,12 +43,15 @@ async def main(endpoint: str, secret: str, path: Path, state: Path) -> None:
         handle = await platform.create(
             VideoMetadata(title="k"), marker="kill-job", tag=None, size_bytes=source.size_bytes
         )
-        saved = {"handle": [handle.video_key, handle.upload_ref, handle.session_id], "acked": []}
+        saved = {
+            "handle": [handle.video_key, handle.upload_id, handle.upload_secret],
+            "acked": [],
+        }
         _save(state, saved)
     handle = UploadHandle(*saved["handle"])
     acked = RangeSet.of(tuple(pair) for pair in saved["acked"])
 
-    def keep(ranges: RangeSet) -> None:
+    async def keep(ranges: RangeSet) -> None:
         saved["acked"] = [list(pair) for pair in ranges.as_pairs()]
         _save(state, saved)
         print("acked", ranges.byte_count, flush=True)
