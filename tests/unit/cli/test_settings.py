@@ -17,8 +17,8 @@ EXAMPLE = Path(__file__).parents[3] / "configs" / "vidlift.example.toml"
 def test_example_config_lists_every_setting_with_its_default() -> None:
     text = EXAMPLE.read_text()
     documented = tomllib.loads(text)["vidlift"]
-    # Credentials are commented out on purpose; bwlimit has no default.
-    commented = {"api_key", "api_secret", "bwlimit"}
+    # Credentials are commented out on purpose; bwlimit and site_id have no default.
+    commented = {"api_key", "api_secret", "bwlimit", "site_id"}
     assert set(documented) | commented == set(RunConfig.model_fields)
     defaults = RunConfig()
     from_file = RunConfig.model_validate(documented)
