@@ -18,12 +18,13 @@ import click
 from vidlift.cli.beacon import write_beacons
 from vidlift.cli.eventlog import LineDisplay
 from vidlift.cli.eventloop import backend_options
+from vidlift.cli.exits import fatal_errors
 from vidlift.cli.history import HistoryRecorder
 from vidlift.cli.journals import JournalRef, as_ref, default_journal_path, open_journal
 from vidlift.cli.options import size_type, warn_insecure
 from vidlift.cli.settings import RunConfig, load_run_config
 from vidlift.cli.view import BatchView, human_bytes
-from vidlift.errors import ConfigError, VidliftError
+from vidlift.errors import ConfigError
 from vidlift.jobs.batch import run_batch
 from vidlift.jobs.events import BatchEvent, EventSink
 from vidlift.jobs.ingest import IngestStats, ingest_manifest
@@ -311,7 +312,8 @@ async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: b
 def run(manifest: Path, journal_path: str | None, config_file: Path | None, **flags: Any) -> None:
     """Migrate every file of MANIFEST (CSV or JSON Lines). Safe to kill; run again to resume."""
     options = {"dry_run": flags.pop("dry_run"), "strict": flags.pop("strict")}
-    try:
+    # errors from task groups too (an empty manifest, --strict, the journal): one line, exit 2
+    with fatal_errors():
         config = load_run_config(flags, config_file=config_file)
         if not manifest.is_file():
             raise ConfigError(f"{manifest}: manifest not found")
@@ -326,10 +328,4 @@ def run(manifest: Path, journal_path: str | None, config_file: Path | None, **fl
             options,
             backend_options=loop,
         )
-    except ConfigError as exc:
-        click.echo(f"vidlift: error: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
-    except VidliftError as exc:
-        click.echo(f"vidlift: error: {exc}", err=True)
-        sys.exit(EXIT_USAGE)
     sys.exit(code)

@@ -8,6 +8,7 @@ single table, :data:`EXCEPTION_MAP`. It never retries and never follows redirect
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -26,7 +27,15 @@ from vidlift.errors import (
     VidliftError,
 )
 
-__all__ = ["EXCEPTION_MAP", "AiohttpTransport", "HttpRequest", "HttpResponse", "Transport"]
+__all__ = [
+    "EXCEPTION_MAP",
+    "AiohttpTransport",
+    "HttpRequest",
+    "HttpResponse",
+    "Transport",
+    "map_exception",
+    "redact_urls",
+]
 
 MAX_ANSWER_BYTES = 16 * 1024 * 1024
 
@@ -49,11 +58,23 @@ EXCEPTION_MAP: tuple[tuple[type[BaseException], type[VidliftError]], ...] = (
 )
 
 
+# A query string (``?`` up to a blank or a quote): signed API URLs carry the key, nonce
+# and signature there, upload URLs their token. aiohttp puts the URL in some messages.
+_QUERY = re.compile(r"\?[^\s'\"<>]*")
+
+
+def redact_urls(text: str) -> str:
+    """``text`` with every URL's query string replaced by ``?…``: an error message never
+    carries a signature, nonce, key or token (they end up in journals and reports)."""
+    return _QUERY.sub("?…", text)
+
+
 def map_exception(exc: BaseException) -> VidliftError | None:
-    """The vidlift error for an aiohttp/OS exception, or None if it is not ours to map."""
+    """The vidlift error for an aiohttp/OS exception, or None if it is not ours to map.
+    Its message never holds a query string (:func:`redact_urls`)."""
     for source, target in EXCEPTION_MAP:
         if isinstance(exc, source):
-            detail = str(exc) or type(exc).__name__
+            detail = redact_urls(str(exc)) or type(exc).__name__
             if isinstance(exc, aiohttp.ClientConnectorCertificateError):
                 detail = (
                     f"the TLS certificate of {exc.host}:{exc.port} is not trusted "

@@ -185,7 +185,17 @@ class JobStatusRow:
         )
 
 
-STATES = {state.value: state for state in JobState}
+class _States(dict[str, JobState]):
+    """Stored state text -> JobState; JournalError (not a KeyError) for an unknown one."""
+
+    def __missing__(self, key: str) -> JobState:
+        raise JournalError(
+            f"a job is in state {key!r}, which this vidlift does not know "
+            "(written by another version?): use the vidlift that wrote the journal"
+        )
+
+
+STATES = _States({state.value: state for state in JobState})
 
 
 def _text(value: object) -> str | None:

@@ -37,6 +37,7 @@ from vidlift.journal.sqlite_schema import (
     INSERT,
     SELECT,
     SELECT_STATUS,
+    STATES,
     UPDATE,
     JobStatusRow,
     check_schema,
@@ -218,7 +219,7 @@ class SqliteStore:
             "COALESCE(SUM(acked_bytes), 0) FROM jobs GROUP BY state"
         )
         for state_text, count, size_sum, acked_sum in rows:
-            state = JobState(state_text)
+            state = STATES[state_text]
             by_state[state] = int(count)
             total += int(size_sum)
             done += int(size_sum) if state is JobState.DONE else 0
