@@ -5,7 +5,8 @@ Every error vidlift raises on purpose is a :class:`VidliftError`. The tree::
     VidliftError
     ├── ConfigError                  bad settings, missing credentials (CLI exit 2)
     ├── ManifestError                a bad manifest row: file, line, field, reason
-    ├── SourceError                  a local video file: missing, unreadable, empty, changed
+    ├── SourceError                  a source (file, URL, object): missing, unreadable, empty
+    │   └── SourceChanged            its size or identity changed since it was inspected
     ├── JournalError                 the journal cannot be opened or written
     ├── LocalProtocolError           *we* were about to do something the protocol forbids
     ├── RemoteProtocolError          *the peer* said something we cannot accept
@@ -49,6 +50,7 @@ __all__ = [
     "RemoteProtocolError",
     "RequestTimeout",
     "SegmentRejected",
+    "SourceChanged",
     "SourceError",
     "TransportError",
     "UploadError",
@@ -78,12 +80,21 @@ class ManifestError(VidliftError):
 
 
 class SourceError(VidliftError):
-    """A local source file cannot be uploaded (missing, unreadable, empty, changed)."""
+    """A source cannot be uploaded (missing, refused, unreadable, empty, changed).
+
+    ``path`` is the source's name for messages: a file path, or ``scheme://host/path``
+    (never a URL's query string, which often holds a signature).
+    """
 
     def __init__(self, path: str, reason: str) -> None:
         self.path = path
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+
+class SourceChanged(SourceError):
+    """The source's size or identity (mtime, ETag, Last-Modified) is not what it was when
+    inspected: the bytes already sent may belong to another version. Not retried."""
 
 
 class JournalError(VidliftError):
