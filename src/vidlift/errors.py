@@ -15,7 +15,8 @@ Every error vidlift raises on purpose is a :class:`VidliftError`. The tree::
     ├── TransportError               the request may or may not have reached the server
     │   ├── ConnectError             could not connect (nothing was sent)
     │   ├── RequestTimeout           no answer in time
-    │   └── ConnectionDropped        the connection closed without an answer
+    │   ├── ConnectionDropped        the connection closed without an answer
+    │   └── SourceUnavailable        a source's server answered 5xx or 429: retry later
     ├── ApiError                     the API answered status=error (code, title, message)
     │   ├── AuthError                bad credentials or signature: stops the batch
     │   ├── NonceReused              400 NonceInvalid: sign again with a new nonce
@@ -52,6 +53,7 @@ __all__ = [
     "SegmentRejected",
     "SourceChanged",
     "SourceError",
+    "SourceUnavailable",
     "TransportError",
     "UploadError",
     "UploadServerBusy",
@@ -135,6 +137,22 @@ class ConnectionDropped(TransportError):
     Real upload servers do this on purpose for requests they will always refuse
     (../shared/PROTOCOL.md, "Rejections"), so it is retried a bounded number of times.
     """
+
+
+class SourceUnavailable(TransportError):
+    """A source's server (an HTTP origin, S3) answered 5xx or 429: try again later.
+
+    ``name`` is the source's name for messages (never a URL's query string).
+    """
+
+    def __init__(
+        self, name: str, http_status: int | None, retry_after_s: float | None = None
+    ) -> None:
+        self.name = name
+        self.http_status = http_status
+        self.retry_after_s = retry_after_s
+        status = f"HTTP {http_status}" if http_status else "an error"
+        super().__init__(f"{name}: the source's server answered {status}: retrying later")
 
 
 class ApiError(VidliftError):
