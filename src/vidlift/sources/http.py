@@ -295,9 +295,8 @@ class HttpSource:
     def _changed(self, what: str) -> None:
         raise SourceChanged(
             self.name,
-            f"the source changed since it was first read ({what}); the bytes already "
-            "uploaded are of the old version: fix the origin, or retry the job "
-            "(vidlift retry --failed) to upload the new one from the start",
+            f"the source changed since it was first read ({what}): "
+            "restore it, or give the new version its own row (a new `id`) in the manifest",
         )
 
     def _content_range(self, response: aiohttp.ClientResponse) -> tuple[ByteRange, int]:

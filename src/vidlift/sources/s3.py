@@ -157,8 +157,8 @@ class S3Source:
             raise SourceChanged(
                 self.name,
                 f"the object changed since it was first read (size {self._size} -> {size}, "
-                f"ETag {self._etag} -> {etag}); the bytes already uploaded are of the old "
-                "version: retry the job (vidlift retry --failed) to upload the new one",
+                f"ETag {self._etag} -> {etag}): restore it, or give the new version its "
+                "own row (a new `id`) in the manifest",
             )
 
     def mapped(self, exc: BaseException) -> VidliftError:
