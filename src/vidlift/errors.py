@@ -8,6 +8,9 @@ Every error vidlift raises on purpose is a :class:`VidliftError`. The tree::
     ├── SourceError                  a source (file, URL, object): missing, unreadable, empty
     │   └── SourceChanged            its size or identity changed since it was inspected
     ├── JournalError                 the journal cannot be opened or written
+    │   └── LeaseLost                a worker's lease on a job was taken over: write refused
+    ├── ProgrammingError             vidlift broke its own rules (a bug): stops the batch
+    │   └── IllegalTransition        a job change not allowed from the job's state
     ├── LocalProtocolError           *we* were about to do something the protocol forbids
     ├── RemoteProtocolError          *the peer* said something we cannot accept
     │   ├── AnswerParseError         malformed or unsafe body (bad XML/JSON, DTD, pickle)
@@ -41,10 +44,13 @@ __all__ = [
     "ConfigError",
     "ConnectError",
     "ConnectionDropped",
+    "IllegalTransition",
     "JournalError",
+    "LeaseLost",
     "LocalProtocolError",
     "ManifestError",
     "NonceReused",
+    "ProgrammingError",
     "RangeHeaderError",
     "RangesShrank",
     "RateLimited",
@@ -101,6 +107,40 @@ class SourceChanged(SourceError):
 
 class JournalError(VidliftError):
     """The journal cannot be opened, read or written."""
+
+
+class LeaseLost(JournalError):
+    """A worker wrote to a job whose lease it no longer holds (fleet mode).
+
+    Another worker took the job over after this one's lease expired (it was paused, cut
+    off or too slow to renew): the write is refused, so that it cannot overwrite the
+    successor's. The worker must drop the job, not fail it.
+    """
+
+    def __init__(self, job_id: str, worker_id: str) -> None:
+        self.job_id = job_id
+        self.worker_id = worker_id
+        super().__init__(
+            f"job {job_id}: worker {worker_id} no longer holds its lease "
+            "(another worker took it over); the write was refused"
+        )
+
+
+class ProgrammingError(VidliftError):
+    """vidlift broke one of its own rules: a bug to report, never a job's failure."""
+
+
+class IllegalTransition(ProgrammingError):
+    """A change to a job that its state does not allow (the job-state table says no)."""
+
+    def __init__(self, job_id: str, event: str, state: str) -> None:
+        self.job_id = job_id
+        self.event = event
+        self.state = state
+        super().__init__(
+            f"job {job_id}: '{event}' is not allowed from state '{state}' "
+            "(a vidlift bug: please report it)"
+        )
 
 
 class LocalProtocolError(VidliftError):

@@ -1,1 +1,5 @@
-"""Scheduling and the one retry policy."""
+"""Scheduling and the one retry policy.
+
+Layer: jobs; may import: journal, manifest, platforms, sources, client, protocol, config,
+errors.
+"""

@@ -21,7 +21,7 @@ from vidlift.client.transport import AiohttpTransport, Transport
 from vidlift.client.uploader import SegmentSender
 from vidlift.config import DEFAULT_ENDPOINT, Credentials
 from vidlift.jobs.events import EventSink
-from vidlift.jobs.ingest import ingest_manifest
+from vidlift.jobs.ingest import ingest_manifest, job_spec
 from vidlift.jobs.manager import BatchOutcome, BatchRunner, BatchSettings
 from vidlift.jobs.pacing import ApiPacer
 from vidlift.jobs.policy import RetryPolicy
@@ -69,7 +69,7 @@ async def run_batch(
     if isinstance(manifest, Path):
         await ingest_manifest(journal, manifest, strict=strict, on_event=on_event)
     elif manifest is not None:
-        await journal.add_entries(manifest)
+        await journal.add_entries(map(job_spec, manifest))
     upload = replace(settings.upload, piece_bytes=piece_bytes_for(settings))
     settings = replace(settings, upload=upload)
     own_transport = transport is None

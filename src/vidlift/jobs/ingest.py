@@ -1,5 +1,8 @@
 """Streaming a manifest into the journal (jobs layer).
 
+Manifest rows are converted here into the journal's own value types (:class:`JobSpec`,
+:class:`JobProblem`): the journal and the manifest reader do not know each other.
+
 Rows are read (and their files checked) in a worker thread, a batch at a time, so
 that a 1,000,000-row manifest neither blocks the event loop nor sits in memory.
 """
@@ -15,9 +18,10 @@ import anyio
 
 from vidlift.jobs.events import EventSink, ManifestProblemFound
 from vidlift.journal.base import Journal
+from vidlift.journal.spec import JobProblem, JobSpec
 from vidlift.manifest import ManifestEntry, ManifestProblem, iter_manifest
 
-__all__ = ["IngestStats", "ingest_manifest"]
+__all__ = ["IngestStats", "ingest_manifest", "job_problem", "job_spec"]
 
 BATCH_ROWS = 1000
 
@@ -29,6 +33,28 @@ class IngestStats:
     rows: int = 0
     new_jobs: int = 0
     problems: int = 0
+
+
+def job_spec(entry: ManifestEntry) -> JobSpec:
+    """The job a good manifest row stands for."""
+    return JobSpec(
+        job_id=entry.job_id,
+        path=entry.path,
+        size_bytes=entry.size_bytes,
+        mtime_ns=entry.mtime_ns,
+        title=entry.title,
+        description=entry.description,
+        tags=entry.tags,
+        date=entry.date,
+        link=entry.link,
+        custom=entry.custom,
+        location=entry.location,
+    )
+
+
+def job_problem(problem: ManifestProblem) -> JobProblem:
+    """The failed job a bad manifest row stands for."""
+    return JobProblem(problem.location, problem.job_id, problem.path, problem.reason)
 
 
 def _next_batch(
@@ -48,11 +74,11 @@ async def ingest_manifest(
     rows = iter_manifest(manifest, strict=strict)
     while batch := await anyio.to_thread.run_sync(_next_batch, rows):
         stats.rows += len(batch)
-        entries = [row for row in batch if isinstance(row, ManifestEntry)]
+        entries = [job_spec(row) for row in batch if isinstance(row, ManifestEntry)]
         for row in batch:
             if isinstance(row, ManifestProblem):
                 stats.problems += 1
-                await journal.add_problem(row)
+                await journal.add_problem(job_problem(row))
                 if on_event is not None:
                     on_event(ManifestProblemFound(row.location, row.job_id, row.reason))
         stats.new_jobs += await journal.add_entries(entries)

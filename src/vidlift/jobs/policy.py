@@ -22,6 +22,7 @@ from vidlift.errors import (
     ConfigError,
     JournalError,
     NonceReused,
+    ProgrammingError,
     RangesShrank,
     RateLimited,
     RemoteProtocolError,
@@ -65,6 +66,7 @@ ERROR_VERDICTS: tuple[tuple[type[BaseException], Verdict], ...] = (
     (NonceReused, Verdict.RETRY),  # refused before acting: sign again with a new nonce
     (ConfigError, Verdict.STOP_BATCH),
     (JournalError, Verdict.STOP_BATCH),
+    (ProgrammingError, Verdict.STOP_BATCH),  # a bug (an illegal job move): not the job's fault
     (RateLimited, Verdict.WAIT),
     (RangesShrank, Verdict.RECONCILE),
     (SegmentRejected, Verdict.GIVE_UP),

@@ -21,8 +21,8 @@ from types import MappingProxyType
 from typing import Any, Protocol
 
 from vidlift.errors import JournalError
+from vidlift.journal.spec import JobProblem, JobSpec
 from vidlift.journal.state import JobState
-from vidlift.manifest.rows import ManifestEntry, ManifestProblem
 from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.ranges import RangeSet
 
@@ -103,8 +103,8 @@ class JobRecord:
         """Bytes covered by ``acked_ranges`` (overlaps counted once)."""
         return RangeSet.of(self.acked_ranges).byte_count
 
-    def to_entry(self) -> ManifestEntry:
-        """Rebuild the upload parameters of this job (as its manifest row gave them).
+    def to_entry(self) -> JobSpec:
+        """Rebuild the upload parameters of this job (as it was queued).
 
         Raises JournalError for a bad-manifest-row record, which has no source file.
         """
@@ -113,19 +113,13 @@ class JobRecord:
                 f"job {self.job_id} ({self.location}) is a bad manifest row: "
                 f"{self.last_error or 'no source file'}"
             )
-        meta = self.metadata
-        return ManifestEntry(
-            job_id=self.job_id,
-            path=self.source_path,
-            size_bytes=self.size_bytes,
-            mtime_ns=self.mtime_ns,
-            title=meta.title,
-            description=meta.description,
-            tags=meta.tags,
-            date=meta.date,
-            link=meta.link,
-            custom=meta.custom,
-            location=self.location,
+        return JobSpec.of(
+            self.job_id,
+            self.source_path,
+            self.size_bytes,
+            self.mtime_ns,
+            self.metadata,
+            self.location,
         )
 
 
@@ -169,6 +163,10 @@ class JobCounts:
 class Journal(Protocol):
     """The persistence of jobs. Every method may raise JournalError.
 
+    Every change checks the state the job comes from against
+    :data:`vidlift.journal.state.TRANSITIONS` and raises IllegalTransition (a bug) for a
+    move the table does not list (``record_progress`` of such a job is dropped instead).
+
     Writes that decide what happens on the platform are committed before the method
     returns (``mark_creating``, ``record_created``, ``mark_*``, ``bump_attempts``,
     ``reset_upload``, ``requeue_failed``). ``add_entries`` commits per batch of ~1000;
@@ -177,7 +175,7 @@ class Journal(Protocol):
     the manifest and the server. Reads see every write made before them.
     """
 
-    async def add_entries(self, entries: Iterable[ManifestEntry]) -> int:
+    async def add_entries(self, entries: Iterable[JobSpec]) -> int:
         """Insert jobs that are absent; return how many new jobs there are.
 
         A job that exists keeps its state (running the same manifest again resumes),
@@ -187,7 +185,7 @@ class Journal(Protocol):
         """
         ...
 
-    async def add_problem(self, problem: ManifestProblem) -> None:
+    async def add_problem(self, problem: JobProblem) -> None:
         """Record a bad manifest row as a failed job (``last_error`` = the reason).
 
         An existing job is only replaced if it was never started (pending, no create

@@ -13,8 +13,8 @@ from functools import partial
 from vidlift.errors import JournalError
 from vidlift.journal import transitions
 from vidlift.journal.base import JobCounts, JobFailure, JobRecord
+from vidlift.journal.spec import JobProblem, JobSpec
 from vidlift.journal.state import ACTIVE_STATES, JobState
-from vidlift.manifest.rows import ManifestEntry, ManifestProblem
 
 __all__ = ["MemoryJournal"]
 
@@ -41,7 +41,7 @@ class MemoryJournal:
             raise JournalError("the journal is closed")
         return self._records
 
-    def _merge(self, item: ManifestEntry | ManifestProblem) -> bool:
+    def _merge(self, item: JobSpec | JobProblem) -> bool:
         """Apply one manifest result; True if it made a new job."""
         records = self._open_records()
         existing = records.get(item.job_id)
@@ -53,10 +53,10 @@ class MemoryJournal:
         records[item.job_id] = record
         return transitions.is_new_job(existing)
 
-    async def add_entries(self, entries: Iterable[ManifestEntry]) -> int:
+    async def add_entries(self, entries: Iterable[JobSpec]) -> int:
         return sum(self._merge(entry) for entry in entries)
 
-    async def add_problem(self, problem: ManifestProblem) -> None:
+    async def add_problem(self, problem: JobProblem) -> None:
         self._merge(problem)
 
     async def get(self, job_id: str) -> JobRecord | None:
@@ -127,6 +127,8 @@ class MemoryJournal:
         records = self._open_records()
         count = 0
         for job_id, record in records.items():
+            if record.state is not JobState.FAILED:
+                continue
             new = transitions.requeued(record, self._clock.now())
             if new is not None:
                 records[job_id] = new

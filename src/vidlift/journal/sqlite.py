@@ -31,12 +31,12 @@ from typing import TypeVar
 import anyio
 import anyio.to_thread
 
-from vidlift.errors import JournalError
+from vidlift.errors import IllegalTransition, JournalError
 from vidlift.journal import transitions
 from vidlift.journal.base import JobCounts, JobRecord
+from vidlift.journal.spec import JobProblem, JobSpec
 from vidlift.journal.sqlite_store import SqliteStore
 from vidlift.journal.state import JobState
-from vidlift.manifest.rows import ManifestEntry, ManifestProblem
 
 __all__ = ["SqliteJournal"]
 
@@ -54,7 +54,7 @@ class _PendingChange:
     change: transitions.Change
     durable: bool
     record: JobRecord | None = None
-    error: JournalError | None = None
+    error: JournalError | IllegalTransition | None = None
 
     @property
     def settled(self) -> bool:
@@ -72,7 +72,7 @@ class SqliteJournal:
         self._store: SqliteStore | None = store
         self._lock = anyio.Lock()
         self._interval_s = progress_interval_s
-        self._problems: list[ManifestProblem] = []
+        self._problems: list[JobProblem] = []
         self._progress: dict[str, tuple[tuple[int, int], ...]] = {}
         self._last_commit = time.monotonic()
         self._pending: list[_PendingChange] = []
@@ -166,13 +166,14 @@ class SqliteJournal:
 
     async def _commit_pending(self) -> None:
         """Commit every waiting change (the caller holds the lock). If the group fails,
-        each change is tried alone, so one bad change fails only its own caller."""
+        each change is tried alone, so one bad change (an unknown job, an illegal move)
+        fails only its own caller."""
         batch, self._pending = self._pending, []
         pairs = [(item.job_id, item.change) for item in batch]
         durable = any(item.durable for item in batch)
         try:
             records = await self._run_locked(lambda store: store.change(pairs), durable=durable)
-        except JournalError as exc:
+        except (JournalError, IllegalTransition) as exc:
             if len(batch) == 1:
                 batch[0].error = exc
                 return
@@ -180,13 +181,13 @@ class SqliteJournal:
                 try:
                     work = partial(_change_one, job_id=item.job_id, change=item.change)
                     item.record = await self._run_locked(work, durable=item.durable)
-                except JournalError as exc:
+                except (JournalError, IllegalTransition) as exc:
                     item.error = exc
             return
         for item, record in zip(batch, records, strict=True):
             item.record = record
 
-    async def add_entries(self, entries: Iterable[ManifestEntry]) -> int:
+    async def add_entries(self, entries: Iterable[JobSpec]) -> int:
         self._open_store(write=True)
         added = 0
         iterator = iter(entries)
@@ -194,7 +195,7 @@ class SqliteJournal:
             added += await self._run(partial(SqliteStore.merge, items=batch))
         return added
 
-    async def add_problem(self, problem: ManifestProblem) -> None:
+    async def add_problem(self, problem: JobProblem) -> None:
         self._open_store(write=True)
         self._problems.append(problem)
         await self._run_if_due()
@@ -289,7 +290,7 @@ def _nothing(store: SqliteStore) -> None:
 def _transact(
     store: SqliteStore,
     work: Callable[[SqliteStore], T],
-    problems: list[ManifestProblem],
+    problems: list[JobProblem],
     progress: dict[str, tuple[tuple[int, int], ...]],
     write: bool,
     durable: bool,

@@ -32,6 +32,7 @@ from urllib.parse import quote
 from vidlift.errors import JournalError
 from vidlift.journal import transitions
 from vidlift.journal.base import JobCounts, JobFailure, JobRecord
+from vidlift.journal.spec import JobProblem, JobSpec
 from vidlift.journal.sqlite_schema import (
     INSERT,
     SELECT,
@@ -43,7 +44,6 @@ from vidlift.journal.sqlite_schema import (
     to_row,
 )
 from vidlift.journal.state import ACTIVE_STATES, JobState
-from vidlift.manifest.rows import ManifestEntry, ManifestProblem
 
 __all__ = ["SqliteStore"]
 
@@ -240,7 +240,7 @@ class SqliteStore:
         )
 
     # ------------------------------------------------------------------ writing
-    def merge(self, items: Iterable[ManifestEntry | ManifestProblem]) -> int:
+    def merge(self, items: Iterable[JobSpec | JobProblem]) -> int:
         """Apply manifest results (see ``transitions.merge_manifest_item``); count changes
         made by entries."""
         batch = list(items)
@@ -253,7 +253,7 @@ class SqliteStore:
             record = transitions.merge_manifest_item(existing, item, self.clock.now())
             if record is None:
                 continue
-            changed += isinstance(item, ManifestEntry) and transitions.is_new_job(existing)
+            changed += isinstance(item, JobSpec) and transitions.is_new_job(existing)
             current[item.job_id] = record
             if existing is None or item.job_id in inserts:
                 inserts[item.job_id] = record

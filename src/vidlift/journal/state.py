@@ -1,23 +1,40 @@
-"""The states of a job (journal layer).
+"""The states of a job, the events that change them, and the ONE table of legal moves
+(journal layer; imports only ``vidlift.errors``).
 
 ::
 
     pending -> creating -> uploading -> verifying -> done
         \\          \\           \\            \\
-         +----------+-----------+------------+--> failed   (requeue_failed: -> pending,
+         +----------+-----------+------------+--> failed   (requeue: -> pending,
                                                              or -> creating if a create call
     pending -> skipped                                       may have reached the server)
 
 ``creating`` is written (durably) before the create call is sent, so a job found in it
 after a crash may or may not have a video on the platform: it must be reconciled (looked
-up) before it is created again.
+up) before it is created again. :data:`TRANSITIONS` lists, per event, every state it may
+come from and the state it leads to; :func:`next_state` is the only place that reads it,
+and raises :class:`~vidlift.errors.IllegalTransition` (a bug, not a job failure) for
+any other pair. ``docs/ARCHITECTURE.md`` draws the same table.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
+from types import MappingProxyType
 
-__all__ = ["ACTIVE_STATES", "JobState"]
+from vidlift.errors import IllegalTransition
+
+__all__ = [
+    "ACTIVE_STATES",
+    "ADVISORY_EVENTS",
+    "JobEvent",
+    "JobState",
+    "RUNNABLE_STATES",
+    "TRANSITIONS",
+    "allowed_moves",
+    "next_state",
+]
 
 
 class JobState(StrEnum):
@@ -32,5 +49,84 @@ class JobState(StrEnum):
     SKIPPED = "skipped"
 
 
+class JobEvent(StrEnum):
+    """What happens to a job; each journal write is one event (value: the method)."""
+
+    QUEUE = "add_entries"  # a manifest row refreshes a never-started job or a bad row
+    REJECT_ROW = "add_problem"  # a bad manifest row replaces a never-started job
+    CREATE = "mark_creating"
+    CREATED = "record_created"
+    PROGRESS = "record_progress"
+    ATTEMPT = "bump_attempts"
+    RESET_UPLOAD = "reset_upload"
+    VERIFY = "mark_verifying"
+    FINISH = "mark_done"
+    FAIL = "mark_failed"
+    SKIP = "mark_skipped"
+    REQUEUE = "requeue_failed"  # failed -> pending
+    REQUEUE_TO_RECONCILE = "requeue_failed (create sent)"  # failed -> creating
+
+
 ACTIVE_STATES = frozenset({JobState.CREATING, JobState.UPLOADING, JobState.VERIFYING})
 """States of a job that was started and not finished (the bytes acknowledged count)."""
+
+RUNNABLE_STATES = (JobState.PENDING, JobState.CREATING, JobState.UPLOADING, JobState.VERIFYING)
+"""States a batch or a worker takes jobs in (not finished, not given up)."""
+
+_P, _C, _U, _V = JobState.PENDING, JobState.CREATING, JobState.UPLOADING, JobState.VERIFYING
+_D, _F, _S = JobState.DONE, JobState.FAILED, JobState.SKIPPED
+
+
+def _same(*states: JobState) -> dict[JobState, JobState]:
+    return {state: state for state in states}
+
+
+# event -> {from state: to state}. Every pair not listed raises IllegalTransition.
+TRANSITIONS: Mapping[JobEvent, Mapping[JobState, JobState]] = MappingProxyType(
+    {
+        event: MappingProxyType(moves)
+        for event, moves in {
+            # Manifest merges; they also need a never-started job or a bad row (a job
+            # that does not qualify is kept as it is, without an error).
+            JobEvent.QUEUE: {_P: _P, _F: _P},
+            JobEvent.REJECT_ROW: {_P: _F, _F: _F},
+            # creating -> creating: a crash in the create window, resumed (reconciled
+            # first). uploading/verifying -> creating: the upload server forgot the
+            # session (after reset_upload): a new one is asked for the same video.
+            JobEvent.CREATE: {_P: _C, _C: _C, _U: _C, _V: _C},
+            JobEvent.CREATED: {_C: _U},
+            # Progress may arrive batched after the job moved on: outside these states
+            # it is dropped (see ADVISORY_EVENTS), never an error.
+            JobEvent.PROGRESS: _same(_U, _V),
+            JobEvent.ATTEMPT: _same(_P, _C, _U, _V),
+            JobEvent.RESET_UPLOAD: _same(_U, _V),
+            # verifying -> verifying: a run killed while verifying, resumed.
+            JobEvent.VERIFY: {_U: _V, _V: _V},
+            JobEvent.FINISH: {_V: _D},
+            JobEvent.FAIL: {_P: _F, _C: _F, _U: _F, _V: _F},
+            JobEvent.SKIP: {_P: _S, _C: _S, _U: _S, _V: _S, _F: _S},
+            JobEvent.REQUEUE: {_F: _P},
+            JobEvent.REQUEUE_TO_RECONCILE: {_F: _C},
+        }.items()
+    }
+)
+
+ADVISORY_EVENTS = frozenset({JobEvent.PROGRESS})
+"""Events that are ignored, not refused, from a state the table does not list."""
+
+
+def next_state(event: JobEvent, state: JobState, *, job_id: str) -> JobState:
+    """The state ``event`` leads to from ``state``; raise IllegalTransition if none."""
+    target = TRANSITIONS[event].get(state)
+    if target is None:
+        raise IllegalTransition(job_id, event.value, state.value)
+    return target
+
+
+def allowed_moves() -> dict[JobState, frozenset[JobState]]:
+    """Every state and the states it may move to (the table folded by state)."""
+    moves: dict[JobState, set[JobState]] = {state: set() for state in JobState}
+    for table in TRANSITIONS.values():
+        for source, target in table.items():
+            moves[source].add(target)
+    return {state: frozenset(targets) for state, targets in moves.items()}

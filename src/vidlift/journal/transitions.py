@@ -1,8 +1,11 @@
 """The rules of every change to a job record, shared by all backends (journal layer).
 
 Pure functions: a record (or nothing) and an event in, the new record out (or None when
-nothing changes). Backends only load, apply and store, so that SQLite, memory and the
-PostgreSQL backend to come cannot disagree on what a change means. The time is passed in
+nothing changes). Each checks the state the job comes from against the one table,
+:data:`vidlift.journal.state.TRANSITIONS`, and raises
+:class:`~vidlift.errors.IllegalTransition` for a move it does not list. Backends only
+load, apply and store, so that SQLite, memory and PostgreSQL cannot disagree on what a
+change means. The time is passed in
 (backends take it from a :class:`WallClock`).
 """
 
@@ -15,8 +18,8 @@ from pathlib import Path
 from typing import Protocol
 
 from vidlift.journal.base import JobRecord
-from vidlift.journal.state import JobState
-from vidlift.manifest.rows import ManifestEntry, ManifestProblem
+from vidlift.journal.spec import JobProblem, JobSpec
+from vidlift.journal.state import TRANSITIONS, JobEvent, JobState, next_state
 from vidlift.protocol.metadata import VideoMetadata
 
 __all__ = [
@@ -39,7 +42,10 @@ __all__ = [
 ]
 
 Change = Callable[[JobRecord, float], JobRecord]
-"""A change to one job: (record, now) -> new record."""
+"""A change to one job: (record, now) -> new record.
+
+Raises IllegalTransition when the table in :mod:`vidlift.journal.state` does not allow
+the change from the record's state."""
 
 
 class WallClock:
@@ -69,7 +75,7 @@ def check_ranges(ranges: Sequence[tuple[int, int]]) -> tuple[tuple[int, int], ..
     return tuple(checked)
 
 
-def _entry_record(entry: ManifestEntry, now: float, created_at: float | None) -> JobRecord:
+def _entry_record(entry: JobSpec, now: float, created_at: float | None) -> JobRecord:
     return JobRecord(
         job_id=entry.job_id,
         source_path=entry.path,
@@ -83,7 +89,7 @@ def _entry_record(entry: ManifestEntry, now: float, created_at: float | None) ->
     )
 
 
-def _problem_record(problem: ManifestProblem, now: float, created_at: float | None) -> JobRecord:
+def _problem_record(problem: JobProblem, now: float, created_at: float | None) -> JobRecord:
     return JobRecord(
         job_id=problem.job_id,
         source_path=problem.path,
@@ -128,7 +134,7 @@ def _never_started(record: JobStatus) -> bool:
     return record.state is JobState.PENDING and not record.create_sent and record.video_key is None
 
 
-def _same_row(record: JobStatus, entry: ManifestEntry) -> bool:
+def _same_row(record: JobStatus, entry: JobSpec) -> bool:
     return (
         (record.source_path, record.size_bytes, record.mtime_ns, record.location)
         == (entry.path, entry.size_bytes, entry.mtime_ns, entry.location)
@@ -141,97 +147,119 @@ def is_new_job(existing: JobStatus | None) -> bool:
 
 
 def merge_manifest_item(
-    existing: JobStatus | None, item: ManifestEntry | ManifestProblem, now: float
+    existing: JobStatus | None, item: JobSpec | JobProblem, now: float
 ) -> JobRecord | None:
-    """What a manifest result does to the journal: the record to store, or None.
+    """The record after merging one queued item over ``existing``, or None if unchanged.
 
-    - An entry inserts a pending job. Over an existing job it replaces a bad-row record
-      (the row was fixed) and refreshes a job never started whose row or file changed
-      (a new title, a re-encoded file: nothing was sent yet). Any other job keeps its
-      state and the parameters it was queued with: a rerun resumes.
-    - A problem inserts a failed bad-row record; over an existing job it replaces only a
-      job never started or another bad-row record (the reason may have changed). A job
-      that started (or is done) keeps its state: its upload parameters were taken when
-      it was queued, and a missing source file will be reported by the upload itself.
+    - A spec makes a new pending job; over a bad-row record it makes the job pending
+      (``QUEUE``); over a job never started (pending, no create sent, no video key) it
+      refreshes the job if the source or metadata changed.
+    - A problem makes a failed bad-row job (``REJECT_ROW``); it replaces only a job never
+      started or another bad-row record (the reason may have changed). A job that
+      started (or is done) keeps its state: its upload parameters were taken when it
+      was queued, and a missing source file will be reported by the upload itself.
     """
     created_at = existing.created_at if existing else None
-    if isinstance(item, ManifestEntry):
-        if is_new_job(existing):
-            return _entry_record(item, now, created_at)
-        if existing is not None and _never_started(existing) and not _same_row(existing, item):
+    if isinstance(item, JobSpec):
+        if existing is None:
+            return _entry_record(item, now, None)
+        if existing.manifest_problem or (
+            _never_started(existing) and not _same_row(existing, item)
+        ):
+            next_state(JobEvent.QUEUE, existing.state, job_id=item.job_id)
             return _entry_record(item, now, created_at)
         return None
-    if existing is None or existing.manifest_problem or _never_started(existing):
+    if existing is None:
+        return _problem_record(item, now, None)
+    if existing.manifest_problem or _never_started(existing):
+        next_state(JobEvent.REJECT_ROW, existing.state, job_id=item.job_id)
         return _problem_record(item, now, created_at)
     return None
 
 
+def _moved(record: JobRecord, event: JobEvent, now: float, **changes: object) -> JobRecord:
+    """``record`` after ``event`` (its state from the table) with ``changes``.
+
+    Raises IllegalTransition if the table does not allow ``event`` from its state.
+    """
+    state = next_state(event, record.state, job_id=record.job_id)
+    return replace(record, state=state, updated_at=now, **changes)  # type: ignore[arg-type]
+
+
 def requeued(record: JobRecord, now: float) -> JobRecord | None:
-    """A failed job queued again, or None if it is not failed or is a bad manifest row.
+    """A failed job queued again, or None if it is a bad manifest row (kept failed).
 
     It goes back to ``creating`` when a create call may have reached the server and no
     video key is known, so that it is reconciled instead of created twice; else to
-    ``pending``. Attempts restart at 0; ``last_error`` is kept.
+    ``pending``. Attempts restart at 0; ``last_error`` is kept. Raises
+    IllegalTransition for a job that is not failed (callers select failed jobs).
     """
-    if record.state is not JobState.FAILED or record.manifest_problem:
+    if record.manifest_problem:
         return None
-    state = (
-        JobState.CREATING if record.create_sent and record.video_key is None else JobState.PENDING
-    )
-    return replace(record, state=state, attempts=0, updated_at=now)
+    to_reconcile = record.create_sent and record.video_key is None
+    event = JobEvent.REQUEUE_TO_RECONCILE if to_reconcile else JobEvent.REQUEUE
+    return _moved(record, event, now, attempts=0)
 
 
 def creating(record: JobRecord, now: float) -> JobRecord:
     """``mark_creating``: a create call is about to be sent."""
-    return replace(record, state=JobState.CREATING, create_sent=True, updated_at=now)
+    return _moved(record, JobEvent.CREATE, now, create_sent=True)
 
 
 def created(
     record: JobRecord, now: float, *, video_key: str, upload_url: str, session_id: str
 ) -> JobRecord:
     """``record_created``: a video and an upload session exist; ranges start empty."""
-    return replace(
+    return _moved(
         record,
-        state=JobState.UPLOADING,
+        JobEvent.CREATED,
+        now,
         video_key=video_key,
         upload_url=upload_url,
         session_id=session_id,
         acked_ranges=(),
         create_sent=True,
-        updated_at=now,
     )
 
 
 def progressed(record: JobRecord, now: float, *, ranges: tuple[tuple[int, int], ...]) -> JobRecord:
-    """``record_progress``: the server's acknowledged ranges (already checked)."""
-    return replace(record, acked_ranges=ranges, updated_at=now)
+    """``record_progress``: the server's acknowledged ranges (already checked).
+
+    Advisory: a job that is no longer uploading or verifying is returned unchanged
+    (progress may be committed in a batch after the job moved on).
+    """
+    if record.state not in TRANSITIONS[JobEvent.PROGRESS]:
+        return record
+    return _moved(record, JobEvent.PROGRESS, now, acked_ranges=ranges)
 
 
 def verifying(record: JobRecord, now: float) -> JobRecord:
     """``mark_verifying``."""
-    return replace(record, state=JobState.VERIFYING, updated_at=now)
+    return _moved(record, JobEvent.VERIFY, now)
 
 
 def done(record: JobRecord, now: float, *, video_key: str, md5: str | None) -> JobRecord:
     """``mark_done``."""
-    return replace(record, state=JobState.DONE, video_key=video_key, md5=md5, updated_at=now)
+    return _moved(record, JobEvent.FINISH, now, video_key=video_key, md5=md5)
 
 
 def failed(record: JobRecord, now: float, *, error: str) -> JobRecord:
     """``mark_failed``."""
-    return replace(record, state=JobState.FAILED, last_error=error, updated_at=now)
+    return _moved(record, JobEvent.FAIL, now, last_error=error)
 
 
 def skipped(record: JobRecord, now: float, *, reason: str) -> JobRecord:
     """``mark_skipped`` (the reason is kept in ``last_error``)."""
-    return replace(record, state=JobState.SKIPPED, last_error=reason, updated_at=now)
+    return _moved(record, JobEvent.SKIP, now, last_error=reason)
 
 
 def attempted(record: JobRecord, now: float) -> JobRecord:
     """``bump_attempts``."""
-    return replace(record, attempts=record.attempts + 1, updated_at=now)
+    return _moved(record, JobEvent.ATTEMPT, now, attempts=record.attempts + 1)
 
 
 def upload_reset(record: JobRecord, now: float) -> JobRecord:
     """``reset_upload``: forget the session, URL and ranges; keep the video key."""
-    return replace(record, upload_url=None, session_id=None, acked_ranges=(), updated_at=now)
+    return _moved(
+        record, JobEvent.RESET_UPLOAD, now, upload_url=None, session_id=None, acked_ranges=()
+    )

@@ -20,12 +20,21 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from vidlift.errors import JournalError
-from vidlift.journal.base import JobRecord, Journal
-from vidlift.journal.state import JobState
-from vidlift.manifest.rows import ManifestEntry, ManifestProblem
+import anyio
 
-__all__ = ["CONFORMANCE_CHECKS", "Check", "check_id", "sample_entry", "sample_problem"]
+from vidlift.errors import IllegalTransition, JournalError
+from vidlift.journal.base import JobRecord, Journal
+from vidlift.journal.spec import JobProblem, JobSpec
+from vidlift.journal.state import JobState
+
+__all__ = [
+    "CONFORMANCE_CHECKS",
+    "Check",
+    "check_id",
+    "sample_entry",
+    "sample_problem",
+    "walk_to",
+]
 
 Check = Callable[[Journal], Awaitable[None]]
 
@@ -35,9 +44,9 @@ def check_id(check: Check) -> str:
     return getattr(check, "__name__", repr(check)).removeprefix("check_")
 
 
-def sample_entry(number: int, **changes: object) -> ManifestEntry:
-    """A made-up entry (its file need not exist): job ``job-<number>``."""
-    entry = ManifestEntry(
+def sample_entry(number: int, **changes: object) -> JobSpec:
+    """A made-up job (its file need not exist): job ``job-<number>``."""
+    entry = JobSpec(
         job_id=f"job-{number}",
         path=Path(f"/videos/clip-{number:04d}.mp4"),
         size_bytes=1000 + number,
@@ -53,16 +62,34 @@ def sample_entry(number: int, **changes: object) -> ManifestEntry:
     return replace(entry, **changes)  # type: ignore[arg-type]
 
 
-def sample_problem(number: int, reason: str = "file not found") -> ManifestProblem:
+def sample_problem(number: int, reason: str = "file not found") -> JobProblem:
     """A made-up bad row for job ``job-<number>``."""
     path = Path(f"/videos/clip-{number:04d}.mp4")
-    return ManifestProblem(f"library.csv:{number + 1}", f"job-{number}", path, reason)
+    return JobProblem(f"library.csv:{number + 1}", f"job-{number}", path, reason)
 
 
 async def _record(journal: Journal, job_id: str) -> JobRecord:
     record = await journal.get(job_id)
     assert record is not None, f"job {job_id} is missing"
     return record
+
+
+_WALK = (JobState.CREATING, JobState.UPLOADING, JobState.VERIFYING, JobState.DONE)
+
+
+async def walk_to(journal: Journal, job_id: str, state: JobState, *, key: str = "K") -> None:
+    """Move a pending job to ``state`` (creating, uploading, verifying or done) by the
+    legal path: mark_creating, record_created, mark_verifying, mark_done."""
+    steps = {
+        JobState.CREATING: lambda: journal.mark_creating(job_id),
+        JobState.UPLOADING: lambda: journal.record_created(
+            job_id, video_key=key, upload_url="u", session_id="s"
+        ),
+        JobState.VERIFYING: lambda: journal.mark_verifying(job_id),
+        JobState.DONE: lambda: journal.mark_done(job_id, video_key=key, md5=None),
+    }
+    for step in _WALK[: _WALK.index(state) + 1]:
+        await steps[step]()
 
 
 async def _all(
@@ -99,7 +126,7 @@ async def check_record_round_trip(journal: Journal) -> None:
 async def check_problem_is_a_failed_job(journal: Journal) -> None:
     """A bad row is a failed job with its location and reason, and no upload parameters."""
     await journal.add_problem(sample_problem(3, "file is empty (0 bytes)"))
-    await journal.add_problem(ManifestProblem("library.csv:1", "<library.csv:1>", None, "bad"))
+    await journal.add_problem(JobProblem("library.csv:1", "<library.csv:1>", None, "bad"))
     record = await _record(journal, "job-3")
     assert record.state is JobState.FAILED and record.manifest_problem
     assert record.last_error == "file is empty (0 bytes)"
@@ -117,7 +144,7 @@ async def check_problem_keeps_started_jobs(journal: Journal) -> None:
     """A bad row replaces only a never-started job; started and done jobs keep going."""
     await journal.add_entries([sample_entry(1), sample_entry(2), sample_entry(3)])
     await journal.mark_creating("job-1")
-    await journal.mark_done("job-2", video_key="K2", md5=None)
+    await walk_to(journal, "job-2", JobState.DONE, key="K2")
     for number in (1, 2, 3):
         await journal.add_problem(sample_problem(number))
     assert (await _record(journal, "job-1")).state is JobState.CREATING
@@ -191,7 +218,7 @@ async def check_upload_lifecycle(journal: Journal) -> None:
 async def check_reads_see_batched_progress(journal: Journal) -> None:
     """Progress not yet flushed is visible to reads in the same process."""
     await journal.add_entries([sample_entry(1)])
-    await journal.record_created("job-1", video_key="K", upload_url="u", session_id="s")
+    await walk_to(journal, "job-1", JobState.UPLOADING)
     await journal.record_progress("job-1", [(0, 9)])
     assert (await _record(journal, "job-1")).acked_ranges == ((0, 9),)
     await journal.record_progress("job-404", [(0, 9)])  # unknown jobs are ignored
@@ -201,6 +228,7 @@ async def check_reads_see_batched_progress(journal: Journal) -> None:
 async def check_new_session_starts_empty(journal: Journal) -> None:
     """record_created and reset_upload drop the ranges, even ones not yet flushed."""
     await journal.add_entries([sample_entry(1)])
+    await journal.mark_creating("job-1")
     await journal.record_created("job-1", video_key="K", upload_url="u1", session_id="s1")
     await journal.record_progress("job-1", [(0, 9)])
     await journal.reset_upload("job-1")
@@ -209,6 +237,7 @@ async def check_new_session_starts_empty(journal: Journal) -> None:
     assert (reset.video_key, reset.upload_url, reset.session_id) == ("K", None, None)
     assert reset.acked_ranges == ()
     await journal.record_progress("job-1", [(0, 9)])
+    await journal.mark_creating("job-1")  # a new session for the same video
     await journal.record_created("job-1", video_key="K", upload_url="u2", session_id="s2")
     await journal.flush()
     assert (await _record(journal, "job-1")).acked_ranges == ()
@@ -261,7 +290,7 @@ async def check_unknown_job_is_an_error(journal: Journal) -> None:
     """Transitions of a job the journal does not hold raise JournalError (and lose no
     batched write of another job)."""
     await journal.add_entries([sample_entry(1)])
-    await journal.record_created("job-1", video_key="K", upload_url="u", session_id="s")
+    await walk_to(journal, "job-1", JobState.UPLOADING)
     await journal.record_progress("job-1", [(0, 9)])
     calls: list[Callable[[], Awaitable[object]]] = [
         lambda: journal.mark_creating("nope"),
@@ -301,7 +330,7 @@ async def check_iter_jobs_while_changing(journal: Journal) -> None:
     seen: list[str] = []
     async for record in journal.iter_jobs([JobState.PENDING], page_size=3):
         seen.append(record.job_id)
-        await journal.mark_done(record.job_id, video_key="K", md5=None)
+        await journal.mark_creating(record.job_id)
         if len(seen) <= 5:  # jobs added behind the cursor's page are still ahead of it
             await journal.add_entries([sample_entry(100 + len(seen))])
     assert seen == [f"job-{n}" for n in range(10)] + [f"job-{n}" for n in range(101, 106)]
@@ -312,10 +341,10 @@ async def check_counts(journal: Journal) -> None:
     empty = await journal.counts()
     assert empty.total_jobs == 0 and set(empty.by_state) == set(JobState)
     await journal.add_entries(sample_entry(n) for n in range(1, 16))
-    await journal.mark_done("job-1", video_key="K", md5=None)
-    await journal.record_created("job-2", video_key="K", upload_url="u", session_id="s")
+    await walk_to(journal, "job-1", JobState.DONE)
+    await walk_to(journal, "job-2", JobState.UPLOADING)
     await journal.record_progress("job-2", [(0, 99), (50, 149)])
-    await journal.record_created("job-3", video_key="K", upload_url="u", session_id="s")
+    await walk_to(journal, "job-3", JobState.UPLOADING)
     await journal.record_progress("job-3", [(0, 9)])
     await journal.mark_failed("job-3", "failed with acked bytes")
     for n in (4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14):
@@ -331,6 +360,51 @@ async def check_counts(journal: Journal) -> None:
     assert [f.job_id for f in failures] == ["job-20", *(f"job-{n}" for n in range(14, 5, -1))]
     assert failures[1].error == "error 14" and failures[1].location == "library.csv:15"
     assert failures[1].path == Path("/videos/clip-0014.mp4")
+
+
+async def check_illegal_moves_raise(journal: Journal) -> None:
+    """A change its state does not allow raises IllegalTransition and changes nothing;
+    progress of a job that moved on is dropped; one illegal change in a group of
+    concurrent ones fails only its own caller."""
+    await journal.add_entries(sample_entry(n) for n in range(1, 5))
+    await walk_to(journal, "job-1", JobState.DONE)
+    done = await _record(journal, "job-1")
+    illegal: list[Callable[[], Awaitable[object]]] = [
+        lambda: journal.mark_creating("job-1"),
+        lambda: journal.mark_failed("job-1", "x"),
+        lambda: journal.reset_upload("job-1"),
+        lambda: journal.bump_attempts("job-1"),
+        lambda: journal.mark_done("job-2", video_key="K", md5=None),
+        lambda: journal.record_created("job-2", video_key="K", upload_url="u", session_id="s"),
+        lambda: journal.mark_verifying("job-2"),
+    ]
+    for call in illegal:
+        try:
+            await call()
+        except IllegalTransition:
+            continue
+        raise AssertionError("an illegal move did not raise IllegalTransition")
+    await journal.record_progress("job-1", [(0, 9)])
+    await journal.flush()
+    assert await _record(journal, "job-1") == done
+    assert (await _record(journal, "job-2")).state is JobState.PENDING
+    outcomes: dict[str, BaseException | None] = {}
+
+    async def attempt(job_id: str, call: Callable[[], Awaitable[object]]) -> None:
+        try:
+            await call()
+            outcomes[job_id] = None
+        except IllegalTransition as exc:
+            outcomes[job_id] = exc
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(attempt, "job-3", lambda: journal.mark_failed("job-3", "x"))
+        group.start_soon(attempt, "job-2", lambda: journal.mark_verifying("job-2"))
+        group.start_soon(attempt, "job-4", lambda: journal.mark_creating("job-4"))
+    assert outcomes["job-3"] is None and outcomes["job-4"] is None
+    assert isinstance(outcomes["job-2"], IllegalTransition)
+    assert (await _record(journal, "job-3")).state is JobState.FAILED
+    assert (await _record(journal, "job-4")).state is JobState.CREATING
 
 
 async def check_closed_journal_refuses_calls(journal: Journal) -> None:
@@ -362,5 +436,6 @@ CONFORMANCE_CHECKS: tuple[Check, ...] = (
     check_iter_jobs_pages_in_order,
     check_iter_jobs_while_changing,
     check_counts,
+    check_illegal_moves_raise,
     check_closed_journal_refuses_calls,
 )

@@ -15,7 +15,7 @@ from tests.integration.manifest.unprivileged import run_unprivileged, shared_fol
 from vidlift.errors import JournalError
 from vidlift.journal import JobRecord, JobState, SqliteJournal
 from vidlift.journal.sqlite_store import SqliteStore
-from vidlift.testing.journal_conformance import sample_entry, sample_problem
+from vidlift.testing.journal_conformance import sample_entry, sample_problem, walk_to
 
 pytestmark = pytest.mark.anyio
 
@@ -39,11 +39,13 @@ async def test_reopen_keeps_everything(tmp_path: Path) -> None:
         await journal.add_entries(sample_entry(n) for n in range(6))
         await journal.add_problem(sample_problem(9))
         await journal.mark_creating("job-1")
+        await walk_to(journal, "job-2", JobState.CREATING)
         await journal.record_created("job-2", video_key="K2", upload_url="u2", session_id="s2")
         await journal.record_progress("job-2", [(0, 9), (20, 29)])
+        await walk_to(journal, "job-3", JobState.VERIFYING, key="K3")
         await journal.mark_done("job-3", video_key="K3", md5="f" * 32)
-        await journal.mark_failed("job-4", "gave up")
         await journal.bump_attempts("job-4")
+        await journal.mark_failed("job-4", "gave up")
         before = await _everything(journal)
         counts = await journal.counts()
     async with await SqliteJournal.open(path) as journal:
@@ -136,7 +138,7 @@ async def test_reader_process_while_writing(tmp_path: Path) -> None:
         assert reader.stdout is not None
         assert reader.stdout.readline() == "open\n"
         for n in range(300):
-            await journal.mark_done(f"job-{n}", video_key=f"K{n}", md5=None)
+            await walk_to(journal, f"job-{n}", JobState.DONE, key=f"K{n}")
         out, err = reader.communicate(timeout=60)
     assert reader.returncode == 0, err
     seen = json.loads(out)
@@ -232,7 +234,7 @@ async def test_progress_and_problems_are_batched(tmp_path: Path) -> None:
     path = tmp_path / "jobs.vidlift.sqlite"
     async with await SqliteJournal.open(path, progress_interval_s=3600) as writer:
         await writer.add_entries([sample_entry(1)])
-        await writer.record_created("job-1", video_key="K", upload_url="u", session_id="s")
+        await walk_to(writer, "job-1", JobState.UPLOADING)
         await writer.record_progress("job-1", [(0, 99)])
         await writer.add_problem(sample_problem(2))
         async with await SqliteJournal.open_readonly(path) as reader:

@@ -24,6 +24,7 @@ _INGEST = """
     import anyio
     import anyio.to_thread
 
+    from vidlift.jobs.ingest import job_problem, job_spec
     from vidlift.journal import SqliteJournal
     from vidlift.manifest import ManifestEntry, ManifestProblem, iter_manifest
 
@@ -32,11 +33,13 @@ _INGEST = """
         new = problems = 0
         take = lambda: list(itertools.islice(results, 1000))
         while batch := await anyio.to_thread.run_sync(take):
-            new += await journal.add_entries(r for r in batch if isinstance(r, ManifestEntry))
+            new += await journal.add_entries(
+                job_spec(r) for r in batch if isinstance(r, ManifestEntry)
+            )
             for result in batch:
                 if isinstance(result, ManifestProblem):
                     problems += 1
-                    await journal.add_problem(result)
+                    await journal.add_problem(job_problem(result))
         return new, problems
 
     def peak_rss_mib() -> float:

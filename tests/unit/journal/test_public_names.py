@@ -10,6 +10,7 @@ MODULES = [
     "vidlift.journal.memory",
     "vidlift.journal.sqlite",
     "vidlift.journal.sqlite_schema",
+    "vidlift.journal.spec",
     "vidlift.journal.sqlite_store",
     "vidlift.journal.state",
     "vidlift.journal.transitions",

@@ -10,6 +10,8 @@ of the public test kit, :mod:`vidlift.testing`).
 It formats its answers and checks signatures with its own code, never with
 :mod:`vidlift.protocol` or :mod:`vidlift.client`, so that a bug on one side is not hidden
 by the same bug on the other. Rules, status codes and faults: docs/EMULATOR.md.
+
+Layer: testing.emulator; may import: config, errors.
 """
 
 from __future__ import annotations
