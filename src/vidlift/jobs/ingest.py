@@ -10,7 +10,7 @@ that a 1,000,000-row manifest neither blocks the event loop nor sits in memory.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
@@ -28,18 +28,25 @@ BATCH_ROWS = 1000
 
 @dataclass(slots=True)
 class IngestStats:
-    """What one pass over the manifest found."""
+    """What one pass over the manifest found.
+
+    ``secret_urls`` maps the job id of each URL row whose URL holds a query string (or a
+    user) to that whole URL: the journal stores URLs without them (they often hold a
+    signature), so a run takes them from here (never logged, never in a repr).
+    """
 
     rows: int = 0
     new_jobs: int = 0
     problems: int = 0
+    secret_urls: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 def job_spec(entry: ManifestEntry) -> JobSpec:
-    """The job a good manifest row stands for."""
+    """The job a good manifest row stands for (a URL without its query string)."""
     return JobSpec(
         job_id=entry.job_id,
         path=entry.path,
+        source_url=entry.source_name if entry.source_url is not None else None,
         size_bytes=entry.size_bytes,
         mtime_ns=entry.mtime_ns,
         title=entry.title,
@@ -75,6 +82,9 @@ async def ingest_manifest(
     while batch := await anyio.to_thread.run_sync(_next_batch, rows):
         stats.rows += len(batch)
         entries = [job_spec(row) for row in batch if isinstance(row, ManifestEntry)]
+        for row in batch:
+            if isinstance(row, ManifestEntry) and row.source_url not in (None, row.source_name):
+                stats.secret_urls[row.job_id] = row.source_url
         for row in batch:
             if isinstance(row, ManifestProblem):
                 stats.problems += 1

@@ -173,6 +173,8 @@ class BatchRunner:
 
     async def _check_source(self, record: JobRecord) -> SourceFile:
         entry = record.to_entry()
+        if entry.path is None:  # wired through vidlift.sources.opener with the new job loop
+            raise SourceError(entry.source_url or "", "URL sources are not supported by this loop")
         source = await SourceFile.inspect(entry.path)
         if (source.size_bytes, source.mtime_ns) != (record.size_bytes, record.mtime_ns):
             raise SourceError(

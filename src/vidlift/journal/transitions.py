@@ -37,6 +37,7 @@ __all__ = [
     "progressed",
     "requeued",
     "skipped",
+    "source_recorded",
     "upload_reset",
     "verifying",
 ]
@@ -84,6 +85,7 @@ def _entry_record(entry: JobSpec, now: float, created_at: float | None) -> JobRe
         metadata=entry.metadata,
         location=entry.location,
         state=JobState.PENDING,
+        source_url=entry.source_url,
         created_at=now if created_at is None else created_at,
         updated_at=now,
     )
@@ -121,6 +123,8 @@ class JobStatus(Protocol):
     @property
     def source_path(self) -> Path | None: ...
     @property
+    def source_url(self) -> str | None: ...
+    @property
     def size_bytes(self) -> int: ...
     @property
     def mtime_ns(self) -> int: ...
@@ -135,10 +139,17 @@ def _never_started(record: JobStatus) -> bool:
 
 
 def _same_row(record: JobStatus, entry: JobSpec) -> bool:
+    # A URL's size is learnt by the job (record_source), not when it is queued.
+    same_size = entry.source_url is not None or (record.size_bytes, record.mtime_ns) == (
+        entry.size_bytes,
+        entry.mtime_ns,
+    )
     return (
-        (record.source_path, record.size_bytes, record.mtime_ns, record.location)
-        == (entry.path, entry.size_bytes, entry.mtime_ns, entry.location)
-    ) and record.metadata == entry.metadata
+        same_size
+        and (record.source_path, record.source_url, record.location)
+        == (entry.path, entry.source_url, entry.location)
+        and record.metadata == entry.metadata
+    )
 
 
 def is_new_job(existing: JobStatus | None) -> bool:
@@ -251,6 +262,11 @@ def failed(record: JobRecord, now: float, *, error: str) -> JobRecord:
 def skipped(record: JobRecord, now: float, *, reason: str) -> JobRecord:
     """``mark_skipped`` (the reason is kept in ``last_error``)."""
     return _moved(record, JobEvent.SKIP, now, last_error=reason)
+
+
+def source_recorded(record: JobRecord, now: float, *, size_bytes: int, identity: str) -> JobRecord:
+    """``record_source``: the source's size and identity when the job first read it."""
+    return _moved(record, JobEvent.INSPECT, now, size_bytes=size_bytes, source_identity=identity)
 
 
 def attempted(record: JobRecord, now: float) -> JobRecord:

@@ -172,7 +172,8 @@ def test_unknown_columns_are_reported_once_and_ignored(library: Path) -> None:
         (
             "m.csv:1",
             "unknown columns 'titel', 'foo' ignored: known columns are date, "
-            "description, download_url, external_id, id, link, path, permalink, publish_start_date, tags, thumbnail_download_url, title; custom parameters are "
+            "description, download_url, external_id, id, link, path, permalink, "
+            "publish_start_date, tags, thumbnail_download_url, title; custom parameters are "
             "named custom.<name>",
         ),
     ]

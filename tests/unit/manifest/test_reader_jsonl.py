@@ -94,7 +94,8 @@ def test_bad_lines_are_reported_and_the_rest_goes_on(library: Path) -> None:
         (
             "m.jsonl:8",
             "unknown keys 'titel', 'extra' ignored: known keys are date, "
-            "description, download_url, external_id, id, link, path, permalink, publish_start_date, tags, thumbnail_download_url, title; custom parameters are "
+            "description, download_url, external_id, id, link, path, permalink, "
+            "publish_start_date, tags, thumbnail_download_url, title; custom parameters are "
             "named custom.<name>",
         ),
         ("m.jsonl:10", "path: Input should be a valid string"),
