@@ -212,6 +212,11 @@ async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: b
     default=None,
     help="Event loop (default asyncio: its sendfile gives zero-copy segments).",
 )
+@click.option(
+    "--s3-endpoint-url",
+    default=None,
+    help="S3-compatible store for s3:// rows (default: AWS). Credentials: the AWS chain.",
+)
 @click.option("--strict", is_flag=True, help="Stop at the first bad manifest row.")
 @click.option("--dry-run", is_flag=True, help="Read the manifest and show what would be done.")
 def run(manifest: Path, journal_path: Path | None, config_file: Path | None, **flags: Any) -> None:

@@ -16,7 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from vidlift.cli.eventloop import EventLoop
 from vidlift.config import (
     DEFAULT_ENDPOINT,
+    HttpSourceSettings,
     RetrySettings,
+    S3SourceSettings,
+    SourceSettings,
     Timeouts,
     UploadSettings,
     parse_size,
@@ -51,6 +54,35 @@ def auto_concurrency(mean_file_bytes: float | None, chunk_size: int) -> int:
     return max(AUTO_MIN, min(AUTO_MAX, int(AUTO_MIN * chunk_size / per_file)))
 
 
+class HttpSourcesConfig(BaseModel):
+    """``[sources.http]``: headers and cookies for private origins (secrets: never shown)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    headers: dict[str, str] = Field(default_factory=dict, repr=False)
+    cookies: dict[str, str] = Field(default_factory=dict, repr=False)
+    hosts: tuple[str, ...] = ()
+    max_redirects: int = Field(default=5, ge=0, le=20)
+
+
+class S3SourcesConfig(BaseModel):
+    """``[sources.s3]``: an S3-compatible endpoint and a region (credentials: the AWS chain)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    endpoint_url: str | None = None
+    region: str | None = None
+
+
+class SourcesConfig(BaseModel):
+    """``[sources]``: how ``download_url`` rows are read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    http: HttpSourcesConfig = Field(default_factory=HttpSourcesConfig)
+    s3: S3SourcesConfig = Field(default_factory=S3SourcesConfig)
+
+
 class RunConfig(BaseModel):
     """Every setting of a batch run, with its default."""
 
@@ -73,6 +105,8 @@ class RunConfig(BaseModel):
     verify_md5: bool = True
     log_format: Literal["auto", "rich", "text", "json"] = "auto"
     event_loop: EventLoop = "asyncio"
+    s3_endpoint_url: str | None = None
+    sources: SourcesConfig = Field(default_factory=SourcesConfig)
 
     @field_validator("concurrency", mode="before")
     @classmethod
@@ -111,6 +145,25 @@ class RunConfig(BaseModel):
             return auto_concurrency(mean_file_bytes, self.chunk_size)
         return self.concurrency
 
+    def source_settings(self) -> SourceSettings:
+        """How URL sources are read (``s3_endpoint_url`` beats ``[sources.s3]``)."""
+        timeouts = Timeouts(connect_s=self.connect_timeout_s, read_s=self.read_timeout_s)
+        http, s3 = self.sources.http, self.sources.s3
+        return SourceSettings(
+            http=HttpSourceSettings(
+                headers=http.headers,
+                cookies=http.cookies,
+                hosts=http.hosts,
+                max_redirects=http.max_redirects,
+                timeouts=timeouts,
+            ),
+            s3=S3SourceSettings(
+                endpoint_url=self.s3_endpoint_url or s3.endpoint_url,
+                region=s3.region,
+                timeouts=timeouts,
+            ),
+        )
+
     def batch_settings(self, mean_file_bytes: float | None = None) -> BatchSettings:
         """The jobs layer's settings object for files of that mean size (see
         :meth:`files_in_flight`)."""
@@ -144,6 +197,8 @@ def _from_file(path: Path | None) -> dict[str, Any]:
     section = data.get("vidlift", data)
     if not isinstance(section, dict):
         raise ConfigError(f"{path}: [vidlift] must be a table")
+    if "vidlift" in data and "sources" in data:  # [sources.http] beside [vidlift]
+        section = {**section, "sources": data["sources"]}
     return section
 
 
@@ -168,7 +223,7 @@ def load_run_config(
         return RunConfig.model_validate(merged)
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = str(err["loc"][0]) if err["loc"] else "settings"
+        where = ".".join(str(part) for part in err["loc"]) if err["loc"] else "settings"
         origin = f" (config file {config_file})" if config_file else ""
         message = err["msg"].removeprefix("Value error, ")
         raise ConfigError(f"setting {where}{origin}: {message}") from None
