@@ -96,6 +96,8 @@ class Origin:
         self._files: dict[str, _File] = {}
         self._faults: dict[str, OriginFault] = {}
         self._runner: web.AppRunner | None = None
+        self._served: dict[str, int] = {}
+        self._waiters: list[tuple[str, int, asyncio.Event]] = []
         self.requests: list[OriginRequest] = []
         self.base_url = ""
 
@@ -144,8 +146,22 @@ class Origin:
         return self._files[name].data
 
     def body_bytes(self, name: str) -> int:
-        """Body bytes sent for ``name`` so far."""
-        return sum(r.body_bytes for r in self.requests if r.name == name)
+        """Body bytes sent for ``name`` so far (answers still being sent included)."""
+        return self._served.get(name, 0)
+
+    async def wait_served(self, name: str, at_least: int) -> None:
+        """Return once ``at_least`` body bytes of ``name`` were sent."""
+        if self.body_bytes(name) >= at_least:
+            return
+        event = asyncio.Event()
+        self._waiters.append((name, at_least, event))
+        await event.wait()
+
+    def _count(self, name: str, sent: int) -> None:
+        total = self._served[name] = self._served.get(name, 0) + sent
+        for waiter in [w for w in self._waiters if w[0] == name and total >= w[1]]:
+            self._waiters.remove(waiter)
+            waiter[2].set()
 
     # ------------------------------------------------------------------------ handlers
 
@@ -246,6 +262,7 @@ class Origin:
                 piece = body[sent : min(sent + _WRITE_BYTES, limit)]
                 await response.write(piece)
                 sent += len(piece)
+                self._count(name, len(piece))
             if sent < len(body):
                 self._log(request, name, status, sent)
                 assert request.transport is not None
