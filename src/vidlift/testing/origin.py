@@ -76,11 +76,13 @@ class _File:
     version: int = 1
     requests: int = 0
     mtime_s: float = 1_600_000_000.0
+    _digest: str = ""
 
     @property
     def etag(self) -> str:
-        digest = hashlib.sha256(self.data).hexdigest()[:16]
-        return f'"{digest}-v{self.version}"'
+        if not self._digest:  # once per version: files may be big
+            self._digest = hashlib.sha256(self.data).hexdigest()[:16]
+        return f'"{self._digest}-v{self.version}"'
 
     @property
     def last_modified(self) -> str:
@@ -217,7 +219,7 @@ class Origin:
             new = fault.changed_data
             if new is None:
                 new = bytes(b ^ 0xFF for b in file.data)
-            file.data, file.version = new, file.version + 1
+            file.data, file.version, file._digest = new, file.version + 1, ""
 
     def _wanted_range(
         self, request: web.Request, file: _File, fault: OriginFault
