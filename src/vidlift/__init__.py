@@ -26,23 +26,29 @@ if TYPE_CHECKING:
     )
     from vidlift.jobs.batch import run_batch
     from vidlift.jobs.events import (
+        ApiAnswered,
         BatchEvent,
+        JobAcked,
         JobDone,
         JobFailed,
         JobInterrupted,
         JobProgress,
         JobRetrying,
         JobStarted,
+        JobVerifying,
+        LibrarySurveyed,
         ManifestProblemFound,
     )
     from vidlift.jobs.facade import Client, UploadResult
     from vidlift.jobs.manager import BatchOutcome, BatchSettings
+    from vidlift.jobs.upload_state import UploadState
     from vidlift.journal.memory import MemoryJournal
     from vidlift.journal.sqlite import SqliteJournal
     from vidlift.journal.state import JobState
     from vidlift.protocol.metadata import VideoMetadata
 
 __all__ = [
+    "ApiAnswered",
     "ApiError",
     "AuthError",
     "BatchEvent",
@@ -51,6 +57,7 @@ __all__ = [
     "Client",
     "ConfigError",
     "Credentials",
+    "JobAcked",
     "JobDone",
     "JobFailed",
     "JobInterrupted",
@@ -58,6 +65,8 @@ __all__ = [
     "JobRetrying",
     "JobStarted",
     "JobState",
+    "JobVerifying",
+    "LibrarySurveyed",
     "ManifestProblemFound",
     "MemoryJournal",
     "RangesShrank",
@@ -70,6 +79,7 @@ __all__ = [
     "UploadError",
     "UploadResult",
     "UploadSettings",
+    "UploadState",
     "VerificationError",
     "VideoMetadata",
     "VidliftError",
@@ -89,6 +99,8 @@ _EXPORTS = {
     "Client": "vidlift.jobs.facade",
     "ConfigError": "vidlift.errors",
     "Credentials": "vidlift.config",
+    "ApiAnswered": "vidlift.jobs.events",
+    "JobAcked": "vidlift.jobs.events",
     "JobDone": "vidlift.jobs.events",
     "JobFailed": "vidlift.jobs.events",
     "JobInterrupted": "vidlift.jobs.events",
@@ -96,6 +108,8 @@ _EXPORTS = {
     "JobRetrying": "vidlift.jobs.events",
     "JobStarted": "vidlift.jobs.events",
     "JobState": "vidlift.journal.state",
+    "JobVerifying": "vidlift.jobs.events",
+    "LibrarySurveyed": "vidlift.jobs.events",
     "ManifestProblemFound": "vidlift.jobs.events",
     "MemoryJournal": "vidlift.journal.memory",
     "RangesShrank": "vidlift.errors",
@@ -108,6 +122,7 @@ _EXPORTS = {
     "UploadError": "vidlift.errors",
     "UploadResult": "vidlift.jobs.facade",
     "UploadSettings": "vidlift.config",
+    "UploadState": "vidlift.jobs.upload_state",
     "VerificationError": "vidlift.errors",
     "VideoMetadata": "vidlift.protocol.metadata",
     "VidliftError": "vidlift.errors",

@@ -15,6 +15,7 @@ Every error vidlift raises on purpose is a :class:`VidliftError`. The tree::
     ├── RemoteProtocolError          *the peer* said something we cannot accept
     │   ├── AnswerParseError         malformed or unsafe body (bad XML/JSON, DTD, pickle)
     │   └── RangeHeaderError         a Range answer that is garbage or beyond the total
+    ├── PlatformUnreachable          no answer from the platform for too long: stop the batch
     ├── TransportError               the request may or may not have reached the server
     │   ├── ConnectError             could not connect (nothing was sent)
     │   ├── RequestTimeout           no answer in time
@@ -23,15 +24,18 @@ Every error vidlift raises on purpose is a :class:`VidliftError`. The tree::
     ├── ApiError                     the API answered status=error (code, title, message)
     │   ├── AuthError                bad credentials or signature: stops the batch
     │   ├── NonceReused              400 NonceInvalid: sign again with a new nonce
-    │   └── RateLimited              429 RateLimitExceeded, with the reset time
+    │   ├── RateLimited              429 RateLimitExceeded, with the reset time
+    │   └── VideoMissing             404: the video is gone (deleted): created again, once
     └── UploadError                  an upload that cannot go on as it is
         ├── SegmentRejected          the upload server refuses this request for good
         ├── UploadServerBusy         503 / 5xx: try again later
         ├── RangesShrank             ranges went backwards: session completed or reset
+        ├── PartLinkRefused          v2: 403 on a pre-signed part link: list the parts again
+        ├── UploadGone               v2: the platform no longer knows the upload: reconcile
         └── VerificationError        the platform's size or md5 differs from the source
 
 The classes carry the facts (status, code, session id, path) as attributes so that the
-retry policy in :mod:`vidlift.jobs.policy` can decide without parsing messages. No
+decision table in :mod:`vidlift.jobs.policy` can decide without parsing messages. No
 message ever contains the API secret: the secret is never passed to an exception.
 """
 
@@ -50,6 +54,8 @@ __all__ = [
     "LocalProtocolError",
     "ManifestError",
     "NonceReused",
+    "PartLinkRefused",
+    "PlatformUnreachable",
     "ProgrammingError",
     "RangeHeaderError",
     "RangesShrank",
@@ -62,8 +68,10 @@ __all__ = [
     "SourceUnavailable",
     "TransportError",
     "UploadError",
+    "UploadGone",
     "UploadServerBusy",
     "VerificationError",
+    "VideoMissing",
     "VidliftError",
 ]
 
@@ -229,6 +237,16 @@ class NonceReused(ApiError):
     """
 
 
+class VideoMissing(ApiError):
+    """404: the platform has no video/media under this key (deleted since it was created):
+    the job creates a new one, exactly once."""
+
+
+class PlatformUnreachable(VidliftError):
+    """The platform answered nothing for longer than ``unreachable_s``: the batch stops
+    with every job left as it was, so that the next run simply goes on."""
+
+
 class RateLimited(ApiError):
     """429 RateLimitExceeded. ``reset_at`` is the Unix time the quota resets, if given."""
 
@@ -244,18 +262,35 @@ class UploadError(VidliftError):
         self.message = message
         self.path = path
         self.session_id = session_id
-        parts = [p for p in (path, f"session {session_id}" if session_id else "") if p]
-        prefix = f"{', '.join(parts)}: " if parts else ""
-        super().__init__(prefix + message)
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        parts = [self.path, f"session {self.session_id}" if self.session_id else ""]
+        prefix = ", ".join(p for p in parts if p)
+        return f"{prefix}: {self.message}" if prefix else self.message
+
+    def locate(self, path: str, session_id: str) -> None:
+        """Name the file and the upload, where the raiser could not (once, by the job
+        loop, on the way out)."""
+        self.path = self.path or path
+        self.session_id = self.session_id or session_id
+        self.args = (self._text(),)
 
 
 class SegmentRejected(UploadError):
     """The upload server refuses this request and always will (400/413/415/416)."""
 
     def __init__(
-        self, message: str, *, http_status: int | None, path: str = "", session_id: str = ""
+        self,
+        message: str,
+        *,
+        http_status: int | None,
+        path: str = "",
+        session_id: str = "",
+        retry_after_s: float | None = None,
     ) -> None:
         self.http_status = http_status
+        self.retry_after_s = retry_after_s
         super().__init__(message, path=path, session_id=session_id)
 
 
@@ -274,6 +309,18 @@ class UploadServerBusy(UploadError):
         self.http_status = http_status
         self.retry_after_s = retry_after_s
         super().__init__(message, path=path, session_id=session_id)
+
+
+class PartLinkRefused(UploadError):
+    """v2: a pre-signed part link answered 403 (expired, or its signature refused).
+
+    Nothing was stored; listing the parts again signs fresh links.
+    """
+
+
+class UploadGone(UploadError):
+    """v2: the platform no longer knows this upload (completed, replaced, or its direct
+    link is unusable). Ask for the media's status; reopen the upload if it has no file."""
 
 
 class RangesShrank(UploadError):

@@ -15,11 +15,13 @@ from pathlib import Path
 import anyio
 import click
 
-from vidlift.cli.display import BatchView, LineDisplay, LiveDisplay, human_bytes
+from vidlift.cli.display import LiveDisplay
+from vidlift.cli.eventlog import LineDisplay
 from vidlift.cli.journals import default_journal_path
 from vidlift.cli.records import print_report_table
 from vidlift.cli.run import migrate
 from vidlift.cli.settings import RunConfig
+from vidlift.cli.view import BatchView, human_bytes
 from vidlift.journal.sqlite import SqliteJournal
 from vidlift.journal.state import JobState
 from vidlift.testing.emulator import Emulator, EmulatorConfig

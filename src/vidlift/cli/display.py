@@ -1,208 +1,150 @@
-"""What a batch shows while it runs (cli layer).
+"""The live display of a batch on a terminal, drawn with rich (cli layer).
 
-On a terminal: a live rich display (bytes and files done, throughput, ETA, the active
-files, recent failures). In a pipe, or with ``--log-format text|json``: one line per
-event and a periodic summary.
+Three header lines that fit 80 columns (bytes with rate and ETA, files, elapsed time), a
+bar, then one row per file in flight: name, size, share done, rate, state (``sending``,
+``verifying``, ``retrying in 4s``). Notices (Ctrl-C, stopping) are printed above the live
+area, so a redraw never paints over them. On exit the last frame shows the run's totals.
+docs/OPERATIONS.md has a capture. Log lines for pipes live in :mod:`vidlift.cli.eventlog`.
 """
 
 from __future__ import annotations
 
-import json
-import sys
-import time
-from collections import deque
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
+import anyio
 from rich.console import Console, Group
 from rich.live import Live
-from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from vidlift.jobs.events import (
-    BatchEvent,
-    JobDone,
-    JobFailed,
-    JobInterrupted,
-    JobProgress,
-    JobRetrying,
-    JobStarted,
-    ManifestProblemFound,
-)
+from vidlift.cli.view import BatchView, human_bytes, human_duration
+from vidlift.jobs.events import BatchEvent
 
-__all__ = ["BatchView", "LineDisplay", "LiveDisplay", "human_bytes"]
+__all__ = ["LiveDisplay"]
 
-_SUMMARY_EVERY_S = 10.0
-_RATE_WINDOW_S = 10.0
+_REFRESH_S = 0.25
+_MAX_ROWS = 10
+_BAR_WIDTH = 78
+_FIXED_COLUMNS = 9 + 4 + 11 + 6 + 15 + 2 * 5  # size, done, rate, left, state, and gaps
 
 
-def human_bytes(count: float) -> str:
-    """1536 -> '1.5 KiB'."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(count) < 1024 or unit == "TiB":
-            return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
-        count /= 1024
-    return f"{count:.1f} TiB"
+def _percent(done: int, total: int) -> str:
+    return f"{100 * done / total:.0f}%" if total else "100%"
 
 
-@dataclass(slots=True)
-class BatchView:
-    """Running totals built from the journal's counts and the batch's events."""
-
-    total_jobs: int = 0
-    total_bytes: int = 0
-    done_jobs: int = 0
-    done_bytes: int = 0
-    failed_jobs: int = 0
-    active: dict[str, tuple[str, int, int]] = field(default_factory=dict)
-    failures: deque[str] = field(default_factory=lambda: deque(maxlen=5))
-    samples: deque[tuple[float, int]] = field(default_factory=deque)
-    retries: int = 0
-    concurrency: int = 0  # files in flight at most (the resolved --concurrency)
-
-    def apply(self, event: BatchEvent) -> None:
-        """Fold one event into the totals."""
-        if isinstance(event, JobStarted):
-            self.active[event.job_id] = (event.path, 0, event.size_bytes)
-        elif isinstance(event, JobProgress) and event.job_id in self.active:
-            path, _, size = self.active[event.job_id]
-            self.active[event.job_id] = (path, event.done_bytes, size)
-        elif isinstance(event, JobDone):
-            self.active.pop(event.job_id, None)
-            self.done_jobs += 1
-            self.done_bytes += event.size_bytes
-        elif isinstance(event, JobFailed | ManifestProblemFound):
-            if isinstance(event, JobFailed):
-                self.active.pop(event.job_id, None)
-            self.failed_jobs += 1
-            where = event.path if isinstance(event, JobFailed) else event.location
-            self.failures.append(
-                f"{where}: {event.error if isinstance(event, JobFailed) else event.reason}"
-            )
-        elif isinstance(event, JobInterrupted):
-            self.active.pop(event.job_id, None)
-        elif isinstance(event, JobRetrying):
-            self.retries += 1
-
-    @property
-    def bytes_now(self) -> int:
-        """Done bytes plus the bytes of the files in flight."""
-        return self.done_bytes + sum(done for _, done, _ in self.active.values())
-
-    def rate_bytes_per_s(self) -> float:
-        """Throughput over the last few seconds."""
-        now = time.monotonic()
-        self.samples.append((now, self.bytes_now))
-        while self.samples and now - self.samples[0][0] > _RATE_WINDOW_S:
-            self.samples.popleft()
-        (t0, b0), (t1, b1) = self.samples[0], self.samples[-1]
-        return max(0.0, (b1 - b0) / (t1 - t0)) if t1 > t0 else 0.0
-
-    def summary(self) -> dict[str, Any]:
-        """The numbers of a summary line."""
-        rate = self.rate_bytes_per_s()
-        left = max(0, self.total_bytes - self.bytes_now)
-        return {
-            "files_done": self.done_jobs,
-            "files_failed": self.failed_jobs,
-            "files_total": self.total_jobs,
-            "bytes_done": self.bytes_now,
-            "bytes_total": self.total_bytes,
-            "rate_bytes_per_s": round(rate),
-            "eta_s": round(left / rate) if rate > 0 else None,
-            "active": len(self.active),
-            "concurrency": self.concurrency,
-            "retries": self.retries,
-        }
-
-
-def _describe(event: BatchEvent) -> tuple[str, dict[str, Any]]:
-    name = {
-        JobStarted: "job_started",
-        JobDone: "job_done",
-        JobFailed: "job_failed",
-        JobRetrying: "job_retrying",
-        JobInterrupted: "job_interrupted",
-        ManifestProblemFound: "manifest_problem",
-        JobProgress: "job_progress",
-    }[type(event)]
-    return name, {slot: getattr(event, slot) for slot in event.__slots__}
-
-
-class LineDisplay:
-    """One line per event (text or JSON), and a summary every few seconds."""
-
-    def __init__(self, view: BatchView, *, as_json: bool, stream: TextIO | None = None) -> None:
-        self.view = view
-        self._json = as_json
-        self._stream = stream or sys.stdout
-        self._last_summary = time.monotonic()
-
-    def _write(self, name: str, fields: dict[str, Any]) -> None:
-        stamp = datetime.now(UTC).isoformat(timespec="seconds")
-        if self._json:
-            line = json.dumps({"ts": stamp, "event": name, **fields}, default=str)
-        else:
-            line = f"{stamp} {name} " + " ".join(f"{k}={v}" for k, v in fields.items())
-        print(line, file=self._stream, flush=True)
-
-    def __call__(self, event: BatchEvent) -> None:
-        self.view.apply(event)
-        if not isinstance(event, JobProgress):
-            self._write(*_describe(event))
-        if time.monotonic() - self._last_summary >= _SUMMARY_EVERY_S:
-            self.summarize()
-
-    def summarize(self) -> None:
-        """Write a summary line now."""
-        self._last_summary = time.monotonic()
-        self._write("summary", self.view.summary())
-
-    def __enter__(self) -> LineDisplay:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.summarize()
+def _bar(done: int, total: int, width: int = _BAR_WIDTH) -> Text:
+    filled = round(width * done / total) if total else width
+    bar = Text("━" * filled, style="green")
+    bar.append("━" * (width - filled), style="grey35")
+    return bar
 
 
 class LiveDisplay:
-    """A rich live view on a terminal."""
+    """A rich live view on a terminal, redrawn by :meth:`pulse` in the event loop."""
 
     def __init__(self, view: BatchView, console: Console | None = None) -> None:
         self.view = view
         self._console = console or Console(stderr=True)
-        self._live = Live(console=self._console, refresh_per_second=4, get_renderable=self._render)
+        self._notice = ""
+        self._final = False
+        self._live = Live(console=self._console, auto_refresh=False, transient=False)
 
     def __call__(self, event: BatchEvent) -> None:
         self.view.apply(event)
 
+    def notice(self, text: str) -> None:
+        """Print a message above the live area (it stays), and show it in the header."""
+        self._notice = text
+        self._console.print(Text(text, style="bold yellow"))
+        self._refresh()
+
+    def _header(self, s: dict[str, Any]) -> list[Text]:
+        pct = _percent(s["bytes_done"], s["bytes_total"])
+        return [
+            Text(
+                f"Transferred: {human_bytes(s['bytes_done'])} / {human_bytes(s['bytes_total'])}"
+                f", {pct}, {human_bytes(s['rate_bytes_per_s'])}/s, ETA {s['eta']}"
+            ),
+            Text(
+                f"Files:       {s['files_done']} / {s['files_total']} done, "
+                f"{s['files_failed']} failed, {s['active']}/{s['concurrency']} in flight"
+            ),
+            Text(f"Elapsed:     {human_duration(s['elapsed_s'])}, retries {s['retries']}"),
+        ]
+
+    def _files(self) -> Table:
+        now = self.view.clock()
+        table = Table(box=None, expand=False, pad_edge=False, header_style="bold")
+        # The other columns keep their width; the file name gets what is left, up to 40.
+        name_width = max(10, min(40, self._console.width - _FIXED_COLUMNS))
+        table.add_column("file", no_wrap=True, overflow="ellipsis", max_width=name_width)
+        table.add_column("size", justify="right", no_wrap=True, min_width=9)
+        table.add_column("done", justify="right", no_wrap=True, min_width=4)
+        table.add_column("rate", justify="right", no_wrap=True, min_width=11)
+        table.add_column("left", justify="right", no_wrap=True, min_width=6)
+        table.add_column("state", no_wrap=True, min_width=15)
+        for file in list(self.view.active.values())[:_MAX_ROWS]:
+            rate = file.meter.rate(now)
+            left = (file.size_bytes - file.done_bytes) / rate if rate > 0 else None
+            table.add_row(
+                Path(file.path).name,
+                human_bytes(file.size_bytes),
+                _percent(file.done_bytes, file.size_bytes),
+                f"{human_bytes(rate)}/s",
+                human_duration(left),
+                file.describe(now),
+            )
+        return table
+
+    def _final_lines(self, s: dict[str, Any]) -> list[Text]:
+        elapsed = max(s["elapsed_s"], 1e-9)
+        total = human_bytes(s["bytes_total"])
+        return [
+            Text(
+                f"Finished in {human_duration(elapsed)}: {s['files_done']} of "
+                f"{s['files_total']} files done, {s['files_failed']} failed",
+                style="bold",
+            ),
+            Text(
+                f"Sent {human_bytes(s['bytes_sent'])} ({human_bytes(s['bytes_resent'])} again) "
+                f"at {human_bytes(s['bytes_sent'] / elapsed)}/s on average, retries {s['retries']}"
+            ),
+            Text(f"On the platform: {human_bytes(s['bytes_done'])} of {total}"),
+        ]
+
     def _render(self) -> Group:
         s = self.view.summary()
-        eta = f"{s['eta_s']}s" if s["eta_s"] is not None else "-"
-        head = Text(
-            f"files {s['files_done']}/{s['files_total']} done, {s['files_failed']} failed   "
-            f"{human_bytes(s['bytes_done'])} / {human_bytes(s['bytes_total'])}   "
-            f"{human_bytes(s['rate_bytes_per_s'])}/s   ETA {eta}   "
-            f"{s['active']}/{s['concurrency']} in flight   retries {s['retries']}"
-        )
-        bar = ProgressBar(total=max(1, s["bytes_total"]), completed=s["bytes_done"])
-        table = Table(show_header=True, header_style="bold", box=None, expand=False)
-        table.add_column("active file")
-        table.add_column("done", justify="right")
-        for path, done, size in list(self.view.active.values())[:10]:
-            table.add_row(Path(path).name[-60:], f"{100 * done / max(1, size):5.1f}%")
-        parts: list[Any] = [head, bar, table]
+        parts: list[Any] = self._final_lines(s) if self._final else self._header(s)
+        if self._notice and not self._final:
+            parts.append(Text(self._notice, style="bold yellow"))
+        parts.append(_bar(s["bytes_done"], s["bytes_total"]))
+        if not self._final and self.view.active:
+            parts.append(self._files())
+            hidden = len(self.view.active) - _MAX_ROWS
+            if hidden > 0:
+                parts.append(Text(f"... and {hidden} more files in flight", style="dim"))
         if self.view.failures:
             parts.append(Text("recent failures:", style="bold red"))
-            parts.extend(Text(f"  {line}"[:200], style="red") for line in self.view.failures)
+            width = max(20, min(self._console.width, 200) - 2)
+            parts.extend(Text(f"  {line}"[:width], style="red") for line in self.view.failures)
         return Group(*parts)
+
+    def _refresh(self) -> None:
+        self._live.update(self._render(), refresh=True)
+
+    async def pulse(self) -> None:
+        """Redraw a few times a second (in the event loop: no thread reads the view)."""
+        while True:
+            self._refresh()
+            await anyio.sleep(_REFRESH_S)
 
     def __enter__(self) -> LiveDisplay:
         self._live.start()
+        self._refresh()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
+        self._final = True
+        self._refresh()
         self._live.stop()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 from pathlib import Path
 
 from vidlift.errors import ConfigError
@@ -11,6 +13,7 @@ __all__ = [
     "JOURNAL_SUFFIX",
     "default_journal_path",
     "find_journal",
+    "lock_holder",
     "open_journal",
     "open_journal_readonly",
 ]
@@ -47,3 +50,27 @@ async def open_journal(path: Path) -> SqliteJournal:
 async def open_journal_readonly(path: Path) -> SqliteJournal:
     """Open the journal for reading while a run may be writing it."""
     return await SqliteJournal.open_readonly(path)
+
+
+def lock_holder(path: Path) -> int | None:
+    """The pid of the process writing the journal, or None when no process writes it.
+
+    A writer holds an exclusive ``flock`` on ``<journal>.lock`` and writes its pid there
+    (:mod:`vidlift.journal.sqlite_store`). A shared lock taken and released at once tells
+    whether one is held; a writer starting in that instant would be refused, and says so.
+    """
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        fd = os.open(lock_path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            return int(text) if text.isdigit() else 0
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)

@@ -19,7 +19,7 @@ COMMANDS = {
         "Upload one file (through the API, or to an upload URL).",
     ),
     "run": ("vidlift.cli.run:run", "Migrate every file of a manifest; run again to resume."),
-    "status": ("vidlift.cli.records:status", "Counts, bytes and failures of a journal."),
+    "status": ("vidlift.cli.status:status", "Is a run active; its rate, ETA, failures by reason."),
     "report": ("vidlift.cli.records:report", "One row per manifest row: id, path, video key..."),
     "retry": ("vidlift.cli.records:retry", "Queue failed jobs again."),
     "serve": ("vidlift.cli.serve:serve", "Run the local JW Platform emulator."),

@@ -1,11 +1,10 @@
-"""``vidlift status``, ``vidlift report`` and ``vidlift retry`` (cli layer)."""
+"""``vidlift report`` and ``vidlift retry`` (cli layer)."""
 
 from __future__ import annotations
 
 import csv
 import json
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, TextIO
@@ -13,16 +12,15 @@ from typing import Any, TextIO
 import anyio
 import click
 
-from vidlift.cli.display import human_bytes
 from vidlift.cli.journals import find_journal, open_journal, open_journal_readonly
+from vidlift.cli.view import human_bytes
 from vidlift.errors import VidliftError
 from vidlift.journal.base import Journal
 from vidlift.journal.state import JobState
 
-__all__ = ["print_report_table", "report", "retry", "status"]
+__all__ = ["print_report_table", "report", "retry"]
 
 REPORT_FIELDS = ("id", "path", "video_key", "state", "size", "md5", "attempts", "error", "location")
-_RATE_WINDOW_S = 60.0
 
 journal_option = click.option(
     "--journal",
@@ -36,47 +34,6 @@ journal_option = click.option(
 def _fail(exc: VidliftError) -> None:
     click.echo(f"vidlift: error: {exc}", err=True)
     sys.exit(2)
-
-
-async def _recent_rate(journal: Journal) -> float:
-    """Bytes per second of the jobs finished in the last minute."""
-    now = time.time()
-    recent = 0
-    async for record in journal.iter_jobs([JobState.DONE]):
-        if now - record.updated_at <= _RATE_WINDOW_S:
-            recent += record.size_bytes
-    return recent / _RATE_WINDOW_S
-
-
-async def _status(path: Path) -> None:
-    journal = await open_journal_readonly(path)
-    try:
-        counts = await journal.counts()
-        rate = await _recent_rate(journal)
-    finally:
-        await journal.close()
-    click.echo(f"journal: {path}")
-    click.echo(f"jobs: {counts.total_jobs}")
-    for state in JobState:
-        click.echo(f"  {state.value:10} {counts.by_state.get(state, 0)}")
-    held = counts.done_bytes + counts.acked_bytes
-    share = 100 * held / counts.total_bytes if counts.total_bytes else 100.0
-    click.echo(f"bytes: {human_bytes(held)} of {human_bytes(counts.total_bytes)} ({share:.1f}%)")
-    click.echo(f"throughput (finished files, last minute): {human_bytes(rate)}/s")
-    if counts.recent_failures:
-        click.echo("recent failures:")
-        for failure in counts.recent_failures:
-            click.echo(f"  {failure.location} {failure.path or ''}: {failure.error}")
-
-
-@click.command()
-@journal_option
-def status(journal_path: Path | None) -> None:
-    """Counts by state, bytes done, throughput and failures (safe while a run goes on)."""
-    try:
-        anyio.run(_status, find_journal(journal_path))
-    except VidliftError as exc:
-        _fail(exc)
 
 
 async def _rows(journal: Journal) -> AsyncIterator[dict[str, Any]]:
@@ -120,7 +77,11 @@ async def print_report_table(journal: Journal, *, limit: int = 50) -> None:
 async def _report(path: Path, fmt: str, out: TextIO) -> None:
     journal = await open_journal_readonly(path)
     try:
-        if fmt == "csv":
+        if fmt == "html":
+            from vidlift.cli.htmlreport import render_html_report
+
+            out.write(await render_html_report(journal, path))
+        elif fmt == "csv":
             writer = csv.DictWriter(out, fieldnames=REPORT_FIELDS, lineterminator="\n")
             writer.writeheader()
             async for row in _rows(journal):
@@ -139,7 +100,12 @@ async def _report(path: Path, fmt: str, out: TextIO) -> None:
 @click.command()
 @journal_option
 @click.option(
-    "--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "json", "html"]),
+    default="csv",
+    show_default=True,
+    help="html: one self-contained page with plots (open it in a browser).",
 )
 @click.option(
     "--output",
@@ -148,7 +114,8 @@ async def _report(path: Path, fmt: str, out: TextIO) -> None:
     help="Write to FILE instead of stdout.",
 )
 def report(journal_path: Path | None, fmt: str, output: Path | None) -> None:
-    """One row per manifest row: id, path, video key, state, size, md5, error."""
+    """One row per manifest row: id, path, video key, state, size, md5, error; or
+    (--format html) a page with totals, plots, failures by reason, the slowest files."""
     try:
         path = find_journal(journal_path)
         if output is None:

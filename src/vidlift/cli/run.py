@@ -8,51 +8,76 @@ from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, Union
 
 import anyio
 import click
 
-from vidlift.cli.display import BatchView, LineDisplay, LiveDisplay, human_bytes
+from vidlift.cli.beacon import write_beacons
+from vidlift.cli.eventlog import LineDisplay
 from vidlift.cli.eventloop import backend_options
+from vidlift.cli.history import HistoryRecorder
 from vidlift.cli.journals import default_journal_path, open_journal
 from vidlift.cli.options import size_type, warn_insecure
 from vidlift.cli.settings import RunConfig, load_run_config
+from vidlift.cli.view import BatchView, human_bytes
 from vidlift.errors import ConfigError, VidliftError
 from vidlift.jobs.batch import run_batch
-from vidlift.jobs.ingest import ingest_manifest
+from vidlift.jobs.events import BatchEvent, EventSink
+from vidlift.jobs.ingest import IngestStats, ingest_manifest
 from vidlift.jobs.manager import RUNNABLE_STATES, BatchOutcome
+from vidlift.jobs.survey import library_tag
 from vidlift.journal.base import JobCounts, Journal
 from vidlift.journal.state import JobState
 
-__all__ = ["ingest_into_view", "migrate", "run"]
+if TYPE_CHECKING:
+    from vidlift.cli.display import LiveDisplay
+    from vidlift.cli.metrics import MetricsExporter
+
+__all__ = ["Display", "ingest_into_view", "make_display", "migrate", "run"]
+
+Display = Union["LineDisplay", "LiveDisplay"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
-def _display(config: RunConfig) -> LineDisplay | LiveDisplay:
+def make_display(config: RunConfig) -> Display:
+    """The live display on a terminal (rich is imported only then), else log lines."""
     view = BatchView()
     mode = config.log_format
     if mode == "auto":
         mode = "rich" if sys.stderr.isatty() else "text"
     if mode == "rich":
+        from vidlift.cli.display import LiveDisplay
+
         return LiveDisplay(view)
-    return LineDisplay(view, as_json=mode == "json")
+    return LineDisplay(view, as_json=mode == "json", interval_s=config.log_interval_s)
 
 
-async def _watch_signals(stop: anyio.Event, scope: anyio.CancelScope) -> None:
+def _start_metrics(config: RunConfig, view: BatchView) -> MetricsExporter | None:
+    """Serve Prometheus metrics when ``metrics_port`` is set (prometheus-client is
+    imported only then). Raises ConfigError when the port cannot be used."""
+    if not config.metrics_port:
+        return None
+    from vidlift.cli.metrics import MetricsExporter
+
+    exporter = MetricsExporter(view)
+    exporter.serve(config.metrics_port, config.metrics_addr)
+    return exporter
+
+
+async def _watch_signals(stop: anyio.Event, scope: anyio.CancelScope, display: Display) -> None:
     with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
         async for signum in signals:
             if stop.is_set():
-                click.echo("vidlift: stopping now", err=True)
+                display.notice("vidlift: stopping now")
                 scope.cancel()
                 return
             name = signal.Signals(signum).name
-            click.echo(
-                f"vidlift: {name}: starting no new upload, finishing segments in flight "
-                "(press Ctrl-C again to stop at once)",
-                err=True,
+            display.notice(
+                f"vidlift: {name}: finishing segments in flight; Ctrl-C again stops at once"
             )
             stop.set()
 
@@ -63,6 +88,10 @@ async def _dry_run(journal: Journal, manifest: Path, strict: bool) -> int:
     click.echo(
         f"dry run: {stats.rows} rows read, {stats.new_jobs} new jobs, {stats.problems} bad rows"
     )
+    if stats.metadata_changes:
+        click.echo(f"  metadata to update on the platform: {len(stats.metadata_changes)} videos")
+        for change in stats.metadata_changes[:10]:
+            click.echo(f"    {change.job_id} ({change.video_key}): {change.metadata.title!r}")
     for state, count in counts.by_state.items():
         if count:
             click.echo(f"  {state.value:10} {count}")
@@ -78,16 +107,30 @@ async def _run(
         if options["dry_run"]:
             return await _dry_run(journal, manifest, options["strict"])
         config.credentials()  # before the display starts
-        display = _display(config)
+        display = make_display(config)
+        metrics = _start_metrics(config, display.view)
+        history = HistoryRecorder(journal_path, display.view)
+        observers: list[Observer] = [history] if metrics is None else [history, metrics]
         stop = anyio.Event()
         outcome: BatchOutcome | None = None
-        with display:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(_watch_signals, stop, tg.cancel_scope)
-                outcome = await migrate(
-                    journal, manifest, display, config, strict=options["strict"], stop=stop
-                )
-                tg.cancel_scope.cancel()
+        try:
+            with display, history:
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(_watch_signals, stop, tg.cancel_scope, display)
+                    tg.start_soon(write_beacons, journal_path, display.view)
+                    outcome = await migrate(
+                        journal,
+                        manifest,
+                        display,
+                        config,
+                        strict=options["strict"],
+                        stop=stop,
+                        observers=observers,
+                    )
+                    tg.cancel_scope.cancel()
+        finally:
+            if metrics is not None:
+                metrics.close()
         return await _finish(journal, outcome, stop.is_set())
     finally:
         with anyio.CancelScope(shield=True):
@@ -97,29 +140,56 @@ async def _run(
 async def migrate(
     journal: Journal,
     manifest: Path,
-    display: LineDisplay | LiveDisplay,
+    display: Display,
     config: RunConfig,
     *,
     strict: bool = False,
     stop: anyio.Event | None = None,
+    observers: Sequence[Observer] = (),
 ) -> BatchOutcome:
     """What ``vidlift run`` (and ``vidlift demo``) do with an open journal: queue the
     manifest's rows, size ``concurrency = auto`` for the files left, run the batch."""
     api_key, api_secret = config.credentials()
-    counts = await ingest_into_view(journal, manifest, display, strict=strict)
+    fresh = (await journal.counts()).total_jobs == 0  # a new (or lost) journal: survey
+    counts, stats = await ingest_into_view(journal, manifest, display, strict=strict)
     settings = config.batch_settings(_mean_left_bytes(counts))
     display.view.concurrency = settings.concurrency
-    return await run_batch(
-        None,
-        journal=journal,
-        api_key=api_key,
-        api_secret=api_secret,
-        endpoint=config.endpoint,
-        settings=settings,
-        bwlimit_bytes_per_s=config.bwlimit,
-        on_event=display,
-        stop=stop,
-    )
+    everyone = (display, *observers)  # the display first: the others read its view
+    async with anyio.create_task_group() as tg:
+        for observer in everyone:
+            tg.start_soon(observer.pulse)
+        outcome = await run_batch(
+            None,
+            journal=journal,
+            api_key=api_key,
+            api_secret=api_secret,
+            endpoint=config.endpoint,
+            settings=settings,
+            bwlimit_bytes_per_s=config.bwlimit,
+            on_event=_fan_out(everyone),
+            stop=stop,
+            library=library_tag(manifest),
+            survey=fresh,
+            metadata_changes=stats.metadata_changes,
+        )
+        tg.cancel_scope.cancel()
+    return outcome
+
+
+class Observer(Protocol):
+    """What watches a batch: an event sink with a periodic task."""
+
+    def __call__(self, event: BatchEvent) -> None: ...
+
+    async def pulse(self) -> None: ...
+
+
+def _fan_out(observers: Sequence[Observer]) -> EventSink:
+    def each(event: BatchEvent) -> None:
+        for observer in observers:
+            observer(event)
+
+    return each
 
 
 def _runnable(counts: JobCounts) -> int:
@@ -134,30 +204,38 @@ def _mean_left_bytes(counts: JobCounts) -> float | None:
 
 
 async def ingest_into_view(
-    journal: Journal, manifest: Path, display: LineDisplay | LiveDisplay, *, strict: bool
-) -> JobCounts:
+    journal: Journal, manifest: Path, display: Display, *, strict: bool
+) -> tuple[JobCounts, IngestStats]:
     """Queue the manifest's rows, then start the display's totals from the journal's
-    counts (returned)."""
-    await ingest_manifest(journal, manifest, strict=strict, on_event=display)
+    counts (returned, with what the ingest found)."""
+    stats = await ingest_manifest(journal, manifest, strict=strict, on_event=display)
     counts = await journal.counts()
     view = display.view
     view.total_jobs = counts.total_jobs
     view.total_bytes = counts.total_bytes
     view.done_bytes = counts.done_bytes
     view.done_jobs = counts.by_state.get(JobState.DONE, 0)
-    return counts
+    view.failed_jobs = counts.by_state.get(JobState.FAILED, 0)
+    return counts, stats
 
 
 async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: bool) -> int:
     counts = await journal.counts()
     by = counts.by_state
     left = _runnable(counts)
+    held = counts.done_bytes + counts.acked_bytes  # done files and acknowledged parts
     click.echo(
         f"vidlift: {by.get(JobState.DONE, 0)} done, {by.get(JobState.FAILED, 0)} failed, "
-        f"{left} left, of {counts.total_jobs} jobs; {human_bytes(counts.done_bytes)} of "
+        f"{left} left, of {counts.total_jobs} jobs; {human_bytes(held)} of "
         f"{human_bytes(counts.total_bytes)} on the platform",
         err=True,
     )
+    if outcome is not None and outcome.metadata_updated:
+        click.echo(
+            f"vidlift: metadata of {outcome.metadata_updated} done "
+            f"video{'s' if outcome.metadata_updated != 1 else ''} updated from the manifest",
+            err=True,
+        )
     for failure in counts.recent_failures[:5]:
         click.echo(f"  failed: {failure.location} {failure.path}: {failure.error}", err=True)
     if outcome is not None and outcome.stopped_by:
@@ -217,6 +295,13 @@ async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: b
     default=None,
     help="S3-compatible store for s3:// rows (default: AWS). Credentials: the AWS chain.",
 )
+@click.option(
+    "--metrics-port",
+    type=int,
+    default=None,
+    help="Serve Prometheus metrics on this port (pip install 'vidlift[metrics]').",
+)
+@click.option("--metrics-addr", default=None, help="Address for --metrics-port (127.0.0.1).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad manifest row.")
 @click.option("--dry-run", is_flag=True, help="Read the manifest and show what would be done.")
 def run(manifest: Path, journal_path: Path | None, config_file: Path | None, **flags: Any) -> None:

@@ -27,6 +27,7 @@ from vidlift.testing.emulator import (
 from vidlift.testing.emulator.config import (
     DEFAULT_API_KEY,
     DEFAULT_API_SECRET,
+    DEFAULT_SITE_ID,
     fault_plan_from_mapping,
 )
 
@@ -67,7 +68,10 @@ __all__ = ["serve"]
 )
 @click.option("--seed", type=int, help="Seed of the fault generator (overrides the plan's).")
 @click.option("--public-url", help="Base URL clients reach this server at (behind a proxy).")
-@click.option("--rate-limit", type=click.IntRange(min=1), help="API calls per minute per key.")
+@click.option("--site-id", default=DEFAULT_SITE_ID, show_default=True, help="v2 site id to serve.")
+@click.option(
+    "--rate-limit", type=click.IntRange(min=1), help="API calls per minute per key (v2: token)."
+)
 @click.option("--no-fsync", is_flag=True, help="Skip fsync (faster, not crash-safe).")
 @click.option("--discard", is_flag=True, help="Keep checksums of in-order bytes, not the bytes.")
 @click.option("--no-checksums", is_flag=True, help="Skip md5/sha256 of completed files.")
@@ -85,6 +89,7 @@ def serve(
     fault_overrides: tuple[str, ...],
     seed: int | None,
     public_url: str | None,
+    site_id: str,
     rate_limit: int | None,
     no_fsync: bool,
     discard: bool,
@@ -104,6 +109,7 @@ def serve(
             public_url=public_url,
             faults=plan,
             api_calls_per_minute=rate_limit,
+            site_id=site_id,
             fsync=not no_fsync,
             discard=discard,
             checksums=not no_checksums,

@@ -104,6 +104,9 @@ class RunConfig(BaseModel):
     insecure: bool = False
     verify_md5: bool = True
     log_format: Literal["auto", "rich", "text", "json"] = "auto"
+    log_interval_s: float = Field(default=10.0, gt=0)
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    metrics_addr: str = "127.0.0.1"
     event_loop: EventLoop = "asyncio"
     s3_endpoint_url: str | None = None
     sources: SourcesConfig = Field(default_factory=SourcesConfig)

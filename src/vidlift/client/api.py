@@ -164,6 +164,11 @@ class ApiClient:
         doc = await self.call("videos/update", params, post=True)
         return parse_create_answer(doc, call="videos/update")
 
+    async def update_video_metadata(self, video_key: str, metadata: VideoMetadata) -> None:
+        """videos/update with new metadata (title, description, tags, date, link, custom)."""
+        params: dict[str, ParamValue] = {"video_key": video_key, **metadata.to_params()}
+        await self.call("videos/update", params, post=True)
+
     async def show_video(self, video_key: str) -> VideoInfo:
         """videos/show: status, size and md5 of one video."""
         return parse_video_info(await self.call("videos/show", {"video_key": video_key}))

@@ -56,6 +56,21 @@ class SourceFile:
             raise SourceError(str(path), "the file is empty (0 bytes): nothing to upload")
         return cls(path, info.st_size, info.st_mtime_ns)
 
+    @property
+    def name(self) -> str:
+        """The path, for messages."""
+        return str(self.path)
+
+    @property
+    def filename(self) -> str:
+        """The file's name, for Content-Disposition."""
+        return self.path.name
+
+    @property
+    def identity(self) -> str:
+        """Changes when the content changes (size and modification time)."""
+        return f"mtime:{self.mtime_ns}"
+
     async def check_unchanged(self) -> None:
         """Raise SourceError when the file's size or mtime differs from when it was checked."""
         try:
@@ -65,8 +80,9 @@ class SourceFile:
         if info.st_size != self.size_bytes or info.st_mtime_ns != self.mtime_ns:
             raise SourceError(
                 str(self.path),
-                f"the file changed during the upload (size {self.size_bytes} -> {info.st_size}, "
-                "or modification time); run again to upload the new version",
+                f"the file changed since it was queued (size {self.size_bytes} -> "
+                f"{info.st_size}, or its modification time); the next `vidlift run` uploads "
+                "the new version into the same video",
             )
 
     def open(self, piece_bytes: int = 1024 * 1024, *, hash_md5: bool = True) -> SourceReader:
@@ -89,6 +105,7 @@ class SourceReader:
         # the bytes never sent in order are read a second time (see md5_hexdigest).
         self._md5 = hashlib.md5(usedforsecurity=False) if hash_md5 else None
         self._hashed_upto = 0
+        self.bytes_read = 0
 
     async def __aenter__(self) -> SourceReader:
         try:
@@ -110,6 +127,7 @@ class SourceReader:
     def _read_piece(self, fd: int, size: int, position: int) -> bytes:
         """Blocking: runs in a worker thread, one at a time per reader."""
         piece = os.pread(fd, size, position)
+        self.bytes_read += len(piece)
         if piece and self._md5 is not None and position == self._hashed_upto:
             self._md5.update(piece)
             self._hashed_upto += len(piece)
@@ -136,6 +154,11 @@ class SourceReader:
                 raise SourceError(str(self.source.path), _SHORTER)
             position += len(piece)
             yield piece
+
+    @property
+    def can_zero_copy(self) -> bool:
+        """A local file can be sent with sendfile."""
+        return True
 
     @property
     def hashing(self) -> bool:

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from vidlift.client.fileslice import FileSlice, loop_can_sendfile
-from vidlift.client.source import SourceReader
+from vidlift.client.reading import RangeReader
 from vidlift.client.throttle import Throttle
 from vidlift.client.transport import Body, HttpRequest, Transport
 from vidlift.protocol.headers import segment_headers
@@ -50,7 +50,7 @@ class SegmentSender:
         self._zero_copy = zero_copy
 
     def _zero_copy_for(
-        self, target: UploadTarget, reader: SourceReader, byte_range: ByteRange
+        self, target: UploadTarget, reader: RangeReader, byte_range: ByteRange
     ) -> bool:
         """sendfile bodies: plain HTTP, no throttle, and, when the reader hashes, a segment
         large enough that hashing beside the send beats hashing while streaming, on a loop
@@ -59,12 +59,14 @@ class SegmentSender:
             return False
         if not target.upload_url.startswith("http://"):
             return False
+        if not reader.can_zero_copy:
+            return False
         if not reader.hashing:
             return True
         return byte_range.length >= HASH_BESIDE_MIN_BYTES and loop_can_sendfile()
 
     async def _body(
-        self, reader: SourceReader, byte_range: ByteRange, on_sent: SentCallback | None
+        self, reader: RangeReader, byte_range: ByteRange, on_sent: SentCallback | None
     ) -> AsyncIterator[bytes]:
         async for piece in reader.iter_range(byte_range):
             if self._throttle is not None:
@@ -76,20 +78,21 @@ class SegmentSender:
     async def send(
         self,
         target: UploadTarget,
-        reader: SourceReader,
+        reader: RangeReader,
         byte_range: ByteRange,
         *,
         on_sent: SentCallback | None = None,
     ) -> SegmentAnswer:
         """POST bytes ``byte_range`` of the file; return the classified answer.
 
-        Raises TransportError subclasses (no answer) and RangeHeaderError (unreadable 201).
+        Raises TransportError subclasses (no answer), RangeHeaderError (unreadable 201),
+        UploadServerBusy and SegmentRejected (refusals).
         """
         headers = segment_headers(
             byte_range=byte_range,
             total=reader.source.size_bytes,
             session_id=target.session_id,
-            filename=target.filename,
+            filename=target.filename or reader.source.filename,
             content_type=target.content_type,
         )
         body: Body
@@ -103,4 +106,6 @@ class SegmentSender:
                 response = await self._transport.send(request)
         else:
             response = await self._transport.send(request)
-        return classify_segment_answer(response.status, response.headers, response.body)
+        return classify_segment_answer(
+            response.status, response.headers, response.body, session_id=target.session_id
+        )

@@ -9,7 +9,7 @@ outcome = await vidlift.run_batch(
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -20,13 +20,18 @@ from vidlift.client.throttle import Throttle
 from vidlift.client.transport import AiohttpTransport, Transport
 from vidlift.client.uploader import SegmentSender
 from vidlift.config import DEFAULT_ENDPOINT, Credentials
-from vidlift.jobs.events import EventSink
-from vidlift.jobs.ingest import ingest_manifest, job_spec
+from vidlift.errors import VidliftError
+from vidlift.jobs.events import ApiAnswered, EventSink, LibrarySurveyed
+from vidlift.jobs.ingest import MetadataChange, ingest_manifest, job_spec
 from vidlift.jobs.manager import BatchOutcome, BatchRunner, BatchSettings
-from vidlift.jobs.pacing import ApiPacer
-from vidlift.jobs.policy import RetryPolicy
+from vidlift.jobs.pacing import AdaptiveGate, ApiPacer
+from vidlift.jobs.policy import RetryPolicy, Verdict
+from vidlift.jobs.survey import library_tag, survey_library
+from vidlift.jobs.sync import sync_metadata
 from vidlift.journal.base import Journal
 from vidlift.manifest import ManifestEntry
+from vidlift.platforms.v1 import V1Platform
+from vidlift.protocol.models import RateLimit
 
 __all__ = ["piece_bytes_for", "run_batch"]
 
@@ -44,6 +49,53 @@ def piece_bytes_for(settings: BatchSettings) -> int:
     return max(MIN_PIECE_BYTES, min(settings.upload.piece_bytes, fair_share))
 
 
+async def _prepare(
+    runner: BatchRunner,
+    platform: V1Platform,
+    journal: Journal,
+    policy: RetryPolicy,
+    survey: bool | str | None,
+    changes: Sequence[MetadataChange],
+) -> bool:
+    """Survey the library (a new or lost journal) and apply metadata changes before any
+    job runs. False when the batch must stop (its reason in the outcome). A survey that
+    fails otherwise is replaced by a look-up per job before it creates anything."""
+    outcome = runner.outcome
+    try:
+        if survey:
+            try:
+                known, calls = await survey_library(platform, policy)
+            except VidliftError as exc:
+                if policy.classify(exc) is Verdict.STOP_BATCH:
+                    raise
+                runner.look_up_all = True
+            else:
+                runner.known = known
+                runner.emit(LibrarySurveyed(len(known), calls))
+        outcome.metadata_updated = await sync_metadata(platform, journal, policy, changes)
+    except VidliftError as exc:
+        if policy.classify(exc) is not Verdict.STOP_BATCH:
+            raise
+        outcome.stopped_by = str(exc)
+        return False
+    return True
+
+
+def _quota_reporter(sink: EventSink | None) -> Callable[[RateLimit | None], None] | None:
+    """Tell the event sink about every API answer and the quota it states."""
+    if sink is None:
+        return None
+
+    def report(quota: RateLimit | None) -> None:
+        if quota is None:
+            sink(ApiAnswered(None, None, None))
+        else:
+            reset = float(quota.reset) if quota.reset is not None else None
+            sink(ApiAnswered(quota.limit, quota.remaining, reset))
+
+    return report
+
+
 async def run_batch(
     manifest: Path | Iterable[ManifestEntry] | None,
     *,
@@ -57,17 +109,31 @@ async def run_batch(
     on_event: EventSink | None = None,
     stop: anyio.Event | None = None,
     transport: Transport | None = None,
+    library: str | None = None,
+    survey: bool | None = None,
+    metadata_changes: Sequence[MetadataChange] = (),
 ) -> BatchOutcome:
     """Queue the manifest's rows (a path, or entries; None: only what the journal holds)
     and run every runnable job. Safe to call again after a crash: it resumes.
+
+    ``library`` tags every video created (default: a digest of the manifest's path), so
+    that ``survey`` can find them again at one API call per 1,000 videos: a new or lost
+    journal then creates nothing twice. ``survey`` None: survey when the journal held no
+    job before this call.
 
     Raises ManifestError (unreadable manifest), ConfigError, JournalError; a failed job
     is a result in the journal, not an exception.
     """
     settings = settings or BatchSettings()
     credentials = Credentials(api_key, api_secret)
+    if survey is None:
+        survey = (await journal.counts()).total_jobs == 0
+    if library is None and isinstance(manifest, Path):
+        library = library_tag(manifest)
+    changes = list(metadata_changes)
     if isinstance(manifest, Path):
-        await ingest_manifest(journal, manifest, strict=strict, on_event=on_event)
+        stats = await ingest_manifest(journal, manifest, strict=strict, on_event=on_event)
+        changes.extend(stats.metadata_changes)
     elif manifest is not None:
         await journal.add_entries(map(job_spec, manifest))
     upload = replace(settings.upload, piece_bytes=piece_bytes_for(settings))
@@ -85,17 +151,29 @@ async def run_batch(
             credentials=credentials,
             api_format=upload.api_format,
             timeout_s=upload.timeouts.api_s,
-            pacer=ApiPacer(),
+            pacer=ApiPacer(on_answer=_quota_reporter(on_event)),
         )
         throttle = Throttle(bwlimit_bytes_per_s) if bwlimit_bytes_per_s else None
+        gate = AdaptiveGate(settings.concurrency)
+        platform = V1Platform(
+            api,
+            SegmentSender(transport, throttle=throttle, zero_copy=upload.zero_copy),
+            chunk_size_bytes=upload.chunk_size_bytes,
+            api_format=upload.api_format,
+            gate=gate,
+            library=library,
+        )
+        policy = RetryPolicy(upload.retry)
         runner = BatchRunner(
             journal=journal,
-            api=api,
-            sender=SegmentSender(transport, throttle=throttle, zero_copy=upload.zero_copy),
+            platform=platform,
             settings=settings,
-            policy=RetryPolicy(upload.retry),
+            policy=policy,
             on_event=on_event,
+            gate=gate,
         )
+        if not await _prepare(runner, platform, journal, policy, survey and library, changes):
+            return runner.outcome
         return await runner.run(stop)
     finally:
         if own_transport:

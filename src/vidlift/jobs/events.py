@@ -6,14 +6,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 __all__ = [
+    "ApiAnswered",
     "BatchEvent",
     "EventSink",
+    "JobAcked",
     "JobDone",
     "JobFailed",
     "JobInterrupted",
     "JobProgress",
     "JobRetrying",
     "JobStarted",
+    "JobVerifying",
+    "LibrarySurveyed",
     "ManifestProblemFound",
 ]
 
@@ -53,6 +57,33 @@ class JobRetrying:
     job_id: str
     error: str
     delay_s: float
+    reason: str = ""  # the error's class name, e.g. "TransportError"
+
+
+@dataclass(frozen=True, slots=True)
+class JobAcked:
+    """The upload server acknowledged a segment (or answered a probe): it holds
+    ``acked_bytes`` of the file."""
+
+    job_id: str
+    acked_bytes: int
+    size_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApiAnswered:
+    """An API call was answered (an error answer included), with the quota it stated."""
+
+    limit: int | None
+    remaining: int | None
+    reset_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class JobVerifying:
+    """Every byte is on the platform; the job now checks its size and md5 there."""
+
+    job_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,11 +113,23 @@ class JobInterrupted:
     path: str
 
 
+@dataclass(frozen=True, slots=True)
+class LibrarySurveyed:
+    """The platform was asked what it holds of this library (a new or lost journal)."""
+
+    videos_found: int
+    api_calls: int
+
+
 BatchEvent = (
     ManifestProblemFound
+    | LibrarySurveyed
     | JobStarted
     | JobProgress
     | JobRetrying
+    | JobAcked
+    | ApiAnswered
+    | JobVerifying
     | JobDone
     | JobFailed
     | JobInterrupted

@@ -19,16 +19,23 @@ from vidlift.client.throttle import Throttle
 from vidlift.client.transport import AiohttpTransport, Transport
 from vidlift.client.uploader import SegmentSender
 from vidlift.config import DEFAULT_ENDPOINT, Credentials, UploadSettings
-from vidlift.errors import ConfigError
-from vidlift.jobs.creation import obtain_session
-from vidlift.jobs.delivery import Delivery, DeliveryResult, Hooks, deliver_file
+from vidlift.errors import ConfigError, SourceError
+from vidlift.jobs.job import (
+    JobContext,
+    JobLog,
+    JobResult,
+    JobStart,
+    NullJobLog,
+    ProgressCallback,
+    run_job,
+)
 from vidlift.jobs.policy import RetryPolicy
-from vidlift.jobs.transfer import ProgressCallback
+from vidlift.jobs.upload_state import UploadState
+from vidlift.platforms.base import UploadHandle
+from vidlift.platforms.v1 import V1Platform
 from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.models import FinalAnswer
 from vidlift.protocol.ranges import RangeSet
-from vidlift.protocol.session import UploadSession
-from vidlift.protocol.urls import build_upload_url
 
 __all__ = ["Client", "UploadResult"]
 
@@ -47,7 +54,7 @@ class UploadResult:
     failures: int
 
     @classmethod
-    def of(cls, path: Path, result: DeliveryResult) -> UploadResult:
+    def of(cls, path: Path, result: JobResult) -> UploadResult:
         stats = result.stats
         return cls(
             path,
@@ -82,7 +89,7 @@ class Client:
         self._endpoint = endpoint
         self._policy = RetryPolicy(self.settings.retry)
         throttle = Throttle(bwlimit_bytes_per_s) if bwlimit_bytes_per_s else None
-        self._sender = SegmentSender(
+        sender = SegmentSender(
             self._transport, throttle=throttle, zero_copy=self.settings.zero_copy
         )
         self._api = (
@@ -95,6 +102,13 @@ class Client:
             )
             if self._credentials is not None
             else None
+        )
+
+        self._platform = V1Platform(
+            self._api,
+            sender,
+            chunk_size_bytes=self.settings.chunk_size_bytes,
+            api_format=self.settings.api_format,
         )
 
     def __repr__(self) -> str:
@@ -137,11 +151,17 @@ class Client:
         date: datetime | None = None,
         link: str = "",
         on_progress: ProgressCallback | None = None,
+        state: UploadState | None = None,
     ) -> UploadResult:
         """Create a video through the API, upload the file, verify size and md5.
 
-        Raises SourceError before any request for a missing, unreadable or empty file;
-        ApiError, UploadError or VerificationError otherwise.
+        ``state`` (optional) records the upload as it goes; after a cancel or a crash,
+        pass it again (kept with ``to_json``/``from_json``) to continue the same upload:
+        no second video, no byte sent twice.
+
+        Raises SourceError before any request for a missing, unreadable or empty file
+        (or one changed since ``state`` was recorded); ApiError, UploadError or
+        VerificationError otherwise.
         """
         api = self.api
         source = await SourceFile.inspect(path)
@@ -153,17 +173,27 @@ class Client:
             link=link,
             custom=dict(custom or {}),
         )
-        created = await obtain_session(
-            api, metadata, marker=f"upload-{uuid.uuid4().hex}", policy=self._policy
+        state = state if state is not None else UploadState()
+        if not state.job_id:
+            state.job_id = f"upload-{uuid.uuid4().hex}"
+            state.source_identity = f"{source.size_bytes}:{source.identity}"
+        elif state.source_identity != f"{source.size_bytes}:{source.identity}":
+            raise SourceError(
+                source.name,
+                "the file changed since this upload started: start a new upload "
+                f"(the video {state.video_key or '(none yet)'} holds the old version's bytes)",
+            )
+        spec = JobStart(
+            state.job_id,
+            source,
+            metadata,
+            marker=state.job_id,
+            video_key=state.video_key,
+            handle=state.handle,
+            acked=state.acked_ranges,
+            look_up_first=state.create_sent,
         )
-        delivery = Delivery(
-            source=source,
-            video_key=created.video_key,
-            upload_url=build_upload_url(created.link, api_format=self.settings.api_format),
-            session_id=created.session_id,
-            session=UploadSession(source.size_bytes, self.settings.chunk_size_bytes),
-        )
-        return await self._deliver(delivery, api, on_progress)
+        return await self._run(spec, api is not None, on_progress, log=state)
 
     async def upload_to_url(
         self,
@@ -177,27 +207,33 @@ class Client:
         """Protocol only: upload into a session obtained elsewhere (no API call unless
         credentials and ``video_key`` are given, for verification)."""
         source = await SourceFile.inspect(path)
-        delivery = Delivery(
+        handle = UploadHandle(video_key or "", session_id, upload_url)
+        spec = JobStart(
+            job_id=f"upload-{uuid.uuid4().hex}",
             source=source,
+            metadata=VideoMetadata(title=source.path.stem),
+            marker="",
             video_key=video_key,
-            upload_url=upload_url,
-            session_id=session_id,
-            session=UploadSession.resume(
-                source.size_bytes, self.settings.chunk_size_bytes, RangeSet()
-            ),
+            handle=handle,
+            acked=RangeSet(),  # the session may hold anything: ask first
         )
-        return await self._deliver(delivery, self._api if video_key else None, on_progress)
+        has_api = self._api is not None and video_key is not None
+        return await self._run(spec, has_api, on_progress)
 
-    async def _deliver(
-        self, delivery: Delivery, api: ApiClient | None, on_progress: ProgressCallback | None
+    async def _run(
+        self,
+        spec: JobStart,
+        has_api: bool,
+        on_progress: ProgressCallback | None,
+        log: JobLog | None = None,
     ) -> UploadResult:
-        result = await deliver_file(
-            delivery,
-            sender=self._sender,
-            api=api,
+        context = JobContext(
+            platform=self._platform,
             policy=self._policy,
+            log=log or NullJobLog(),
             piece_bytes=self.settings.piece_bytes,
-            hooks=Hooks(on_progress=on_progress),
-            verify_md5=self.settings.verify_md5,
+            verify_md5=self.settings.verify_md5 and has_api,
+            has_api=has_api,
         )
-        return UploadResult.of(delivery.source.path, result)
+        result = await run_job(context, spec, on_progress=on_progress)
+        return UploadResult.of(Path(spec.source.name), result)

@@ -9,6 +9,7 @@ that a 1,000,000-row manifest neither blocks the event loop nor sits in memory.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -17,13 +18,24 @@ from pathlib import Path
 import anyio
 
 from vidlift.jobs.events import EventSink, ManifestProblemFound
-from vidlift.journal.base import Journal
+from vidlift.journal.base import Journal, metadata_to_json
 from vidlift.journal.spec import JobProblem, JobSpec
+from vidlift.journal.state import JobState
 from vidlift.manifest import ManifestEntry, ManifestProblem, iter_manifest
+from vidlift.protocol.metadata import VideoMetadata
 
-__all__ = ["IngestStats", "ingest_manifest", "job_problem", "job_spec"]
+__all__ = ["IngestStats", "MetadataChange", "ingest_manifest", "job_problem", "job_spec"]
 
 BATCH_ROWS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataChange:
+    """A done job whose manifest row now says other metadata than its video carries."""
+
+    job_id: str
+    video_key: str
+    metadata: VideoMetadata
 
 
 @dataclass(slots=True)
@@ -39,6 +51,26 @@ class IngestStats:
     new_jobs: int = 0
     problems: int = 0
     secret_urls: dict[str, str] = field(default_factory=dict, repr=False)
+    metadata_changes: list[MetadataChange] = field(default_factory=list)
+
+
+def _digest(metadata: VideoMetadata) -> bytes:
+    return hashlib.sha1(metadata_to_json(metadata).encode(), usedforsecurity=False).digest()
+
+
+async def _done_metadata(journal: Journal) -> dict[str, tuple[str, bytes]]:
+    """job id -> (video key, digest of the metadata its video carries), for done jobs."""
+    return {
+        record.job_id: (record.video_key or "", _digest(record.metadata))
+        async for record in journal.iter_jobs([JobState.DONE])
+    }
+
+
+def _changed(done: dict[str, tuple[str, bytes]], spec: JobSpec) -> MetadataChange | None:
+    known = done.get(spec.job_id)
+    if known is None or not known[0] or known[1] == _digest(spec.metadata):
+        return None
+    return MetadataChange(spec.job_id, known[0], spec.metadata)
 
 
 def job_spec(entry: ManifestEntry) -> JobSpec:
@@ -78,10 +110,14 @@ async def ingest_manifest(
     Raises ManifestError for an unreadable manifest (or the first bad row with ``strict``).
     """
     stats = IngestStats()
+    done = await _done_metadata(journal)  # the manifest is the truth for metadata too
     rows = iter_manifest(manifest, strict=strict)
     while batch := await anyio.to_thread.run_sync(_next_batch, rows):
         stats.rows += len(batch)
         entries = [job_spec(row) for row in batch if isinstance(row, ManifestEntry)]
+        if done:
+            changes = (_changed(done, spec) for spec in entries)
+            stats.metadata_changes.extend(c for c in changes if c is not None)
         for row in batch:
             if isinstance(row, ManifestEntry) and row.source_url not in (None, row.source_name):
                 stats.secret_urls[row.job_id] = row.source_url

@@ -11,42 +11,47 @@ lets segments in flight finish for ``grace_s``, then cancels.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
-from vidlift.client.api import ApiClient
 from vidlift.client.source import SourceFile
-from vidlift.client.uploader import SegmentSender
 from vidlift.config import UploadSettings
-from vidlift.errors import JournalError, SegmentRejected, SourceError, VidliftError
-from vidlift.jobs.creation import obtain_session, source_tag
-from vidlift.jobs.delivery import Delivery, DeliveryResult, Hooks, deliver_file
+from vidlift.errors import SourceError, VidliftError
 from vidlift.jobs.events import (
     BatchEvent,
     EventSink,
+    JobAcked,
     JobDone,
     JobFailed,
     JobInterrupted,
     JobProgress,
     JobRetrying,
     JobStarted,
+    JobVerifying,
+)
+from vidlift.jobs.job import (
+    JobContext,
+    JobResult,
+    JobStart,
+    RetryCallback,
+    TransferInterrupted,
+    run_job,
+    source_tag,
 )
 from vidlift.jobs.pacing import AdaptiveGate
-from vidlift.jobs.policy import RetryCallback, RetryPolicy, Verdict
-from vidlift.jobs.transfer import TransferInterrupted
+from vidlift.jobs.policy import RetryPolicy, Verdict
+from vidlift.jobs.reachability import Reachability
 from vidlift.journal.base import JobRecord, Journal
 from vidlift.journal.state import JobState
+from vidlift.platforms.base import Platform, RemoteVideo, UploadHandle
 from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.ranges import RangeSet
-from vidlift.protocol.session import UploadSession
-from vidlift.protocol.urls import build_upload_url
 
 __all__ = ["RUNNABLE_STATES", "BatchOutcome", "BatchRunner", "BatchSettings"]
 
-# Upload-server answers meaning "no such session": get a new one through videos/update.
-SESSION_GONE_STATUSES = frozenset({404, 410})
 RUNNABLE_STATES = (JobState.PENDING, JobState.CREATING, JobState.UPLOADING, JobState.VERIFYING)
 
 
@@ -57,6 +62,9 @@ class BatchSettings:
     concurrency: int = 8
     upload: UploadSettings = field(default_factory=UploadSettings)
     grace_s: float = 5.0
+    # How long the platform may answer nothing at all before the batch stops (exit 2,
+    # jobs left as they were), instead of every job failing one by one.
+    unreachable_s: float = 300.0
 
 
 @dataclass(slots=True)
@@ -68,12 +76,22 @@ class BatchOutcome:
     interrupted: bool = False
     stopped_by: str | None = None
     bytes_sent: int = 0
+    metadata_updated: int = 0  # done videos whose metadata followed the manifest
     started_at: float = field(default_factory=time.monotonic)
 
     @property
     def elapsed_s(self) -> float:
         """Seconds since the run started."""
         return time.monotonic() - self.started_at
+
+
+def changed_message(record: JobRecord, size_bytes: int) -> str:
+    """The one message for a file that changed before its job was done (issue 11, point 7)."""
+    into = f" into video {record.video_key}" if record.video_key else ""
+    return (
+        f"the file changed since it was queued (size {record.size_bytes} -> {size_bytes}, "
+        f"or its modification time); the next `vidlift run` uploads the new version{into}"
+    )
 
 
 class BatchRunner:
@@ -83,21 +101,36 @@ class BatchRunner:
         self,
         *,
         journal: Journal,
-        api: ApiClient,
-        sender: SegmentSender,
+        platform: Platform,
         settings: BatchSettings,
         policy: RetryPolicy,
         on_event: EventSink | None = None,
+        gate: AdaptiveGate | None = None,
     ) -> None:
         self._journal = journal
-        self._api = api
-        self._sender = sender
+        # What a survey of the platform found, by job id; or, when the survey failed, a
+        # look-up per job before it creates anything.
+        self.known: Mapping[str, RemoteVideo] = {}
+        self.look_up_all = False
         self._settings = settings
         self._policy = policy
         self._sink = on_event
-        self._gate = AdaptiveGate(settings.concurrency)
         self._stopping = False
         self.outcome = BatchOutcome()
+        self._context = JobContext(
+            platform=platform,
+            policy=policy,
+            log=journal,
+            piece_bytes=settings.upload.piece_bytes,
+            verify_md5=settings.upload.verify_md5,
+            gate=gate,
+            reachability=Reachability(settings.unreachable_s),
+            should_stop=lambda: self._stopping,
+        )
+
+    def emit(self, event: BatchEvent) -> None:
+        """Give ``event`` to the batch's sink."""
+        self._emit(event)
 
     def _emit(self, event: BatchEvent) -> None:
         if self._sink is not None:
@@ -177,23 +210,17 @@ class BatchRunner:
             raise SourceError(entry.source_url or "", "URL sources are not supported by this loop")
         source = await SourceFile.inspect(entry.path)
         if (source.size_bytes, source.mtime_ns) != (record.size_bytes, record.mtime_ns):
-            raise SourceError(
-                str(entry.path),
-                f"the file changed after it was queued (size {record.size_bytes} -> "
-                f"{source.size_bytes}, or its modification time): restore it, or give the new "
-                "version its own row (a new id) in the manifest",
-            )
+            raise SourceError(str(entry.path), changed_message(record, source.size_bytes))
         return source
 
-    async def _delivery(self, record: JobRecord, source: SourceFile) -> Delivery:
-        settings = self._settings.upload
-        if record.session_id and record.upload_url and record.video_key:
-            session = UploadSession.resume(
-                source.size_bytes, settings.chunk_size_bytes, RangeSet.of(record.acked_ranges)
-            )
-            return Delivery(source, record.video_key, record.upload_url, record.session_id, session)
+    def _retry_hook(self, job_id: str) -> RetryCallback:
+        def hook(error: VidliftError, delay_s: float) -> None:
+            self._emit(JobRetrying(job_id, str(error), delay_s, type(error).__name__))
+
+        return hook
+
+    def _spec(self, record: JobRecord, source: SourceFile) -> JobStart:
         entry = record.to_entry()
-        await self._journal.mark_creating(record.job_id)
         metadata = VideoMetadata(
             title=entry.title or source.path.stem,
             description=entry.description,
@@ -202,74 +229,38 @@ class BatchRunner:
             link=entry.link,
             custom=dict(entry.custom),
         )
-        created = await obtain_session(
-            self._api,
-            metadata,
+        handle = None
+        if record.session_id and record.upload_url and record.video_key:
+            handle = UploadHandle(record.video_key, record.session_id, record.upload_url)
+        tag = source_tag(source.path)
+        known = self.known.get(record.job_id)
+        if known is not None and known.tag not in (None, tag):
+            known = None  # another library's job with the same id: not ours
+        return JobStart(
+            job_id=record.job_id,
+            source=source,
+            metadata=metadata,
             marker=record.job_id,
-            policy=self._policy,
+            tag=tag,
             video_key=record.video_key,
-            look_up_first=record.create_sent,
-            tag=source_tag(source.path),
-            on_retry=self._retry_hook(record.job_id),
+            handle=handle,
+            acked=RangeSet.of(record.acked_ranges),
+            look_up_first=record.create_sent or self.look_up_all,
+            known=known if record.video_key is None else None,
         )
-        upload_url = build_upload_url(created.link, api_format=settings.api_format)
-        await self._journal.record_created(
-            record.job_id,
-            video_key=created.video_key,
-            upload_url=upload_url,
-            session_id=created.session_id,
-        )
-        session = UploadSession(source.size_bytes, settings.chunk_size_bytes)
-        return Delivery(source, created.video_key, upload_url, created.session_id, session)
 
-    def _retry_hook(self, job_id: str) -> RetryCallback:
-        def hook(error: VidliftError, delay_s: float) -> None:
-            self._emit(JobRetrying(job_id, str(error), delay_s))
-
-        return hook
-
-    async def _process(self, record: JobRecord) -> DeliveryResult:
+    async def _process(self, record: JobRecord) -> JobResult:
         source = await self._check_source(record)
         resumed = record.state is not JobState.PENDING
         await self._journal.bump_attempts(record.job_id)
         self._emit(JobStarted(record.job_id, str(source.path), source.size_bytes, resumed))
-        delivery = await self._delivery(record, source)
-        try:
-            return await self._deliver(record.job_id, delivery)
-        except SegmentRejected as exc:
-            if exc.http_status not in SESSION_GONE_STATUSES:
-                raise
-        # The upload server no longer knows the session (expired, or replaced): ask the
-        # API for a new one on the same video and start that session from its first byte.
-        await self._journal.reset_upload(record.job_id)
-        renewed = await self._journal.get(record.job_id)
-        if renewed is None:
-            raise JournalError(f"job {record.job_id} vanished from the journal")
-        return await self._deliver(record.job_id, await self._delivery(renewed, source))
-
-    async def _deliver(self, job_id: str, delivery: Delivery) -> DeliveryResult:
-        size = delivery.source.size_bytes
-
-        async def on_acked(ranges: RangeSet) -> None:
-            await self._journal.record_progress(job_id, ranges.as_pairs())
-
-        async def on_verifying() -> None:
-            await self._journal.mark_verifying(job_id)
-
-        hooks = Hooks(
+        size = source.size_bytes
+        job_id = record.job_id
+        return await run_job(
+            self._context,
+            self._spec(record, source),
             on_progress=lambda done: self._emit(JobProgress(job_id, done, size)),
-            on_acked=on_acked,
             on_retry=self._retry_hook(job_id),
-            on_verifying=on_verifying,
-            should_stop=lambda: self._stopping,
-        )
-        return await deliver_file(
-            delivery,
-            sender=self._sender,
-            api=self._api,
-            policy=self._policy,
-            piece_bytes=self._settings.upload.piece_bytes,
-            hooks=hooks,
-            gate=self._gate,
-            verify_md5=self._settings.upload.verify_md5,
+            on_acked=lambda acked: self._emit(JobAcked(job_id, acked, size)),
+            on_verifying=lambda: self._emit(JobVerifying(job_id)),
         )

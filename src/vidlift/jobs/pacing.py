@@ -25,13 +25,20 @@ _MAX_PAUSE_S = 120.0
 class ApiPacer:
     """Makes API calls wait while the quota is spent."""
 
-    def __init__(self, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.time,
+        on_answer: Callable[[RateLimit | None], None] | None = None,
+    ) -> None:
         self._clock = clock
         self._resume_at = 0.0
+        self._on_answer = on_answer
         self.pauses = 0
 
     def observe(self, rate_limit: RateLimit | None) -> None:
         """Learn from an answer's rate_limit block."""
+        if self._on_answer is not None:
+            self._on_answer(rate_limit)
         if rate_limit is None or rate_limit.remaining is None or rate_limit.reset is None:
             return
         if rate_limit.remaining <= _RESERVE_CALLS:

@@ -1,27 +1,34 @@
-"""The one retry policy: what to do with each error class (jobs layer).
+"""The one decision table: what happens after each outcome (jobs layer).
 
-Every retry decision in vidlift is taken here, from one table. Backoff is exponential
-with full jitter, capped. The random source and the clock are injected.
+Every failure of every request (an answer the platform refused, or an exception below
+HTTP) reaches the job loop (:mod:`vidlift.jobs.job`) as a :class:`~vidlift.errors.VidliftError`
+and is looked up ONCE in :data:`RULES`. The first matching row gives the verdict, whether
+the failed call may have acted on the platform anyway (then a create is looked up before
+it is sent again), and whether the platform asked us to slow down. The loop acts on it;
+nothing else in vidlift retries, sleeps or decides (the bandwidth throttle aside).
+
+Backoff is exponential with full jitter, capped. The random source and the clock are
+injected.
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TypeVar
-
-import anyio
 
 from vidlift.config import RetrySettings
 from vidlift.errors import (
     ApiError,
     AuthError,
     ConfigError,
+    ConnectError,
     JournalError,
     NonceReused,
+    PartLinkRefused,
+    PlatformUnreachable,
     ProgrammingError,
     RangesShrank,
     RateLimited,
@@ -29,56 +36,108 @@ from vidlift.errors import (
     SegmentRejected,
     SourceError,
     TransportError,
+    UploadGone,
     UploadServerBusy,
+    VideoMissing,
     VidliftError,
 )
 
-__all__ = ["Decision", "RetryPolicy", "Verdict", "call_with_retries"]
+__all__ = ["RULES", "Decision", "RetryPolicy", "Rule", "Verdict"]
 
-T = TypeVar("T")
 RetryCallback = Callable[[VidliftError, float], None]
 
 
 class Verdict(StrEnum):
-    """What to do after an error."""
+    """What the job loop does after a failure."""
 
-    RETRY = "retry"  # back off, then probe and resume
-    WAIT = "wait"  # rate limited: wait for the quota to reset, then retry
-    RECONCILE = "reconcile"  # ask the API what happened before sending more
+    RETRY = "retry"  # back off, then the same step again (an upload probes first)
+    WAIT = "wait"  # the API quota is spent: wait for its reset, then the same step
+    RECONCILE = "reconcile"  # ask the platform what it holds before sending more
+    RENEW = "renew"  # the upload is gone on the platform: open a new one, same video
+    RECREATE = "recreate"  # the video is gone on the platform: create it again (once)
     GIVE_UP = "give_up"  # this job fails; the batch goes on
     STOP_BATCH = "stop_batch"  # nothing else can succeed either (credentials, journal)
 
 
 @dataclass(frozen=True, slots=True)
 class Decision:
-    """A verdict and how long to wait before acting on it."""
+    """A verdict, how long to wait before acting on it, and what the loop must know."""
 
     verdict: Verdict
     delay_s: float = 0.0
+    may_have_acted: bool = True  # the failed call may have changed the platform
+    slow_down: bool = False  # the platform is overloaded: fewer requests in flight
 
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One row of the table: an error class (and HTTP statuses, if they matter)."""
+
+    kind: type[BaseException]
+    verdict: Verdict
+    statuses: frozenset[int] | None = None  # None: any status
+    may_have_acted: bool = True
+    slow_down: bool = False
+    why: str = ""
+
+    def matches(self, error: BaseException) -> bool:
+        """True when ``error`` is of this row's class (and status)."""
+        if not isinstance(error, self.kind):
+            return False
+        if self.statuses is None:
+            return True
+        return getattr(error, "http_status", None) in self.statuses
+
+
+# Upload-server answers meaning "no such session" (expired, or replaced by an update).
+SESSION_GONE = frozenset({404, 410})
+# 4xx answers that are worth another try (PROTOCOL.md: 408/409/429; 425 Too Early).
+TRANSIENT_4XX = frozenset({408, 409, 425, 429})
+SERVER_ERRORS = frozenset(range(500, 600))
+
+# First match wins: subclasses before their bases. A newcomer finds "what happens after
+# error X" here and nowhere else.
+RULES: tuple[Rule, ...] = (
+    Rule(AuthError, Verdict.STOP_BATCH, may_have_acted=False, why="credentials refused"),
+    Rule(NonceReused, Verdict.RETRY, may_have_acted=False, why="refused before acting"),
+    Rule(RateLimited, Verdict.WAIT, may_have_acted=False, why="quota spent; did nothing"),
+    Rule(VideoMissing, Verdict.RECREATE, may_have_acted=False, why="video deleted"),
+    Rule(ConfigError, Verdict.STOP_BATCH, may_have_acted=False),
+    Rule(JournalError, Verdict.STOP_BATCH),
+    Rule(ProgrammingError, Verdict.STOP_BATCH, why="a bug (an illegal job move)"),
+    Rule(PlatformUnreachable, Verdict.STOP_BATCH, may_have_acted=False, why="down too long"),
+    Rule(RangesShrank, Verdict.RECONCILE, why="session completed or reset"),
+    Rule(UploadGone, Verdict.RECONCILE, why="v2: upload completed or replaced"),
+    Rule(PartLinkRefused, Verdict.RETRY, may_have_acted=False, why="v2: list parts again"),
+    Rule(SegmentRejected, Verdict.RENEW, SESSION_GONE, why="upload session gone"),
+    Rule(SegmentRejected, Verdict.RETRY, TRANSIENT_4XX, why="transient 4xx"),
+    Rule(SegmentRejected, Verdict.GIVE_UP, why="refused for good"),
+    Rule(SourceError, Verdict.GIVE_UP, may_have_acted=False),
+    Rule(UploadServerBusy, Verdict.RETRY, frozenset({503}), slow_down=True, why="overloaded"),
+    Rule(UploadServerBusy, Verdict.RETRY),
+    Rule(ConnectError, Verdict.RETRY, may_have_acted=False, why="nothing was sent"),
+    Rule(TransportError, Verdict.RETRY, why="answer lost: it may have acted"),
+    Rule(RemoteProtocolError, Verdict.RETRY),
+    Rule(ApiError, Verdict.RETRY, SERVER_ERRORS, why="the API's own failure"),
+    Rule(ApiError, Verdict.GIVE_UP, why="the call itself is refused"),
+    Rule(VidliftError, Verdict.GIVE_UP),
+)
 
 # A quota running out is not the job's fault: wait this many times longer before giving up.
 RATE_LIMIT_PATIENCE = 10
 
-# First match wins: subclasses before their bases.
-ERROR_VERDICTS: tuple[tuple[type[BaseException], Verdict], ...] = (
-    (AuthError, Verdict.STOP_BATCH),
-    (NonceReused, Verdict.RETRY),  # refused before acting: sign again with a new nonce
-    (ConfigError, Verdict.STOP_BATCH),
-    (JournalError, Verdict.STOP_BATCH),
-    (ProgrammingError, Verdict.STOP_BATCH),  # a bug (an illegal job move): not the job's fault
-    (RateLimited, Verdict.WAIT),
-    (RangesShrank, Verdict.RECONCILE),
-    (SegmentRejected, Verdict.GIVE_UP),
-    (SourceError, Verdict.GIVE_UP),
-    (UploadServerBusy, Verdict.RETRY),
-    (TransportError, Verdict.RETRY),
-    (RemoteProtocolError, Verdict.RETRY),
-)
+
+def rule_for(error: BaseException) -> Rule | None:
+    """The first row of :data:`RULES` that matches ``error`` (None: not ours, a bug)."""
+    for rule in RULES:
+        if rule.matches(error):
+            return rule
+    return None
 
 
 class RetryPolicy:
-    """Decides per error class; gives up after ``max_attempts`` failures in a row."""
+    """Decides per error from :data:`RULES`; gives up after ``max_attempts`` failures in
+    a row."""
 
     def __init__(
         self,
@@ -99,27 +158,27 @@ class RetryPolicy:
 
     def classify(self, error: BaseException) -> Verdict:
         """The verdict of the table for an error, ignoring attempt counts."""
-        for kind, verdict in ERROR_VERDICTS:
-            if isinstance(error, kind):
-                return verdict
-        if isinstance(error, ApiError):  # any other code: the server's fault or the call's
-            return Verdict.RETRY if error.http_status >= 500 else Verdict.GIVE_UP
-        return Verdict.GIVE_UP if isinstance(error, VidliftError) else Verdict.STOP_BATCH
+        rule = rule_for(error)
+        return rule.verdict if rule is not None else Verdict.STOP_BATCH
 
     def decide(self, error: BaseException, failures: int) -> Decision:
         """What to do after the ``failures``-th failure in a row."""
-        verdict = self.classify(error)
+        rule = rule_for(error)
+        if rule is None:
+            return Decision(Verdict.STOP_BATCH)
+        verdict = rule.verdict
+        acted, slow = rule.may_have_acted, rule.slow_down
         if verdict is Verdict.RETRY and failures >= self.settings.max_attempts:
-            return Decision(Verdict.GIVE_UP)
-        if verdict is Verdict.WAIT and failures >= self.settings.max_attempts * RATE_LIMIT_PATIENCE:
-            return Decision(Verdict.GIVE_UP)
+            return Decision(Verdict.GIVE_UP, may_have_acted=acted)
         if verdict is Verdict.WAIT:
-            return Decision(verdict, self._rate_limit_delay_s(error, failures))
+            if failures >= self.settings.max_attempts * RATE_LIMIT_PATIENCE:
+                return Decision(Verdict.GIVE_UP, may_have_acted=acted)
+            return Decision(verdict, self._rate_limit_delay_s(error, failures), acted)
         if verdict is Verdict.RETRY:
             hint = getattr(error, "retry_after_s", None)
             delay = self.backoff_s(failures)
-            return Decision(verdict, max(delay, float(hint)) if hint else delay)
-        return Decision(verdict)
+            return Decision(verdict, max(delay, float(hint)) if hint else delay, acted, slow)
+        return Decision(verdict, may_have_acted=acted, slow_down=slow)
 
     def _rate_limit_delay_s(self, error: BaseException, failures: int) -> float:
         reset_at = getattr(error, "reset_at", None)
@@ -128,27 +187,3 @@ class RetryPolicy:
             if 0 < wait <= self.settings.max_delay_s * 2:
                 return wait + self._rand()  # a little jitter so waiters do not stampede
         return self.backoff_s(failures)
-
-
-async def call_with_retries(
-    policy: RetryPolicy,
-    call: Callable[[], Awaitable[T]],
-    *,
-    on_retry: RetryCallback | None = None,
-) -> T:
-    """Run an idempotent call (videos/show, videos/list...) under the policy.
-
-    Re-raises the last error when the policy says anything but RETRY or WAIT.
-    """
-    failures = 0
-    while True:
-        try:
-            return await call()
-        except VidliftError as exc:
-            failures += 1
-            decision = policy.decide(exc, failures)
-            if decision.verdict not in (Verdict.RETRY, Verdict.WAIT):
-                raise
-            if on_retry is not None:
-                on_retry(exc, decision.delay_s)
-            await anyio.sleep(decision.delay_s)

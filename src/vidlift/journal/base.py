@@ -247,6 +247,11 @@ class Journal(Protocol):
         """The video is on the platform and verified."""
         ...
 
+    async def record_metadata(self, job_id: str, metadata: VideoMetadata) -> None:
+        """A done job's video now carries ``metadata`` (the manifest's, applied with
+        videos/update). Raises IllegalTransition unless the job is done."""
+        ...
+
     async def mark_failed(self, job_id: str, error: str) -> None:
         """The job gave up; ``error`` says why."""
         ...

@@ -15,6 +15,7 @@ from vidlift.journal import transitions
 from vidlift.journal.base import JobCounts, JobFailure, JobRecord
 from vidlift.journal.spec import JobProblem, JobSpec
 from vidlift.journal.state import ACTIVE_STATES, JobState
+from vidlift.protocol.metadata import VideoMetadata
 
 __all__ = ["MemoryJournal"]
 
@@ -110,6 +111,9 @@ class MemoryJournal:
 
     async def mark_done(self, job_id: str, *, video_key: str, md5: str | None) -> None:
         self._change(job_id, partial(transitions.done, video_key=video_key, md5=md5))
+
+    async def record_metadata(self, job_id: str, metadata: VideoMetadata) -> None:
+        self._change(job_id, partial(transitions.retitled, metadata=metadata))
 
     async def mark_failed(self, job_id: str, error: str) -> None:
         self._change(job_id, partial(transitions.failed, error=error))

@@ -37,6 +37,7 @@ from vidlift.journal.base import JobCounts, JobRecord
 from vidlift.journal.spec import JobProblem, JobSpec
 from vidlift.journal.sqlite_store import SqliteStore
 from vidlift.journal.state import JobState
+from vidlift.protocol.metadata import VideoMetadata
 
 __all__ = ["SqliteJournal"]
 
@@ -241,6 +242,9 @@ class SqliteJournal:
 
     async def mark_done(self, job_id: str, *, video_key: str, md5: str | None) -> None:
         await self._change(job_id, partial(transitions.done, video_key=video_key, md5=md5))
+
+    async def record_metadata(self, job_id: str, metadata: VideoMetadata) -> None:
+        await self._change(job_id, partial(transitions.retitled, metadata=metadata))
 
     async def mark_failed(self, job_id: str, error: str) -> None:
         await self._change(job_id, partial(transitions.failed, error=error))

@@ -62,6 +62,7 @@ class JobEvent(StrEnum):
     INSPECT = "record_source"  # the source's size and identity, when the job first reads it
     VERIFY = "mark_verifying"
     FINISH = "mark_done"
+    RETITLE = "record_metadata"  # the manifest's new metadata, applied on the platform
     FAIL = "mark_failed"
     SKIP = "mark_skipped"
     REQUEUE = "requeue_failed"  # failed -> pending
@@ -105,6 +106,7 @@ TRANSITIONS: Mapping[JobEvent, Mapping[JobState, JobState]] = MappingProxyType(
             # verifying -> verifying: a run killed while verifying, resumed.
             JobEvent.VERIFY: {_U: _V, _V: _V},
             JobEvent.FINISH: {_V: _D},
+            JobEvent.RETITLE: {_D: _D},
             JobEvent.FAIL: {_P: _F, _C: _F, _U: _F, _V: _F},
             JobEvent.SKIP: {_P: _S, _C: _S, _U: _S, _V: _S, _F: _S},
             JobEvent.REQUEUE: {_F: _P},

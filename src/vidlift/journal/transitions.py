@@ -36,6 +36,7 @@ __all__ = [
     "merge_manifest_item",
     "progressed",
     "requeued",
+    "retitled",
     "skipped",
     "source_recorded",
     "upload_reset",
@@ -152,6 +153,14 @@ def _same_row(record: JobStatus, entry: JobSpec) -> bool:
     )
 
 
+def _new_version(record: JobStatus, entry: JobSpec) -> bool:
+    return (record.source_path, record.size_bytes, record.mtime_ns) != (
+        entry.path,
+        entry.size_bytes,
+        entry.mtime_ns,
+    )
+
+
 def is_new_job(existing: JobStatus | None) -> bool:
     """Whether a manifest entry merged over ``existing`` makes a new job (to count it)."""
     return existing is None or existing.manifest_problem
@@ -164,7 +173,8 @@ def merge_manifest_item(
 
     - A spec makes a new pending job; over a bad-row record it makes the job pending
       (``QUEUE``); over a job never started (pending, no create sent, no video key) it
-      refreshes the job if the source or metadata changed.
+      refreshes the job if the source or metadata changed; over a FAILED job whose file
+      changed (a new version) it queues the new version into the same video.
     - A problem makes a failed bad-row job (``REJECT_ROW``); it replaces only a job never
       started or another bad-row record (the reason may have changed). A job that
       started (or is done) keeps its state: its upload parameters were taken when it
@@ -179,6 +189,13 @@ def merge_manifest_item(
         ):
             next_state(JobEvent.QUEUE, existing.state, job_id=item.job_id)
             return _entry_record(item, now, created_at)
+        if existing.state is JobState.FAILED and _new_version(existing, item):
+            # The one rule for a file that changed before its job was done: the job
+            # failed saying so, and the next run uploads the new version into the SAME
+            # video (no orphan, nothing created twice).
+            next_state(JobEvent.QUEUE, existing.state, job_id=item.job_id)
+            fresh = _entry_record(item, now, created_at)
+            return replace(fresh, video_key=existing.video_key, create_sent=existing.create_sent)
         return None
     if existing is None:
         return _problem_record(item, now, None)
@@ -252,6 +269,11 @@ def verifying(record: JobRecord, now: float) -> JobRecord:
 def done(record: JobRecord, now: float, *, video_key: str, md5: str | None) -> JobRecord:
     """``mark_done``."""
     return _moved(record, JobEvent.FINISH, now, video_key=video_key, md5=md5)
+
+
+def retitled(record: JobRecord, now: float, *, metadata: VideoMetadata) -> JobRecord:
+    """``record_metadata``: the manifest's new metadata is on the platform too."""
+    return _moved(record, JobEvent.RETITLE, now, metadata=metadata)
 
 
 def failed(record: JobRecord, now: float, *, error: str) -> JobRecord:

@@ -12,7 +12,14 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from vidlift.errors import AnswerParseError, ApiError, AuthError, NonceReused, RateLimited
+from vidlift.errors import (
+    AnswerParseError,
+    ApiError,
+    AuthError,
+    NonceReused,
+    RateLimited,
+    VideoMissing,
+)
 from vidlift.protocol.documents import Document
 from vidlift.protocol.models import (
     CreateAnswer,
@@ -92,6 +99,10 @@ def _reset_time(limit: RateLimit | None) -> float | None:
     return float(limit.reset)
 
 
+# Calls about one video: their NotFound means the video is gone (deleted on the platform).
+_VIDEO_CALLS = frozenset({"videos/show", "videos/update"})
+
+
 def api_error_from(doc: Mapping[str, Any], *, http_status: int, call: str = "") -> ApiError:
     """Turn an error answer (``status=error``) into the matching exception."""
     code = str(doc.get("code") or "Unknown")
@@ -110,6 +121,10 @@ def api_error_from(doc: Mapping[str, Any], *, http_status: int, call: str = "") 
         )
     if code == "NonceInvalid":
         return NonceReused(
+            http_status=http_status, code=code, message=message, title=title, call=call
+        )
+    if code == "NotFound" and call in _VIDEO_CALLS:
+        return VideoMissing(
             http_status=http_status, code=code, message=message, title=title, call=call
         )
     if code in _AUTH_CODES or http_status in (401, 403):

@@ -2,7 +2,9 @@
 
 Source: the seed ("Response structure") and ../shared/PROTOCOL.md: 201 means incomplete
 and carries the received ranges; any other 2xx or 3xx means complete (redirects are not
-followed); some 4xx are refused for good; 408/409/429 and 5xx are worth another try.
+followed); any other answer is a refusal, raised as an error that carries its facts
+(status, message, Retry-After): what a refusal *means* for the upload is decided in one
+place, the decision table (``vidlift.jobs.policy``).
 """
 
 from __future__ import annotations
@@ -11,15 +13,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from vidlift.errors import AnswerParseError, ApiError
+from vidlift.errors import AnswerParseError, ApiError, SegmentRejected, UploadServerBusy
 from vidlift.protocol.answers import parse_final_answer
 from vidlift.protocol.documents import decode_document
 from vidlift.protocol.models import FinalAnswer
 from vidlift.protocol.ranges import ReceivedRanges, parse_received_ranges
 
-__all__ = ["Busy", "Complete", "Partial", "Rejected", "SegmentAnswer", "classify_segment_answer"]
+__all__ = ["Complete", "Partial", "SegmentAnswer", "classify_segment_answer"]
 
-_TRANSIENT_4XX = frozenset({408, 409, 425, 429})
 _DELAY_SECONDS = re.compile(r"[0-9]{1,12}(?:\.[0-9]{1,6})?")
 _MAX_RETRY_AFTER_S = 24 * 3600.0  # a longer wait is a broken header, not advice
 _MAX_MESSAGE_BYTES = 512
@@ -42,24 +43,7 @@ class Complete:
     problem: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """The server refuses this request and always will."""
-
-    http_status: int
-    message: str
-
-
-@dataclass(frozen=True, slots=True)
-class Busy:
-    """A transient refusal (503, 5xx, 429...): back off, then probe."""
-
-    http_status: int
-    message: str
-    retry_after_s: float | None = None
-
-
-SegmentAnswer = Partial | Complete | Rejected | Busy
+SegmentAnswer = Partial | Complete
 
 
 def _error_message(body: bytes, content_type: str | None) -> str:
@@ -83,29 +67,40 @@ def _retry_after(headers: Mapping[str, str]) -> float | None:
     return min(float(raw), _MAX_RETRY_AFTER_S)
 
 
-def _complete(status: int, body: bytes, content_type: str | None) -> SegmentAnswer:
+def _complete(status: int, body: bytes, content_type: str | None, session_id: str) -> Complete:
     try:
         document = decode_document(body, content_type=content_type)
         final = parse_final_answer(document, http_status=status)
     except ApiError as exc:
-        return Rejected(status, f"final answer has status error: {exc.code}: {exc.message}")
+        raise SegmentRejected(
+            f"final answer has status error: {exc.code}: {exc.message}",
+            http_status=status,
+            session_id=session_id,
+        ) from None
     except AnswerParseError as exc:
         return Complete(status, None, str(exc))
     return Complete(status, final)
 
 
-def classify_segment_answer(status: int, headers: Mapping[str, str], body: bytes) -> SegmentAnswer:
+def classify_segment_answer(
+    status: int, headers: Mapping[str, str], body: bytes, *, session_id: str = ""
+) -> SegmentAnswer:
     """Classify an answer. ``headers`` keys are lower case.
 
-    Raises RangeHeaderError when a 201 carries unreadable ranges.
+    Raises RangeHeaderError when a 201 carries unreadable ranges, UploadServerBusy for a
+    5xx, SegmentRejected for any other refusal (with its status and Retry-After).
     """
     content_type = headers.get("content-type")
     if status == 201:
         text = headers.get("range") or body.decode("ascii", "replace")
         return Partial(parse_received_ranges(text))
     if 200 <= status < 400:
-        return _complete(status, body, content_type)
+        return _complete(status, body, content_type, session_id)
     message = _error_message(body, content_type)
-    if status >= 500 or status in _TRANSIENT_4XX:
-        return Busy(status, message, _retry_after(headers))
-    return Rejected(status, message)
+    kind = UploadServerBusy if status >= 500 else SegmentRejected
+    raise kind(
+        f"upload server answered {status}: {message}",
+        http_status=status,
+        session_id=session_id,
+        retry_after_s=_retry_after(headers),
+    )

@@ -184,7 +184,10 @@ class UploadSession:
         # session)? Yes if it filled the last gap we know of, or if the server may hold
         # bytes we do not know of (PROTOCOL.md, "After a session completes").
         completes = self.acked.union((sent.byte_range,)).is_complete(self.total_bytes)
-        if completes or not self.server_state_known:
+        # A lost probe adds no doubt of its own: a probe answered 0-0 is already accepted
+        # as a fresh session, and the 1 byte a lost probe may have written cannot have
+        # completed anything we could not tell from that (issue 11, point 8).
+        if completes or (not self.server_state_known and not sent.probe):
             self.final_in_doubt = True
         self.phase = UploadPhase.PROBING
 

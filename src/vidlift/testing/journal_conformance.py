@@ -26,6 +26,7 @@ from vidlift.errors import IllegalTransition, JournalError
 from vidlift.journal.base import JobRecord, Journal
 from vidlift.journal.spec import JobProblem, JobSpec
 from vidlift.journal.state import JobState
+from vidlift.protocol.metadata import VideoMetadata
 
 __all__ = [
     "CONFORMANCE_CHECKS",
@@ -407,6 +408,21 @@ async def check_illegal_moves_raise(journal: Journal) -> None:
     assert (await _record(journal, "job-4")).state is JobState.CREATING
 
 
+async def check_metadata_of_done_jobs_is_recorded(journal: Journal) -> None:
+    """record_metadata replaces a done job's metadata; on any other job it is illegal."""
+    await journal.add_entries([sample_entry(1), sample_entry(2)])
+    await walk_to(journal, "job-1", JobState.DONE)
+    new = VideoMetadata(title="Renamed", custom={"legacy_id": "9"})
+    await journal.record_metadata("job-1", new)
+    record = await _record(journal, "job-1")
+    assert record.metadata == new and record.state is JobState.DONE
+    try:
+        await journal.record_metadata("job-2", new)
+    except IllegalTransition:
+        return
+    raise AssertionError("record_metadata on a pending job did not raise IllegalTransition")
+
+
 async def check_closed_journal_refuses_calls(journal: Journal) -> None:
     """After close, calls raise JournalError; closing again is harmless."""
     await journal.add_entries([sample_entry(1)])
@@ -455,6 +471,7 @@ CONFORMANCE_CHECKS: tuple[Check, ...] = (
     check_iter_jobs_while_changing,
     check_counts,
     check_illegal_moves_raise,
+    check_metadata_of_done_jobs_is_recorded,
     check_closed_journal_refuses_calls,
     check_url_jobs_keep_their_source_identity,
 )

@@ -9,7 +9,7 @@ import pytest
 import vidlift
 from vidlift import BatchSettings, JobState, SqliteJournal, run_batch
 from vidlift.config import RetrySettings, UploadSettings
-from vidlift.jobs.creation import MARKER_FIELD
+from vidlift.platforms.v1 import MARKER_FIELD
 from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.models import CreateAnswer
 from vidlift.testing.emulator import Emulator, FaultPlan
@@ -194,7 +194,7 @@ async def test_a_look_up_never_adopts_another_librarys_video(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     """Job ids repeat across libraries: the source tag keeps their videos apart."""
-    from vidlift.jobs.creation import SOURCE_FIELD
+    from vidlift.platforms.v1 import SOURCE_FIELD
 
     manifest = write_sample_library(tmp_path / "lib", 1, sizes=SIZES)
     journal = vidlift.MemoryJournal()

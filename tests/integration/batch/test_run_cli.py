@@ -195,7 +195,7 @@ async def test_interrupt_exits_130_and_the_next_run_finishes(
                 process.send_signal(signum)
                 if twice:  # once the first is handled: same signals pending merge into one
                     async for line in process.stderr:
-                        if b"starting no new upload" in line:
+                        if b"finishing segments in flight" in line:
                             break
                     process.send_signal(signum)
                 break

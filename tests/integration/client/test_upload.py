@@ -221,7 +221,7 @@ async def test_file_changed_during_upload_fails_clearly(
                 handle.write(b"more")
 
     async with client_for(emulator, fast_settings) as client:
-        with pytest.raises(SourceError, match="changed during the upload"):
+        with pytest.raises(SourceError, match="changed since it was queued"):
             await client.upload(source, on_progress=grow)
 
 

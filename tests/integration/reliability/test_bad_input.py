@@ -218,7 +218,6 @@ async def test_files_that_disappear_or_change_while_queued_in_a_run(tmp_path: Pa
                    "--concurrency", "1", "--chunk-size", "64KiB"]  # fmt: skip
         kept = (folder / "gone.mp4").read_bytes()
         original = (folder / "changed.mp4").read_bytes()
-        original_mtime_ns = (folder / "changed.mp4").stat().st_mtime_ns
         async with await anyio.open_process(command, env=env) as process:
             assert process.stdout is not None
             output = b""
@@ -236,16 +235,15 @@ async def test_files_that_disappear_or_change_while_queued_in_a_run(tmp_path: Pa
         assert [rows[job]["state"] for job in sizes] == ["done", "failed", "failed", "done"]
         assert rows["gone"]["error"] == f"{folder / 'gone.mp4'}: file not found"
         assert rows["changed"]["error"] == (
-            f"{folder / 'changed.mp4'}: the file changed after it was queued (size 80000 -> "
-            "80019, or its modification time): restore it, or give the new version its own "
-            "row (a new id) in the manifest"
+            f"{folder / 'changed.mp4'}: the file changed since it was queued (size 80000 -> "
+            "80019, or its modification time); the next `vidlift run` uploads the new version"
         )
         assert_on_platform(emu, folder, {"first": "first.mp4", "last": "last.mp4"})
 
-        # The advice works: restore both files, retry the failed jobs, run again.
+        # The advice works: restore the missing file, retry the failed jobs, run again:
+        # the edited file's new version is uploaded (issue 11, point 7: one rule).
         (folder / "gone.mp4").write_bytes(kept)
-        (folder / "changed.mp4").write_bytes(original)
-        os.utime(folder / "changed.mp4", ns=(original_mtime_ns, original_mtime_ns))
+        assert (folder / "changed.mp4").read_bytes() == original + b"edited while queued"
         code, out, err = await vidlift(env, "retry", "--failed", "--journal", str(journal))
         assert code == 0 and out.startswith("2 failed jobs queued again"), (out, err)
         code, _, err = await vidlift(env, "run", str(manifest), "--log-format", "json")

@@ -18,11 +18,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from vidlift.errors import ManifestError, RangeHeaderError, UploadError
+from vidlift.errors import (
+    ManifestError,
+    RangeHeaderError,
+    SegmentRejected,
+    UploadError,
+    UploadServerBusy,
+)
 from vidlift.jobs.ingest import ingest_manifest
 from vidlift.journal.memory import MemoryJournal
 from vidlift.protocol.ranges import ByteRange, RangeSet
-from vidlift.protocol.segment import Busy, Complete, Partial, Rejected, classify_segment_answer
+from vidlift.protocol.segment import Complete, Partial, classify_segment_answer
 from vidlift.protocol.session import UploadSession
 
 pytestmark = pytest.mark.filterwarnings("ignore::hypothesis.errors.NonInteractiveExampleWarning")
@@ -85,12 +91,13 @@ def test_any_segment_answer_is_classified_or_refused_with_a_documented_error(
     except RangeHeaderError:
         assert status == 201
         return
-    assert isinstance(answer, Partial | Complete | Rejected | Busy)
-    if isinstance(answer, Busy) and answer.retry_after_s is not None:
-        assert 0 <= answer.retry_after_s <= 24 * 3600
-    if isinstance(answer, Rejected | Busy):
-        assert answer.message  # always something to show the user
+    except (SegmentRejected, UploadServerBusy) as refused:
+        assert refused.http_status == status
+        if refused.retry_after_s is not None:
+            assert 0 <= refused.retry_after_s <= 24 * 3600
+        assert refused.message  # always something to show the user
         return
+    assert isinstance(answer, Partial | Complete)
     try:
         session.receive(answer)
     except (UploadError, RangeHeaderError):  # RangesShrank is an UploadError

@@ -15,13 +15,11 @@ from vidlift import SqliteJournal
 from vidlift.client.fileslice import FileSlice
 from vidlift.client.source import SourceFile
 from vidlift.client.transport import HttpRequest, HttpResponse
-from vidlift.client.uploader import SegmentSender, UploadTarget
-from vidlift.config import RetrySettings
+from vidlift.client.uploader import SegmentSender
 from vidlift.jobs.ingest import ingest_manifest
-from vidlift.jobs.policy import RetryPolicy
-from vidlift.jobs.transfer import TransferStats, run_transfer
+from vidlift.platforms.base import UploadHandle
+from vidlift.platforms.v1 import V1Platform
 from vidlift.protocol.ranges import RangeSet
-from vidlift.protocol.session import UploadSession
 
 pytestmark = pytest.mark.anyio
 
@@ -92,16 +90,17 @@ async def test_segments_past_4_gib_have_exact_ranges_lengths_and_bytes(tmp_path:
             HttpResponse(200, {"content-type": "application/json"}, json.dumps(final).encode()),
         ]
     )
-    stats = TransferStats()
-    result = await run_transfer(
-        sender=SegmentSender(server),
-        source=source,
-        target=UploadTarget("http://upload.invalid/v1/videos/upload/resumable", SESSION, "x.mov"),
-        session=UploadSession.resume(TOTAL, CHUNK, RangeSet()),
-        policy=RetryPolicy(RetrySettings(max_attempts=2, base_delay_s=0.0)),
-        stats=stats,
-        compute_md5=False,  # hashing 5 GiB of zeros would only cost time
-    )
+    platform = V1Platform(None, SegmentSender(server), chunk_size_bytes=CHUNK)
+    handle = UploadHandle("", SESSION, "http://upload.invalid/v1/videos/upload/resumable")
+    transfer = platform.transfer(handle, TOTAL, RangeSet())  # resumed: probe first
+    sent: list[int] = []
+
+    async def on_acked(ranges: RangeSet) -> None:
+        return None
+
+    # hashing 5 GiB of zeros would only cost time
+    async with source.open(CHUNK, hash_md5=False) as reader:
+        result = await transfer.run(reader, on_sent=sent.append, on_acked=on_acked)
     probe, first, last = server.sent
     assert probe.headers["X-Content-Range"] == f"bytes 0-0/{TOTAL}"
     assert first.headers["X-Content-Range"] == "bytes 4294967296-4295032831/5368709120"
@@ -110,8 +109,9 @@ async def test_segments_past_4_gib_have_exact_ranges_lengths_and_bytes(tmp_path:
     assert last.headers["X-Content-Range"] == "bytes 5368709100-5368709119/5368709120"
     assert last.headers["Content-Length"] == "20"
     assert last.body == TAIL_MARKER
-    assert result.answer.final is not None and result.answer.final.size == TOTAL
-    assert stats.bytes_sent == 1 + CHUNK + 20
+    assert result.final is not None and result.final.size == TOTAL
+    assert result.size_bytes == TOTAL
+    assert sum(sent) == 1 + CHUNK + 20
 
 
 async def test_the_journal_keeps_sizes_and_ranges_past_4_gib(tmp_path: Path) -> None:

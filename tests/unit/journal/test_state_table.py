@@ -34,6 +34,7 @@ CHANGES: dict[JobEvent, transitions.Change] = {
     JobEvent.INSPECT: partial(transitions.source_recorded, size_bytes=9, identity='etag:"e"'),
     JobEvent.VERIFY: transitions.verifying,
     JobEvent.FINISH: partial(transitions.done, video_key="K", md5=None),
+    JobEvent.RETITLE: partial(transitions.retitled, metadata=VideoMetadata(title="New")),
     JobEvent.FAIL: partial(transitions.failed, error="gave up"),
     JobEvent.SKIP: partial(transitions.skipped, reason="on purpose"),
 }
@@ -115,7 +116,8 @@ def test_next_state_reads_the_table() -> None:
 
 def test_done_and_skipped_are_terminal_and_crash_resume_moves_exist() -> None:
     moves = allowed_moves()
-    assert moves[JobState.DONE] == frozenset()
+    # done only stays done: its metadata may follow the manifest (record_metadata)
+    assert moves[JobState.DONE] == frozenset({JobState.DONE})
     assert moves[JobState.SKIPPED] == frozenset()
     assert JobState.CREATING in moves[JobState.CREATING]  # a crash in the create window
     assert JobState.VERIFYING in moves[JobState.VERIFYING]  # killed while verifying
@@ -150,6 +152,11 @@ def test_merges_follow_the_table(state: JobState) -> None:
         merged = transitions.merge_manifest_item(record, item, NOW)
         if state is JobState.PENDING:
             assert merged is not None and merged.state is TRANSITIONS[event][state]
+        elif state is JobState.FAILED and event is JobEvent.QUEUE:
+            # A failed job whose file changed: its new version is queued (issue 11, 7),
+            # into the same video.
+            assert merged is not None and merged.state is TRANSITIONS[event][state]
+            assert merged.size_bytes == 5 and merged.video_key == record.video_key
         else:
             assert merged is None  # a started (or finished) job keeps its state
     bad_row = JobRecord(**{**_fields(_record(JobState.FAILED)), "manifest_problem": True})

@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vidlift.errors import AnswerParseError, ApiError, AuthError, NonceReused, RateLimited
+from vidlift.errors import (
+    AnswerParseError,
+    ApiError,
+    AuthError,
+    NonceReused,
+    RateLimited,
+    VideoMissing,
+)
 from vidlift.protocol.answers import (
     api_error_from,
     parse_create_answer,
@@ -298,7 +305,7 @@ def test_error_answer_json() -> None:
     with pytest.raises(ApiError) as info:
         parse_video_info(doc, http_status=404)
     error = info.value
-    assert type(error) is ApiError
+    assert type(error) is VideoMissing  # a video call's NotFound: the video is gone
     assert (error.http_status, error.code, error.title, error.message, error.call) == (
         404,
         "NotFound",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from vidlift.errors import RangeHeaderError
+from vidlift.errors import RangeHeaderError, SegmentRejected, UploadServerBusy
 from vidlift.protocol.models import FinalAnswer
 from vidlift.protocol.ranges import RangeSet, ReceivedRanges
-from vidlift.protocol.segment import Busy, Complete, Partial, Rejected, classify_segment_answer
+from vidlift.protocol.segment import Complete, Partial, classify_segment_answer
 
 FINAL_XML = (
     b'<?xml version="1.0" encoding="UTF-8"?><response><status>ok</status>'
@@ -99,11 +99,12 @@ def test_200_with_status_error_is_rejected() -> None:
         b"<response><status>error</status><code>ParameterInvalid</code>"
         b"<message>bad file</message></response>"
     )
-    answer = classify_segment_answer(200, {}, body)
-    assert isinstance(answer, Rejected)
-    assert answer.http_status == 200
-    assert "ParameterInvalid" in answer.message
-    assert "bad file" in answer.message
+    with pytest.raises(SegmentRejected) as info:
+        classify_segment_answer(200, {}, body, session_id="s1")
+    assert info.value.http_status == 200
+    assert info.value.session_id == "s1"
+    assert "ParameterInvalid" in info.value.message
+    assert "bad file" in info.value.message
 
 
 @pytest.mark.parametrize(
@@ -127,8 +128,10 @@ def test_200_with_status_error_is_rejected() -> None:
     ],
 )
 def test_refusals_for_good(status: int, body: bytes, message: str) -> None:
-    answer = classify_segment_answer(status, {"content-type": "text/html"}, body)
-    assert answer == Rejected(status, message)
+    with pytest.raises(SegmentRejected) as info:
+        classify_segment_answer(status, {"content-type": "text/html"}, body)
+    assert info.value.http_status == status
+    assert info.value.message == f"upload server answered {status}: {message}"
 
 
 @pytest.mark.parametrize(
@@ -148,14 +151,18 @@ def test_refusals_for_good(status: int, body: bytes, message: str) -> None:
         (503, "99999999", 86400.0),
     ],
 )
-def test_transient_refusals_are_busy(status: int, retry_after: str, expected: float | None) -> None:
+def test_transient_refusals_carry_retry_after(
+    status: int, retry_after: str, expected: float | None
+) -> None:
     headers = {"retry-after": retry_after} if retry_after else {}
-    answer = classify_segment_answer(status, headers, HTML_503 if status == 503 else b"")
-    assert isinstance(answer, Busy)
+    kind = UploadServerBusy if status >= 500 else SegmentRejected
+    with pytest.raises(kind) as info:
+        classify_segment_answer(status, headers, HTML_503 if status == 503 else b"")
+    answer = info.value
     assert answer.http_status == status
     assert answer.retry_after_s == expected
     if status == 503:
-        assert answer.message == "HTML page: 503 Service Temporarily Unavailable"
+        assert answer.message.endswith("HTML page: 503 Service Temporarily Unavailable")
 
 
 HTML_503 = b"<html><head><title>503 Service Temporarily Unavailable</title></head></html>"
@@ -163,11 +170,14 @@ HTML_503 = b"<html><head><title>503 Service Temporarily Unavailable</title></hea
 
 def test_rate_limited_json_is_busy_with_its_code() -> None:
     body = b'{"status": "error", "code": "RateLimitExceeded", "message": "slow down"}'
-    answer = classify_segment_answer(429, {"retry-after": "60"}, body)
-    assert answer == Busy(429, "RateLimitExceeded: slow down", 60.0)
+    with pytest.raises(SegmentRejected) as info:
+        classify_segment_answer(429, {"retry-after": "60"}, body)
+    assert info.value.http_status == 429
+    assert info.value.retry_after_s == 60.0
+    assert info.value.message == "upload server answered 429: RateLimitExceeded: slow down"
 
 
 def test_long_error_bodies_are_cut() -> None:
-    answer = classify_segment_answer(400, {}, b"x" * 100_000)
-    assert isinstance(answer, Rejected)
-    assert len(answer.message) <= 512
+    with pytest.raises(SegmentRejected) as info:
+        classify_segment_answer(400, {}, b"x" * 100_000)
+    assert len(info.value.message) <= 512 + len("upload server answered 400: ")

@@ -102,12 +102,27 @@ def test_fresh_session_first_segment_interrupted_is_not_in_doubt() -> None:
     assert send(session) == ByteRange(1, 10)
 
 
-def test_resumed_session_failure_before_any_answer_is_in_doubt() -> None:
-    # Obtained elsewhere: the server may already hold bytes 1-39, and then our probe
-    # completed the file, the server forgot the session, and the answer was lost.
+def test_resumed_session_lost_first_probe_adds_no_doubt() -> None:
+    # Issue 11, point 8: a session obtained elsewhere whose FIRST probe is lost. A probe
+    # answered 0-0 is accepted as a fresh session anyway, so the lost probe adds no doubt:
+    # the next probe's 0-0 continues the upload (it used to stop with "may be complete",
+    # failing a third of protocol-only uploads on a lossy network).
     session = UploadSession.resume(40, 10, RangeSet())
     assert not session.server_state_known
     probe(session)
+    session.interrupted()
+    assert not session.final_in_doubt
+    probe(session)
+    session.receive(partial("0-0/40"))
+    assert send(session) == ByteRange(1, 10)
+
+
+def test_resumed_session_lost_segment_before_any_answer_is_in_doubt() -> None:
+    # A lost SEGMENT (not a probe) before the server's state is known may have completed
+    # a file whose other bytes the server held: then a 1-byte answer is ambiguous.
+    session = UploadSession.resume(40, 10, RangeSet())
+    session.phase = UploadPhase.SENDING  # as if told to send without probing first
+    send(session)
     session.interrupted()
     assert session.final_in_doubt
     probe(session)

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from vidlift.errors import SegmentRejected
 from vidlift.protocol.answers import parse_final_answer
 from vidlift.protocol.documents import decode_document
 from vidlift.protocol.ranges import RangeSet, parse_received_ranges
-from vidlift.protocol.segment import Complete, Partial, Rejected, classify_segment_answer
+from vidlift.protocol.segment import Complete, Partial, classify_segment_answer
 
 WIRE_DIR = Path(__file__).resolve().parents[2] / "data" / "wire"
 WIRE_FILES = sorted(WIRE_DIR.glob("*.txt"))
@@ -113,15 +114,19 @@ def test_the_out_of_order_answer_has_two_ranges_each_with_the_total() -> None:
 
 @pytest.mark.parametrize("answer", [a for a in ANSWERS if a.status >= 400], ids=lambda a: a.source)
 def test_every_error_answer_is_rejected_for_good(answer: WireAnswer) -> None:
-    classified = classify_segment_answer(answer.status, answer.headers, answer.body.encode())
-    assert isinstance(classified, Rejected)
+    with pytest.raises(SegmentRejected) as info:
+        classify_segment_answer(answer.status, answer.headers, answer.body.encode())
+    classified = info.value
     assert classified.http_status == answer.status
     if answer.body.startswith("<html>"):
         # the page's title, not a wall of markup
         assert (
-            classified.message.startswith("HTML page: ")
+            classified.message.startswith(f"upload server answered {answer.status}: HTML page: ")
             and str(answer.status) in classified.message
             and "<" not in classified.message
         )
     else:
-        assert classified.message == "no file in request (segment rejected by the upload module)"
+        assert classified.message == (
+            f"upload server answered {answer.status}: "
+            "no file in request (segment rejected by the upload module)"
+        )

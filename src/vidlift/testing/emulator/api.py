@@ -197,8 +197,14 @@ async def _update(
     ctx: EmulatorContext, request: web.Request, params: Params, rate: RateLimitState
 ) -> Answer:
     video = _video_of(ctx, params)
-    _require_resumable(params)
     meta, custom = read_metadata(params)
+    if params.get("upload_method") is None and params.get("resumable") is None:
+        # JW v1: videos/update without an upload method changes the metadata only.
+        video = dataclasses.replace(video, **meta, custom={**video.custom, **custom})
+        ctx.store.put(video)
+        await ctx.store.save(video.key)
+        return show_answer(video, rate)
+    _require_resumable(params)
     old = ctx.store.session(video.session_id)
     session = _new_session(ctx, video.key)
     status = VideoStatus.CREATED if video.status is VideoStatus.CREATED else VideoStatus.UPDATING

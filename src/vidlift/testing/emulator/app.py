@@ -19,6 +19,8 @@ from vidlift.testing.emulator.formats import ApiFormat
 from vidlift.testing.emulator.replies import BARE, answer_response, strip_bare_content_type
 from vidlift.testing.emulator.segment import BYTES_IN
 from vidlift.testing.emulator.upload import handle_upload
+from vidlift.testing.emulator.v2_api import add_v2_routes
+from vidlift.testing.emulator.v2_parts import LINK_ROUTE, handle_link_put
 
 __all__ = ["STATS_PATH", "build_app", "stats_document"]
 
@@ -26,12 +28,15 @@ STATS_PATH = "/_emulator/stats"
 
 
 def build_app(ctx: EmulatorContext) -> web.Application:
-    """The application serving the API, the upload route and the stats endpoint."""
+    """The application serving the v1 API and upload route, the v2 API and upload links,
+    and the emulator's own endpoints."""
     app = web.Application(middlewares=[_edge])
     app[CONTEXT] = ctx
     app.router.add_route("*", UPLOAD_PATH, handle_upload)
     app.router.add_route("*", API_ROUTE, handle_api)
     app.router.add_get(STATS_PATH, _handle_stats)
+    add_v2_routes(app)
+    app.router.add_route("*", LINK_ROUTE, handle_link_put)
     app.router.add_route("*", "/{tail:.*}", _handle_unknown)
     app.on_response_prepare.append(strip_bare_content_type)
     return app
@@ -44,7 +49,7 @@ async def _edge(request: web.Request, handler: Handler) -> web.StreamResponse:
     started = time.perf_counter()
     status: int | None = None
     bytes_out = 0
-    faulty = request.path != STATS_PATH
+    faulty = not request.path.startswith("/_emulator/")
     try:
         delay = ctx.faults.latency_s() if faulty else 0.0
         if delay > 0:

@@ -20,6 +20,7 @@ from vidlift.errors import ConfigError
 __all__ = [
     "DEFAULT_API_KEY",
     "DEFAULT_API_SECRET",
+    "DEFAULT_SITE_ID",
     "UPLOAD_PATH",
     "EmulatorConfig",
     "FaultPlan",
@@ -29,6 +30,7 @@ __all__ = [
 
 DEFAULT_API_KEY = "demokey1"
 DEFAULT_API_SECRET = "demo-secret-not-for-production"  # a published demo value, not a secret
+DEFAULT_SITE_ID = "demosite"
 UPLOAD_PATH = "/v1/videos/upload/resumable"  # the seed's link/path
 
 _PROBABILITIES = (
@@ -42,6 +44,15 @@ _PROBABILITIES = (
     "truncated_answer_p",
     "lose_segment_p",
     "forget_completed",
+    "part_drop_p",
+    "part_lost_answer_p",
+    "part_500_p",
+    "part_503_p",
+    "part_expired_p",
+    "v2_create_lost_answer_p",
+    "v2_complete_lost_answer_p",
+    "v2_api_429_p",
+    "v2_processing_failed_p",
 )
 _DURATIONS = ("latency_ms", "latency_jitter_ms", "slow_answer_ms")
 
@@ -51,7 +62,8 @@ class FaultPlan:
     """Which faults the emulator injects, and how often (all off by default).
 
     Probabilities are per request (per segment for the upload faults, per API call for the
-    API faults). ``seed`` seeds the one random generator, so a sequential client sees the
+    API faults, per part or direct PUT for ``part_*``, per v2 call for ``v2_*``). ``seed``
+    seeds the one random generator, so a sequential client sees the
     same faults on every run. ``forget_completed`` accepts a bool (True = always).
     """
 
@@ -70,6 +82,15 @@ class FaultPlan:
     lose_segment_p: float = 0.0
     forget_completed: float = 0.0
     bandwidth_bytes_per_s: int | None = None
+    part_drop_p: float = 0.0
+    part_lost_answer_p: float = 0.0
+    part_500_p: float = 0.0
+    part_503_p: float = 0.0
+    part_expired_p: float = 0.0
+    v2_create_lost_answer_p: float = 0.0
+    v2_complete_lost_answer_p: float = 0.0
+    v2_api_429_p: float = 0.0
+    v2_processing_failed_p: float = 0.0
 
     def __post_init__(self) -> None:
         if isinstance(self.forget_completed, bool):
@@ -102,6 +123,11 @@ class EmulatorConfig:
     checksums (docs/EMULATOR.md, "Discard mode"); ``checksums=False`` skips md5/sha256
     (show then reports none). ``redirect_with_3xx=True`` answers a final segment that
     carries ``redirect_address`` with 303 and a Location header.
+
+    v2 (docs/EMULATOR.md, "v2"): ``site_id`` is the only site served; part and direct
+    upload links expire ``link_ttl_s`` after they were issued; a completed media stays
+    ``processing`` for ``processing_s``, then turns ``ready`` (``failed`` when its file is
+    under ``min_media_bytes``: the emulator's stand-in for "shorter than 2 seconds").
     """
 
     data_dir: Path | None = None
@@ -119,10 +145,18 @@ class EmulatorConfig:
     discard: bool = False
     checksums: bool = True
     redirect_with_3xx: bool = False
+    site_id: str = DEFAULT_SITE_ID
+    link_ttl_s: float = 3600.0
+    processing_s: float = 0.05
+    min_media_bytes: int = 1024
 
     def __post_init__(self) -> None:
         if not self.api_key or not self.api_secret:
             raise ValueError("api_key and api_secret must not be empty")
+        if not self.site_id or not self.site_id.isalnum():
+            raise ValueError(f"site_id must be non-empty alphanumerics, not {self.site_id!r}")
+        if self.link_ttl_s <= 0 or self.processing_s < 0 or self.min_media_bytes < 0:
+            raise ValueError("link_ttl_s must be positive; processing_s, min_media_bytes >= 0")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be in 0..65535, not {self.port}")
         if self.api_calls_per_minute is not None and self.api_calls_per_minute <= 0:

@@ -19,6 +19,7 @@ from vidlift.testing.emulator.quota import Quota
 from vidlift.testing.emulator.runtime import SessionRuntime, StreamHash
 from vidlift.testing.emulator.signing import NonceBook
 from vidlift.testing.emulator.store import SessionRecord, Store
+from vidlift.testing.emulator.v2_store import V2Store
 
 __all__ = ["CONTEXT", "ConnectionDrop", "EmulatorContext", "RequestLog"]
 
@@ -68,6 +69,7 @@ class EmulatorContext:
     quota: Quota
     changes: ChangeSignal
     requests: Tally
+    v2: V2Store
     runtimes: dict[str, SessionRuntime] = field(default_factory=dict)
     port: int = 0
     on_request: Callable[[RequestLog], None] | None = None

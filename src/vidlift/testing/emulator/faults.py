@@ -35,6 +35,15 @@ class FaultKind(StrEnum):
     LOSE_SEGMENT = "lose_segment"
     FORGET_COMPLETED = "forget_completed"
     BANDWIDTH_WAIT = "bandwidth_wait"
+    PART_DROP = "part_drop"
+    PART_LOST_ANSWER = "part_lost_answer"
+    PART_500 = "part_500"
+    PART_503 = "part_503"
+    PART_EXPIRED = "part_expired"
+    V2_CREATE_LOST_ANSWER = "v2_create_lost_answer"
+    V2_COMPLETE_LOST_ANSWER = "v2_complete_lost_answer"
+    V2_API_429 = "v2_api_429"
+    V2_PROCESSING_FAILED = "v2_processing_failed"
 
 
 class ChangeSignal:
@@ -119,6 +128,13 @@ class FaultInjector:
         arrived (None: no drop). The segment is never counted, even if it all arrived."""
         if self.fires(FaultKind.DROP_MID_SEGMENT, self.plan.drop_mid_segment_p):
             return self._rng.randrange(length)
+        return None
+
+    def cut_point(self, kind: FaultKind, probability: float, length: int) -> int | None:
+        """Bytes of a ``length``-byte body to read before dropping the connection, when the
+        fault ``kind`` fires (None: no drop)."""
+        if self.fires(kind, probability):
+            return self._rng.randrange(max(1, length))
         return None
 
     def truncation_point(self, length: int) -> int | None:

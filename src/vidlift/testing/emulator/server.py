@@ -22,6 +22,7 @@ from vidlift.testing.emulator.faults import ChangeSignal, FaultInjector, Tally, 
 from vidlift.testing.emulator.quota import Quota
 from vidlift.testing.emulator.signing import NonceBook
 from vidlift.testing.emulator.store import Store, VideoRecord
+from vidlift.testing.emulator.v2_store import MediaRecord, V2Store
 
 __all__ = ["Emulator", "run_forever"]
 
@@ -70,7 +71,9 @@ class Emulator:
         store = Store(Path(data_dir), fsync=self.config.fsync)
         try:
             await store.run(store.load)
-            ctx = self._ctx = self._context(store)
+            v2 = V2Store(store)
+            await store.run(v2.load)
+            ctx = self._ctx = self._context(store, v2)
             runner = web.AppRunner(
                 build_app(ctx), access_log=None, shutdown_timeout=_SHUTDOWN_TIMEOUT_S
             )
@@ -83,7 +86,7 @@ class Emulator:
             raise
         ctx.port = int(runner.addresses[0][1])
 
-    def _context(self, store: Store) -> EmulatorContext:
+    def _context(self, store: Store, v2: V2Store) -> EmulatorContext:
         changes = ChangeSignal()
         faults = FaultInjector(self.config.faults, changes)
         bandwidth = self.config.faults.bandwidth_bytes_per_s
@@ -96,6 +99,7 @@ class Emulator:
             quota=Quota(self.config.api_calls_per_minute),
             changes=changes,
             requests=Tally(changes),
+            v2=v2,
             on_request=self._on_request,
         )
 
@@ -162,6 +166,26 @@ class Emulator:
         """The completed file of a video on disk (None before completion, in discard mode)."""
         path = self._context_or_fail.store.media_path(key)
         return path if path.is_file() else None
+
+    def media(self) -> list[MediaRecord]:
+        """Every v2 media, in creation order (``status`` is the stored one)."""
+        return self._context_or_fail.v2.all_media()
+
+    def media_file(self, media_id: str) -> Path | None:
+        """The completed file of a v2 media on disk (None before completion)."""
+        path = self._context_or_fail.v2.file_path(media_id)
+        return path if path.is_file() else None
+
+    @property
+    def site_id(self) -> str:
+        """The v2 site id it serves."""
+        return self.config.site_id
+
+    def shift_clock(self, seconds: float) -> None:
+        """Move the emulator's clock ahead (tests of link expiry and processing time)."""
+        ctx = self._context_or_fail
+        previous = ctx.clock
+        ctx.clock = lambda: previous() + seconds
 
     def fault_counts(self) -> dict[str, int]:
         """Faults injected so far, by kind."""

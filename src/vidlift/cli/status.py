@@ -1,0 +1,209 @@
+"""``vidlift status``: a journal seen from another terminal while a run goes on (cli layer).
+
+Whether a run is active (the journal's writer lock) and where (host, pid), the current
+rate and ETA (from the run's beacon, :mod:`vidlift.cli.beacon`: bytes sent over the last
+10 s, not finished files), counts by state, files in flight, failures grouped by reason.
+``--json`` prints one JSON object; ``--watch N`` prints again every N seconds until
+Ctrl-C (exit 130).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import click
+
+from vidlift.cli.beacon import read_beacon
+from vidlift.cli.failures import read_failures
+from vidlift.cli.journals import find_journal, lock_holder, open_journal_readonly
+from vidlift.cli.view import human_bytes, human_duration
+from vidlift.errors import VidliftError
+from vidlift.journal.base import JobCounts
+from vidlift.journal.state import JobState
+
+__all__ = ["status", "status_document"]
+
+# A beacon older than this while the lock is held: the run is stuck writing it, or is a
+# library user's run_batch (which writes none); the journal is then sampled instead.
+_BEACON_FRESH_S = 30.0
+_SAMPLE_S = 2.0
+_JOBS_PER_REASON = 20
+EXIT_INTERRUPTED = 130
+
+
+def _stamp(epoch: float | None) -> str | None:
+    if epoch is None:
+        return None
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
+
+
+async def _read(path: Path) -> tuple[JobCounts, list[dict[str, Any]]]:
+    journal = await open_journal_readonly(path)
+    try:
+        counts = await journal.counts()
+        groups = await read_failures(journal)
+    finally:
+        await journal.close()
+    failures = [
+        {
+            "reason": group.reason,
+            "count": len(group.jobs),
+            "jobs": [
+                {"id": job.job_id, "path": job.path, "location": job.location, "error": job.error}
+                for job in group.jobs[:_JOBS_PER_REASON]
+            ],
+        }
+        for group in groups
+    ]
+    return counts, failures
+
+
+async def _sampled_rate(path: Path, held: int) -> float:
+    """Bytes per second the journal's acknowledged bytes grew by over ``_SAMPLE_S``."""
+    await anyio.sleep(_SAMPLE_S)
+    journal = await open_journal_readonly(path)
+    try:
+        later = await journal.counts()
+    finally:
+        await journal.close()
+    return max(0.0, (later.done_bytes + later.acked_bytes - held) / _SAMPLE_S)
+
+
+def _run_part(pid: int | None, beacon: dict[str, Any] | None) -> dict[str, Any] | None:
+    if beacon is None and pid is None:
+        return None
+    same = beacon is not None and (pid is None or pid in (0, beacon.get("pid")))
+    info = beacon if same and beacon is not None else {}
+    return {
+        "pid": pid if pid else info.get("pid"),
+        "host": info.get("host"),
+        "started_at": _stamp(info.get("started_at")),
+        "updated_at": _stamp(info.get("updated_at")),
+        "ended_at": _stamp(info.get("ended_at")),
+    }
+
+
+async def status_document(path: Path) -> dict[str, Any]:
+    """Everything ``vidlift status --json`` prints."""
+    pid = lock_holder(path)
+    beacon = read_beacon(path)
+    counts, failures = await _read(path)
+    held = counts.done_bytes + counts.acked_bytes
+    rate: float | None = None
+    eta: float | None = None
+    in_flight: list[dict[str, Any]] = []
+    if pid is not None:
+        fresh = beacon is not None and time.time() - beacon["updated_at"] < _BEACON_FRESH_S
+        if fresh and beacon is not None and beacon.get("ended_at") is None:
+            rate = float(beacon["summary"]["rate_bytes_per_s"])
+            in_flight = beacon["files"]
+        else:
+            rate = await _sampled_rate(path, held)
+        left = max(0, counts.total_bytes - held)
+        eta = 0.0 if left == 0 else (left / rate if rate else None)
+    return {
+        "journal": str(path),
+        "active": pid is not None,
+        "run": _run_part(pid, beacon),
+        "jobs": {
+            "total": counts.total_jobs,
+            **{s.value: counts.by_state.get(s, 0) for s in JobState},
+        },
+        "bytes_total": counts.total_bytes,
+        "bytes_held": held,
+        "rate_bytes_per_s": round(rate) if rate is not None else None,
+        "eta_s": round(eta) if eta is not None else None,
+        "in_flight": in_flight,
+        "failures": failures,
+    }
+
+
+def _run_lines(doc: dict[str, Any]) -> list[str]:
+    run = doc["run"]
+    if doc["active"]:
+        where = f"pid {run['pid']}" + (f" on {run['host']}" if run["host"] else "")
+        since = f", started {run['started_at']}" if run["started_at"] else ""
+        rate = doc["rate_bytes_per_s"] or 0
+        return [
+            f"run:     active, {where}{since}",
+            f"rate:    {human_bytes(rate)}/s (last 10 s), ETA {human_duration(doc['eta_s'])}",
+        ]
+    if run is not None and run["ended_at"]:
+        return [f"run:     none active (the last one ended {run['ended_at']})"]
+    return ["run:     none active"]
+
+
+def _text(doc: dict[str, Any]) -> list[str]:
+    lines = [f"journal: {doc['journal']}", *_run_lines(doc)]
+    total, held = doc["bytes_total"], doc["bytes_held"]
+    share = 100 * held / total if total else 100.0
+    lines.append(f"bytes:   {human_bytes(held)} of {human_bytes(total)} ({share:.1f}%)")
+    lines.append(f"jobs: {doc['jobs']['total']}")
+    lines.extend(f"  {state.value:10} {doc['jobs'][state.value]}" for state in JobState)
+    if doc["in_flight"]:
+        lines.append("in flight:")
+        for file in doc["in_flight"]:
+            done = 100 * file["done_bytes"] / max(1, file["size_bytes"])
+            lines.append(
+                f"  {Path(file['path']).name}  {human_bytes(file['size_bytes'])}  {done:.0f}%  "
+                f"{human_bytes(file['rate_bytes_per_s'])}/s  {file['state']}"
+            )
+    if doc["failures"]:
+        lines.append("failures by reason:")
+        for group in doc["failures"]:
+            lines.append(f"  {group['count']} x {group['reason']}")
+            lines.extend(
+                f"      {job['id']} {job['location']} {job['path']}" for job in group["jobs"][:5]
+            )
+    return lines
+
+
+async def _show(path: Path, as_json: bool, watch_s: float | None) -> None:
+    while True:
+        doc = await status_document(path)
+        if as_json:
+            click.echo(json.dumps(doc))
+        else:
+            if watch_s is not None and sys.stdout.isatty():
+                click.echo("\x1b[H\x1b[2J", nl=False)
+            click.echo("\n".join(_text(doc)))
+            if watch_s is not None:
+                click.echo(f"(every {watch_s:g} s; Ctrl-C to stop)")
+        if watch_s is None:
+            return
+        await anyio.sleep(watch_s)
+
+
+@click.command()
+@click.option(
+    "--journal",
+    "journal_path",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Journal file (default: the only *.vidlift.sqlite in this folder).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (per refresh).")
+@click.option(
+    "--watch",
+    "watch_s",
+    type=click.FloatRange(min=0.2),
+    default=None,
+    metavar="SECONDS",
+    help="Print again every SECONDS until Ctrl-C.",
+)
+def status(journal_path: Path | None, as_json: bool, watch_s: float | None) -> None:
+    """Is a run active (host, pid), its rate and ETA, counts, failures by reason."""
+    try:
+        anyio.run(_show, find_journal(journal_path), as_json, watch_s)
+    except VidliftError as exc:
+        click.echo(f"vidlift: error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        click.echo("", err=True)
+        sys.exit(EXIT_INTERRUPTED)

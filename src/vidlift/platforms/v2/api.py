@@ -1,0 +1,206 @@
+"""The v2 Management API calls vidlift makes, over the shared transport (platforms layer).
+
+Bearer authentication: the API secret for ``/v2/sites/{site}/...``, an upload's token
+for ``/v2/uploads/{id}/...``. Each call raises the first failure as a
+:mod:`vidlift.errors` class and never retries or sleeps. No token appears in a message,
+a repr or a log line: URLs of API calls carry ids only.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+from urllib.parse import urlencode
+
+from pydantic import BaseModel
+
+from vidlift.client.transport import HttpRequest, HttpResponse, Transport
+from vidlift.errors import (
+    AnswerParseError,
+    ApiError,
+    AuthError,
+    ConfigError,
+    RateLimited,
+    UploadGone,
+    VideoMissing,
+)
+from vidlift.platforms.v2.models import (
+    CreateAnswer,
+    ErrorAnswer,
+    MediaAnswer,
+    MediaList,
+    PartsPage,
+    parse_answer,
+)
+
+__all__ = ["DEFAULT_ENDPOINT", "V2Api", "V2Settings"]
+
+DEFAULT_ENDPOINT = "https://api.jwplayer.com"
+_MiB = 1024 * 1024
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class V2Settings:
+    """Where and how vidlift talks to the v2 API. The secret never shows in a repr.
+
+    ``part_floor_bytes`` is the ``chunk_size`` setting: parts are at least this large
+    (and at least 5 MiB). ``parts_in_flight`` parts of one file go up at once, fewer when
+    ``bytes_in_flight`` would be exceeded. ``page_length`` parts per listing call.
+    """
+
+    site_id: str
+    api_secret: str = field(repr=False)
+    endpoint: str = DEFAULT_ENDPOINT
+    part_floor_bytes: int = 8 * _MiB
+    parts_in_flight: int = 4
+    bytes_in_flight: int = 256 * _MiB
+    page_length: int = 1000
+    api_timeout_s: float = 60.0
+    zero_copy: bool = True
+
+    def __post_init__(self) -> None:
+        if not self.site_id:
+            raise ConfigError("the v2 API needs a site id: set --site-id or VIDLIFT_SITE_ID")
+        if not self.api_secret:
+            raise ConfigError("the v2 API needs the API secret: set VIDLIFT_API_SECRET")
+        if not self.endpoint.startswith(("http://", "https://")):
+            raise ConfigError(f"endpoint must be an http(s) URL, not {self.endpoint!r}")
+        if self.parts_in_flight < 1 or self.bytes_in_flight < 1:
+            raise ConfigError("parts_in_flight and bytes_in_flight must be at least 1")
+        if not 1 <= self.page_length <= 1000:
+            raise ConfigError("page_length must be in 1..1000")
+
+
+class V2Api:
+    """One method per v2 call vidlift needs."""
+
+    def __init__(self, transport: Transport, settings: V2Settings) -> None:
+        self._transport = transport
+        self._settings = settings
+        self._base = settings.endpoint.rstrip("/")
+
+    def _media_path(self, media_id: str = "") -> str:
+        tail = f"{media_id}/" if media_id else ""
+        return f"/v2/sites/{self._settings.site_id}/media/{tail}"
+
+    async def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        call: str,
+        token: str | None = None,
+        body: Mapping[str, Any] | None = None,
+        query: Mapping[str, str] | None = None,
+    ) -> HttpResponse:
+        headers = {"Authorization": f"Bearer {token or self._settings.api_secret}"}
+        data: bytes | None = None
+        if body is not None:
+            data = json.dumps(body, separators=(",", ":")).encode("utf-8")
+            headers["Content-Type"] = "application/json"
+        url = self._base + path + (f"?{urlencode(query)}" if query else "")
+        request = HttpRequest(method, url, headers, body=data)
+        response = await self._transport.send(request, timeout_s=self._settings.api_timeout_s)
+        if not 200 <= response.status < 300:
+            raise _failure(response, call=call, on_upload=token is not None)
+        return response
+
+    async def _json(self, model: type[_Model], method: str, path: str, **kwargs: Any) -> _Model:
+        response = await self._call(method, path, **kwargs)
+        return parse_answer(model, response.body, call=kwargs["call"])
+
+    async def create(self, method: str, metadata: Mapping[str, Any]) -> CreateAnswer:
+        """``POST /v2/sites/{site}/media/``: a new media and its upload."""
+        body = {"upload": {"method": method}, "metadata": dict(metadata)}
+        return await self._json(
+            CreateAnswer, "POST", self._media_path(), call="media create", body=body
+        )
+
+    async def reupload(self, media_id: str, method: str) -> CreateAnswer:
+        """``PUT .../media/{id}/reupload/``: a new upload for the same media."""
+        return await self._json(
+            CreateAnswer,
+            "PUT",
+            self._media_path(media_id) + "reupload/",
+            call="media reupload",
+            body={"upload": {"method": method}},
+        )
+
+    async def find(self, external_id: str) -> list[MediaAnswer]:
+        """Media whose external_id is ``external_id`` (one call, first page)."""
+        query = {"q": f"external_id:{external_id}", "page": "1", "page_length": "10"}
+        answer = await self._json(
+            MediaList, "GET", self._media_path(), call="media list", query=query
+        )
+        return answer.media
+
+    async def show(self, media_id: str) -> MediaAnswer:
+        """``GET .../media/{id}/``; VideoMissing on 404."""
+        return await self._json(MediaAnswer, "GET", self._media_path(media_id), call="media show")
+
+    async def update(self, media_id: str, metadata: Mapping[str, Any]) -> None:
+        """``PATCH .../media/{id}/`` with the given metadata fields."""
+        await self._call(
+            "PATCH",
+            self._media_path(media_id),
+            call="media update",
+            body={"metadata": dict(metadata)},
+        )
+
+    async def list_parts(
+        self, upload_id: str, token: str, page: int, page_length: int
+    ) -> PartsPage:
+        """One page of an upload's parts (links signed now; etags of parts received)."""
+        query = {"page": str(page), "page_length": str(page_length)}
+        return await self._json(
+            PartsPage,
+            "GET",
+            f"/v2/uploads/{upload_id}/parts",
+            call="parts list",
+            token=token,
+            query=query,
+        )
+
+    async def complete(self, upload_id: str, token: str) -> bool:
+        """``PUT /v2/uploads/{id}/complete``: True when completed now, False when the
+        platform says it was already completed (a re-sent complete: 409)."""
+        try:
+            await self._call(
+                "PUT", f"/v2/uploads/{upload_id}/complete", call="upload complete", token=token
+            )
+        except ApiError as exc:
+            if exc.http_status == 409 and exc.code == "upload_already_completed":
+                return False
+            raise
+        return True
+
+
+def _failure(response: HttpResponse, *, call: str, on_upload: bool) -> ApiError | UploadGone:
+    """The error class for a non-2xx answer of an API call."""
+    code, message = _error_fields(response)
+    status = response.status
+    kwargs: dict[str, Any] = {"http_status": status, "code": code, "message": message, "call": call}
+    if status in (401, 403):
+        return AuthError(**kwargs)
+    if status == 429:
+        reset = response.headers.get("x-ratelimit-reset", "")
+        return RateLimited(reset_at=float(reset) if reset.isdigit() else None, **kwargs)
+    if status == 404:
+        if on_upload:
+            return UploadGone(f"{call}: the platform no longer knows this upload ({message})")
+        return VideoMissing(**kwargs)
+    return ApiError(**kwargs)
+
+
+def _error_fields(response: HttpResponse) -> tuple[str, str]:
+    try:
+        answer = parse_answer(ErrorAnswer, response.body, call="error")
+    except AnswerParseError:
+        return f"http_{response.status}", "the answer was not a JSON error"
+    if not answer.errors:
+        return f"http_{response.status}", "no error description"
+    first = answer.errors[0]
+    return first.code or f"http_{response.status}", first.description[:300]

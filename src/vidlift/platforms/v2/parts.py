@@ -1,0 +1,152 @@
+"""Sending one v2 part (or a direct upload) to its pre-signed link, and classifying the
+answer (platforms layer).
+
+The body is a zero-copy :class:`~vidlift.client.fileslice.FileSlice` on plain HTTP with
+an event loop that has ``sendfile``; the part's md5 is then computed beside the send in a
+worker thread (both read the same cached pages). Otherwise the part streams in pieces and
+is hashed as it goes. The answer's ``ETag`` must be the quoted md5 of the part. A link is
+a secret (its signature): it never appears in an error message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import re
+from collections.abc import AsyncIterator, Callable
+from typing import Protocol
+
+import anyio
+
+from vidlift.client.fileslice import FileSlice, loop_can_sendfile
+from vidlift.client.transport import Body, HttpRequest, Transport
+from vidlift.errors import (
+    PartLinkRefused,
+    RemoteProtocolError,
+    SegmentRejected,
+    TransportError,
+    UploadGone,
+    UploadServerBusy,
+    VerificationError,
+)
+from vidlift.protocol.ranges import ByteRange
+
+__all__ = ["PartReader", "hash_range", "put_part"]
+
+SentCallback = Callable[[int], None]
+_S3_CODE = re.compile(rb"<Code>([A-Za-z]{1,64})</Code>")
+_HASH_BLOCK_BYTES = 1024 * 1024
+
+
+class PartReader(Protocol):
+    """What sending a part needs of a source reader (``SourceReader`` has it)."""
+
+    def iter_range(self, byte_range: ByteRange) -> AsyncIterator[bytes]:
+        """The bytes of ``byte_range``, in pieces."""
+        ...
+
+    def file_slice(self, byte_range: ByteRange, on_sent: SentCallback | None) -> FileSlice:
+        """The range as a zero-copy body."""
+        ...
+
+
+def _md5_of_fd(fd: int, offset: int, length: int) -> str:
+    """Blocking: md5 of ``length`` bytes of ``fd`` from ``offset`` (pread, one buffer)."""
+    digest = hashlib.md5(usedforsecurity=False)
+    buffer = bytearray(min(_HASH_BLOCK_BYTES, max(1, length)))
+    view = memoryview(buffer)
+    done = 0
+    while done < length:
+        got = os.preadv(fd, [view[: min(len(buffer), length - done)]], offset + done)
+        if got == 0:
+            raise RemoteProtocolError("the source file ended before the part")  # pragma: no cover
+        digest.update(view[:got])
+        done += got
+    return digest.hexdigest()
+
+
+async def hash_range(reader: PartReader, byte_range: ByteRange) -> str:
+    """The md5 (hex) of a range of the source, read in a worker thread."""
+    piece = reader.file_slice(byte_range, None)
+    return await asyncio.to_thread(_md5_of_fd, piece.fd, piece.offset, piece.length)
+
+
+async def _streamed(
+    reader: PartReader, byte_range: ByteRange, digest: hashlib._Hash, on_sent: SentCallback | None
+) -> AsyncIterator[bytes]:
+    async for piece in reader.iter_range(byte_range):
+        digest.update(piece)
+        yield piece
+        if on_sent is not None:
+            on_sent(len(piece))
+
+
+async def put_part(
+    transport: Transport,
+    link: str,
+    reader: PartReader,
+    byte_range: ByteRange,
+    *,
+    label: str,
+    zero_copy: bool,
+    on_sent: SentCallback | None = None,
+) -> str:
+    """PUT the range's bytes to ``link``; the part's md5 (hex), checked against the ETag.
+
+    Raises PartLinkRefused (403), UploadGone (404), UploadServerBusy (5xx),
+    SegmentRejected (other refusals), VerificationError (ETag is not the md5) and
+    TransportError subclasses (no answer), each naming ``label``, never the link.
+    """
+    headers = {"Content-Length": str(byte_range.length)}
+    digest = hashlib.md5(usedforsecurity=False)
+    md5_task: asyncio.Future[str] | None = None
+    body: Body
+    if zero_copy and link.startswith("http://") and loop_can_sendfile():
+        piece = body = reader.file_slice(byte_range, on_sent)
+        md5_task = asyncio.ensure_future(
+            asyncio.to_thread(_md5_of_fd, piece.fd, piece.offset, piece.length)
+        )
+    else:
+        body = _streamed(reader, byte_range, digest, on_sent)
+    try:
+        response = await transport.send(HttpRequest("PUT", link, headers, body=body))
+    except (TransportError, RemoteProtocolError) as exc:
+        raise type(exc)(f"{label}: {_without_query(str(exc), link)}") from None
+    finally:
+        if md5_task is not None:  # the thread reads the reader's descriptor: wait for it
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait([md5_task])
+    md5 = md5_task.result() if md5_task is not None else digest.hexdigest()
+    status = response.status
+    if status == 200:
+        etag = response.headers.get("etag", "").strip().strip('"')
+        if etag != md5:
+            raise VerificationError(f"{label}: the platform's ETag is not the part's md5")
+        return md5
+    code = _s3_code(response.body)
+    if status == 403:
+        raise PartLinkRefused(f"{label}: the part link was refused ({code}); list the parts again")
+    if status == 404:
+        raise UploadGone(f"{label}: the platform no longer knows this upload ({code})")
+    if status >= 500:
+        retry = response.headers.get("retry-after", "")
+        raise UploadServerBusy(
+            f"{label}: {status} {code}",
+            http_status=status,
+            retry_after_s=float(retry) if retry.isdigit() else None,
+        )
+    raise SegmentRejected(f"{label}: {status} {code}", http_status=status)
+
+
+def _s3_code(body: bytes) -> str:
+    found = _S3_CODE.search(body[:4096])
+    return found.group(1).decode("ascii") if found else "no S3 error code"
+
+
+def _without_query(message: str, link: str) -> str:
+    """``message`` with the link (and any query string of it) removed."""
+    base, _, query = link.partition("?")
+    if query:
+        message = message.replace(query, "…")
+    return message.replace(link, base)
