@@ -183,7 +183,10 @@ class RunConfig(BaseModel):
             ),
         )
         return BatchSettings(
-            concurrency=self.files_in_flight(mean_file_bytes), upload=upload, grace_s=self.grace_s
+            concurrency=self.files_in_flight(mean_file_bytes),
+            upload=upload,
+            grace_s=self.grace_s,
+            sources=self.source_settings(),
         )
 
 

@@ -154,6 +154,8 @@ def _same_row(record: JobStatus, entry: JobSpec) -> bool:
 
 
 def _new_version(record: JobStatus, entry: JobSpec) -> bool:
+    if entry.source_url is not None:  # a URL's version is known by the job, not the manifest
+        return False
     return (record.source_path, record.size_bytes, record.mtime_ns) != (
         entry.path,
         entry.size_bytes,

@@ -85,7 +85,9 @@ class SourceReader(Protocol):
         """The bytes of ``byte_range`` in pieces of at most ``piece_bytes``."""
         ...
 
-    def file_slice(self, byte_range: ByteRange, on_sent: Callable[[int], None] | None) -> FileSlice:
+    def file_slice(
+        self, byte_range: ByteRange, on_sent: Callable[[int], None] | None = None
+    ) -> FileSlice:
         """The range as a zero-copy body (only when :attr:`can_zero_copy`)."""
         ...
 

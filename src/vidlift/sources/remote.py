@@ -2,9 +2,10 @@
 
 A remote reader fetches each range it is asked for (or continues a stream it holds) and
 sees every byte in Python: it counts the bytes read (re-reads included), computes the
-md5 in order on the way (like the local reader, only what was never read in order is
-read again for the final digest), and cuts the data in pieces of at most
-``piece_bytes``. Remote sources are never sent zero-copy.
+md5 in order on the way, and cuts the data in pieces of at most ``piece_bytes``. A range
+that starts past what the md5 has seen (a resumed upload) is fetched from there, so the
+source is read once in all; only what was never read in order (parallel parts) is read
+again for the final digest. Remote sources are never sent zero-copy.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ class RemoteReader:
         self._md5 = hashlib.md5(usedforsecurity=False) if hash_md5 else None
         self._hashed_upto = 0
         self._bytes_read = 0
+        self._active = 0  # ranges being read
 
     async def __aenter__(self) -> Self:
         return self
@@ -106,8 +108,22 @@ class RemoteReader:
             raise LocalProtocolError(
                 f"range {byte_range} is beyond the source's {self._source.size_bytes} bytes"
             )
-        async for piece in self._fetch(byte_range):
-            yield piece
+        start = byte_range.start
+        # A resumed upload starts past bytes the md5 has not seen: read them first, in
+        # the same request, rather than again at the end (not while other ranges are in
+        # flight: parallel parts would each read the same gap).
+        catch_up = self._md5 is not None and not self._active and self._hashed_upto < start
+        fetched = ByteRange(self._hashed_upto, byte_range.end) if catch_up else byte_range
+        position = fetched.start
+        self._active += 1
+        try:
+            async for piece in self._fetch(fetched):
+                end = position + len(piece)
+                if end > start:
+                    yield piece if position >= start else piece[start - position :]
+                position = end
+        finally:
+            self._active -= 1
 
     @property
     def hashing(self) -> bool:

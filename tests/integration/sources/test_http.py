@@ -77,14 +77,19 @@ async def test_ranges_stream_in_pieces_with_the_md5_in_order(
     assert [r.status for r in gets] == [206] * len(chunks(len(payload)))
 
 
-async def test_md5_reads_only_what_was_not_read_in_order(
+async def test_a_resumed_range_reads_the_unhashed_gap_in_the_same_request(
     origin: Origin, session: aiohttp.ClientSession, payload: bytes
 ) -> None:
     source = await inspect(session, origin.add("a.mp4", payload))
     async with source.open(PIECE) as reader:
-        await read(reader, 100 * KiB, len(payload) - 1)  # out of order: not hashed
+        # A resumed upload: the first range asked for starts at 100 KiB.
+        assert await read(reader, 100 * KiB, len(payload) - 1) == payload[100 * KiB :]
         assert await reader.md5_hexdigest() == hashlib.md5(payload).hexdigest()
-        assert reader.bytes_read == len(payload) + (len(payload) - 100 * KiB)
+        assert reader.bytes_read == len(payload)  # every byte read once
+    assert origin.requests[-1].range == f"bytes=0-{len(payload) - 1}"
+    async with source.open(PIECE, hash_md5=False) as reader:
+        assert await read(reader, 100 * KiB, len(payload) - 1) == payload[100 * KiB :]
+        assert reader.bytes_read == len(payload) - 100 * KiB  # no md5: only the range
 
 
 async def test_a_drop_mid_body_is_a_transport_error_and_the_range_reads_again(
