@@ -188,19 +188,27 @@ class ConnectionDropped(TransportError):
 
 
 class SourceUnavailable(TransportError):
-    """A source's server (an HTTP origin, S3) answered 5xx or 429: try again later.
+    """A source's server (an HTTP origin, S3) answered 5xx or 429, or could not be
+    connected to: try again later. (Not a ConnectError: that one says the *platform* is
+    unreachable, which stops the batch when it lasts.)
 
     ``name`` is the source's name for messages (never a URL's query string).
     """
 
     def __init__(
-        self, name: str, http_status: int | None, retry_after_s: float | None = None
+        self,
+        name: str,
+        http_status: int | None,
+        retry_after_s: float | None = None,
+        *,
+        reason: str = "",
     ) -> None:
         self.name = name
         self.http_status = http_status
         self.retry_after_s = retry_after_s
         status = f"HTTP {http_status}" if http_status else "an error"
-        super().__init__(f"{name}: the source's server answered {status}: retrying later")
+        what = reason or f"the source's server answered {status}"
+        super().__init__(f"{name}: {what}: retrying later")
 
 
 class ApiError(VidliftError):

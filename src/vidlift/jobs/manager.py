@@ -222,6 +222,21 @@ class BatchRunner:
         return source
 
     async def _open_url(self, record: JobRecord, url: str) -> Source:
+        """Open a URL source, retrying what the decision table says to retry (a 5xx, a
+        drop, an origin that cannot be reached) with its back-off."""
+        failures = 0
+        while True:
+            try:
+                return await self._inspect_url(record, url)
+            except VidliftError as exc:
+                failures += 1
+                decision = self._policy.decide(exc, failures)
+                if decision.verdict is not Verdict.RETRY or self._stopping:
+                    raise
+                self._retry_hook(record.job_id)(exc, decision.delay_s)
+                await anyio.sleep(decision.delay_s)
+
+    async def _inspect_url(self, record: JobRecord, url: str) -> Source:
         """Open a URL source (the whole URL from this run's manifest); the first time,
         record its size and identity, later check them (vidlift.sources)."""
         recorded = record.source_identity

@@ -31,6 +31,7 @@ from yarl import URL
 from vidlift.client.transport import map_exception
 from vidlift.config import HttpSourceSettings
 from vidlift.errors import (
+    ConnectError,
     RangeHeaderError,
     SourceChanged,
     SourceError,
@@ -319,6 +320,8 @@ class HttpSource:
         if mapped is None:
             raise exc
         detail = _URL_QUERY.sub(r"\1", str(mapped).replace(str(self._url), self.name))
+        if isinstance(mapped, ConnectError):  # the origin's, not the platform's
+            return SourceUnavailable(self.name, None, reason=f"cannot connect ({detail})")
         return type(mapped)(f"{self.name}: {detail}")
 
     def note_ranges_ignored(self) -> None:

@@ -194,8 +194,8 @@ def _mapped_below_http(exc: BaseException, name: str) -> VidliftError:
     table: tuple[tuple[type[BaseException], type[VidliftError]], ...] = (
         (boto.NoCredentialsError, ConfigError),
         (boto.PartialCredentialsError, ConfigError),
-        (boto.EndpointConnectionError, ConnectError),
-        (boto.ConnectTimeoutError, ConnectError),
+        (boto.EndpointConnectionError, SourceUnavailable),
+        (boto.ConnectTimeoutError, SourceUnavailable),
         (boto.ReadTimeoutError, RequestTimeout),
         (boto.ResponseStreamingError, ConnectionDropped),
         (boto.IncompleteReadError, ConnectionDropped),
@@ -208,10 +208,16 @@ def _mapped_below_http(exc: BaseException, name: str) -> VidliftError:
                     f"{name}: no AWS credentials found: set AWS_ACCESS_KEY_ID and "
                     "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run on a host with a role"
                 )
+            if target is SourceUnavailable:  # the store's, not the platform's
+                return SourceUnavailable(
+                    name, None, reason=f"cannot connect ({type(exc).__name__})"
+                )
             return target(f"{name}: {type(exc).__name__}")
     mapped = map_exception(exc)
     if mapped is None:
         raise exc
+    if isinstance(mapped, ConnectError):
+        return SourceUnavailable(name, None, reason=f"cannot connect ({type(exc).__name__})")
     return type(mapped)(f"{name}: {type(exc).__name__}")
 
 

@@ -109,6 +109,8 @@ async def test_path_url_and_s3_manifests_give_identical_videos(
     await put_objects(moto_endpoint, files)
     # One drop mid-body: the job retries and re-reads only that range.
     origin.fault("clip-2.mp4", OriginFault(drop_after_bytes=100 * KiB, times=2))
+    # A 503 when the job first asks: retried by the decision table, not a failed job.
+    origin.fault("clip-3.mp4", OriginFault(status=503, times=2))
     by_path = manifest(tmp_path / "lib" / "paths.csv", "path", {n: n for n in files})
     by_url = manifest(
         tmp_path / "urls.csv",
@@ -128,6 +130,7 @@ async def test_path_url_and_s3_manifests_give_identical_videos(
         assert SIGNATURE.split("=")[1] not in out + err
     expected = {name: hashlib.md5(data).hexdigest() for name, data in files.items()}
     assert stored_md5s(emulator) == {name: [md5] * 3 for name, md5 in expected.items()}
+    assert sum(1 for r in origin.requests if r.status == 503) == 2
     # The dropped file was read once whole, plus what the drop cut (no more).
     size = len(files["clip-2.mp4"])
     assert size < origin.body_bytes("clip-2.mp4") <= size + 2 * 100 * KiB + 2
