@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
+from vidlift.client.source import SourceFile
 from vidlift.config import HttpSourceSettings, S3SourceSettings
 from vidlift.sources.base import Source
 from vidlift.sources.http import HttpSource
@@ -22,11 +24,15 @@ pytestmark = pytest.mark.anyio
 DATA = os.urandom(100 * 1024 + 3)
 
 
-@pytest.fixture(params=["http", "http-ignoring-range", "s3"])
+@pytest.fixture(params=["file", "http", "http-ignoring-range", "s3"])
 async def source(
-    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> AsyncIterator[Source]:
     async with AsyncExitStack() as stack:
+        if request.param == "file":
+            (tmp_path / "a.mp4").write_bytes(DATA)
+            yield await SourceFile.inspect(tmp_path / "a.mp4")
+            return
         if request.param == "s3":
             endpoint = request.getfixturevalue("moto_endpoint")
             monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
