@@ -185,7 +185,7 @@ class BatchRunner:
                 await self._run_job(record)
 
     async def _run_job(self, record: JobRecord) -> None:
-        path = str(record.source_path)
+        path = record.source_name
         try:
             result = await self._process(record)
         except TransferInterrupted:

@@ -108,6 +108,13 @@ class JobRecord:
     source_identity: str | None = None
 
     @property
+    def source_name(self) -> str:
+        """The source for messages and reports: its path, or its URL (no query string)."""
+        if self.source_path is not None:
+            return str(self.source_path)
+        return self.source_url or ""
+
+    @property
     def acked_bytes(self) -> int:
         """Bytes covered by ``acked_ranges`` (overlaps counted once)."""
         return RangeSet.of(self.acked_ranges).byte_count

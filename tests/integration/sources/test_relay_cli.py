@@ -4,7 +4,9 @@ videos on the emulator; a drop mid-body and a kill -9 re-read only what is missi
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import os
 import signal
 import sys
@@ -134,8 +136,15 @@ async def test_path_url_and_s3_manifests_give_identical_videos(
     # The dropped file was read once whole, plus what the drop cut (no more).
     size = len(files["clip-2.mp4"])
     assert size < origin.body_bytes("clip-2.mp4") <= size + 2 * 100 * KiB + 2
-    journal_text = (tmp_path / "urls.csv.vidlift.sqlite").read_bytes()
-    assert SIGNATURE.encode() not in journal_text
+    journal = tmp_path / "urls.csv.vidlift.sqlite"
+    assert SIGNATURE.encode() not in journal.read_bytes()
+    report = await anyio.run_process(
+        [sys.executable, "-m", "vidlift", "report", "--journal", str(journal), "--format", "csv"],
+        env=env,
+    )
+    rows = list(csv.DictReader(io.StringIO(report.stdout.decode())))
+    assert sorted(row["path"] for row in rows) == sorted(origin.url(n) for n in files)
+    assert {row["state"] for row in rows} == {"done"}
 
 
 async def test_kill_9_mid_relay_then_resume_rereads_only_what_is_missing(
