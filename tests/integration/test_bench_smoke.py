@@ -40,12 +40,12 @@ BIG_KEYS = {
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the baselines need curl")
-@pytest.mark.timeout(60)
+@pytest.mark.timeout(260)
 def test_smoke_benchmarks_write_sane_results(tmp_path: Path) -> None:
     results = tmp_path / "results"
     command = [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--smoke"]
     command += ["--work-dir", str(tmp_path / "work"), "--results-dir", str(results)]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=55, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, timeout=240, check=False)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
 
     big = json.loads((results / "big_files.json").read_text())

@@ -11,6 +11,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 ROWS = 100_000
 BUDGET_MIB = 200
 
@@ -61,6 +63,7 @@ _INGEST = """
 """
 
 
+@pytest.mark.timeout(320)
 def test_hundred_thousand_rows_within_budget(tmp_path: Path) -> None:
     videos = tmp_path / "videos"
     videos.mkdir()
@@ -79,7 +82,7 @@ def test_hundred_thousand_rows_within_budget(tmp_path: Path) -> None:
         [sys.executable, "-c", textwrap.dedent(_INGEST), str(manifest), str(tmp_path / "j.sqlite")],
         capture_output=True,
         text=True,
-        timeout=100,
+        timeout=300,
         check=False,
     )
     assert done.returncode == 0, done.stderr
