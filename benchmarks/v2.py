@@ -35,8 +35,8 @@ CLIENTS = str(BENCH_DIR / "v2_clients.py")
 CURL_PART_BYTES = 8 * MiB
 
 
-def _vidlift(endpoint: str, files: list[Path], in_flight: int) -> list[list[str]]:
-    flags = ["--parts-in-flight", str(in_flight)]
+def _vidlift(endpoint: str, files: list[Path], in_flight: int, *more: str) -> list[list[str]]:
+    flags = ["--parts-in-flight", str(in_flight), *more]
     return [[PYTHON, CLIENTS, "vidlift", endpoint, *map(str, files), *flags]]
 
 
@@ -87,6 +87,7 @@ def _shape(title: str, files: list[Path], work: Path, latency_ms: float) -> list
     runs = {
         "vidlift v2, 4 parts in flight": lambda e: _vidlift(e, files, 4),
         "vidlift v2, 8 parts in flight": lambda e: _vidlift(e, files, 8),
+        "vidlift v2, 4 in flight, no md5": lambda e: _vidlift(e, files, 4, "--no-verify-md5"),
         "official jwplatform 2.2.2 (sequential parts)": lambda e: _official(e, files),
         "curl, sequential part PUTs (keep-alive)": lambda e: _curl(e, files, work),
     }

@@ -29,7 +29,9 @@ SITE = "demosite"
 MiB = 1024 * 1024
 
 
-async def _vidlift(endpoint: str, files: list[Path], parts_in_flight: int) -> None:
+async def _vidlift(
+    endpoint: str, files: list[Path], parts_in_flight: int, verify_md5: bool
+) -> None:
     from vidlift.client.source import SourceFile
     from vidlift.client.transport import AiohttpTransport
     from vidlift.errors import PartLinkRefused, TransportError, UploadServerBusy
@@ -39,7 +41,11 @@ async def _vidlift(endpoint: str, files: list[Path], parts_in_flight: int) -> No
 
     transport = AiohttpTransport()
     settings = V2Settings(
-        site_id=SITE, api_secret=API_SECRET, endpoint=endpoint, parts_in_flight=parts_in_flight
+        site_id=SITE,
+        api_secret=API_SECRET,
+        endpoint=endpoint,
+        parts_in_flight=parts_in_flight,
+        verify_md5=verify_md5,
     )
     platform = V2Platform(transport, settings)
 
@@ -114,9 +120,11 @@ def main() -> None:
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--parts-in-flight", type=int, default=4)
     parser.add_argument("--part-bytes", type=int, default=8 * MiB)
+    parser.add_argument("--no-verify-md5", action="store_true")
     args = parser.parse_args()
     if args.kind == "vidlift":
-        asyncio.run(_vidlift(args.endpoint, args.files, args.parts_in_flight))
+        verify = not args.no_verify_md5
+        asyncio.run(_vidlift(args.endpoint, args.files, args.parts_in_flight, verify))
     elif args.kind == "official":
         _official(args.endpoint, args.files[0])
     else:

@@ -163,7 +163,9 @@ async def migrate(
             journal=journal,
             api_key=api_key,
             api_secret=api_secret,
-            endpoint=config.endpoint,
+            endpoint=config.api_endpoint(),
+            site_id=config.site_id if config.api == "v2" else None,
+            parts_in_flight=config.parts_in_flight,
             settings=settings,
             bwlimit_bytes_per_s=config.bwlimit,
             on_event=_fan_out(everyone),
@@ -265,6 +267,9 @@ async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: b
     help="TOML settings file.",
 )
 @click.option("--endpoint", default=None, help="API base URL.")
+@click.option("--api", type=click.Choice(["v1", "v2"]), default=None, help="JW API (default v1).")
+@click.option("--site-id", default=None, help="v2: the site id (or VIDLIFT_SITE_ID).")
+@click.option("--parts-in-flight", type=int, default=None, help="v2: parts of a file at once.")
 @click.option("--api-key", default=None)
 @click.option("--api-secret", default=None, help="Prefer VIDLIFT_API_SECRET; never printed.")
 @click.option(

@@ -26,6 +26,7 @@ from vidlift.config import (
 )
 from vidlift.errors import ConfigError
 from vidlift.jobs.manager import BatchSettings
+from vidlift.platforms.v2.api import DEFAULT_ENDPOINT as V2_ENDPOINT
 
 __all__ = ["ENV_PREFIX", "RunConfig", "auto_concurrency", "load_run_config"]
 
@@ -89,6 +90,9 @@ class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     endpoint: str = DEFAULT_ENDPOINT
+    api: Literal["v1", "v2"] = "v1"
+    site_id: str | None = None
+    parts_in_flight: int = Field(default=4, ge=1, le=64)
     api_key: str | None = Field(default=None, repr=False)
     api_secret: str | None = Field(default=None, repr=False)
     concurrency: Annotated[int, Field(ge=1, le=1024)] | Literal["auto"] = "auto"
@@ -133,13 +137,26 @@ class RunConfig(BaseModel):
         return _size(value, "bwlimit")
 
     def credentials(self) -> tuple[str, str]:
-        """``(api_key, api_secret)``; ConfigError saying where to set them when missing."""
+        """``(api_key, api_secret)``; ConfigError saying where to set them when missing.
+        v2 needs the secret and a site id, no key."""
+        if self.api == "v2":
+            if not self.api_secret:
+                raise ConfigError("API secret missing: set VIDLIFT_API_SECRET (the v2 API secret)")
+            if not self.site_id:
+                raise ConfigError("--api v2 needs a site id: set --site-id or VIDLIFT_SITE_ID")
+            return self.api_key or "", self.api_secret
         if not self.api_key or not self.api_secret:
             raise ConfigError(
                 "API credentials missing: set VIDLIFT_API_KEY and VIDLIFT_API_SECRET "
                 "(or --api-key/--api-secret, or api_key/api_secret in the config file)"
             )
         return self.api_key, self.api_secret
+
+    def api_endpoint(self) -> str:
+        """``endpoint``; on v2, JW's v2 host when the endpoint is left at v1's default."""
+        if self.api == "v2" and self.endpoint == DEFAULT_ENDPOINT:
+            return V2_ENDPOINT
+        return self.endpoint
 
     def files_in_flight(self, mean_file_bytes: float | None) -> int:
         """``concurrency``, or for ``auto`` what :func:`auto_concurrency` picks for files of

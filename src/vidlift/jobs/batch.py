@@ -30,7 +30,9 @@ from vidlift.jobs.survey import library_tag, survey_library
 from vidlift.jobs.sync import sync_metadata
 from vidlift.journal.base import Journal
 from vidlift.manifest import ManifestEntry
+from vidlift.platforms.base import Platform
 from vidlift.platforms.v1 import V1Platform
+from vidlift.platforms.v2 import V2Platform, V2Settings
 from vidlift.protocol.models import RateLimit
 
 __all__ = ["piece_bytes_for", "run_batch"]
@@ -51,7 +53,7 @@ def piece_bytes_for(settings: BatchSettings) -> int:
 
 async def _prepare(
     runner: BatchRunner,
-    platform: V1Platform,
+    platform: Platform,
     journal: Journal,
     policy: RetryPolicy,
     survey: bool | str | None,
@@ -112,6 +114,8 @@ async def run_batch(
     library: str | None = None,
     survey: bool | None = None,
     metadata_changes: Sequence[MetadataChange] = (),
+    site_id: str | None = None,
+    parts_in_flight: int = 4,
 ) -> BatchOutcome:
     """Queue the manifest's rows (a path, or entries; None: only what the journal holds)
     and run every runnable job. Safe to call again after a crash: it resumes.
@@ -121,11 +125,14 @@ async def run_batch(
     journal then creates nothing twice. ``survey`` None: survey when the journal held no
     job before this call.
 
+    ``site_id`` set: JW's v2 API (Bearer ``api_secret``; ``api_key`` unused), files cut in
+    parts of at least ``chunk_size``, ``parts_in_flight`` parts of a file at once.
+
     Raises ManifestError (unreadable manifest), ConfigError, JournalError; a failed job
     is a result in the journal, not an exception.
     """
     settings = settings or BatchSettings()
-    credentials = Credentials(api_key, api_secret)
+    credentials = Credentials(api_key, api_secret) if site_id is None else None
     if survey is None:
         survey = (await journal.counts()).total_jobs == 0
     if library is None and isinstance(manifest, Path):
@@ -147,24 +154,38 @@ async def run_batch(
         connection_limit=settings.concurrency * 2 + 4,
     )
     try:
-        api = ApiClient(
-            transport,
-            endpoint=endpoint,
-            credentials=credentials,
-            api_format=upload.api_format,
-            timeout_s=upload.timeouts.api_s,
-            pacer=ApiPacer(on_answer=_quota_reporter(on_event)),
-        )
-        throttle = Throttle(bwlimit_bytes_per_s) if bwlimit_bytes_per_s else None
         gate = AdaptiveGate(settings.concurrency)
-        platform = V1Platform(
-            api,
-            SegmentSender(transport, throttle=throttle, zero_copy=upload.zero_copy),
-            chunk_size_bytes=upload.chunk_size_bytes,
-            api_format=upload.api_format,
-            gate=gate,
-            library=library,
-        )
+        platform: Platform
+        if credentials is None:
+            v2 = V2Settings(
+                site_id=site_id or "",
+                api_secret=api_secret,
+                endpoint=endpoint,
+                part_floor_bytes=upload.chunk_size_bytes,
+                parts_in_flight=parts_in_flight,
+                api_timeout_s=upload.timeouts.api_s,
+                zero_copy=upload.zero_copy,
+                verify_md5=upload.verify_md5,
+            )
+            platform = V2Platform(transport, v2)
+        else:
+            api = ApiClient(
+                transport,
+                endpoint=endpoint,
+                credentials=credentials,
+                api_format=upload.api_format,
+                timeout_s=upload.timeouts.api_s,
+                pacer=ApiPacer(on_answer=_quota_reporter(on_event)),
+            )
+            throttle = Throttle(bwlimit_bytes_per_s) if bwlimit_bytes_per_s else None
+            platform = V1Platform(
+                api,
+                SegmentSender(transport, throttle=throttle, zero_copy=upload.zero_copy),
+                chunk_size_bytes=upload.chunk_size_bytes,
+                api_format=upload.api_format,
+                gate=gate,
+                library=library,
+            )
         policy = RetryPolicy(upload.retry)
         runner = BatchRunner(
             journal=journal,

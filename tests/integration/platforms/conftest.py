@@ -19,7 +19,8 @@ from vidlift.errors import (
     TransportError,
     UploadServerBusy,
 )
-from vidlift.platforms.v2 import FinishedUpload, V2Platform, V2Settings
+from vidlift.platforms.base import FinishedUpload
+from vidlift.platforms.v2 import V2Platform, V2Settings
 from vidlift.platforms.v2.transfer import V2DirectTransfer, V2Transfer
 from vidlift.testing.emulator import Emulator, EmulatorConfig, FaultPlan
 
@@ -64,8 +65,8 @@ async def transport() -> AsyncIterator[AiohttpTransport]:
     await transport.aclose()
 
 
-def settings_for(emu: Emulator, **overrides: int) -> V2Settings:
-    values: dict[str, int] = {"part_floor_bytes": 5 * MIB, "parts_in_flight": 3, **overrides}
+def settings_for(emu: Emulator, **overrides: int | bool) -> V2Settings:
+    values: dict[str, int | bool] = {"part_floor_bytes": 5 * MIB, "parts_in_flight": 3, **overrides}
     return V2Settings(
         site_id=emu.site_id,
         api_secret=SECRET,

@@ -22,10 +22,12 @@ from tests.integration.platforms.conftest import (
 from vidlift.client.source import SourceFile
 from vidlift.client.transport import AiohttpTransport
 from vidlift.errors import (
+    ApiError,
     AuthError,
     ConnectionDropped,
     PartLinkRefused,
     RateLimited,
+    SegmentRejected,
     UploadGone,
     VideoMissing,
 )
@@ -54,19 +56,25 @@ async def test_multipart_upload_with_parts_in_flight(
     platform = V2Platform(transport, settings_for(emulator))
     meta = VideoMetadata(title="Big", tags=("x",), custom={"a": "b"})
     handle = await platform.create(meta, marker="job-1", tag="batch", size_bytes=12 * MIB + 321)
-    assert handle.upload_ref.startswith("multipart/5242880/")
-    transfer = platform.transfer(handle, 12 * MIB + 321, RangeSet())
+    assert handle.upload_id.startswith("multipart/5242880/")
+    transfer = platform.transfer(handle, 12 * MIB + 321, None)
     assert isinstance(transfer, V2Transfer) and transfer.in_flight == 3
     acked: list[int] = []
+
+    async def keep(ranges: RangeSet) -> None:
+        acked.append(ranges.byte_count)
+
     source = await SourceFile.inspect(path)
     async with source.open() as reader:
-        finished = await transfer.run(reader, on_acked=lambda r: acked.append(r.byte_count))
-    assert (finished.parts, finished.etags_checked) == (3, 3)
+        await transfer.run(reader, on_acked=keep)
+    assert (transfer.plan.count, transfer.etags_checked, transfer.requests_sent) == (3, 3, 3)
     assert acked[-1] == 12 * MIB + 321
     received = await _received(emulator, handle.video_key)
     assert received["md5"] == md5_of(path) and received["size"] == 12 * MIB + 321
-    found = await platform.find("job-1", None)
+    found = await platform.find("job-1", "batch")
     assert found is not None and found.key == handle.video_key and found.marker == "job-1"
+    assert found.tag == "batch" and found.holds(12 * MIB + 321)
+    assert await platform.find("job-1", "another-source") is None
     assert emulator.request_counts()["part_ok"] == 3
     assert emulator.request_counts()["v2_complete"] == 1
 
@@ -79,11 +87,11 @@ async def test_direct_upload_for_a_file_of_one_part(
     handle = await platform.create(
         VideoMetadata(title="s"), marker="job-2", tag=None, size_bytes=300_000
     )
-    assert handle.upload_ref == "direct"
+    assert handle.upload_id == "direct"
     transfer = platform.transfer(handle, 300_000, RangeSet())
     assert isinstance(transfer, V2DirectTransfer)
-    finished = await drive(transfer, await SourceFile.inspect(path))
-    assert finished.etags_checked == 1
+    await drive(transfer, await SourceFile.inspect(path))
+    assert transfer.etags_checked == 1
     assert (await _received(emulator, handle.video_key))["md5"] == md5_of(path)
     assert transfer.acked.byte_count == 300_000
 
@@ -125,10 +133,10 @@ async def test_a_part_with_other_bytes_is_sent_again(
     path = make_file(tmp_path / "f.mp4", size)
     platform = V2Platform(transport, settings_for(emulator))
     handle = await platform.create(VideoMetadata(), marker="m", tag=None, size_bytes=size)
-    upload_id = handle.upload_ref.rsplit("/", 1)[1]
+    upload_id = handle.upload_id.rsplit("/", 1)[1]
     async with aiohttp.ClientSession() as http:
         url = f"{emulator.endpoint}/v2/uploads/{upload_id}/parts"
-        headers = {"Authorization": f"Bearer {handle.session_id}"}
+        headers = {"Authorization": f"Bearer {handle.upload_secret}"}
         async with http.get(url, headers=headers) as response:
             link = (await response.json())["parts"][0]["upload_link"]
         async with http.put(link, data=b"wrong bytes") as response:
@@ -169,10 +177,10 @@ async def test_a_lost_complete_answer_is_reconciled_through_the_status(
         async with source.open() as reader:
             with pytest.raises(ConnectionDropped):
                 await transfer.run(reader)
-        finished = await drive(transfer, source)
+        await drive(transfer, source)
     finally:
         await losing.aclose()
-    assert finished.parts == 2
+    assert isinstance(transfer, V2Transfer) and transfer.plan.count == 2
     counts = emulator.request_counts()
     assert counts["v2_complete"] == 1 and counts.get("v2_error", 0) == 0  # complete once
 
@@ -201,10 +209,9 @@ async def test_a_direct_upload_whose_answer_was_lost_is_not_sent_twice(
     async with Emulator(emulator_config(tmp_path, part_lost_answer_p=1.0)) as emu:
         platform = V2Platform(transport, settings_for(emu))
         handle = await platform.create(VideoMetadata(), marker="d", tag=None, size_bytes=200_000)
-        finished = await drive(
-            platform.transfer(handle, 200_000, RangeSet()), await SourceFile.inspect(path)
-        )
-        assert finished.etags_checked == 0  # settled through the status
+        transfer = platform.transfer(handle, 200_000, RangeSet())
+        await drive(transfer, await SourceFile.inspect(path))
+        assert transfer.etags_checked == 0  # settled through the status
         assert len(emu.media()) == 1
         assert (await _received(emu, handle.video_key))["md5"] == md5_of(path)
 
@@ -217,8 +224,9 @@ async def test_an_expired_direct_link_reopens_the_same_media(
     handle = await platform.create(VideoMetadata(), marker="x", tag=None, size_bytes=200_000)
     emulator.shift_clock(7200)
     source = await SourceFile.inspect(path)
-    with pytest.raises(UploadGone):
+    with pytest.raises(SegmentRejected) as caught:  # the job loop renews after a 410
         await drive(platform.transfer(handle, 200_000, RangeSet()), source)
+    assert caught.value.http_status == 410
     again = await platform.reopen(handle.video_key, size_bytes=200_000)
     assert again.video_key == handle.video_key
     await drive(platform.transfer(again, 200_000, RangeSet()), source)
@@ -233,10 +241,13 @@ async def test_errors_map_to_vidlift_classes(
         transport,
         V2Settings(site_id=emulator.site_id, api_secret="nope", endpoint=emulator.endpoint),
     )
+    platform = V2Platform(transport, settings_for(emulator))
+    with pytest.raises(ApiError) as refused:
+        await platform.list_library(offset=0, limit=10)
+    assert refused.value.code == "not_supported"
     with pytest.raises(AuthError) as caught:
         await wrong.find("x", None)
     assert "nope" not in str(caught.value)
-    platform = V2Platform(transport, settings_for(emulator))
     with pytest.raises(VideoMissing):
         await platform.show("NOSUCHID")
 
@@ -260,5 +271,18 @@ async def test_secrets_stay_out_of_reprs(emulator: Emulator, transport: AiohttpT
     texts += [repr(platform.transfer(h, 20 * MIB, RangeSet())) for h in (handle,)]
     texts.append(repr(platform.transfer(direct, 2000, RangeSet())))
     for text in texts:
-        assert SECRET not in text and handle.session_id not in text
+        assert SECRET not in text and handle.upload_secret not in text
         assert "X-Amz-Signature" not in text
+
+
+async def test_without_md5_parts_are_not_hashed_but_the_file_arrives(
+    emulator: Emulator, transport: AiohttpTransport, tmp_path: Path
+) -> None:
+    size = 11 * MIB
+    path = make_file(tmp_path / "f.mp4", size)
+    platform = V2Platform(transport, settings_for(emulator, verify_md5=False))
+    handle = await platform.create(VideoMetadata(), marker="n", tag=None, size_bytes=size)
+    transfer = platform.transfer(handle, size, RangeSet())
+    await drive(transfer, await SourceFile.inspect(path))
+    assert isinstance(transfer, V2Transfer) and transfer.etags_checked == 0
+    assert (await _received(emulator, handle.video_key))["md5"] == md5_of(path)

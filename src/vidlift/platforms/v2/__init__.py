@@ -14,20 +14,12 @@ Layer: platforms; may import: client, protocol, config, errors.
 from __future__ import annotations
 
 from vidlift.platforms.v2.plan import PartPlan, plan_parts
-from vidlift.platforms.v2.platform import (
-    FinishedUpload,
-    RemoteVideo,
-    UploadHandle,
-    V2Platform,
-    V2Settings,
-)
-from vidlift.platforms.v2.transfer import V2Transfer
+from vidlift.platforms.v2.platform import V2Platform, V2Settings
+from vidlift.platforms.v2.transfer import V2DirectTransfer, V2Transfer
 
 __all__ = [
-    "FinishedUpload",
     "PartPlan",
-    "RemoteVideo",
-    "UploadHandle",
+    "V2DirectTransfer",
     "V2Platform",
     "V2Settings",
     "V2Transfer",

@@ -49,6 +49,8 @@ class V2Settings:
     ``part_floor_bytes`` is the ``chunk_size`` setting: parts are at least this large
     (and at least 5 MiB). ``parts_in_flight`` parts of one file go up at once, fewer when
     ``bytes_in_flight`` would be exceeded. ``page_length`` parts per listing call.
+    ``verify_md5=False`` hashes nothing while sending (each part's ETag is then trusted;
+    on resume, a part listed with an ETag but not acked is still hashed and compared).
     """
 
     site_id: str
@@ -60,6 +62,7 @@ class V2Settings:
     page_length: int = 1000
     api_timeout_s: float = 60.0
     zero_copy: bool = True
+    verify_md5: bool = True
 
     def __post_init__(self) -> None:
         if not self.site_id:

@@ -15,12 +15,11 @@ import hashlib
 import os
 import re
 from collections.abc import AsyncIterator, Callable
-from typing import Protocol
 
 import anyio
 
-from vidlift.client.fileslice import FileSlice, loop_can_sendfile
-from vidlift.client.transport import Body, HttpRequest, Transport
+from vidlift.client.reading import RangeReader
+from vidlift.client.transport import Body, HttpRequest, HttpResponse, Transport
 from vidlift.errors import (
     PartLinkRefused,
     RemoteProtocolError,
@@ -32,23 +31,11 @@ from vidlift.errors import (
 )
 from vidlift.protocol.ranges import ByteRange
 
-__all__ = ["PartReader", "hash_range", "put_part"]
+__all__ = ["hash_range", "put_part"]
 
 SentCallback = Callable[[int], None]
 _S3_CODE = re.compile(rb"<Code>([A-Za-z]{1,64})</Code>")
 _HASH_BLOCK_BYTES = 1024 * 1024
-
-
-class PartReader(Protocol):
-    """What sending a part needs of a source reader (``SourceReader`` has it)."""
-
-    def iter_range(self, byte_range: ByteRange) -> AsyncIterator[bytes]:
-        """The bytes of ``byte_range``, in pieces."""
-        ...
-
-    def file_slice(self, byte_range: ByteRange, on_sent: SentCallback | None) -> FileSlice:
-        """The range as a zero-copy body."""
-        ...
 
 
 def _md5_of_fd(fd: int, offset: int, length: int) -> str:
@@ -66,14 +53,14 @@ def _md5_of_fd(fd: int, offset: int, length: int) -> str:
     return digest.hexdigest()
 
 
-async def hash_range(reader: PartReader, byte_range: ByteRange) -> str:
+async def hash_range(reader: RangeReader, byte_range: ByteRange) -> str:
     """The md5 (hex) of a range of the source, read in a worker thread."""
     piece = reader.file_slice(byte_range, None)
     return await asyncio.to_thread(_md5_of_fd, piece.fd, piece.offset, piece.length)
 
 
 async def _streamed(
-    reader: PartReader, byte_range: ByteRange, digest: hashlib._Hash, on_sent: SentCallback | None
+    reader: RangeReader, byte_range: ByteRange, digest: hashlib._Hash, on_sent: SentCallback | None
 ) -> AsyncIterator[bytes]:
     async for piece in reader.iter_range(byte_range):
         digest.update(piece)
@@ -85,14 +72,16 @@ async def _streamed(
 async def put_part(
     transport: Transport,
     link: str,
-    reader: PartReader,
+    reader: RangeReader,
     byte_range: ByteRange,
     *,
     label: str,
     zero_copy: bool,
+    verify_md5: bool = True,
     on_sent: SentCallback | None = None,
 ) -> str:
-    """PUT the range's bytes to ``link``; the part's md5 (hex), checked against the ETag.
+    """PUT the range's bytes to ``link``; the part's md5 (hex), checked against the ETag
+    (``verify_md5=False``: nothing hashed, the platform's ETag is returned unchecked).
 
     Raises PartLinkRefused (403), UploadGone (404), UploadServerBusy (5xx),
     SegmentRejected (other refusals), VerificationError (ETag is not the md5) and
@@ -102,11 +91,12 @@ async def put_part(
     digest = hashlib.md5(usedforsecurity=False)
     md5_task: asyncio.Future[str] | None = None
     body: Body
-    if zero_copy and link.startswith("http://") and loop_can_sendfile():
+    if zero_copy and link.startswith("http://") and reader.can_zero_copy:
         piece = body = reader.file_slice(byte_range, on_sent)
-        md5_task = asyncio.ensure_future(
-            asyncio.to_thread(_md5_of_fd, piece.fd, piece.offset, piece.length)
-        )
+        if verify_md5:
+            md5_task = asyncio.ensure_future(
+                asyncio.to_thread(_md5_of_fd, piece.fd, piece.offset, piece.length)
+            )
     else:
         body = _streamed(reader, byte_range, digest, on_sent)
     try:
@@ -118,12 +108,17 @@ async def put_part(
             with anyio.CancelScope(shield=True):
                 await asyncio.wait([md5_task])
     md5 = md5_task.result() if md5_task is not None else digest.hexdigest()
+    return _classify(response, md5 if verify_md5 else None, label)
+
+
+def _classify(response: HttpResponse, md5: str | None, label: str) -> str:
+    """The part's md5 (or the ETag, unchecked, when ``md5`` is None), else the error."""
     status = response.status
     if status == 200:
         etag = response.headers.get("etag", "").strip().strip('"')
-        if etag != md5:
+        if md5 is not None and etag != md5:
             raise VerificationError(f"{label}: the platform's ETag is not the part's md5")
-        return md5
+        return etag
     code = _s3_code(response.body)
     if status == 403:
         raise PartLinkRefused(f"{label}: the part link was refused ({code}); list the parts again")

@@ -6,52 +6,34 @@ Exactly once: the job id is the media's ``external_id``; after a lost create ans
 job loop calls :meth:`V2Platform.find` before creating again. A resumed direct upload never
 creates a second media (:meth:`V2Platform.reopen` re-uploads to the same one).
 
-Until ``platforms/base.py`` lands, :class:`RemoteVideo` and :class:`UploadHandle` are
-defined here with the seam's shape (SEAMS.md).
+The media carries ``custom_params.vidlift_source`` (the source's tag) and
+``vidlift_size`` (the file's size: the v2 media answer states none, and the job loop asks
+whether the platform holds a file of that size; each part was checked by its ETag).
+A handle's ``upload_id`` is ``multipart/<part bytes>/<upload id>`` (the plan belongs to the
+upload: a resume cuts the file the same way whatever ``chunk_size`` is now) or ``direct``;
+its ``upload_secret`` is the upload token or the direct link.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
 
 from vidlift.client.transport import Transport
-from vidlift.errors import AnswerParseError, LocalProtocolError
+from vidlift.errors import AnswerParseError, ApiError, LocalProtocolError
+from vidlift.platforms.base import LibraryPage, Platform, RemoteVideo, Transfer, UploadHandle
 from vidlift.platforms.v2.api import V2Api, V2Settings
 from vidlift.platforms.v2.models import CreateAnswer, MediaAnswer
 from vidlift.platforms.v2.plan import PartPlan, plan_parts
-from vidlift.platforms.v2.transfer import FinishedUpload, V2DirectTransfer, V2Transfer
+from vidlift.platforms.v2.transfer import V2DirectTransfer, V2Transfer
 from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.ranges import RangeSet
 
-__all__ = ["FinishedUpload", "RemoteVideo", "UploadHandle", "V2Platform", "V2Settings"]
+__all__ = ["SIZE_FIELD", "SOURCE_FIELD", "V2Platform", "V2Settings", "to_v2_metadata"]
 
 _DIRECT = "direct"
-
-
-@dataclass(frozen=True, slots=True)
-class RemoteVideo:
-    """What the platform holds for a video (v2: no size or md5 in the media answer)."""
-
-    key: str
-    status: str
-    size_bytes: int | None
-    md5: str | None
-    marker: str | None
-    error_message: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class UploadHandle:
-    """What the journal keeps to resume an upload. v2: ``upload_ref`` is
-    ``multipart/<part bytes>/<upload id>`` (the plan is part of the upload: parts cut
-    otherwise would not match) or ``direct``; ``session_id`` is the upload token or the
-    direct link, both secrets."""
-
-    video_key: str
-    upload_ref: str
-    session_id: str = field(repr=False)
+SOURCE_FIELD = "vidlift_source"  # custom_params: the source's tag (as v1's custom field)
+SIZE_FIELD = "vidlift_size"  # custom_params: the file's size in bytes
 
 
 class V2Platform:
@@ -69,12 +51,14 @@ class V2Platform:
         """How a file of ``size_bytes`` is cut (one part: a direct upload)."""
         return plan_parts(size_bytes, self._settings.part_floor_bytes)
 
-    async def find(self, marker: str, tag: str | None = None) -> RemoteVideo | None:
-        """The oldest media whose external_id is ``marker`` (one API call), or None."""
-        del tag  # external_id alone identifies the job's media
-        found = await self.api.find(marker)
-        matching = [m for m in found if m.metadata.external_id == marker]
-        return _remote(matching[0]) if matching else None
+    async def find(self, marker: str, tag: str | None) -> RemoteVideo | None:
+        """The oldest media whose external_id is ``marker`` and whose source tag is
+        ``tag`` or unset (one API call), or None."""
+        for media in await self.api.find(marker):
+            source = media.metadata.custom_params.get(SOURCE_FIELD)
+            if media.metadata.external_id == marker and source in (None, tag):
+                return _remote(media)
+        return None
 
     async def create(
         self, metadata: VideoMetadata, *, marker: str, tag: str | None, size_bytes: int
@@ -82,6 +66,10 @@ class V2Platform:
         """A new media (external_id = ``marker``) and its upload."""
         plan = self.plan(size_bytes)
         fields = to_v2_metadata(metadata, marker=marker, tag=tag)
+        custom = {**fields.get("custom_params", {}), SIZE_FIELD: str(size_bytes)}
+        if tag is not None:
+            custom[SOURCE_FIELD] = tag
+        fields["custom_params"] = custom
         answer = await self.api.create(_method(plan), fields)
         return _handle(answer, plan)
 
@@ -89,33 +77,40 @@ class V2Platform:
         """A new upload for the same media (reupload): never a second media."""
         plan = self.plan(size_bytes)
         answer = await self.api.reupload(video_key, _method(plan))
+        custom = answer.metadata.custom_params
+        if custom.get(SIZE_FIELD) != str(size_bytes):  # a changed source: its new size
+            await self.api.update(
+                video_key, {"custom_params": {**custom, SIZE_FIELD: str(size_bytes)}}
+            )
         return _handle(answer, plan)
 
     def transfer(
-        self, handle: UploadHandle, size_bytes: int, acked: RangeSet
+        self, handle: UploadHandle, size_bytes: int, acked: RangeSet | None
     ) -> V2Transfer | V2DirectTransfer:
-        """The sending state of ``handle``'s upload, resumed from ``acked``."""
-        if handle.upload_ref == _DIRECT:
+        """The sending state of ``handle``'s upload, resumed from ``acked`` (None: an
+        upload just opened). Every run lists the parts first, so the platform is asked."""
+        acked = acked or RangeSet()
+        if handle.upload_id == _DIRECT:
             return V2DirectTransfer(
                 self.api,
                 self._transport,
                 self._settings,
                 video_key=handle.video_key,
-                upload_link=handle.session_id,
+                upload_link=handle.upload_secret,
                 size_bytes=size_bytes,
                 acked=acked,
             )
-        kind, _, rest = handle.upload_ref.partition("/")
+        kind, _, rest = handle.upload_id.partition("/")
         part_text, _, upload_id = rest.partition("/")
         if kind != "multipart" or not part_text.isdigit() or not upload_id:
-            raise LocalProtocolError(f"not a v2 upload reference: {handle.upload_ref!r}")
+            raise LocalProtocolError(f"not a v2 upload id: {handle.upload_id!r}")
         return V2Transfer(
             self.api,
             self._transport,
             self._settings,
             video_key=handle.video_key,
             upload_id=upload_id,
-            upload_token=handle.session_id,
+            upload_token=handle.upload_secret,
             plan=PartPlan(size_bytes, int(part_text)),
             acked=acked,
         )
@@ -125,9 +120,22 @@ class V2Platform:
         return _remote(await self.api.show(video_key))
 
     async def update_metadata(self, video_key: str, metadata: VideoMetadata) -> None:
-        """Replace the media's title, description, tags, dates, link and custom params."""
+        """Replace the media's title, description, tags, dates, link and custom params
+        (vidlift's own custom params are kept: one show, one update)."""
+        current = (await self.api.show(video_key)).metadata.custom_params
         fields = to_v2_metadata(metadata, marker=None, tag=None)
+        kept = {k: v for k, v in current.items() if k in (SOURCE_FIELD, SIZE_FIELD)}
+        fields["custom_params"] = {**fields.get("custom_params", {}), **kept}
         await self.api.update(video_key, fields)
+
+    async def list_library(self, *, offset: int, limit: int) -> LibraryPage:
+        """Not offered on v2: the job loop then looks each job up by external_id."""
+        raise ApiError(
+            http_status=0,
+            code="not_supported",
+            message="v2 does not list a library; each job is looked up by its external_id",
+            call="media list",
+        )
 
 
 def to_v2_metadata(
@@ -172,11 +180,21 @@ def _handle(answer: CreateAnswer, plan: PartPlan) -> UploadHandle:
 
 
 def _remote(media: MediaAnswer) -> RemoteVideo:
+    custom = media.metadata.custom_params
+    size = custom.get(SIZE_FIELD, "")
     return RemoteVideo(
         key=media.id,
         status=media.status,
-        size_bytes=None,
+        size_bytes=int(size) if size.isdigit() else None,
         md5=None,
         marker=media.metadata.external_id,
         error_message=media.error_message,
+        tag=custom.get(SOURCE_FIELD),
     )
+
+
+def _conforms(
+    platform: V2Platform, multipart: V2Transfer, direct: V2DirectTransfer
+) -> tuple[Platform, Transfer, Transfer]:
+    """Never called: mypy checks here that the v2 classes fill the seam's protocols."""
+    return platform, multipart, direct

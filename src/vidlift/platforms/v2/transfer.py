@@ -9,24 +9,30 @@ calls ``run()`` again to resume. Nothing here retries or sleeps.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from enum import StrEnum
 
 import anyio
 
+from vidlift.client.reading import RangeReader
 from vidlift.client.transport import Transport
-from vidlift.errors import PartLinkRefused, TransportError, UploadGone, VidliftError
+from vidlift.errors import (
+    PartLinkRefused,
+    SegmentRejected,
+    TransportError,
+    UploadGone,
+    VidliftError,
+)
+from vidlift.platforms.base import HOLDS_FILE, AckedCallback, FinishedUpload, SentCallback
 from vidlift.platforms.v2.api import V2Api, V2Settings
 from vidlift.platforms.v2.models import PartAnswer
-from vidlift.platforms.v2.parts import PartReader, hash_range, put_part
+from vidlift.platforms.v2.parts import hash_range, put_part
 from vidlift.platforms.v2.plan import PartPlan
 from vidlift.protocol.ranges import ByteRange, RangeSet
 
-__all__ = ["FinishedUpload", "TransferStage", "V2DirectTransfer", "V2Transfer"]
+__all__ = ["TransferStage", "V2DirectTransfer", "V2Transfer"]
 
-SentCallback = Callable[[int], None]
-AckedCallback = Callable[[RangeSet], None]
+# The job loop renews (a new upload into the same media) after these answers.
+_GONE_STATUS = 410
 
 
 class TransferStage(StrEnum):
@@ -35,17 +41,6 @@ class TransferStage(StrEnum):
     SENDING = "sending"
     COMPLETING = "completing"  # complete was sent; its answer did not arrive
     FINISHED = "finished"
-
-
-@dataclass(frozen=True, slots=True)
-class FinishedUpload:
-    """The platform holds the whole file. ``etags_checked``: parts whose ETag matched the
-    local md5 of the part (all parts of a multipart upload, or the direct PUT)."""
-
-    video_key: str
-    size_bytes: int
-    parts: int
-    etags_checked: int
 
 
 class V2Transfer:
@@ -73,6 +68,8 @@ class V2Transfer:
         self._journal_parts = {n for r in acked for n in plan.numbers_within(r)}
         self._done: dict[int, str] = {}  # part number -> md5, confirmed by an ETag
         self._links: dict[int, str] = {}
+        self._unchecked: set[int] = set()  # sent with verify_md5 off: ETag not compared
+        self.requests_sent = 0  # part PUTs
         self.stage = TransferStage.SENDING
 
     def __repr__(self) -> str:  # never the token or a link
@@ -98,31 +95,46 @@ class V2Transfer:
         self._links.clear()
         self.stage = TransferStage.SENDING
 
+    @property
+    def etags_checked(self) -> int:
+        """Parts whose ETag matched the local part's md5."""
+        return len(set(self._done) - self._unchecked)
+
     async def run(
         self,
-        reader: PartReader,
+        reader: RangeReader,
         *,
         on_sent: SentCallback | None = None,
         on_acked: AckedCallback | None = None,
     ) -> FinishedUpload:
         """List the parts, send the missing ones, complete (once)."""
-        if self.stage is TransferStage.COMPLETING:
-            await self._reconcile_complete()
-        if self.stage is TransferStage.SENDING:
-            await self._list(reader, on_acked)
-            missing = [n for n in range(1, self.plan.count + 1) if n not in self._done]
-            await self._send(reader, missing, on_sent, on_acked)
-            await self._complete()
-        return self._finished()
+        try:
+            if self.stage is TransferStage.COMPLETING:
+                await self._reconcile_complete()
+            if self.stage is TransferStage.SENDING:
+                await self._list(reader, on_acked)
+                missing = [n for n in range(1, self.plan.count + 1) if n not in self._done]
+                await self._send(reader, missing, on_sent, on_acked)
+                await self._complete()
+        except UploadGone as exc:
+            await self._settle(exc)  # the platform no longer knows this upload
+        return FinishedUpload()
 
-    def _finished(self) -> FinishedUpload:
-        return FinishedUpload(
-            self._video_key, self.plan.size_bytes, self.plan.count, etags_checked=len(self._done)
-        )
+    async def _settle(self, exc: UploadGone) -> None:
+        """The upload is gone: done if the media holds a file (a complete that went
+        through), else the job loop must open a new upload into the media."""
+        media = await self._api.show(self._video_key)
+        if media.status in HOLDS_FILE:
+            self.stage = TransferStage.FINISHED
+            return
+        raise SegmentRejected(
+            f"{exc.message}; the media holds no file: a new upload is needed",
+            http_status=_GONE_STATUS,
+        ) from None
 
     # ------------------------------------------------------------------ listing
 
-    async def _list(self, reader: PartReader, on_acked: AckedCallback | None) -> None:
+    async def _list(self, reader: RangeReader, on_acked: AckedCallback | None) -> None:
         """Fresh links for every part; the platform's ETags decide which parts are done."""
         length = min(self._settings.page_length, self.plan.count)
         pages = -(-self.plan.count // length)
@@ -132,22 +144,26 @@ class V2Transfer:
             listed.update((part.id, part) for part in answer.parts)
         beyond = [n for n, part in listed.items() if n > self.plan.count and part.etag]
         if beyond:
-            raise UploadGone(
+            raise SegmentRejected(
                 f"upload {self._upload_id}: it holds parts beyond this file's "
-                f"{self.plan.count}; start a new upload"
+                f"{self.plan.count}; a new upload is needed",
+                http_status=_GONE_STATUS,
             )
         changed = False
         for number in range(1, self.plan.count + 1):
             part = listed.get(number)
             if part is None:
-                raise UploadGone(f"upload {self._upload_id}: part {number} was not listed")
+                raise SegmentRejected(
+                    f"upload {self._upload_id}: part {number} was not listed",
+                    http_status=_GONE_STATUS,
+                )
             self._links[number] = part.upload_link
             changed |= await self._judge(reader, number, part.etag)
         self._journal_parts.clear()
         if changed and on_acked is not None:
-            on_acked(self.acked)
+            await on_acked(self.acked)
 
-    async def _judge(self, reader: PartReader, number: int, etag: str | None) -> bool:
+    async def _judge(self, reader: RangeReader, number: int, etag: str | None) -> bool:
         """Whether part ``number`` is done, from the platform's ETag; True if that changed."""
         was_done = number in self._done or number in self._journal_parts
         etag = etag.strip('"') if etag else None
@@ -169,18 +185,23 @@ class V2Transfer:
 
     async def _send(
         self,
-        reader: PartReader,
+        reader: RangeReader,
         numbers: list[int],
         on_sent: SentCallback | None,
         on_acked: AckedCallback | None,
     ) -> None:
-        """Send ``numbers`` with up to :attr:`in_flight` at once; the first failure stops
-        the others (their parts stay missing) and is raised."""
+        """Send ``numbers`` with up to :attr:`in_flight` at once. After the first failure
+        no new part starts; the parts already in flight finish (their bytes are not
+        wasted, and no answer is cut off after the platform stored a part), then the first
+        failure is raised."""
         queue = iter(numbers)
         failures: list[VidliftError] = []
 
-        async def worker(scope: anyio.CancelScope) -> None:
+        async def worker() -> None:
             for number in queue:
+                if failures:
+                    return
+                self.requests_sent += 1
                 try:
                     md5 = await put_part(
                         self._transport,
@@ -189,19 +210,21 @@ class V2Transfer:
                         self.plan.byte_range(number),
                         label=f"upload {self._upload_id} part {number}",
                         zero_copy=self._settings.zero_copy,
+                        verify_md5=self._settings.verify_md5,
                         on_sent=on_sent,
                     )
                 except VidliftError as exc:
                     failures.append(exc)
-                    scope.cancel()
                     return
                 self._done[number] = md5
+                if not self._settings.verify_md5:
+                    self._unchecked.add(number)
                 if on_acked is not None:
-                    on_acked(self.acked)
+                    await on_acked(self.acked)
 
         async with anyio.create_task_group() as group:
             for _ in range(min(self.in_flight, len(numbers))):
-                group.start_soon(worker, group.cancel_scope)
+                group.start_soon(worker)
         if failures:
             raise failures[0]
 
@@ -222,7 +245,7 @@ class V2Transfer:
         """A complete whose answer was lost: the media's status tells whether it went
         through; if not, complete again (a repeated complete answers 409: safe)."""
         media = await self._api.show(self._video_key)
-        if media.status != "created":
+        if media.status in HOLDS_FILE:
             self.stage = TransferStage.FINISHED
             return
         self.stage = TransferStage.SENDING
@@ -249,7 +272,8 @@ class V2DirectTransfer:
         self._link = upload_link
         self._size = size_bytes
         self._acked = acked
-        self._checked = 0
+        self.etags_checked = 0
+        self.requests_sent = 0
         self.stage = TransferStage.SENDING
 
     def __repr__(self) -> str:  # never the link
@@ -267,7 +291,7 @@ class V2DirectTransfer:
 
     async def run(
         self,
-        reader: PartReader,
+        reader: RangeReader,
         *,
         on_sent: SentCallback | None = None,
         on_acked: AckedCallback | None = None,
@@ -276,6 +300,7 @@ class V2DirectTransfer:
         expired) is settled through the media's status."""
         if self.stage is TransferStage.SENDING:
             whole = ByteRange(0, self._size - 1)
+            self.requests_sent += 1
             try:
                 await put_part(
                     self._transport,
@@ -284,21 +309,23 @@ class V2DirectTransfer:
                     whole,
                     label=f"media {self._video_key} direct upload",
                     zero_copy=self._settings.zero_copy,
+                    verify_md5=self._settings.verify_md5,
                     on_sent=on_sent,
                 )
-                self._checked = 1
+                self.etags_checked = int(self._settings.verify_md5)
             except (UploadGone, PartLinkRefused):
-                await self._settle()  # raises UploadGone when the media has no file
+                await self._settle()  # raises SegmentRejected 410 when it has no file
             self._acked = RangeSet.of([whole])
             self.stage = TransferStage.FINISHED
             if on_acked is not None:
-                on_acked(self._acked)
-        return FinishedUpload(self._video_key, self._size, 1, etags_checked=self._checked)
+                await on_acked(self._acked)
+        return FinishedUpload()
 
     async def _settle(self) -> None:
         media = await self._api.show(self._video_key)
-        if media.status == "created":
-            raise UploadGone(
+        if media.status not in HOLDS_FILE:
+            raise SegmentRejected(
                 f"media {self._video_key}: the direct upload link no longer takes the file; "
-                "reopen the upload"
+                "a new upload is needed",
+                http_status=_GONE_STATUS,
             )
