@@ -114,6 +114,10 @@ class RunConfig(BaseModel):
     event_loop: EventLoop = "asyncio"
     s3_endpoint_url: str | None = None
     sources: SourcesConfig = Field(default_factory=SourcesConfig)
+    # Fleet mode (vidlift worker, or run on a PostgreSQL journal): docs/SCALE.md.
+    lease_s: float = Field(default=60.0, gt=0)
+    poll_s: float = Field(default=2.0, gt=0)
+    api_calls_per_minute: float = Field(default=60.0, ge=0)
 
     @field_validator("concurrency", mode="before")
     @classmethod
