@@ -7,6 +7,7 @@ Target: at most one segment per file in flight.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -60,7 +61,10 @@ def _command(manifest: Path, journal: Path, endpoint: str, shape: Resume) -> lis
 def _one(shape: Resume, manifest: Path, out: Path, emu: EmulatorProcess) -> dict[str, float]:
     total = shape.files * shape.size_bytes
     journal = out / "journal.sqlite"
-    command = _command(manifest, journal, emu.endpoint, shape)
+    # A library of its own per run: the same manifest with a new journal would be found
+    # on the platform (vidlift surveys it first) and sent nothing.
+    own = Path(shutil.copy(manifest, out / manifest.name))
+    command = _command(own, journal, emu.endpoint, shape)
     start = emu.counters()
     with (out / "first.log").open("wb") as log:
         first = subprocess.Popen(command, stdout=log, stderr=log, env=client_env())

@@ -89,9 +89,12 @@ def run(shape: SmallFiles, work: Path) -> dict[str, object]:
                 out = fresh_dir(work / "runs" / str(round_number) / name.replace(" ", "_"))
                 journal = _journal_dir(name, out) / "journal.sqlite"
                 before = emu.counters().get("files_completed", 0)
-                measured, outputs = run_group(
-                    [[str(journal) if a == JOURNAL else a for a in command]], out
-                )
+                # Each run migrates its own library (a manifest of its own): the same
+                # manifest again would be found on the platform and sent nothing.
+                own = shutil.copy(manifest, out / manifest.name)
+                args = [str(journal) if a == JOURNAL else a for a in command]
+                args = [str(own) if a == str(manifest) else a for a in args]
+                measured, outputs = run_group([args], out)
                 if journal.parent != out:  # the tmpfs lever's directory: RAM, not disk
                     shutil.rmtree(journal.parent, ignore_errors=True)
                 done = emu.counters().get("files_completed", 0) - before

@@ -95,7 +95,7 @@ class LineDisplay:
         self.view.apply(event)
         if not isinstance(event, _UNLOGGED):
             fields = {slot: getattr(event, slot) for slot in event.__slots__}
-            self._write(EVENT_NAMES[type(event)], fields)
+            self._write(EVENT_NAMES.get(type(event), type(event).__name__), fields)
         if self.view.clock() - self._last_summary >= self._interval_s:
             self.summarize()
 

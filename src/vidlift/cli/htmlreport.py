@@ -28,6 +28,20 @@ __all__ = ["render_html_report"]
 _TOP = 10
 _ROWS_PER_REASON = 200
 _FALLBACK_BUCKETS = 40
+_MAX_POINTS = 600  # per plot: a week of one-second samples stays a small page
+
+
+def _thin(points: list[tuple[float, float]], *, average: bool) -> list[tuple[float, float]]:
+    """At most about ``_MAX_POINTS`` points: each group of k becomes its last x with the
+    group's mean y (``average``, for rates) or its last y (for running counts)."""
+    k = -(-len(points) // _MAX_POINTS)
+    if k <= 1:
+        return points
+    groups = [points[i : i + k] for i in range(0, len(points), k)]
+    if average:
+        return [(g[-1][0], sum(y for _, y in g) / len(g)) for g in groups]
+    return [points[0], *(g[-1] for g in groups)]
+
 
 _CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:24px auto;
@@ -139,7 +153,7 @@ def _cards(data: _Data, resent: int, retries: int) -> str:
 
 
 def _plots(data: _Data) -> str:
-    rate = _throughput(data)
+    rate = _thin(_throughput(data), average=True)
     done = sorted(data.done_times)
     origin = min([p[0] for p in rate] + done) if (rate or done) else 0.0
 
@@ -149,6 +163,7 @@ def _plots(data: _Data) -> str:
     files = [(moment, float(count)) for count, moment in enumerate(done, start=1)]
     if files:
         files.insert(0, (files[0][0], 0.0))
+    files = _thin(files, average=False)
     return (
         '<div class="plots">'
         + line_chart(

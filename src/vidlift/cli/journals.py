@@ -1,4 +1,9 @@
-"""Finding and opening the journal for a CLI command (cli layer)."""
+"""Finding and opening the journal for a CLI command (cli layer).
+
+``--journal`` names a SQLite file or a PostgreSQL database
+(``postgresql://user@host[:port]/db[?schema=NAME]``, needs ``vidlift[postgres]``),
+wherever a journal is named: run, status, report, retry, enqueue, worker.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +12,30 @@ import os
 from pathlib import Path
 
 from vidlift.errors import ConfigError
+from vidlift.journal.leases import FleetJournal
 from vidlift.journal.sqlite import SqliteJournal
 
 __all__ = [
     "JOURNAL_SUFFIX",
+    "JournalRef",
+    "as_ref",
     "default_journal_path",
+    "describe_journal",
     "find_journal",
+    "is_postgres_url",
     "lock_holder",
     "open_journal",
     "open_journal_readonly",
 ]
 
 JOURNAL_SUFFIX = ".vidlift.sqlite"
+JournalRef = Path | str
+"""A journal as the CLI names it: a SQLite file, or a postgresql:// URL (a str)."""
+
+
+def is_postgres_url(text: str) -> bool:
+    """Whether a ``--journal`` value names a PostgreSQL journal."""
+    return text.startswith(("postgresql://", "postgres://"))
 
 
 def default_journal_path(manifest: Path) -> Path:
@@ -26,13 +43,31 @@ def default_journal_path(manifest: Path) -> Path:
     return manifest.with_name(manifest.name + JOURNAL_SUFFIX)
 
 
-def find_journal(given: Path | None) -> Path:
+def as_ref(given: str) -> JournalRef:
+    """A ``--journal`` value: a URL stays text, anything else is a path."""
+    return given if is_postgres_url(given) else Path(given)
+
+
+def describe_journal(ref: JournalRef) -> str:
+    """The journal for messages: a path, or the URL without its password."""
+    if isinstance(ref, Path):
+        return str(ref)
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(ref)
+    user = f"{parts.username}@" if parts.username else ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{user}{parts.hostname or ''}{port}{parts.path}"
+
+
+def find_journal(given: str | None) -> JournalRef:
     """The journal a status/report/retry command means: ``--journal``, else the only
     ``*.vidlift.sqlite`` in the current folder. Raises ConfigError otherwise."""
     if given is not None:
-        if not given.exists():
+        ref = as_ref(given)
+        if isinstance(ref, Path) and not ref.exists():
             raise ConfigError(f"{given}: no journal there (vidlift run creates it)")
-        return given
+        return ref
     found = sorted(Path.cwd().glob(f"*{JOURNAL_SUFFIX}"))
     if len(found) == 1:
         return found[0]
@@ -42,14 +77,30 @@ def find_journal(given: Path | None) -> Path:
     raise ConfigError(f"several journals here ({names}): pass --journal PATH")
 
 
-async def open_journal(path: Path) -> SqliteJournal:
+async def _open_postgres(url: str) -> FleetJournal:
+    try:
+        from vidlift.journal.postgres import PostgresJournal
+    except ImportError as exc:
+        raise ConfigError(
+            f"--journal {describe_journal(url)}: PostgreSQL journals need asyncpg: "
+            "pip install 'vidlift[postgres]'"
+        ) from exc
+    return await PostgresJournal.open(url)
+
+
+async def open_journal(ref: JournalRef) -> FleetJournal:
     """Open (or create) the journal for writing."""
-    return await SqliteJournal.open(path)
+    if isinstance(ref, str):
+        return await _open_postgres(ref)
+    return await SqliteJournal.open(ref)
 
 
-async def open_journal_readonly(path: Path) -> SqliteJournal:
-    """Open the journal for reading while a run may be writing it."""
-    return await SqliteJournal.open_readonly(path)
+async def open_journal_readonly(ref: JournalRef) -> FleetJournal:
+    """Open the journal for reading while a run may be writing it (PostgreSQL: the
+    same connection as a writer; it writes nothing)."""
+    if isinstance(ref, str):
+        return await _open_postgres(ref)
+    return await SqliteJournal.open_readonly(ref)
 
 
 def lock_holder(path: Path) -> int | None:

@@ -22,6 +22,11 @@ COMMANDS = {
     "status": ("vidlift.cli.status:status", "Is a run active; its rate, ETA, failures by reason."),
     "report": ("vidlift.cli.records:report", "One row per manifest row: id, path, video key..."),
     "retry": ("vidlift.cli.records:retry", "Queue failed jobs again."),
+    "enqueue": ("vidlift.cli.fleet:enqueue", "Queue a manifest's jobs in a shared journal."),
+    "worker": (
+        "vidlift.cli.fleet:worker",
+        "Take jobs from a shared journal (on any host).",
+    ),
     "serve": ("vidlift.cli.serve:serve", "Run the local JW Platform emulator."),
     "demo": ("vidlift.cli.demo:demo", "Migrate a generated sample library into the emulator."),
 }

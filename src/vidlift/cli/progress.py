@@ -1,19 +1,14 @@
-"""A rich progress bar for single uploads, shown only on a terminal (cli layer)."""
+"""A rich progress bar for single uploads, shown only on a terminal (cli layer).
+
+rich is imported only when the bar is shown: a scripted ``vidlift upload`` in a pipe does
+not pay for it (benchmarks/RESULTS.md, start-up).
+"""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-
-from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    DownloadColumn,
-    Progress,
-    TimeRemainingColumn,
-    TransferSpeedColumn,
-)
 
 __all__ = ["file_progress"]
 
@@ -27,6 +22,15 @@ def file_progress(
     if not show:
         yield lambda _done: None
         return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
     console = Console(stderr=True)
     with Progress(
         "[bold]{task.description}",

@@ -12,9 +12,9 @@ from typing import Any, TextIO
 import anyio
 import click
 
-from vidlift.cli.journals import find_journal, open_journal, open_journal_readonly
+from vidlift.cli.journals import JournalRef, find_journal, open_journal, open_journal_readonly
 from vidlift.cli.view import human_bytes
-from vidlift.errors import VidliftError
+from vidlift.errors import ConfigError, VidliftError
 from vidlift.journal.base import Journal
 from vidlift.journal.state import JobState
 
@@ -25,9 +25,9 @@ REPORT_FIELDS = ("id", "path", "video_key", "state", "size", "md5", "attempts", 
 journal_option = click.option(
     "--journal",
     "journal_path",
-    type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Journal file (default: the only *.vidlift.sqlite in this folder).",
+    help="Journal file, or postgresql://user@host/db (default: the only *.vidlift.sqlite "
+    "in this folder).",
 )
 
 
@@ -74,12 +74,17 @@ async def print_report_table(journal: Journal, *, limit: int = 50) -> None:
         click.echo(f"... and {shown - limit} more rows (vidlift report shows them all)")
 
 
-async def _report(path: Path, fmt: str, out: TextIO) -> None:
+async def _report(path: JournalRef, fmt: str, out: TextIO) -> None:
+    if fmt == "html" and isinstance(path, str):
+        raise ConfigError(
+            "--format html needs a SQLite journal (it reads the run history next to it)"
+        )
     journal = await open_journal_readonly(path)
     try:
         if fmt == "html":
             from vidlift.cli.htmlreport import render_html_report
 
+            assert isinstance(path, Path)
             out.write(await render_html_report(journal, path))
         elif fmt == "csv":
             writer = csv.DictWriter(out, fieldnames=REPORT_FIELDS, lineterminator="\n")
@@ -113,7 +118,7 @@ async def _report(path: Path, fmt: str, out: TextIO) -> None:
     default=None,
     help="Write to FILE instead of stdout.",
 )
-def report(journal_path: Path | None, fmt: str, output: Path | None) -> None:
+def report(journal_path: str | None, fmt: str, output: Path | None) -> None:
     """One row per manifest row: id, path, video key, state, size, md5, error; or
     (--format html) a page with totals, plots, failures by reason, the slowest files."""
     try:
@@ -128,7 +133,7 @@ def report(journal_path: Path | None, fmt: str, output: Path | None) -> None:
         _fail(exc)
 
 
-async def _retry(path: Path) -> int:
+async def _retry(path: JournalRef) -> int:
     journal = await open_journal(path)
     try:
         return await journal.requeue_failed()
@@ -139,7 +144,7 @@ async def _retry(path: Path) -> int:
 @click.command()
 @journal_option
 @click.option("--failed", is_flag=True, required=True, help="Queue every failed job again.")
-def retry(journal_path: Path | None, failed: bool) -> None:
+def retry(journal_path: str | None, failed: bool) -> None:
     """Queue failed jobs again; the next `vidlift run` uploads them."""
     try:
         count = anyio.run(_retry, find_journal(journal_path))

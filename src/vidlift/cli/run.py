@@ -19,7 +19,7 @@ from vidlift.cli.beacon import write_beacons
 from vidlift.cli.eventlog import LineDisplay
 from vidlift.cli.eventloop import backend_options
 from vidlift.cli.history import HistoryRecorder
-from vidlift.cli.journals import default_journal_path, open_journal
+from vidlift.cli.journals import JournalRef, as_ref, default_journal_path, open_journal
 from vidlift.cli.options import size_type, warn_insecure
 from vidlift.cli.settings import RunConfig, load_run_config
 from vidlift.cli.view import BatchView, human_bytes
@@ -100,13 +100,17 @@ async def _dry_run(journal: Journal, manifest: Path, strict: bool) -> int:
 
 
 async def _run(
-    manifest: Path, journal_path: Path, config: RunConfig, options: dict[str, Any]
+    manifest: Path, journal_path: JournalRef, config: RunConfig, options: dict[str, Any]
 ) -> int:
     journal = await open_journal(journal_path)
     try:
         if options["dry_run"]:
             return await _dry_run(journal, manifest, options["strict"])
         config.credentials()  # before the display starts
+        if isinstance(journal_path, str):  # a shared journal: enqueue + one worker
+            from vidlift.cli.fleet import run_shared
+
+            return await run_shared(journal, manifest, config, strict=options["strict"])
         display = make_display(config)
         metrics = _start_metrics(config, display.view)
         history = HistoryRecorder(journal_path, display.view)
@@ -254,9 +258,9 @@ async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: b
 @click.option(
     "--journal",
     "journal_path",
-    type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Journal file (default: MANIFEST's name + .vidlift.sqlite, next to it).",
+    help="Journal file (default: MANIFEST's name + .vidlift.sqlite, next to it), or "
+    "postgresql://user@host/db (then: enqueue + one worker, see vidlift worker).",
 )
 @click.option(
     "--config",
@@ -304,7 +308,7 @@ async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: b
 @click.option("--metrics-addr", default=None, help="Address for --metrics-port (127.0.0.1).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad manifest row.")
 @click.option("--dry-run", is_flag=True, help="Read the manifest and show what would be done.")
-def run(manifest: Path, journal_path: Path | None, config_file: Path | None, **flags: Any) -> None:
+def run(manifest: Path, journal_path: str | None, config_file: Path | None, **flags: Any) -> None:
     """Migrate every file of MANIFEST (CSV or JSON Lines). Safe to kill; run again to resume."""
     options = {"dry_run": flags.pop("dry_run"), "strict": flags.pop("strict")}
     try:
@@ -317,7 +321,7 @@ def run(manifest: Path, journal_path: Path | None, config_file: Path | None, **f
         code = anyio.run(
             _run,
             manifest,
-            journal_path or default_journal_path(manifest),
+            as_ref(journal_path) if journal_path else default_journal_path(manifest),
             config,
             options,
             backend_options=loop,

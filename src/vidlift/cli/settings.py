@@ -80,6 +80,10 @@ class RunConfig(BaseModel):
     metrics_port: int = Field(default=0, ge=0, le=65535)
     metrics_addr: str = "127.0.0.1"
     event_loop: EventLoop = "asyncio"
+    # Fleet mode (vidlift worker, or run on a PostgreSQL journal): docs/SCALE.md.
+    lease_s: float = Field(default=60.0, gt=0)
+    poll_s: float = Field(default=2.0, gt=0)
+    api_calls_per_minute: float = Field(default=60.0, ge=0)
 
     @field_validator("concurrency", mode="before")
     @classmethod

@@ -21,7 +21,13 @@ import click
 
 from vidlift.cli.beacon import read_beacon
 from vidlift.cli.failures import read_failures
-from vidlift.cli.journals import find_journal, lock_holder, open_journal_readonly
+from vidlift.cli.journals import (
+    JournalRef,
+    describe_journal,
+    find_journal,
+    lock_holder,
+    open_journal_readonly,
+)
 from vidlift.cli.view import human_bytes, human_duration
 from vidlift.errors import VidliftError
 from vidlift.journal.base import JobCounts
@@ -43,7 +49,7 @@ def _stamp(epoch: float | None) -> str | None:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
-async def _read(path: Path) -> tuple[JobCounts, list[dict[str, Any]]]:
+async def _read(path: JournalRef) -> tuple[JobCounts, list[dict[str, Any]]]:
     journal = await open_journal_readonly(path)
     try:
         counts = await journal.counts()
@@ -89,8 +95,61 @@ def _run_part(pid: int | None, beacon: dict[str, Any] | None) -> dict[str, Any] 
     }
 
 
-async def status_document(path: Path) -> dict[str, Any]:
+async def _fleet(path: JournalRef) -> dict[str, Any]:
+    """A shared journal's workers (host, pid, jobs held, heartbeat, bytes) and stuck leases."""
+    journal = await open_journal_readonly(path)
+    try:
+        workers = await journal.workers()
+        stuck = await journal.expired_leases()
+    finally:
+        await journal.close()
+    now = time.time()
+    return {
+        "workers": [
+            {
+                "id": w.worker_id,
+                "host": w.host,
+                "pid": w.pid,
+                "jobs_held": w.jobs_held,
+                "heartbeat_s_ago": round(now - w.heartbeat_at, 1),
+                "bytes_sent": w.bytes_sent,
+                "rate_bytes_per_s": round(w.bytes_sent / max(w.heartbeat_at - w.started_at, 1)),
+            }
+            for w in workers
+        ],
+        "stuck_leases": stuck,
+    }
+
+
+async def _shared_document(url: str) -> dict[str, Any]:
+    """``status_document`` of a PostgreSQL journal: no lock file and no beacon; the
+    workers' heartbeats say who runs."""
+    counts, failures = await _read(url)
+    fleet = await _fleet(url)
+    held = counts.done_bytes + counts.acked_bytes
+    live = [w for w in fleet["workers"] if w["heartbeat_s_ago"] < _BEACON_FRESH_S]
+    return {
+        "journal": describe_journal(url),
+        "active": bool(live),
+        "run": None,
+        "jobs": {
+            "total": counts.total_jobs,
+            **{s.value: counts.by_state.get(s, 0) for s in JobState},
+        },
+        "bytes_total": counts.total_bytes,
+        "bytes_held": held,
+        "rate_bytes_per_s": sum(w["rate_bytes_per_s"] for w in live) if live else None,
+        "eta_s": None,
+        "in_flight": [],
+        "failures": failures,
+        **fleet,
+    }
+
+
+async def status_document(path: JournalRef) -> dict[str, Any]:
     """Everything ``vidlift status --json`` prints."""
+    if isinstance(path, str):
+        return await _shared_document(path)
     pid = lock_holder(path)
     beacon = read_beacon(path)
     counts, failures = await _read(path)
@@ -125,6 +184,9 @@ async def status_document(path: Path) -> dict[str, Any]:
 
 
 def _run_lines(doc: dict[str, Any]) -> list[str]:
+    if "workers" in doc:  # a shared journal: its workers' heartbeats say who runs
+        live = sum(1 for w in doc["workers"] if w["heartbeat_s_ago"] < _BEACON_FRESH_S)
+        return [f"run:     {live} of {len(doc['workers'])} workers heartbeating"]
     run = doc["run"]
     if doc["active"]:
         where = f"pid {run['pid']}" + (f" on {run['host']}" if run["host"] else "")
@@ -137,6 +199,24 @@ def _run_lines(doc: dict[str, Any]) -> list[str]:
     if run is not None and run["ended_at"]:
         return [f"run:     none active (the last one ended {run['ended_at']})"]
     return ["run:     none active"]
+
+
+def _fleet_lines(doc: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    if doc.get("workers"):
+        lines.append(f"workers: {len(doc['workers'])}")
+        lines.extend(
+            f"  {w['id']}  host {w['host']} pid {w['pid']}  {w['jobs_held']} jobs held  "
+            f"heartbeat {w['heartbeat_s_ago']:.0f} s ago  {human_bytes(w['bytes_sent'])} sent "
+            f"({human_bytes(w['rate_bytes_per_s'])}/s)"
+            for w in doc["workers"]
+        )
+    if doc.get("stuck_leases"):
+        lines.append(
+            f"stuck leases: {doc['stuck_leases']} jobs whose worker stopped renewing "
+            "(another worker takes them over)"
+        )
+    return lines
 
 
 def _text(doc: dict[str, Any]) -> list[str]:
@@ -154,6 +234,7 @@ def _text(doc: dict[str, Any]) -> list[str]:
                 f"  {Path(file['path']).name}  {human_bytes(file['size_bytes'])}  {done:.0f}%  "
                 f"{human_bytes(file['rate_bytes_per_s'])}/s  {file['state']}"
             )
+    lines.extend(_fleet_lines(doc))
     if doc["failures"]:
         lines.append("failures by reason:")
         for group in doc["failures"]:
@@ -164,7 +245,7 @@ def _text(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
-async def _show(path: Path, as_json: bool, watch_s: float | None) -> None:
+async def _show(path: JournalRef, as_json: bool, watch_s: float | None) -> None:
     while True:
         doc = await status_document(path)
         if as_json:
@@ -184,9 +265,9 @@ async def _show(path: Path, as_json: bool, watch_s: float | None) -> None:
 @click.option(
     "--journal",
     "journal_path",
-    type=click.Path(path_type=Path, dir_okay=False),
     default=None,
-    help="Journal file (default: the only *.vidlift.sqlite in this folder).",
+    help="Journal file, or postgresql://user@host/db (default: the only *.vidlift.sqlite "
+    "in this folder).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (per refresh).")
 @click.option(
@@ -197,7 +278,7 @@ async def _show(path: Path, as_json: bool, watch_s: float | None) -> None:
     metavar="SECONDS",
     help="Print again every SECONDS until Ctrl-C.",
 )
-def status(journal_path: Path | None, as_json: bool, watch_s: float | None) -> None:
+def status(journal_path: str | None, as_json: bool, watch_s: float | None) -> None:
     """Is a run active (host, pid), its rate and ETA, counts, failures by reason."""
     try:
         anyio.run(_show, find_journal(journal_path), as_json, watch_s)

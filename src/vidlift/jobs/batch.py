@@ -9,7 +9,7 @@ outcome = await vidlift.run_batch(
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -28,7 +28,7 @@ from vidlift.jobs.pacing import AdaptiveGate, ApiPacer
 from vidlift.jobs.policy import RetryPolicy, Verdict
 from vidlift.jobs.survey import library_tag, survey_library
 from vidlift.jobs.sync import sync_metadata
-from vidlift.journal.base import Journal
+from vidlift.journal.base import JobRecord, Journal
 from vidlift.manifest import ManifestEntry
 from vidlift.platforms.base import Platform
 from vidlift.platforms.v1 import V1Platform
@@ -116,6 +116,8 @@ async def run_batch(
     metadata_changes: Sequence[MetadataChange] = (),
     site_id: str | None = None,
     parts_in_flight: int = 4,
+    jobs: AsyncIterable[JobRecord] | None = None,
+    api_pacer: ApiPacer | None = None,
 ) -> BatchOutcome:
     """Queue the manifest's rows (a path, or entries; None: only what the journal holds)
     and run every runnable job. Safe to call again after a crash: it resumes.
@@ -127,6 +129,10 @@ async def run_batch(
 
     ``site_id`` set: JW's v2 API (Bearer ``api_secret``; ``api_key`` unused), files cut in
     parts of at least ``chunk_size``, ``parts_in_flight`` parts of a file at once.
+
+    ``jobs`` replaces the journal's runnable jobs with another feed (a fleet worker's
+    claimed jobs, see :mod:`vidlift.jobs.feed`); ``api_pacer`` replaces the per-process
+    API pacer (v1: a budget shared by all workers).
 
     Raises ManifestError (unreadable manifest), ConfigError, JournalError; a failed job
     is a result in the journal, not an exception.
@@ -173,7 +179,7 @@ async def run_batch(
                 credentials=credentials,
                 api_format=upload.api_format,
                 timeout_s=upload.timeouts.api_s,
-                pacer=ApiPacer(on_answer=_quota_reporter(on_event)),
+                pacer=api_pacer or ApiPacer(on_answer=_quota_reporter(on_event)),
             )
             throttle = Throttle(bwlimit_bytes_per_s) if bwlimit_bytes_per_s else None
             platform = V1Platform(
@@ -192,6 +198,7 @@ async def run_batch(
             policy=policy,
             on_event=on_event,
             gate=gate,
+            jobs=jobs,
         )
         if not await _prepare(runner, platform, journal, policy, survey and library, changes):
             return runner.outcome

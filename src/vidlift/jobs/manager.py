@@ -11,7 +11,7 @@ lets segments in flight finish for ``grace_s``, then cancels.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass, field
 
 import anyio
@@ -19,7 +19,7 @@ from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from vidlift.client.source import SourceFile
 from vidlift.config import UploadSettings
-from vidlift.errors import SourceError, VidliftError
+from vidlift.errors import LeaseLost, SourceError, VidliftError
 from vidlift.jobs.events import (
     BatchEvent,
     EventSink,
@@ -106,8 +106,11 @@ class BatchRunner:
         policy: RetryPolicy,
         on_event: EventSink | None = None,
         gate: AdaptiveGate | None = None,
+        jobs: AsyncIterable[JobRecord] | None = None,
     ) -> None:
         self._journal = journal
+        self._jobs = jobs  # a worker's claimed jobs (fleet mode); else the journal's order
+        self._feed_scope = anyio.CancelScope()
         # What a survey of the platform found, by job id; or, when the survey failed, a
         # look-up per job before it creates anything.
         self.known: Mapping[str, RemoteVideo] = {}
@@ -140,6 +143,7 @@ class BatchRunner:
         """Start no new job and no new segment; the run returns soon."""
         self._stopping = True
         self.outcome.interrupted = True
+        self._feed_scope.cancel()  # a feed may be waiting for new jobs
 
     async def run(self, stop: anyio.Event | None = None) -> BatchOutcome:
         """Work until no runnable job is left, a stop is requested, or the batch stops."""
@@ -163,11 +167,13 @@ class BatchRunner:
         scope.cancel()
 
     async def _feed(self, send: ObjectSendStream[JobRecord]) -> None:
-        async with send:
-            async for record in self._journal.iter_jobs(RUNNABLE_STATES):
-                if self._stopping:
-                    return
-                await send.send(record)
+        jobs = self._jobs if self._jobs is not None else self._journal.iter_jobs(RUNNABLE_STATES)
+        with self._feed_scope:
+            async with send:
+                async for record in jobs:
+                    if self._stopping:
+                        return
+                    await send.send(record)
 
     async def _worker(self, receive: ObjectReceiveStream[JobRecord]) -> None:
         async with receive:
@@ -177,10 +183,18 @@ class BatchRunner:
                 await self._run_job(record)
 
     async def _run_job(self, record: JobRecord) -> None:
+        try:
+            await self._run_leased_job(record)
+        except LeaseLost:
+            # Fleet mode: this worker was paused past its lease and another took the
+            # job over; the journal refused the late write. The job is not ours now.
+            self._emit(JobInterrupted(record.job_id, str(record.source_path)))
+
+    async def _run_leased_job(self, record: JobRecord) -> None:
         path = str(record.source_path)
         try:
             result = await self._process(record)
-        except TransferInterrupted:
+        except (TransferInterrupted, LeaseLost):
             self._emit(JobInterrupted(record.job_id, path))
             return
         except VidliftError as exc:

@@ -13,8 +13,9 @@ from functools import partial
 from vidlift.errors import JournalError
 from vidlift.journal import transitions
 from vidlift.journal.base import JobCounts, JobFailure, JobRecord
+from vidlift.journal.leases import LeaseBook, TokenBucket, WorkerInfo
 from vidlift.journal.spec import JobProblem, JobSpec
-from vidlift.journal.state import ACTIVE_STATES, JobState
+from vidlift.journal.state import ACTIVE_STATES, RUNNABLE_STATES, SETTLED_STATES, JobState
 from vidlift.protocol.metadata import VideoMetadata
 
 __all__ = ["MemoryJournal"]
@@ -30,6 +31,7 @@ class MemoryJournal:
         self._order: list[str] = []  # insertion order: the keyset of iter_jobs
         self._clock = transitions.WallClock()
         self._closed = False
+        self._leases = LeaseBook()
 
     async def __aenter__(self) -> MemoryJournal:
         return self
@@ -83,6 +85,8 @@ class MemoryJournal:
         if record is None:
             raise JournalError(f"unknown job {job_id!r}")
         records[job_id] = new = change(record, self._clock.now())
+        if new.state in SETTLED_STATES:
+            self._leases.drop(job_id)
         return new
 
     async def mark_creating(self, job_id: str) -> None:
@@ -159,6 +163,37 @@ class MemoryJournal:
                 for r in failures
             ),
         )
+
+    # ------------------------------------------------------------------ fleet (one worker)
+    async def register_worker(self, worker: WorkerInfo) -> None:
+        self._leases.register(worker)
+
+    async def claim(self, worker_id: str, n: int, lease_s: float) -> list[JobRecord]:
+        records = self._open_records()
+        picked: list[JobRecord] = []
+        for job_id in self._order:
+            record = records[job_id]
+            if len(picked) >= n:
+                break
+            if record.state in RUNNABLE_STATES and self._leases.free(job_id, worker_id):
+                self._leases.take(record, worker_id, lease_s)
+                picked.append(record)
+        return picked
+
+    async def renew_leases(self, worker_id: str, lease_s: float, *, bytes_sent: int) -> list[str]:
+        return self._leases.renew(worker_id, lease_s, bytes_sent)
+
+    async def release(self, job_id: str) -> None:
+        self._leases.drop(job_id)
+
+    async def workers(self) -> list[WorkerInfo]:
+        return self._leases.workers()
+
+    async def take_api_tokens(self, key_id: str, bucket: TokenBucket, n: int = 1) -> float:
+        return self._leases.take_tokens(key_id, bucket, n)
+
+    async def expired_leases(self) -> int:
+        return 0  # one process: its leases end with it
 
     async def flush(self) -> None:
         self._open_records()

@@ -34,9 +34,10 @@ import anyio.to_thread
 from vidlift.errors import IllegalTransition, JournalError
 from vidlift.journal import transitions
 from vidlift.journal.base import JobCounts, JobRecord
+from vidlift.journal.leases import LeaseBook, TokenBucket, WorkerInfo
 from vidlift.journal.spec import JobProblem, JobSpec
 from vidlift.journal.sqlite_store import SqliteStore
-from vidlift.journal.state import JobState
+from vidlift.journal.state import RUNNABLE_STATES, SETTLED_STATES, JobState
 from vidlift.protocol.metadata import VideoMetadata
 
 __all__ = ["SqliteJournal"]
@@ -77,6 +78,7 @@ class SqliteJournal:
         self._progress: dict[str, tuple[tuple[int, int], ...]] = {}
         self._last_commit = time.monotonic()
         self._pending: list[_PendingChange] = []
+        self._leases = LeaseBook()
 
     @classmethod
     async def open(cls, path: Path, *, progress_interval_s: float = 1.0) -> SqliteJournal:
@@ -163,6 +165,8 @@ class SqliteJournal:
         if item.error is not None:
             raise item.error
         assert item.record is not None
+        if item.record.state in SETTLED_STATES:
+            self._leases.drop(job_id)
         return item.record
 
     async def _commit_pending(self) -> None:
@@ -263,6 +267,42 @@ class SqliteJournal:
 
     async def counts(self) -> JobCounts:
         return await self._run(SqliteStore.counts, write=False)
+
+    # ------------------------------------------------------------------ fleet (one worker)
+    async def register_worker(self, worker: WorkerInfo) -> None:
+        self._leases.register(worker)
+
+    async def claim(self, worker_id: str, n: int, lease_s: float) -> list[JobRecord]:
+        picked: list[JobRecord] = []
+        after, limit = 0, max(n, 64)
+        while len(picked) < n:
+            page = await self._run(
+                partial(SqliteStore.page, states=RUNNABLE_STATES, after_seq=after, limit=limit),
+                write=False,
+            )
+            for _, record in page:
+                if len(picked) < n and self._leases.free(record.job_id, worker_id):
+                    self._leases.take(record, worker_id, lease_s)
+                    picked.append(record)
+            if len(page) < limit:
+                break
+            after = page[-1][0]
+        return picked
+
+    async def renew_leases(self, worker_id: str, lease_s: float, *, bytes_sent: int) -> list[str]:
+        return self._leases.renew(worker_id, lease_s, bytes_sent)
+
+    async def release(self, job_id: str) -> None:
+        self._leases.drop(job_id)
+
+    async def workers(self) -> list[WorkerInfo]:
+        return self._leases.workers()
+
+    async def take_api_tokens(self, key_id: str, bucket: TokenBucket, n: int = 1) -> float:
+        return self._leases.take_tokens(key_id, bucket, n)
+
+    async def expired_leases(self) -> int:
+        return 0  # one process: its leases end with it
 
     async def flush(self) -> None:
         if self._problems or self._progress:

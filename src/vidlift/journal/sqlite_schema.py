@@ -23,6 +23,7 @@ from vidlift.journal.state import JobState
 from vidlift.protocol.metadata import VideoMetadata
 
 __all__ = [
+    "COLUMNS",
     "INSERT",
     "JobStatusRow",
     "SCHEMA_VERSION",
@@ -37,19 +38,19 @@ __all__ = [
 
 SCHEMA_VERSION = 1
 
-_COLUMNS = (
+COLUMNS = (
     "job_id", "source_path", "size_bytes", "mtime_ns", "metadata", "location", "state",
     "manifest_problem", "create_sent", "video_key", "upload_url", "session_id",
     "acked_ranges", "acked_bytes", "attempts", "last_error", "md5", "created_at",
     "updated_at",
 )  # fmt: skip
-SELECT = f"SELECT seq, {', '.join(_COLUMNS)} FROM jobs"
+SELECT = f"SELECT seq, {', '.join(COLUMNS)} FROM jobs"
 SELECT_STATUS = (
     "SELECT job_id, state, manifest_problem, create_sent, video_key, created_at, "
     "source_path, size_bytes, mtime_ns, location, metadata FROM jobs"
 )
-INSERT = f"INSERT INTO jobs ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})"
-UPDATE = f"UPDATE jobs SET {', '.join(f'{c} = ?' for c in _COLUMNS[1:])} WHERE job_id = ?"
+INSERT = f"INSERT INTO jobs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+UPDATE = f"UPDATE jobs SET {', '.join(f'{c} = ?' for c in COLUMNS[1:])} WHERE job_id = ?"
 _SCHEMA = (
     "CREATE TABLE vidlift_schema (version INTEGER NOT NULL)",
     """CREATE TABLE jobs (
@@ -81,7 +82,7 @@ _SCHEMA = (
 
 
 def to_row(record: JobRecord) -> tuple[object, ...]:
-    """The column values of a record, in ``_COLUMNS`` order."""
+    """The column values of a record, in ``COLUMNS`` order."""
     return (
         record.job_id,
         str(record.source_path) if record.source_path is not None else None,
@@ -106,7 +107,7 @@ def to_row(record: JobRecord) -> tuple[object, ...]:
 
 
 def from_row(row: Sequence[Any]) -> JobRecord:
-    """The record of a row (``_COLUMNS`` order). Raises JournalError if it is unreadable."""
+    """The record of a row (``COLUMNS`` order). Raises JournalError if it is unreadable."""
     (job_id, source_path, size, mtime, metadata, location, state, problem, sent,
      video_key, upload_url, session_id, ranges, _acked, attempts, error, md5, created,
      updated) = row  # fmt: skip

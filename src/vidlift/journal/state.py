@@ -31,6 +31,7 @@ __all__ = [
     "JobEvent",
     "JobState",
     "RUNNABLE_STATES",
+    "SETTLED_STATES",
     "TRANSITIONS",
     "allowed_moves",
     "next_state",
@@ -70,6 +71,9 @@ class JobEvent(StrEnum):
 
 ACTIVE_STATES = frozenset({JobState.CREATING, JobState.UPLOADING, JobState.VERIFYING})
 """States of a job that was started and not finished (the bytes acknowledged count)."""
+
+SETTLED_STATES = frozenset({JobState.DONE, JobState.FAILED, JobState.SKIPPED})
+"""States in which a job needs no worker (its lease ends); only done and skipped are final."""
 
 RUNNABLE_STATES = (JobState.PENDING, JobState.CREATING, JobState.UPLOADING, JobState.VERIFYING)
 """States a batch or a worker takes jobs in (not finished, not given up)."""

@@ -15,6 +15,7 @@ No pytest import here: the checks are plain coroutines, usable by any runner.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ import anyio
 
 from vidlift.errors import IllegalTransition, JournalError
 from vidlift.journal.base import JobRecord, Journal
+from vidlift.journal.leases import FleetJournal, TokenBucket, WorkerInfo
 from vidlift.journal.spec import JobProblem, JobSpec
 from vidlift.journal.state import JobState
 from vidlift.protocol.metadata import VideoMetadata
@@ -31,6 +33,9 @@ from vidlift.protocol.metadata import VideoMetadata
 __all__ = [
     "CONFORMANCE_CHECKS",
     "Check",
+    "FLEET_CHECKS",
+    "FleetCheck",
+    "FleetJournal",
     "check_id",
     "sample_entry",
     "sample_problem",
@@ -38,9 +43,10 @@ __all__ = [
 ]
 
 Check = Callable[[Journal], Awaitable[None]]
+FleetCheck = Callable[[FleetJournal], Awaitable[None]]
 
 
-def check_id(check: Check) -> str:
+def check_id(check: Check | FleetCheck) -> str:
     """A readable test id for a check."""
     return getattr(check, "__name__", repr(check)).removeprefix("check_")
 
@@ -456,3 +462,71 @@ CONFORMANCE_CHECKS: tuple[Check, ...] = (
     check_metadata_of_done_jobs_is_recorded,
     check_closed_journal_refuses_calls,
 )
+
+
+# ---------------------------------------------------------------------- the fleet
+async def _ids(records: list[JobRecord]) -> list[str]:
+    return [record.job_id for record in records]
+
+
+async def check_claims_in_queue_order_once(journal: FleetJournal) -> None:
+    """Claims hand out runnable jobs in queue order, each to one worker; a settled job
+    is never handed out; a job given back is handed out again."""
+    await journal.add_entries(sample_entry(n) for n in range(6))
+    await journal.mark_failed("job-2", "x")
+    assert await _ids(await journal.claim("w1", 2, 30.0)) == ["job-0", "job-1"]
+    assert await _ids(await journal.claim("w2", 2, 30.0)) == ["job-3", "job-4"]
+    await walk_to(journal, "job-0", JobState.DONE)
+    await journal.release("job-1")
+    assert await _ids(await journal.claim("w2", 5, 30.0)) == ["job-1", "job-5"]
+    assert await journal.claim("w3", 5, 30.0) == []
+
+
+async def check_expired_lease_is_taken_over(journal: FleetJournal) -> None:
+    """A lease not renewed in time ends: another worker gets the job, and the first
+    learns at its next renewal that it lost it; a renewed lease is kept."""
+    await journal.add_entries([sample_entry(1), sample_entry(2)])
+    assert await _ids(await journal.claim("w1", 1, 0.3)) == ["job-1"]
+    assert await _ids(await journal.claim("w1", 1, 30.0)) == ["job-2"]
+    assert await journal.claim("w2", 5, 30.0) == []
+    await anyio.sleep(0.5)  # waits for time itself: the first lease runs out
+    assert await _ids(await journal.claim("w2", 5, 30.0)) == ["job-1"]
+    assert await journal.renew_leases("w1", 30.0, bytes_sent=0) == ["job-1"]
+    assert await journal.renew_leases("w2", 30.0, bytes_sent=0) == []
+    assert await journal.claim("w3", 5, 30.0) == []
+
+
+async def check_worker_registry(journal: FleetJournal) -> None:
+    """Workers are listed with their host, pid, jobs held and bytes sent."""
+    now = time.time()
+    await journal.register_worker(WorkerInfo("w1", "host-a", 101, now, now))
+    await journal.register_worker(WorkerInfo("w2", "host-b", 202, now, now))
+    await journal.add_entries(sample_entry(n) for n in range(3))
+    await journal.claim("w1", 2, 30.0)
+    await journal.renew_leases("w1", 30.0, bytes_sent=4096)
+    workers = {worker.worker_id: worker for worker in await journal.workers()}
+    assert set(workers) == {"w1", "w2"}
+    first = workers["w1"]
+    assert (first.host, first.pid, first.jobs_held, first.bytes_sent) == ("host-a", 101, 2, 4096)
+    assert first.heartbeat_at >= now - 5 and workers["w2"].jobs_held == 0
+
+
+async def check_shared_token_bucket(journal: FleetJournal) -> None:
+    """The API bucket gives its burst at once, then one token per 1/rate seconds."""
+    bucket = TokenBucket(rate_per_s=1.0, burst=3.0)
+    waits = [await journal.take_api_tokens("key-a", bucket) for _ in range(3)]
+    assert waits == [0.0, 0.0, 0.0]
+    fourth = await journal.take_api_tokens("key-a", bucket)
+    fifth = await journal.take_api_tokens("key-a", bucket)
+    assert 0.0 < fourth <= 1.0 and 0.5 < fifth - fourth <= 1.0  # calls take some time
+    assert await journal.take_api_tokens("key-b", bucket) == 0.0  # one bucket per key
+
+
+FLEET_CHECKS: tuple[FleetCheck, ...] = (
+    check_claims_in_queue_order_once,
+    check_expired_lease_is_taken_over,
+    check_worker_registry,
+    check_shared_token_bucket,
+)
+"""Checks of the :class:`~vidlift.journal.leases.WorkQueue` side (claims, leases, workers,
+API budget), for backends that offer it."""

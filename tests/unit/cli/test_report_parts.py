@@ -32,3 +32,13 @@ def test_history_lines_cut_by_a_kill_are_skipped(tmp_path: Path) -> None:
     history_path(journal).write_text(json.dumps(good) + '\n{"t": 2.0, "kind": "sam')
     assert list(read_history(journal)) == [good]
     assert list(read_history(tmp_path / "none.sqlite")) == []
+
+
+def test_long_runs_are_thinned_to_a_few_hundred_points() -> None:
+    from vidlift.cli.htmlreport import _thin
+
+    points = [(float(i), float(i % 2)) for i in range(100_000)]
+    rates = _thin(points, average=True)
+    assert 300 <= len(rates) <= 600 and all(abs(y - 0.5) < 0.01 for _, y in rates)
+    counts = _thin([(float(i), float(i)) for i in range(100_000)], average=False)
+    assert counts[0] == (0.0, 0.0) and counts[-1] == (99_999.0, 99_999.0) and len(counts) <= 601

@@ -7,7 +7,10 @@ import pytest
 MODULES = [
     "vidlift.journal",
     "vidlift.journal.base",
+    "vidlift.journal.leases",
     "vidlift.journal.memory",
+    "vidlift.journal.postgres",
+    "vidlift.journal.postgres_schema",
     "vidlift.journal.sqlite",
     "vidlift.journal.sqlite_schema",
     "vidlift.journal.spec",

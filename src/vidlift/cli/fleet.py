@@ -1,0 +1,229 @@
+"""``vidlift enqueue`` and ``vidlift worker``: one migration run by many workers on a
+shared journal (cli layer). ``vidlift run`` on a postgresql:// journal is enqueue plus
+one worker.
+
+Exit codes as ``vidlift run``: 0 all done; 1 some jobs failed; 2 usage, configuration
+or journal error; 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import anyio
+import click
+
+from vidlift.cli.eventloop import backend_options
+from vidlift.cli.journals import as_ref, describe_journal, open_journal
+from vidlift.cli.options import size_type, warn_insecure
+from vidlift.cli.run import (
+    EXIT_OK,
+    EXIT_USAGE,
+    Display,
+    _finish,
+    _mean_left_bytes,
+    _watch_signals,
+    ingest_into_view,
+    make_display,
+)
+from vidlift.cli.settings import RunConfig, load_run_config
+from vidlift.errors import ConfigError, VidliftError
+from vidlift.jobs.batch import run_batch
+from vidlift.jobs.events import BatchEvent, JobDone
+from vidlift.jobs.feed import ClaimFeed, FeedSettings, SharedApiPacer, new_worker
+from vidlift.jobs.ingest import MetadataChange, ingest_manifest
+from vidlift.jobs.manager import BatchOutcome
+from vidlift.jobs.survey import library_tag
+from vidlift.journal.leases import FleetJournal, TokenBucket, api_key_id
+from vidlift.journal.state import JobState
+
+__all__ = ["enqueue", "run_shared", "run_worker", "worker"]
+
+
+async def run_worker(
+    journal: FleetJournal,
+    display: Display,
+    config: RunConfig,
+    *,
+    follow: bool = False,
+    stop: anyio.Event | None = None,
+    library: str | None = None,
+    metadata_changes: Sequence[MetadataChange] = (),
+) -> BatchOutcome:
+    """Claim jobs from the journal and run them until none is left (or forever with
+    ``follow``), renewing leases, sharing the API budget with the other workers."""
+    api_key, api_secret = config.credentials()
+    counts = await journal.counts()
+    view = display.view
+    view.total_jobs, view.total_bytes = counts.total_jobs, counts.total_bytes
+    view.done_bytes, view.done_jobs = counts.done_bytes, counts.by_state.get(JobState.DONE, 0)
+    settings = config.batch_settings(_mean_left_bytes(counts))
+    view.concurrency = settings.concurrency
+    pacer = None
+    if config.api_calls_per_minute > 0:
+        bucket = TokenBucket(config.api_calls_per_minute / 60, config.api_calls_per_minute)
+        pacer = SharedApiPacer(journal, api_key_id(api_key), bucket)
+    sent = [0]
+
+    def on_event(event: BatchEvent) -> None:
+        display(event)
+        if isinstance(event, JobDone):
+            sent[0] += event.size_bytes
+
+    feed_settings = FeedSettings(lease_s=config.lease_s, poll_s=config.poll_s, follow=follow)
+    worker_info = new_worker()
+    async with (
+        ClaimFeed(journal, worker_info, feed_settings, bytes_sent=lambda: sent[0]) as feed,
+        anyio.create_task_group() as tg,
+    ):
+        tg.start_soon(display.pulse)
+        outcome = await run_batch(
+            None,
+            journal=journal,
+            api_key=api_key,
+            api_secret=api_secret,
+            endpoint=config.endpoint,
+            settings=settings,
+            bwlimit_bytes_per_s=config.bwlimit,
+            on_event=on_event,
+            stop=stop,
+            library=library,
+            survey=False,
+            metadata_changes=metadata_changes,
+            jobs=feed,
+            api_pacer=pacer,
+        )
+        tg.cancel_scope.cancel()
+    return outcome
+
+
+async def run_shared(
+    journal: FleetJournal, manifest: Path, config: RunConfig, *, strict: bool
+) -> int:
+    """``vidlift run`` on a shared journal: queue the manifest, then work as one worker."""
+    display = make_display(config)
+    stop = anyio.Event()
+    outcome: BatchOutcome | None = None
+    with display:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(_watch_signals, stop, tg.cancel_scope, display)
+            _, stats = await ingest_into_view(journal, manifest, display, strict=strict)
+            outcome = await run_worker(
+                journal,
+                display,
+                config,
+                stop=stop,
+                library=library_tag(manifest),
+                metadata_changes=stats.metadata_changes,
+            )
+            tg.cancel_scope.cancel()
+    return await _finish(journal, outcome, stop.is_set())
+
+
+async def _work(journal_ref: str, config: RunConfig, follow: bool) -> int:
+    journal = await open_journal(as_ref(journal_ref))
+    try:
+        config.credentials()  # before the display starts
+        display = make_display(config)
+        stop = anyio.Event()
+        outcome: BatchOutcome | None = None
+        with display:
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(_watch_signals, stop, tg.cancel_scope, display)
+                outcome = await run_worker(journal, display, config, follow=follow, stop=stop)
+                tg.cancel_scope.cancel()
+        return await _finish(journal, outcome, stop.is_set())
+    finally:
+        with anyio.CancelScope(shield=True):
+            await journal.close()
+
+
+async def _enqueue(manifest: Path, journal_ref: str, strict: bool) -> int:
+    journal = await open_journal(as_ref(journal_ref))
+    try:
+        stats = await ingest_manifest(journal, manifest, strict=strict)
+        counts = await journal.counts()
+    finally:
+        await journal.close()
+    click.echo(
+        f"{manifest}: {stats.rows} rows, {stats.new_jobs} new jobs, {stats.problems} bad rows; "
+        f"{describe_journal(as_ref(journal_ref))} holds {counts.total_jobs} jobs "
+        f"({counts.by_state.get(JobState.DONE, 0)} done)"
+    )
+    return EXIT_OK
+
+
+def _fail(exc: VidliftError) -> None:
+    click.echo(f"vidlift: error: {exc}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+journal_required = click.option(
+    "--journal",
+    "journal_ref",
+    required=True,
+    help="The shared journal: postgresql://user@host[:port]/db[?schema=NAME] (or a file).",
+)
+
+
+@click.command()
+@click.argument("manifest", type=click.Path(path_type=Path, dir_okay=False))
+@journal_required
+@click.option("--strict", is_flag=True, help="Stop at the first bad manifest row.")
+def enqueue(manifest: Path, journal_ref: str, strict: bool) -> None:
+    """Queue (or update) MANIFEST's jobs in a shared journal for workers to take."""
+    try:
+        if not manifest.is_file():
+            raise ConfigError(f"{manifest}: manifest not found")
+        sys.exit(anyio.run(_enqueue, manifest, journal_ref, strict))
+    except VidliftError as exc:
+        _fail(exc)
+
+
+@click.command()
+@journal_required
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    envvar="VIDLIFT_CONFIG",
+    default=None,
+    help="TOML settings file.",
+)
+@click.option("--endpoint", default=None, help="API base URL.")
+@click.option("--api-key", default=None)
+@click.option("--api-secret", default=None, help="Prefer VIDLIFT_API_SECRET; never printed.")
+@click.option("--concurrency", default=None, help="Files in flight in this worker, or auto.")
+@click.option("--chunk-size", type=size_type, default=None, help="Segment size (default 8MiB).")
+@click.option("--bwlimit", type=size_type, default=None, help="This worker's bandwidth cap.")
+@click.option("--lease-s", type=float, default=None, help="Lease on a job, seconds (60).")
+@click.option("--poll-s", type=float, default=None, help="Idle polling interval (2 s).")
+@click.option(
+    "--api-calls-per-minute",
+    type=float,
+    default=None,
+    help="API calls a minute for ALL workers of one API key (60; 0: no shared budget).",
+)
+@click.option("--log-format", type=click.Choice(["auto", "rich", "text", "json"]), default=None)
+@click.option("--insecure", is_flag=True, default=None, help="Do not verify TLS certificates.")
+@click.option("--verify-md5/--no-verify-md5", default=None, help="Compare md5s (default on).")
+@click.option("--follow", is_flag=True, help="When the queue is empty, wait for more jobs.")
+def worker(journal_ref: str, config_file: Path | None, follow: bool, **flags: Any) -> None:
+    """Take jobs from a shared journal until none is left; run it on any number of hosts."""
+    try:
+        config = load_run_config(flags, config_file=config_file)
+        if config.insecure:
+            warn_insecure()
+        code = anyio.run(
+            _work,
+            journal_ref,
+            config,
+            follow,
+            backend_options=backend_options(config.event_loop),
+        )
+    except VidliftError as exc:
+        _fail(exc)
+    sys.exit(code)

@@ -1,0 +1,136 @@
+"""A worker's job feed for fleet mode: jobs claimed from a shared journal, with their
+leases renewed in the background (jobs layer).
+
+:class:`ClaimFeed` is an async iterator of claimed jobs that plugs into the batch runner
+in place of ``journal.iter_jobs(RUNNABLE_STATES)``: the runner's one decision loop does
+the rest, unchanged. While it is open, a heartbeat renews every lease the worker holds
+every ``lease_s / 3`` seconds and updates the worker registry. The feed ends when no
+runnable job is left anywhere in the journal (jobs held by other workers count: a
+worker that dies leaves its jobs to be taken over when their leases expire), or never
+with ``follow``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import anyio
+from anyio.abc import TaskGroup
+
+from vidlift.jobs.pacing import ApiPacer
+from vidlift.journal.base import JobRecord
+from vidlift.journal.leases import FleetJournal, TokenBucket, WorkerInfo
+from vidlift.journal.state import RUNNABLE_STATES
+
+__all__ = ["ClaimFeed", "FeedSettings", "SharedApiPacer", "new_worker"]
+
+
+@dataclass(frozen=True, slots=True)
+class FeedSettings:
+    """How a worker takes jobs: lease length, claim size, idle polling, follow mode."""
+
+    lease_s: float = 60.0
+    claim_batch: int = 1
+    poll_s: float = 2.0
+    follow: bool = False
+
+
+def new_worker() -> WorkerInfo:
+    """This process as a worker: ``host:pid:random`` id, host name, pid, start time."""
+    host, pid, now = socket.gethostname(), os.getpid(), time.time()
+    return WorkerInfo(f"{host}:{pid}:{uuid.uuid4().hex[:6]}", host, pid, now, now)
+
+
+class ClaimFeed:
+    """Claimed jobs for one worker. Use as ``async with ClaimFeed(...) as feed``, then
+    iterate it (once)."""
+
+    def __init__(
+        self,
+        journal: FleetJournal,
+        worker: WorkerInfo,
+        settings: FeedSettings | None = None,
+        *,
+        bytes_sent: Callable[[], int] = lambda: 0,
+        on_lost: Callable[[str], None] | None = None,
+    ) -> None:
+        self.journal = journal
+        self.worker = worker
+        self.settings = settings or FeedSettings()
+        self.claimed = 0
+        self._bytes_sent = bytes_sent
+        self._on_lost = on_lost
+        self._group: TaskGroup | None = None
+
+    async def __aenter__(self) -> ClaimFeed:
+        await self.journal.register_worker(self.worker)
+        self._group = anyio.create_task_group()
+        await self._group.__aenter__()
+        self._group.start_soon(self._heartbeat)
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        assert self._group is not None
+        self._group.cancel_scope.cancel()
+        await self._group.__aexit__(None, None, None)
+        with anyio.CancelScope(shield=True):
+            await self._renew()  # a last heartbeat: the registry shows the final figures
+
+    def __aiter__(self) -> AsyncIterator[JobRecord]:
+        return self._jobs()
+
+    async def _jobs(self) -> AsyncIterator[JobRecord]:
+        settings = self.settings
+        while True:
+            batch = await self.journal.claim(
+                self.worker.worker_id, settings.claim_batch, settings.lease_s
+            )
+            self.claimed += len(batch)
+            for record in batch:
+                yield record
+            if batch:
+                continue
+            if not settings.follow and await self._queue_is_empty():
+                return
+            await anyio.sleep(settings.poll_s)  # an idle worker polls for new jobs
+
+    async def _queue_is_empty(self) -> bool:
+        counts = await self.journal.counts()
+        return sum(counts.by_state.get(state, 0) for state in RUNNABLE_STATES) == 0
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await anyio.sleep(self.settings.lease_s / 3)
+            await self._renew()
+
+    async def _renew(self) -> None:
+        lost = await self.journal.renew_leases(
+            self.worker.worker_id, self.settings.lease_s, bytes_sent=self._bytes_sent()
+        )
+        if self._on_lost is not None:
+            for job_id in lost:
+                self._on_lost(job_id)
+
+
+class SharedApiPacer(ApiPacer):
+    """The API pacer of a fleet worker: besides this process's 429 pauses, every call
+    takes a token from the bucket all workers share in the journal (one per API key)."""
+
+    def __init__(self, journal: FleetJournal, key_id: str, bucket: TokenBucket) -> None:
+        super().__init__()
+        self._journal = journal
+        self._key_id = key_id
+        self._bucket = bucket
+        self.waited_s = 0.0
+
+    async def wait_turn(self) -> None:
+        await super().wait_turn()
+        delay = await self._journal.take_api_tokens(self._key_id, self._bucket)
+        if delay > 0:
+            self.waited_s += delay
+            await anyio.sleep(delay)  # the shared budget is spent: wait for our token

@@ -1,0 +1,192 @@
+"""The PostgreSQL journal's tables, its versioned migrations and its statements
+(journal layer).
+
+The ``jobs`` table is the SQLite layout (same columns, same row codec,
+:mod:`vidlift.journal.sqlite_schema`), with PostgreSQL types, plus the fleet's columns:
+``lease_owner``, ``lease_expires_at`` and ``lease_generation`` (the fencing token). Two
+more tables: ``workers`` (the registry ``vidlift status`` shows) and ``api_buckets``
+(one token bucket per API key, shared by every worker). Times of leases and heartbeats
+are the server's clock (``now()``), so hosts whose clocks differ agree on expiry.
+
+``MIGRATIONS[i]`` brings a schema from version ``i`` to ``i + 1``; ``vidlift_schema``
+holds the versions applied. A schema written by a newer vidlift is refused. A column
+added to the SQLite layout (``COLUMNS``) needs a migration appended here too (e.g.
+``ALTER TABLE jobs ADD COLUMN source_url TEXT``); the conformance suite fails until then.
+"""
+
+from __future__ import annotations
+
+from vidlift.journal.base import JobRecord
+from vidlift.journal.sqlite_schema import COLUMNS, to_row
+from vidlift.journal.state import RUNNABLE_STATES
+
+__all__ = [
+    "CLAIM",
+    "COUNTS",
+    "EXPIRED_LEASES",
+    "FAILURES",
+    "HEARTBEAT",
+    "INSERT",
+    "LOCK_ONE",
+    "LOCK_STATUS",
+    "MIGRATIONS",
+    "NEW_BUCKET",
+    "NOW",
+    "PAGE",
+    "PAGE_IN_STATES",
+    "REGISTER_WORKER",
+    "RELEASE",
+    "RENEW",
+    "SCHEMA_VERSION",
+    "SELECT_ONE",
+    "TAKE_TOKENS",
+    "UPDATE",
+    "WORKERS",
+    "pg_row",
+]
+
+NOW = "extract(epoch from now())::float8"
+_BOOLEAN_COLUMNS = frozenset({"manifest_problem", "create_sent"})
+_RUNNABLE = ", ".join(f"'{state.value}'" for state in RUNNABLE_STATES)
+
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (  # 1: the jobs (the SQLite layout)
+        """CREATE TABLE jobs (
+            seq BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+            job_id TEXT NOT NULL UNIQUE,
+            source_path TEXT,
+            size_bytes BIGINT NOT NULL,
+            mtime_ns BIGINT NOT NULL,
+            metadata TEXT NOT NULL,
+            location TEXT NOT NULL,
+            state TEXT NOT NULL,
+            manifest_problem BOOLEAN NOT NULL,
+            create_sent BOOLEAN NOT NULL,
+            video_key TEXT,
+            upload_url TEXT,
+            session_id TEXT,
+            acked_ranges TEXT NOT NULL,
+            acked_bytes BIGINT NOT NULL,
+            attempts INTEGER NOT NULL,
+            last_error TEXT,
+            md5 TEXT,
+            created_at DOUBLE PRECISION NOT NULL,
+            updated_at DOUBLE PRECISION NOT NULL
+        )""",
+        "CREATE INDEX jobs_by_state ON jobs (state, seq)",
+        "CREATE INDEX jobs_by_update ON jobs (state, updated_at)",
+    ),
+    (  # 2: the fleet: leases with a fencing token, the worker registry, API buckets
+        "ALTER TABLE jobs ADD COLUMN lease_owner TEXT",
+        "ALTER TABLE jobs ADD COLUMN lease_expires_at DOUBLE PRECISION",
+        "ALTER TABLE jobs ADD COLUMN lease_generation BIGINT NOT NULL DEFAULT 0",
+        f"CREATE INDEX jobs_claimable ON jobs (seq) WHERE state IN ({_RUNNABLE})",
+        """CREATE TABLE workers (
+            worker_id TEXT PRIMARY KEY,
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            started_at DOUBLE PRECISION NOT NULL,
+            heartbeat_at DOUBLE PRECISION NOT NULL,
+            jobs_held INTEGER NOT NULL DEFAULT 0,
+            bytes_sent BIGINT NOT NULL DEFAULT 0
+        )""",
+        """CREATE TABLE api_buckets (
+            key_id TEXT PRIMARY KEY,
+            tokens DOUBLE PRECISION NOT NULL,
+            refilled_at DOUBLE PRECISION NOT NULL
+        )""",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+_COLS = ", ".join(COLUMNS)
+_LEASE = "lease_owner, lease_generation, lease_expires_at"
+SELECT_ONE = f"SELECT {_COLS} FROM jobs WHERE job_id = $1"
+LOCK_ONE = f"SELECT {_COLS}, {_LEASE}, {NOW} AS db_now FROM jobs WHERE job_id = $1 FOR UPDATE"
+LOCK_STATUS = f"SELECT {_COLS} FROM jobs WHERE job_id = ANY($1::text[]) FOR UPDATE"
+PAGE = f"SELECT seq, {_COLS} FROM jobs WHERE seq > $1 ORDER BY seq LIMIT $2"
+PAGE_IN_STATES = (
+    f"SELECT seq, {_COLS} FROM jobs WHERE seq > $1 AND state = ANY($3::text[]) "
+    "ORDER BY seq LIMIT $2"
+)
+INSERT = (
+    f"INSERT INTO jobs ({_COLS}) VALUES ({', '.join(f'${i + 1}' for i in range(len(COLUMNS)))}) "
+    "ON CONFLICT (job_id) DO NOTHING"
+)
+UPDATE = (
+    "UPDATE jobs SET "
+    + ", ".join(f"{column} = ${i + 2}" for i, column in enumerate(COLUMNS[1:]))
+    + ", lease_owner = CASE WHEN $20 THEN NULL ELSE lease_owner END"
+    + ", lease_expires_at = CASE WHEN $20 THEN NULL ELSE lease_expires_at END"
+    + " WHERE job_id = $1"
+)
+COUNTS = (
+    "SELECT state, COUNT(*), COALESCE(SUM(size_bytes), 0), COALESCE(SUM(acked_bytes), 0) "
+    "FROM jobs GROUP BY state"
+)
+FAILURES = (
+    "SELECT job_id, source_path, location, last_error FROM jobs WHERE state = 'failed' "
+    "ORDER BY updated_at DESC, seq DESC LIMIT $1"
+)
+# A worker never claims again a job it holds, even on an expired lease: it may still be
+# working on it (a renewal keeps it unless another worker took it over meanwhile).
+CLAIM = f"""
+WITH picked AS (
+    SELECT seq FROM jobs
+    WHERE state IN ({_RUNNABLE})
+        AND (lease_owner IS NULL OR (lease_expires_at < {NOW} AND lease_owner <> $1))
+    ORDER BY seq LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE jobs SET lease_owner = $1, lease_expires_at = {NOW} + $3,
+    lease_generation = jobs.lease_generation + 1
+FROM picked WHERE jobs.seq = picked.seq
+RETURNING jobs.seq, {", ".join(f"jobs.{c}" for c in COLUMNS)}, jobs.lease_generation
+"""
+RENEW = f"""
+UPDATE jobs SET lease_expires_at = {NOW} + $2
+FROM unnest($3::text[], $4::bigint[]) AS held(job_id, generation)
+WHERE jobs.job_id = held.job_id AND jobs.lease_owner = $1
+    AND jobs.lease_generation = held.generation
+RETURNING jobs.job_id
+"""
+RELEASE = (
+    "UPDATE jobs SET lease_owner = NULL, lease_expires_at = NULL "
+    "WHERE job_id = $1 AND lease_owner = $2 AND lease_generation = $3"
+)
+EXPIRED_LEASES = (
+    f"SELECT COUNT(*) FROM jobs WHERE state IN ({_RUNNABLE}) "
+    f"AND lease_owner IS NOT NULL AND lease_expires_at < {NOW}"
+)
+REGISTER_WORKER = f"""
+INSERT INTO workers (worker_id, host, pid, started_at, heartbeat_at, jobs_held, bytes_sent)
+VALUES ($1, $2, $3, $4, {NOW}, 0, 0)
+ON CONFLICT (worker_id) DO UPDATE SET host = $2, pid = $3, started_at = $4,
+    heartbeat_at = {NOW}
+"""
+HEARTBEAT = (
+    f"UPDATE workers SET heartbeat_at = {NOW}, jobs_held = $2, bytes_sent = $3 WHERE worker_id = $1"
+)
+WORKERS = (
+    "SELECT worker_id, host, pid, started_at, heartbeat_at, jobs_held, bytes_sent "
+    "FROM workers ORDER BY heartbeat_at DESC"
+)
+# A bucket with debt: tokens may go below zero, and the taker waits until they are back.
+TAKE_TOKENS = f"""
+UPDATE api_buckets
+SET tokens = LEAST($2, tokens + ({NOW} - refilled_at) * $3) - $4, refilled_at = {NOW}
+WHERE key_id = $1
+RETURNING tokens
+"""
+NEW_BUCKET = (
+    f"INSERT INTO api_buckets (key_id, tokens, refilled_at) VALUES ($1, $2, {NOW}) "
+    "ON CONFLICT (key_id) DO NOTHING"
+)
+
+
+def pg_row(record: JobRecord) -> list[object]:
+    """The column values of a record (``COLUMNS`` order) with PostgreSQL's booleans."""
+    return [
+        bool(value) if column in _BOOLEAN_COLUMNS else value
+        for column, value in zip(COLUMNS, to_row(record), strict=True)
+    ]
