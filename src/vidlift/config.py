@@ -7,7 +7,9 @@ Library users build them directly.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 from vidlift.errors import ConfigError
 
@@ -15,7 +17,10 @@ __all__ = [
     "DEFAULT_ENDPOINT",
     "MiB",
     "Credentials",
+    "HttpSourceSettings",
     "RetrySettings",
+    "S3SourceSettings",
+    "SourceSettings",
     "Timeouts",
     "UploadSettings",
     "parse_size",
@@ -109,3 +114,60 @@ class UploadSettings:
             raise ConfigError("chunk_size must be at least 1 byte")
         if self.api_format not in ("json", "xml"):
             raise ConfigError("api_format must be json or xml")
+
+
+def _frozen_texts(value: Mapping[str, str], what: str) -> Mapping[str, str]:
+    for name, text in value.items():
+        if not isinstance(name, str) or not isinstance(text, str) or not name.strip():
+            raise ConfigError(f"{what}: names and values must be non-empty text")
+        if "\r" in text or "\n" in text or "\r" in name or "\n" in name:
+            raise ConfigError(f"{what}: {name!r}: no line breaks allowed in names or values")
+    return MappingProxyType(dict(value))
+
+
+@dataclass(frozen=True, slots=True)
+class HttpSourceSettings:
+    """HTTP(S) sources (``[sources.http]``): extra request headers and cookies for private
+    origins, and limits.
+
+    ``headers`` and ``cookies`` are secrets (tokens, session cookies): they never show in
+    a repr, a log or a message. They are sent only to the hosts of the manifest's URLs,
+    never to another host a redirect leads to (a signed CDN URL, say), unless that host
+    is listed in ``hosts`` (which, when given, lists every host that may receive them).
+    """
+
+    headers: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType({}), repr=False, hash=False
+    )
+    cookies: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType({}), repr=False, hash=False
+    )
+    hosts: tuple[str, ...] = ()
+    max_redirects: int = 5
+    timeouts: Timeouts = field(default_factory=Timeouts)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "headers", _frozen_texts(self.headers, "sources.http.headers"))
+        object.__setattr__(self, "cookies", _frozen_texts(self.cookies, "sources.http.cookies"))
+        object.__setattr__(self, "hosts", tuple(host.lower() for host in self.hosts))
+        if not 0 <= self.max_redirects <= 20:
+            raise ConfigError("sources.http.max_redirects must be between 0 and 20")
+
+
+@dataclass(frozen=True, slots=True)
+class S3SourceSettings:
+    """S3 sources (``[sources.s3]``): the standard AWS credential chain (environment,
+    ``~/.aws``, instance roles) decides who we are; ``endpoint_url`` points at an
+    S3-compatible store (MinIO, Ceph, ...); ``region`` overrides the chain's region."""
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    timeouts: Timeouts = field(default_factory=Timeouts)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceSettings:
+    """Settings of every source kind (local files need none)."""
+
+    http: HttpSourceSettings = field(default_factory=HttpSourceSettings)
+    s3: S3SourceSettings = field(default_factory=S3SourceSettings)

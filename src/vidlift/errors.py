@@ -5,7 +5,8 @@ Every error vidlift raises on purpose is a :class:`VidliftError`. The tree::
     VidliftError
     ├── ConfigError                  bad settings, missing credentials (CLI exit 2)
     ├── ManifestError                a bad manifest row: file, line, field, reason
-    ├── SourceError                  a local video file: missing, unreadable, empty, changed
+    ├── SourceError                  a source (file, URL, object): missing, unreadable, empty
+    │   └── SourceChanged            its size or identity changed since it was inspected
     ├── JournalError                 the journal cannot be opened or written
     │   └── LeaseLost                a worker's lease on a job was taken over: write refused
     ├── ProgrammingError             vidlift broke its own rules (a bug): stops the batch
@@ -18,7 +19,8 @@ Every error vidlift raises on purpose is a :class:`VidliftError`. The tree::
     ├── TransportError               the request may or may not have reached the server
     │   ├── ConnectError             could not connect (nothing was sent)
     │   ├── RequestTimeout           no answer in time
-    │   └── ConnectionDropped        the connection closed without an answer
+    │   ├── ConnectionDropped        the connection closed without an answer
+    │   └── SourceUnavailable        a source's server answered 5xx or 429: retry later
     ├── ApiError                     the API answered status=error (code, title, message)
     │   ├── AuthError                bad credentials or signature: stops the batch
     │   ├── NonceReused              400 NonceInvalid: sign again with a new nonce
@@ -61,7 +63,9 @@ __all__ = [
     "RemoteProtocolError",
     "RequestTimeout",
     "SegmentRejected",
+    "SourceChanged",
     "SourceError",
+    "SourceUnavailable",
     "TransportError",
     "UploadError",
     "UploadGone",
@@ -92,12 +96,21 @@ class ManifestError(VidliftError):
 
 
 class SourceError(VidliftError):
-    """A local source file cannot be uploaded (missing, unreadable, empty, changed)."""
+    """A source cannot be uploaded (missing, refused, unreadable, empty, changed).
+
+    ``path`` is the source's name for messages: a file path, or ``scheme://host/path``
+    (never a URL's query string, which often holds a signature).
+    """
 
     def __init__(self, path: str, reason: str) -> None:
         self.path = path
         self.reason = reason
         super().__init__(f"{path}: {reason}")
+
+
+class SourceChanged(SourceError):
+    """The source's size or identity (mtime, ETag, Last-Modified) is not what it was when
+    inspected: the bytes already sent may belong to another version. Not retried."""
 
 
 class JournalError(VidliftError):
@@ -172,6 +185,30 @@ class ConnectionDropped(TransportError):
     Real upload servers do this on purpose for requests they will always refuse
     (../shared/PROTOCOL.md, "Rejections"), so it is retried a bounded number of times.
     """
+
+
+class SourceUnavailable(TransportError):
+    """A source's server (an HTTP origin, S3) answered 5xx or 429, or could not be
+    connected to: try again later. (Not a ConnectError: that one says the *platform* is
+    unreachable, which stops the batch when it lasts.)
+
+    ``name`` is the source's name for messages (never a URL's query string).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        http_status: int | None,
+        retry_after_s: float | None = None,
+        *,
+        reason: str = "",
+    ) -> None:
+        self.name = name
+        self.http_status = http_status
+        self.retry_after_s = retry_after_s
+        status = f"HTTP {http_status}" if http_status else "an error"
+        what = reason or f"the source's server answered {status}"
+        super().__init__(f"{name}: {what}: retrying later")
 
 
 class ApiError(VidliftError):

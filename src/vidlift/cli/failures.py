@@ -68,7 +68,7 @@ async def iter_failed(journal: Journal) -> AsyncIterator[FailedJob]:
     async for record in journal.iter_jobs([JobState.FAILED]):
         yield FailedJob(
             job_id=record.job_id,
-            path=str(record.source_path) if record.source_path else "",
+            path=record.source_name,
             location=record.location,
             error=record.last_error or "",
             attempts=record.attempts,

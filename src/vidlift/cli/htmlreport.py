@@ -89,7 +89,7 @@ async def _read(journal: Journal, journal_path: Path) -> _Data:
             data.done_times.append(record.updated_at)
             data.done_sizes.append((record.updated_at, record.size_bytes))
         elif record.state is JobState.FAILED:
-            path = str(record.source_path) if record.source_path else ""
+            path = record.source_name
             data.failed.append(
                 FailedJob(
                     record.job_id, path, record.location, record.last_error or "", record.attempts

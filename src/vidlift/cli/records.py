@@ -40,7 +40,7 @@ async def _rows(journal: Journal) -> AsyncIterator[dict[str, Any]]:
     async for record in journal.iter_jobs():
         yield {
             "id": record.job_id,
-            "path": str(record.source_path) if record.source_path else "",
+            "path": record.source_name,
             "video_key": record.video_key or "",
             "state": record.state.value,
             "size": record.size_bytes,

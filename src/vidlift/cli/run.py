@@ -301,6 +301,11 @@ async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: b
     help="Event loop (default asyncio: its sendfile gives zero-copy segments).",
 )
 @click.option(
+    "--s3-endpoint-url",
+    default=None,
+    help="S3-compatible store for s3:// rows (default: AWS). Credentials: the AWS chain.",
+)
+@click.option(
     "--metrics-port",
     type=int,
     default=None,

@@ -16,7 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from vidlift.cli.eventloop import EventLoop
 from vidlift.config import (
     DEFAULT_ENDPOINT,
+    HttpSourceSettings,
     RetrySettings,
+    S3SourceSettings,
+    SourceSettings,
     Timeouts,
     UploadSettings,
     parse_size,
@@ -52,6 +55,35 @@ def auto_concurrency(mean_file_bytes: float | None, chunk_size: int) -> int:
     return max(AUTO_MIN, min(AUTO_MAX, int(AUTO_MIN * chunk_size / per_file)))
 
 
+class HttpSourcesConfig(BaseModel):
+    """``[sources.http]``: headers and cookies for private origins (secrets: never shown)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    headers: dict[str, str] = Field(default_factory=dict, repr=False)
+    cookies: dict[str, str] = Field(default_factory=dict, repr=False)
+    hosts: tuple[str, ...] = ()
+    max_redirects: int = Field(default=5, ge=0, le=20)
+
+
+class S3SourcesConfig(BaseModel):
+    """``[sources.s3]``: an S3-compatible endpoint and a region (credentials: the AWS chain)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    endpoint_url: str | None = None
+    region: str | None = None
+
+
+class SourcesConfig(BaseModel):
+    """``[sources]``: how ``download_url`` rows are read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    http: HttpSourcesConfig = Field(default_factory=HttpSourcesConfig)
+    s3: S3SourcesConfig = Field(default_factory=S3SourcesConfig)
+
+
 class RunConfig(BaseModel):
     """Every setting of a batch run, with its default."""
 
@@ -80,6 +112,8 @@ class RunConfig(BaseModel):
     metrics_port: int = Field(default=0, ge=0, le=65535)
     metrics_addr: str = "127.0.0.1"
     event_loop: EventLoop = "asyncio"
+    s3_endpoint_url: str | None = None
+    sources: SourcesConfig = Field(default_factory=SourcesConfig)
     # Fleet mode (vidlift worker, or run on a PostgreSQL journal): docs/SCALE.md.
     lease_s: float = Field(default=60.0, gt=0)
     poll_s: float = Field(default=2.0, gt=0)
@@ -135,6 +169,25 @@ class RunConfig(BaseModel):
             return auto_concurrency(mean_file_bytes, self.chunk_size)
         return self.concurrency
 
+    def source_settings(self) -> SourceSettings:
+        """How URL sources are read (``s3_endpoint_url`` beats ``[sources.s3]``)."""
+        timeouts = Timeouts(connect_s=self.connect_timeout_s, read_s=self.read_timeout_s)
+        http, s3 = self.sources.http, self.sources.s3
+        return SourceSettings(
+            http=HttpSourceSettings(
+                headers=http.headers,
+                cookies=http.cookies,
+                hosts=http.hosts,
+                max_redirects=http.max_redirects,
+                timeouts=timeouts,
+            ),
+            s3=S3SourceSettings(
+                endpoint_url=self.s3_endpoint_url or s3.endpoint_url,
+                region=s3.region,
+                timeouts=timeouts,
+            ),
+        )
+
     def batch_settings(self, mean_file_bytes: float | None = None) -> BatchSettings:
         """The jobs layer's settings object for files of that mean size (see
         :meth:`files_in_flight`)."""
@@ -151,7 +204,10 @@ class RunConfig(BaseModel):
             ),
         )
         return BatchSettings(
-            concurrency=self.files_in_flight(mean_file_bytes), upload=upload, grace_s=self.grace_s
+            concurrency=self.files_in_flight(mean_file_bytes),
+            upload=upload,
+            grace_s=self.grace_s,
+            sources=self.source_settings(),
         )
 
 
@@ -168,6 +224,8 @@ def _from_file(path: Path | None) -> dict[str, Any]:
     section = data.get("vidlift", data)
     if not isinstance(section, dict):
         raise ConfigError(f"{path}: [vidlift] must be a table")
+    if "vidlift" in data and "sources" in data:  # [sources.http] beside [vidlift]
+        section = {**section, "sources": data["sources"]}
     return section
 
 
@@ -192,7 +250,7 @@ def load_run_config(
         return RunConfig.model_validate(merged)
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = str(err["loc"][0]) if err["loc"] else "settings"
+        where = ".".join(str(part) for part in err["loc"]) if err["loc"] else "settings"
         origin = f" (config file {config_file})" if config_file else ""
         message = err["msg"].removeprefix("Value error, ")
         raise ConfigError(f"setting {where}{origin}: {message}") from None

@@ -144,9 +144,11 @@ async def run_batch(
     if library is None and isinstance(manifest, Path):
         library = library_tag(manifest)
     changes = list(metadata_changes)
+    secret_urls: dict[str, str] = {}
     if isinstance(manifest, Path):
         stats = await ingest_manifest(journal, manifest, strict=strict, on_event=on_event)
         changes.extend(stats.metadata_changes)
+        secret_urls = stats.secret_urls
     elif manifest is not None:
         await journal.add_entries(map(job_spec, manifest))
     upload = replace(settings.upload, piece_bytes=piece_bytes_for(settings))
@@ -200,6 +202,7 @@ async def run_batch(
             gate=gate,
             jobs=jobs,
         )
+        runner.secret_urls = secret_urls
         if not await _prepare(runner, platform, journal, policy, survey and library, changes):
             return runner.outcome
         return await runner.run(stop)

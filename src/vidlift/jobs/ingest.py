@@ -40,11 +40,17 @@ class MetadataChange:
 
 @dataclass(slots=True)
 class IngestStats:
-    """What one pass over the manifest found."""
+    """What one pass over the manifest found.
+
+    ``secret_urls`` maps the job id of each URL row whose URL holds a query string (or a
+    user) to that whole URL: the journal stores URLs without them (they often hold a
+    signature), so a run takes them from here (never logged, never in a repr).
+    """
 
     rows: int = 0
     new_jobs: int = 0
     problems: int = 0
+    secret_urls: dict[str, str] = field(default_factory=dict, repr=False)
     metadata_changes: list[MetadataChange] = field(default_factory=list)
 
 
@@ -68,10 +74,11 @@ def _changed(done: dict[str, tuple[str, bytes]], spec: JobSpec) -> MetadataChang
 
 
 def job_spec(entry: ManifestEntry) -> JobSpec:
-    """The job a good manifest row stands for."""
+    """The job a good manifest row stands for (a URL without its query string)."""
     return JobSpec(
         job_id=entry.job_id,
         path=entry.path,
+        source_url=entry.source_name if entry.source_url is not None else None,
         size_bytes=entry.size_bytes,
         mtime_ns=entry.mtime_ns,
         title=entry.title,
@@ -111,6 +118,9 @@ async def ingest_manifest(
         if done:
             changes = (_changed(done, spec) for spec in entries)
             stats.metadata_changes.extend(c for c in changes if c is not None)
+        for row in batch:
+            if isinstance(row, ManifestEntry) and row.source_url not in (None, row.source_name):
+                stats.secret_urls[row.job_id] = row.source_url
         for row in batch:
             if isinstance(row, ManifestProblem):
                 stats.problems += 1

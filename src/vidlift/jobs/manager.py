@@ -13,12 +13,13 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from vidlift.client.source import SourceFile
-from vidlift.config import UploadSettings
+from vidlift.config import SourceSettings, UploadSettings
 from vidlift.errors import LeaseLost, SourceError, VidliftError
 from vidlift.jobs.events import (
     BatchEvent,
@@ -49,6 +50,8 @@ from vidlift.journal.state import JobState
 from vidlift.platforms.base import Platform, RemoteVideo, UploadHandle
 from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.ranges import RangeSet
+from vidlift.sources.base import Source
+from vidlift.sources.opener import SourceOpener
 
 __all__ = ["RUNNABLE_STATES", "BatchOutcome", "BatchRunner", "BatchSettings"]
 
@@ -65,6 +68,7 @@ class BatchSettings:
     # How long the platform may answer nothing at all before the batch stops (exit 2,
     # jobs left as they were), instead of every job failing one by one.
     unreachable_s: float = 300.0
+    sources: SourceSettings = field(default_factory=SourceSettings)  # URL sources
 
 
 @dataclass(slots=True)
@@ -115,6 +119,9 @@ class BatchRunner:
         # look-up per job before it creates anything.
         self.known: Mapping[str, RemoteVideo] = {}
         self.look_up_all = False
+        # Whole URLs (query strings: signatures) of URL jobs, by job id: never journaled.
+        self.secret_urls: Mapping[str, str] = {}
+        self._sources = SourceOpener(settings.sources)
         self._settings = settings
         self._policy = policy
         self._sink = on_event
@@ -158,6 +165,7 @@ class BatchRunner:
                         work.start_soon(self._worker, receive.clone())
             outer.cancel_scope.cancel()
         await self._journal.flush()
+        await self._sources.aclose()
         return self.outcome
 
     async def _watch_stop(self, stop: anyio.Event, scope: anyio.CancelScope) -> None:
@@ -188,10 +196,10 @@ class BatchRunner:
         except LeaseLost:
             # Fleet mode: this worker was paused past its lease and another took the
             # job over; the journal refused the late write. The job is not ours now.
-            self._emit(JobInterrupted(record.job_id, str(record.source_path)))
+            self._emit(JobInterrupted(record.job_id, record.source_name))
 
     async def _run_leased_job(self, record: JobRecord) -> None:
-        path = str(record.source_path)
+        path = record.source_name
         try:
             result = await self._process(record)
         except (TransferInterrupted, LeaseLost):
@@ -218,11 +226,43 @@ class BatchRunner:
         self.outcome.failed += 1
         self._emit(JobFailed(record.job_id, path, error))
 
-    async def _check_source(self, record: JobRecord) -> SourceFile:
+    async def _check_source(self, record: JobRecord) -> Source:
         entry = record.to_entry()
+        if entry.path is None:
+            return await self._open_url(record, entry.source_url or "")
         source = await SourceFile.inspect(entry.path)
         if (source.size_bytes, source.mtime_ns) != (record.size_bytes, record.mtime_ns):
             raise SourceError(str(entry.path), changed_message(record, source.size_bytes))
+        return source
+
+    async def _open_url(self, record: JobRecord, url: str) -> Source:
+        """Open a URL source, retrying what the decision table says to retry (a 5xx, a
+        drop, an origin that cannot be reached) with its back-off."""
+        failures = 0
+        while True:
+            try:
+                return await self._inspect_url(record, url)
+            except VidliftError as exc:
+                failures += 1
+                decision = self._policy.decide(exc, failures)
+                if decision.verdict is not Verdict.RETRY or self._stopping:
+                    raise
+                self._retry_hook(record.job_id)(exc, decision.delay_s)
+                await anyio.sleep(decision.delay_s)
+
+    async def _inspect_url(self, record: JobRecord, url: str) -> Source:
+        """Open a URL source (the whole URL from this run's manifest); the first time,
+        record its size and identity, later check them (vidlift.sources)."""
+        recorded = record.source_identity
+        source = await self._sources.open_source(
+            self.secret_urls.get(record.job_id, url),
+            expected_size=record.size_bytes if recorded else None,
+            expected_identity=recorded,
+        )
+        if recorded is None:
+            await self._journal.record_source(
+                record.job_id, size_bytes=source.size_bytes, identity=source.identity
+            )
         return source
 
     def _retry_hook(self, job_id: str) -> RetryCallback:
@@ -231,10 +271,10 @@ class BatchRunner:
 
         return hook
 
-    def _spec(self, record: JobRecord, source: SourceFile) -> JobStart:
+    def _spec(self, record: JobRecord, source: Source) -> JobStart:
         entry = record.to_entry()
         metadata = VideoMetadata(
-            title=entry.title or source.path.stem,
+            title=entry.title or Path(source.filename).stem,
             description=entry.description,
             tags=entry.tags,
             date=entry.date,
@@ -244,7 +284,7 @@ class BatchRunner:
         handle = None
         if record.session_id and record.upload_url and record.video_key:
             handle = UploadHandle(record.video_key, record.session_id, record.upload_url)
-        tag = source_tag(source.path)
+        tag = source_tag(Path(source.name))
         known = self.known.get(record.job_id)
         if known is not None and known.tag not in (None, tag):
             known = None  # another library's job with the same id: not ours
@@ -265,7 +305,7 @@ class BatchRunner:
         source = await self._check_source(record)
         resumed = record.state is not JobState.PENDING
         await self._journal.bump_attempts(record.job_id)
-        self._emit(JobStarted(record.job_id, str(source.path), source.size_bytes, resumed))
+        self._emit(JobStarted(record.job_id, source.name, source.size_bytes, resumed))
         size = source.size_bytes
         job_id = record.job_id
         return await run_job(

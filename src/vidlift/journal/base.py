@@ -77,6 +77,13 @@ class JobRecord:
     (``source_path`` may be None and size/mtime are 0); such a job is only cleared by
     reading a manifest where the row is good. ``create_sent`` says a create call may
     have reached the server (set by ``mark_creating``). Times are Unix seconds.
+
+    A job's source is ``source_path`` (a file) or ``source_url`` (a URL without its query
+    string, which is never stored: the whole URL comes from the manifest at each run).
+    ``source_identity`` is what the source was when the job first read it (``mtime:...``,
+    ``etag:"..."``, ``last-modified:...``, ``size:<n>``; with ``size_bytes``): set by
+    ``record_source``, None until then (files queued from a manifest need none: their
+    size and mtime were taken when queued).
     """
 
     job_id: str
@@ -97,6 +104,15 @@ class JobRecord:
     updated_at: float = 0.0
     manifest_problem: bool = False
     create_sent: bool = False
+    source_url: str | None = None
+    source_identity: str | None = None
+
+    @property
+    def source_name(self) -> str:
+        """The source for messages and reports: its path, or its URL (no query string)."""
+        if self.source_path is not None:
+            return str(self.source_path)
+        return self.source_url or ""
 
     @property
     def acked_bytes(self) -> int:
@@ -108,7 +124,7 @@ class JobRecord:
 
         Raises JournalError for a bad-manifest-row record, which has no source file.
         """
-        if self.manifest_problem or self.source_path is None:
+        if self.manifest_problem or (self.source_path is None and self.source_url is None):
             raise JournalError(
                 f"job {self.job_id} ({self.location}) is a bad manifest row: "
                 f"{self.last_error or 'no source file'}"
@@ -120,6 +136,7 @@ class JobRecord:
             self.mtime_ns,
             self.metadata,
             self.location,
+            self.source_url,
         )
 
 
@@ -256,6 +273,11 @@ class Journal(Protocol):
 
     async def reset_upload(self, job_id: str) -> None:
         """Forget the upload session, URL and ranges; keep the video key."""
+        ...
+
+    async def record_source(self, job_id: str, *, size_bytes: int, identity: str) -> None:
+        """The size and identity of the job's source when the job first read it (before
+        its first create call), to check the source against on every later read."""
         ...
 
     async def requeue_failed(self) -> int:

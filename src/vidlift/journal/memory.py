@@ -131,6 +131,10 @@ class MemoryJournal:
     async def reset_upload(self, job_id: str) -> None:
         self._change(job_id, transitions.upload_reset)
 
+    async def record_source(self, job_id: str, *, size_bytes: int, identity: str) -> None:
+        change = partial(transitions.source_recorded, size_bytes=size_bytes, identity=identity)
+        self._change(job_id, change)
+
     async def requeue_failed(self) -> int:
         records = self._open_records()
         count = 0

@@ -297,6 +297,10 @@ class PostgresJournal:
     async def reset_upload(self, job_id: str) -> None:
         await self._must_change(job_id, transitions.upload_reset)
 
+    async def record_source(self, job_id: str, *, size_bytes: int, identity: str) -> None:
+        change = partial(transitions.source_recorded, size_bytes=size_bytes, identity=identity)
+        await self._must_change(job_id, change)
+
     async def requeue_failed(self) -> int:
         async with self._transaction() as conn:
             rows = await conn.fetch(

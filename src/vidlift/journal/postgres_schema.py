@@ -96,6 +96,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             refilled_at DOUBLE PRECISION NOT NULL
         )""",
     ),
+    (  # 3: URL sources (as SQLite's schema 2): the URL without query, its identity
+        "ALTER TABLE jobs ADD COLUMN source_url TEXT",
+        "ALTER TABLE jobs ADD COLUMN source_identity TEXT",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -116,8 +120,8 @@ INSERT = (
 UPDATE = (
     "UPDATE jobs SET "
     + ", ".join(f"{column} = ${i + 2}" for i, column in enumerate(COLUMNS[1:]))
-    + ", lease_owner = CASE WHEN $20 THEN NULL ELSE lease_owner END"
-    + ", lease_expires_at = CASE WHEN $20 THEN NULL ELSE lease_expires_at END"
+    + f", lease_owner = CASE WHEN ${len(COLUMNS) + 1} THEN NULL ELSE lease_owner END"
+    + f", lease_expires_at = CASE WHEN ${len(COLUMNS) + 1} THEN NULL ELSE lease_expires_at END"
     + " WHERE job_id = $1"
 )
 COUNTS = (

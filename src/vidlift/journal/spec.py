@@ -21,15 +21,17 @@ __all__ = ["JobProblem", "JobSpec"]
 
 @dataclass(frozen=True, slots=True)
 class JobSpec:
-    """One job to queue: its source file as it was seen, and the video's metadata.
+    """One job to queue: its source as it was seen, and the video's metadata.
 
-    ``path`` is absolute; ``size_bytes`` and ``mtime_ns`` come from the file when it was
-    queued (to notice a file that changes later). ``location`` says where the job came
+    The source is ``path`` (absolute; ``size_bytes`` and ``mtime_ns`` come from the file
+    when it was queued, to notice a file that changes later) or ``source_url`` (an
+    ``http(s)://`` or ``s3://`` URL without its query string: what may be stored; size
+    and mtime 0 until the job inspects it), exactly one. ``location`` says where the job came
     from (``file:line`` of a manifest). ``custom`` is read-only (excluded from the hash).
     """
 
     job_id: str
-    path: Path
+    path: Path | None
     size_bytes: int
     mtime_ns: int
     title: str = ""
@@ -39,10 +41,13 @@ class JobSpec:
     link: str = ""
     custom: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
     location: str = ""
+    source_url: str | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.custom, MappingProxyType):
             object.__setattr__(self, "custom", MappingProxyType(dict(self.custom)))
+        if (self.path is None) == (self.source_url is None):
+            raise ValueError(f"job {self.job_id}: give exactly one of path and source_url")
 
     @property
     def metadata(self) -> VideoMetadata:
@@ -55,11 +60,12 @@ class JobSpec:
     def of(
         cls,
         job_id: str,
-        path: Path,
+        path: Path | None,
         size_bytes: int,
         mtime_ns: int,
         metadata: VideoMetadata,
         location: str,
+        source_url: str | None = None,
     ) -> JobSpec:
         """A spec from metadata (the inverse of :attr:`metadata`)."""
         return cls(
@@ -74,6 +80,7 @@ class JobSpec:
             link=metadata.link,
             custom=metadata.custom,
             location=location,
+            source_url=source_url,
         )
 
 

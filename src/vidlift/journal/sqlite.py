@@ -262,6 +262,10 @@ class SqliteJournal:
     async def reset_upload(self, job_id: str) -> None:
         await self._change(job_id, transitions.upload_reset)
 
+    async def record_source(self, job_id: str, *, size_bytes: int, identity: str) -> None:
+        change = partial(transitions.source_recorded, size_bytes=size_bytes, identity=identity)
+        await self._change(job_id, change)
+
     async def requeue_failed(self) -> int:
         return await self._run(SqliteStore.requeue_failed, durable=True)
 

@@ -5,7 +5,11 @@ Plain, portable SQL: the PostgreSQL backend to come can reuse the layout as is, 
 ``jobs.seq INTEGER PRIMARY KEY`` (an identity column there) and the ``sqlite_master``
 look-up. Ranges and metadata are JSON text; ``acked_bytes`` is kept next to the ranges
 so that totals need no JSON in SQL. ``vidlift_schema`` holds the layout's version: a
-journal written by a newer vidlift is refused rather than misread.
+journal written by a newer vidlift is refused rather than misread; an older one is
+migrated when a writer opens it (:data:`MIGRATIONS`, one transaction).
+
+Versions: 1, the first layout; 2 adds ``source_url`` (a URL source, without its query
+string) and ``source_identity`` (what the source was when its job first read it).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ __all__ = [
     "COLUMNS",
     "INSERT",
     "JobStatusRow",
+    "MIGRATIONS",
     "SCHEMA_VERSION",
     "SELECT",
     "SELECT_STATUS",
@@ -36,18 +41,18 @@ __all__ = [
     "to_row",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 COLUMNS = (
     "job_id", "source_path", "size_bytes", "mtime_ns", "metadata", "location", "state",
     "manifest_problem", "create_sent", "video_key", "upload_url", "session_id",
     "acked_ranges", "acked_bytes", "attempts", "last_error", "md5", "created_at",
-    "updated_at",
+    "updated_at", "source_url", "source_identity",
 )  # fmt: skip
 SELECT = f"SELECT seq, {', '.join(COLUMNS)} FROM jobs"
 SELECT_STATUS = (
     "SELECT job_id, state, manifest_problem, create_sent, video_key, created_at, "
-    "source_path, size_bytes, mtime_ns, location, metadata FROM jobs"
+    "source_path, size_bytes, mtime_ns, location, metadata, source_url FROM jobs"
 )
 INSERT = f"INSERT INTO jobs ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
 UPDATE = f"UPDATE jobs SET {', '.join(f'{c} = ?' for c in COLUMNS[1:])} WHERE job_id = ?"
@@ -73,7 +78,9 @@ _SCHEMA = (
         last_error TEXT,
         md5 TEXT,
         created_at REAL NOT NULL,
-        updated_at REAL NOT NULL
+        updated_at REAL NOT NULL,
+        source_url TEXT,
+        source_identity TEXT
     )""",
     "CREATE INDEX jobs_by_state ON jobs (state, seq)",
     "CREATE INDEX jobs_by_update ON jobs (state, updated_at)",
@@ -103,6 +110,8 @@ def to_row(record: JobRecord) -> tuple[object, ...]:
         record.md5,
         record.created_at,
         record.updated_at,
+        record.source_url,
+        record.source_identity,
     )
 
 
@@ -110,7 +119,7 @@ def from_row(row: Sequence[Any]) -> JobRecord:
     """The record of a row (``COLUMNS`` order). Raises JournalError if it is unreadable."""
     (job_id, source_path, size, mtime, metadata, location, state, problem, sent,
      video_key, upload_url, session_id, ranges, _acked, attempts, error, md5, created,
-     updated) = row  # fmt: skip
+     updated, source_url, source_identity) = row  # fmt: skip
     try:
         return JobRecord(
             job_id=str(job_id),
@@ -131,6 +140,8 @@ def from_row(row: Sequence[Any]) -> JobRecord:
             updated_at=float(updated),
             manifest_problem=bool(problem),
             create_sent=bool(sent),
+            source_url=_text(source_url),
+            source_identity=_text(source_identity),
         )
     except (ValueError, TypeError, KeyError) as exc:
         raise JournalError(f"job {job_id!r} is unreadable in the journal: {exc}") from exc
@@ -161,6 +172,7 @@ class JobStatusRow:
     mtime_ns: int
     location: str
     metadata_json: str
+    source_url: str | None = None
 
     @property
     def metadata(self) -> VideoMetadata:
@@ -170,7 +182,7 @@ class JobStatusRow:
     @classmethod
     def of_row(cls, row: Sequence[Any]) -> JobStatusRow:
         """From a row of ``SELECT_STATUS`` (without its job_id)."""
-        state, problem, sent, key, created, path, size, mtime, location, metadata = row
+        state, problem, sent, key, created, path, size, mtime, location, metadata, url = row
         return cls(
             STATES[state],
             bool(problem),
@@ -182,6 +194,7 @@ class JobStatusRow:
             mtime,
             location,
             metadata,
+            url,
         )
 
 
@@ -224,3 +237,33 @@ def check_schema(connection: sqlite3.Connection, path: Path, *, readonly: bool) 
             f"journal {path} was written by a newer vidlift (schema {version}; "
             f"this one knows {SCHEMA_VERSION}): upgrade vidlift"
         )
+    if version < SCHEMA_VERSION:
+        _migrate(connection, path, version, readonly=readonly)
+
+
+# version -> the statements that bring a journal of that version to the next one.
+MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        "ALTER TABLE jobs ADD COLUMN source_url TEXT",
+        "ALTER TABLE jobs ADD COLUMN source_identity TEXT",
+    ),
+}
+
+
+def _migrate(connection: sqlite3.Connection, path: Path, version: int, *, readonly: bool) -> None:
+    """Bring an older journal to SCHEMA_VERSION in one transaction (writers only)."""
+    if readonly:
+        raise JournalError(
+            f"journal {path} was written by an older vidlift (schema {version}): "
+            "run `vidlift run` once to upgrade it, then read it"
+        )
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        for step in range(version, SCHEMA_VERSION):
+            for statement in MIGRATIONS[step]:
+                connection.execute(statement)
+        connection.execute(f"INSERT INTO vidlift_schema (version) VALUES ({SCHEMA_VERSION})")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")

@@ -60,6 +60,7 @@ class JobEvent(StrEnum):
     PROGRESS = "record_progress"
     ATTEMPT = "bump_attempts"
     RESET_UPLOAD = "reset_upload"
+    INSPECT = "record_source"  # the source's size and identity, when the job first reads it
     VERIFY = "mark_verifying"
     FINISH = "mark_done"
     RETITLE = "record_metadata"  # the manifest's new metadata, applied on the platform
@@ -105,6 +106,7 @@ TRANSITIONS: Mapping[JobEvent, Mapping[JobState, JobState]] = MappingProxyType(
             JobEvent.PROGRESS: _same(_U, _V),
             JobEvent.ATTEMPT: _same(_P, _C, _U, _V),
             JobEvent.RESET_UPLOAD: _same(_U, _V),
+            JobEvent.INSPECT: _same(_P, _C, _U, _V),
             # verifying -> verifying: a run killed while verifying, resumed.
             JobEvent.VERIFY: {_U: _V, _V: _V},
             JobEvent.FINISH: {_V: _D},

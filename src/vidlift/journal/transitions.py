@@ -38,6 +38,7 @@ __all__ = [
     "requeued",
     "retitled",
     "skipped",
+    "source_recorded",
     "upload_reset",
     "verifying",
 ]
@@ -85,6 +86,7 @@ def _entry_record(entry: JobSpec, now: float, created_at: float | None) -> JobRe
         metadata=entry.metadata,
         location=entry.location,
         state=JobState.PENDING,
+        source_url=entry.source_url,
         created_at=now if created_at is None else created_at,
         updated_at=now,
     )
@@ -122,6 +124,8 @@ class JobStatus(Protocol):
     @property
     def source_path(self) -> Path | None: ...
     @property
+    def source_url(self) -> str | None: ...
+    @property
     def size_bytes(self) -> int: ...
     @property
     def mtime_ns(self) -> int: ...
@@ -136,13 +140,22 @@ def _never_started(record: JobStatus) -> bool:
 
 
 def _same_row(record: JobStatus, entry: JobSpec) -> bool:
+    # A URL's size is learnt by the job (record_source), not when it is queued.
+    same_size = entry.source_url is not None or (record.size_bytes, record.mtime_ns) == (
+        entry.size_bytes,
+        entry.mtime_ns,
+    )
     return (
-        (record.source_path, record.size_bytes, record.mtime_ns, record.location)
-        == (entry.path, entry.size_bytes, entry.mtime_ns, entry.location)
-    ) and record.metadata == entry.metadata
+        same_size
+        and (record.source_path, record.source_url, record.location)
+        == (entry.path, entry.source_url, entry.location)
+        and record.metadata == entry.metadata
+    )
 
 
 def _new_version(record: JobStatus, entry: JobSpec) -> bool:
+    if entry.source_url is not None:  # a URL's version is known by the job, not the manifest
+        return False
     return (record.source_path, record.size_bytes, record.mtime_ns) != (
         entry.path,
         entry.size_bytes,
@@ -273,6 +286,11 @@ def failed(record: JobRecord, now: float, *, error: str) -> JobRecord:
 def skipped(record: JobRecord, now: float, *, reason: str) -> JobRecord:
     """``mark_skipped`` (the reason is kept in ``last_error``)."""
     return _moved(record, JobEvent.SKIP, now, last_error=reason)
+
+
+def source_recorded(record: JobRecord, now: float, *, size_bytes: int, identity: str) -> JobRecord:
+    """``record_source``: the source's size and identity when the job first read it."""
+    return _moved(record, JobEvent.INSPECT, now, size_bytes=size_bytes, source_identity=identity)
 
 
 def attempted(record: JobRecord, now: float) -> JobRecord:

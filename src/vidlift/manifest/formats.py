@@ -8,7 +8,8 @@ and report what makes a row unreadable; the meaning of the values is checked by
 
 CSV: a header row names the columns (case-insensitive, surrounding blanks ignored):
 ``path``, ``download_url``, ``id``, ``title``, ``description``, ``tags``, ``date``,
-``link`` and ``custom.<name>``. Decisions:
+``link``, the v2 template's ``publish_start_date``, ``permalink``, ``external_id`` and
+``thumbnail_download_url``, and ``custom.<name>``. Decisions:
 
 - A UTF-8 byte order mark is skipped; CRLF, LF and CR line ends are all accepted; a cell
   may hold quoted line breaks (the row's line is the physical line where it starts).
@@ -49,7 +50,23 @@ if TYPE_CHECKING:
 
 __all__ = ["FIELDS", "RawRow", "read_csv_rows", "read_jsonl_rows"]
 
-FIELDS = frozenset({"path", "download_url", "id", "title", "description", "tags", "date", "link"})
+FIELDS = frozenset(
+    {
+        "path",
+        "download_url",
+        "id",
+        "title",
+        "description",
+        "tags",
+        "date",
+        "link",
+        # JW's v2 template (the batch-upload guide's CSV)
+        "publish_start_date",
+        "permalink",
+        "external_id",
+        "thumbnail_download_url",
+    }
+)
 CUSTOM_PREFIX = "custom."
 MAX_CELL_CHARS = 16 * 1024 * 1024
 MAX_LINE_CHARS = 64 * 1024 * 1024

@@ -6,6 +6,10 @@ manifest again resumes instead of starting over.
 - With an ``id`` column (or JSON key), the id is used as written, after stripping the
   surrounding blanks. It must be at most 200 characters, all printable (no tabs or line
   breaks).
+- Else, with an ``external_id`` (JW's v2 template), that is the id, by the same rules.
+- A row naming its source with ``download_url`` and without either: ``"u-"`` + the first
+  16 hex digits of the SHA-256 of the URL without its query string, fragment and user
+  (:func:`public_source_url`): a signed URL whose signature is renewed keeps its job.
 - Without one (or with a blank cell), the id is derived from the row's ``path`` as
   written: ``"p-"`` + the first 16 hex digits of the SHA-256 of the path, normalized.
   A relative path is normalized lexically relative to the manifest's folder
@@ -26,11 +30,21 @@ from __future__ import annotations
 import hashlib
 import posixpath
 from array import array
+from urllib.parse import urlsplit, urlunsplit
 
-__all__ = ["MAX_JOB_ID_CHARS", "SeenIds", "check_job_id", "derive_job_id", "read_job_id"]
+__all__ = [
+    "MAX_JOB_ID_CHARS",
+    "SeenIds",
+    "check_job_id",
+    "derive_job_id",
+    "derive_url_job_id",
+    "public_source_url",
+    "read_job_id",
+]
 
 MAX_JOB_ID_CHARS = 200
 _DERIVED_PREFIX = "p-"
+_URL_PREFIX = "u-"
 _DERIVED_HEX_DIGITS = 16
 
 
@@ -39,6 +53,30 @@ def derive_job_id(path_as_written: str) -> str:
     normalized = posixpath.normpath(path_as_written)
     digest = hashlib.sha256(normalized.encode("utf-8", "surrogatepass")).hexdigest()
     return _DERIVED_PREFIX + digest[:_DERIVED_HEX_DIGITS]
+
+
+def public_source_url(url: str) -> str:
+    """``scheme://host[:port]/path`` of a source URL: no user or password, query string
+    (often a signature) or fragment; scheme and host in lower case. What journals,
+    reports and messages show of a URL."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError:  # a bad port or IPv6 literal: keep what follows the user part
+        parts, port = urlsplit(url.strip().split("?", 1)[0].split("#", 1)[0]), None
+        host = parts.netloc.rpartition("@")[2].lower()
+        return urlunsplit((parts.scheme.lower(), host, parts.path, "", ""))
+    host = (parts.hostname or "").lower()
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    netloc = f"{host}:{port}" if port is not None else host
+    return urlunsplit((parts.scheme.lower(), netloc, parts.path, "", ""))
+
+
+def derive_url_job_id(url: str) -> str:
+    """The job id of a ``download_url`` row without ``id`` or ``external_id``."""
+    digest = hashlib.sha256(public_source_url(url).encode("utf-8", "surrogatepass"))
+    return _URL_PREFIX + digest.hexdigest()[:_DERIVED_HEX_DIGITS]
 
 
 def check_job_id(job_id: str) -> str:

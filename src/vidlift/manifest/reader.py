@@ -8,10 +8,10 @@ manifest that cannot be read at all raises :class:`~vidlift.errors.ManifestError
 
 Checks on each row, in order: the row could be read (UTF-8, CSV quoting, JSON), its id
 (:mod:`vidlift.manifest.ids`; a duplicate id of this manifest is a problem), its fields
-(:class:`ManifestRow`), a ``path`` (a row with only ``download_url`` is refused: remote
-sources are not supported yet; with both, the path is used), and the source file
-(:func:`vidlift.manifest.sources.inspect_source`: found, regular, readable, not empty).
-Relative paths are relative to the manifest's folder.
+(:class:`ManifestRow`), its source: a ``path`` or a ``download_url`` (exactly one), and
+for a path the file (:func:`vidlift.manifest.sources.inspect_source`: found, regular,
+readable, not empty). Relative paths are relative to the manifest's folder. A URL is not
+fetched here: the job inspects it when it starts.
 
 Memory: one row at a time plus the duplicate-id table (16 bytes per row at most).
 """
@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from vidlift.errors import ManifestError
 from vidlift.manifest.formats import RawRow, read_csv_rows, read_jsonl_rows
-from vidlift.manifest.ids import SeenIds, derive_job_id, read_job_id
+from vidlift.manifest.ids import SeenIds, derive_job_id, derive_url_job_id, read_job_id
 from vidlift.manifest.rows import (
     ManifestEntry,
     ManifestProblem,
@@ -44,11 +44,10 @@ MANIFEST_FORMATS: Mapping[str, _RowReader] = {
     ".ndjson": read_jsonl_rows,
 }
 
-REMOTE_SOURCE_REASON = (
-    "remote sources are not supported yet (download_url): "
-    "download the file and give its path in a `path` column"
+MISSING_SOURCE_REASON = (
+    "missing source: the row names no file (`path`) nor URL (`download_url`: "
+    "http://, https:// or s3://); give one"
 )
-MISSING_PATH_REASON = "missing path: the row names no source file (`path` is empty)"
 
 
 def iter_manifest(path: Path, *, strict: bool = False) -> Iterator[ManifestEntry | ManifestProblem]:
@@ -105,51 +104,74 @@ class _RowJudge:
         if raw.fields is None:
             return ManifestProblem(location, f"<{location}>", None, raw.problem or "unreadable")
         written_path = _text_or_none(raw.fields.get("path"))
+        written_url = _text_or_none(raw.fields.get("download_url"))
         source = self._folder / written_path if written_path else None
-        job_id, id_problem = self._claim_job_id(raw.fields, written_path)
+        job_id, id_problem = self._claim_job_id(raw.fields, written_path, written_url)
         outcome = _validate(raw, id_problem)
         if isinstance(outcome, str):
             return ManifestProblem(location, job_id or f"<{location}>", source, outcome)
-        if source is None or job_id is None:
-            reason = REMOTE_SOURCE_REASON if outcome.download_url else MISSING_PATH_REASON
-            return ManifestProblem(location, job_id or f"<{location}>", source, reason)
-        facts = inspect_source(source)
-        if isinstance(facts, str):
-            return ManifestProblem(location, job_id, source, facts)
+        if job_id is None or (source is None and outcome.download_url is None):
+            return ManifestProblem(location, job_id or f"<{location}>", None, MISSING_SOURCE_REASON)
+        size_bytes = mtime_ns = 0
+        if source is not None:
+            facts = inspect_source(source)
+            if isinstance(facts, str):
+                return ManifestProblem(location, job_id, source, facts)
+            size_bytes, mtime_ns = facts.size_bytes, facts.mtime_ns
         return ManifestEntry(
             job_id=job_id,
             path=source,
-            size_bytes=facts.size_bytes,
-            mtime_ns=facts.mtime_ns,
+            size_bytes=size_bytes,
+            mtime_ns=mtime_ns,
             title=outcome.title,
             description=outcome.description,
             tags=outcome.tags,
-            date=outcome.date,
-            link=outcome.link,
+            date=outcome.publish_date,
+            link=outcome.page_link,
             custom=outcome.custom,
             location=location,
+            source_url=outcome.download_url,
+            thumbnail_url=outcome.thumbnail_download_url,
         )
 
     def _claim_job_id(
-        self, fields: Mapping[str, object], written_path: str | None
+        self, fields: Mapping[str, object], written_path: str | None, written_url: str | None
     ) -> tuple[str | None, str | None]:
-        """The row's job id and, if it cannot have one, why not. Claims it as seen."""
-        raw_id = fields.get("id")
-        if isinstance(raw_id, str) and _undecodable(raw_id):
-            return None, None  # reported as text that is not UTF-8
-        try:
-            given = read_job_id(raw_id)
-        except ValueError as exc:
-            return None, f"id: {exc}"
-        job_id = given or (derive_job_id(written_path) if written_path else None)
+        """The row's job id and, if it cannot have one, why not. Claims it as seen.
+
+        ``id``, else ``external_id``, else derived from the path, else from the URL.
+        """
+        given, name = None, "id"
+        for name in ("id", "external_id"):
+            raw_id = fields.get(name)
+            if isinstance(raw_id, str) and _undecodable(raw_id):
+                return None, None  # reported as text that is not UTF-8
+            try:
+                given = read_job_id(raw_id)
+            except ValueError as exc:
+                return None, f"{name}: {exc}"
+            if given:
+                break
+        job_id = given or _derived_id(written_path, written_url)
         if job_id is None or self._seen.add(job_id):
             return job_id, None
         if given:
-            return None, f"duplicate id {given!r}: an earlier row of this manifest has it"
+            return None, f"duplicate {name} {given!r}: an earlier row of this manifest has it"
+        if written_path:
+            return None, (
+                "duplicate path: an earlier row names the same file "
+                "(give the rows `id` values to upload a file more than once)"
+            )
         return None, (
-            "duplicate path: an earlier row names the same file "
-            "(give the rows `id` values to upload a file more than once)"
+            "duplicate download_url: an earlier row names the same URL (query strings "
+            "aside; give the rows `id` values to upload it more than once)"
         )
+
+
+def _derived_id(written_path: str | None, written_url: str | None) -> str | None:
+    if written_path:
+        return derive_job_id(written_path)
+    return derive_url_job_id(written_url) if written_url else None
 
 
 def _validate(raw: RawRow, id_problem: str | None) -> ManifestRow | str:

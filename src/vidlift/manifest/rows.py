@@ -6,8 +6,18 @@ edge; the rest of vidlift only sees the frozen value objects :class:`ManifestEnt
 (a row ready to upload) and :class:`ManifestProblem` (a row that cannot be, with the
 reason).
 
-Field rules (JW's batch-migration template, ../shared/PROTOCOL.md "The migration
-manifest users already have"):
+Field rules (JW's batch-migration templates, ../shared/PROTOCOL.md "The migration
+manifest users already have": the 2019 v1 template ``download_url, title, description,
+tags, date, link, custom.*`` and the v2 guide's ``download_url, title, description, tags,
+publish_start_date, permalink, external_id, thumbnail_download_url, custom.*``, both
+accepted as published):
+
+- the source: ``path`` (a local file) or ``download_url`` (``http://``, ``https://`` or
+  ``s3://bucket/key``), exactly one per row.
+- ``date`` (v1) and ``publish_start_date`` (v2) are the same field, as are ``link`` (v1)
+  and ``permalink`` (v2): a row gives one of each pair (or both with the same value).
+- ``external_id`` (v2): the job's id when the row has no ``id``; unique per manifest.
+- ``thumbnail_download_url`` (v2): an ``http(s)://`` URL, checked and kept with the row.
 
 - ``tags``: one comma-separated text (``"a, b,c"``) or, in JSON, a list of texts;
   blank tags and repeats are dropped.
@@ -25,21 +35,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Self
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 
-from vidlift.manifest.ids import read_job_id
+from vidlift.manifest.ids import public_source_url, read_job_id
 from vidlift.protocol.metadata import VideoMetadata
 
 __all__ = [
     "ManifestEntry",
     "ManifestProblem",
     "ManifestRow",
+    "check_source_url",
     "describe_validation_error",
     "parse_date",
     "parse_tags",
 ]
+
+SOURCE_SCHEMES = ("http", "https", "s3")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MIN_TIMESTAMP_S = -62_135_596_800  # 0001-01-01T00:00:00Z
@@ -109,6 +123,30 @@ def parse_tags(value: object) -> tuple[str, ...]:
     return tuple(tags)
 
 
+def check_source_url(url: str, *, schemes: tuple[str, ...] = SOURCE_SCHEMES) -> str:
+    """Return ``url`` if it is an absolute URL of one of ``schemes`` with a host (and, for
+    ``s3``, a key); raise ValueError saying what to write instead. The message never
+    repeats the query string."""
+    shown = _shorten(public_source_url(url)) if "://" in url else _shorten(url)
+    listed = ", ".join(f"{scheme}://" for scheme in schemes)
+    if any(char.isspace() for char in url):
+        raise ValueError(f"{shown!r}: a URL has no blanks (encode them as %20)")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a bad port raises here)
+    except ValueError:
+        raise ValueError(f"{shown!r} is not a valid URL") from None
+    if parts.scheme.lower() not in schemes:
+        raise ValueError(f"{shown!r} is not a {listed} URL (local files go in `path`)")
+    if not parts.hostname:
+        raise ValueError(f"{shown!r} has no host")
+    if parts.scheme.lower() == "s3" and (
+        not parts.path.strip("/") or parts.path.endswith("/") or parts.query
+    ):
+        raise ValueError(f"{shown!r}: an S3 source is s3://bucket/key (no query string)")
+    return url
+
+
 def _custom_value(name: str, value: object) -> str:
     if isinstance(value, str):
         return value.strip()
@@ -136,24 +174,47 @@ class ManifestRow(BaseModel):
     path: str | None = None
     download_url: str | None = None
     id: str | None = None
+    external_id: str | None = None
     title: str = ""
     description: str = ""
     tags: tuple[str, ...] = ()
     date: datetime | None = None
+    publish_start_date: datetime | None = None
     link: str = ""
+    permalink: str = ""
+    thumbnail_download_url: str | None = None
     custom: dict[str, str] = {}
 
-    @field_validator("path", "download_url", "title", "description", "link", mode="before")
+    @field_validator(
+        "path",
+        "download_url",
+        "thumbnail_download_url",
+        "title",
+        "description",
+        "link",
+        "permalink",
+        mode="before",
+    )
     @classmethod
     def _strip(cls, value: object) -> object:
         return value.strip() if isinstance(value, str) else value
 
-    @field_validator("path", "download_url")
+    @field_validator("path", "download_url", "thumbnail_download_url")
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None
 
-    @field_validator("id", mode="before")
+    @field_validator("download_url")
+    @classmethod
+    def _source_url(cls, value: str | None) -> str | None:
+        return check_source_url(value) if value else None
+
+    @field_validator("thumbnail_download_url")
+    @classmethod
+    def _thumbnail_url(cls, value: str | None) -> str | None:
+        return check_source_url(value, schemes=("http", "https")) if value else None
+
+    @field_validator("id", "external_id", mode="before")
     @classmethod
     def _read_id(cls, value: object) -> str | None:
         return read_job_id(value)
@@ -163,10 +224,34 @@ class ManifestRow(BaseModel):
     def _parse_tags(cls, value: object) -> tuple[str, ...]:
         return parse_tags(value)
 
-    @field_validator("date", mode="before")
+    @field_validator("date", "publish_start_date", mode="before")
     @classmethod
     def _parse_date(cls, value: object) -> datetime | None:
         return parse_date(value)
+
+    @model_validator(mode="after")
+    def _one_of_each_pair(self) -> Self:
+        if self.path and self.download_url:
+            raise ValueError("the row has both `path` and `download_url`: give one source per row")
+        pairs = (("date", "publish_start_date"), ("link", "permalink"))
+        for v1_name, v2_name in pairs:
+            v1_value, v2_value = getattr(self, v1_name), getattr(self, v2_name)
+            if v1_value and v2_value and v1_value != v2_value:
+                raise ValueError(
+                    f"`{v1_name}` and `{v2_name}` are the same field (JW's v1 and v2 "
+                    "templates) and differ here: keep one"
+                )
+        return self
+
+    @property
+    def publish_date(self) -> datetime | None:
+        """``date`` or ``publish_start_date``."""
+        return self.date or self.publish_start_date
+
+    @property
+    def page_link(self) -> str:
+        """``link`` or ``permalink``."""
+        return self.link or self.permalink
 
     @field_validator("custom", mode="before")
     @classmethod
@@ -198,15 +283,18 @@ def describe_validation_error(error: ValidationError) -> str:
 
 @dataclass(frozen=True, slots=True)
 class ManifestEntry:
-    """A manifest row that can be uploaded: the source file as it was seen, and metadata.
+    """A manifest row that can be uploaded: its source as it was seen, and metadata.
 
-    ``path`` is absolute; ``size_bytes`` and ``mtime_ns`` come from the file when the
-    row was read (used later to notice a file that changed). ``date`` is aware UTC.
-    ``custom`` is a read-only mapping (excluded from the hash).
+    The source is ``path`` (absolute; ``size_bytes`` and ``mtime_ns`` come from the file
+    when the row was read, used later to notice a file that changed) or ``source_url``
+    (``http(s)://`` or ``s3://``, as written: it may hold a signature, so it is never in
+    the repr; ``source_name`` is what may be shown and stored; size and mtime are 0 until
+    the job inspects the source). ``date`` is aware UTC. ``custom`` is a read-only
+    mapping (excluded from the hash).
     """
 
     job_id: str
-    path: Path
+    path: Path | None
     size_bytes: int
     mtime_ns: int
     title: str = ""
@@ -216,10 +304,21 @@ class ManifestEntry:
     link: str = ""
     custom: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
     location: str = ""
+    source_url: str | None = field(default=None, repr=False)
+    thumbnail_url: str | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.custom, MappingProxyType):
             object.__setattr__(self, "custom", MappingProxyType(dict(self.custom)))
+        if (self.path is None) == (self.source_url is None):
+            raise ValueError("a manifest entry has exactly one of path and source_url")
+
+    @property
+    def source_name(self) -> str:
+        """The path, or the URL without its query string (what may be shown and stored)."""
+        if self.source_url is not None:
+            return public_source_url(self.source_url)
+        return str(self.path)
 
     @property
     def metadata(self) -> VideoMetadata:

@@ -441,6 +441,24 @@ async def check_closed_journal_refuses_calls(journal: Journal) -> None:
     raise AssertionError("get() on a closed journal did not raise JournalError")
 
 
+async def check_url_jobs_keep_their_source_identity(journal: Journal) -> None:
+    """A URL job is stored without a path (the URL without its query string); its size
+    and identity, recorded when the job first reads it, survive a rerun of the manifest
+    (where the size is still unknown)."""
+    url = "https://cdn.example.com/v/clip.mp4"
+    entry = sample_entry(1, path=None, source_url=url, size_bytes=0, mtime_ns=0)
+    assert await journal.add_entries([entry]) == 1
+    record = await _record(journal, "job-1")
+    assert (record.source_path, record.source_url, record.source_identity) == (None, url, None)
+    assert record.to_entry() == entry
+    await journal.record_source("job-1", size_bytes=5000, identity='etag:"abc"')
+    assert await journal.add_entries([entry]) == 0
+    await journal.mark_creating("job-1")
+    record = await _record(journal, "job-1")
+    assert (record.size_bytes, record.source_identity) == (5000, 'etag:"abc"')
+    assert record.state is JobState.CREATING and record.source_url == url
+
+
 CONFORMANCE_CHECKS: tuple[Check, ...] = (
     check_add_entries_inserts_once,
     check_record_round_trip,
@@ -461,6 +479,7 @@ CONFORMANCE_CHECKS: tuple[Check, ...] = (
     check_illegal_moves_raise,
     check_metadata_of_done_jobs_is_recorded,
     check_closed_journal_refuses_calls,
+    check_url_jobs_keep_their_source_identity,
 )
 
 

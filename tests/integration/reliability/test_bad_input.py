@@ -88,7 +88,7 @@ async def test_bad_rows_and_odd_files_fail_alone_with_their_reasons(
         "loop,loop1.mp4,Loop,,",
         "fifo,pipe.mp4,Pipe,,",
         "good,lines.mp4,Same id again,,",
-        "remote,,Remote,,https://example.com/v.mp4",
+        f"remote,,Remote,,{emulator.endpoint}/no-such-video.mp4?sig=s3cr3t",
     ]
     manifest = folder / "library.csv"
     manifest.write_bytes(b"\xef\xbb\xbf" + "\r\n".join(rows).encode() + b"\r\n")  # BOM, CRLF
@@ -102,7 +102,7 @@ async def test_bad_rows_and_odd_files_fail_alone_with_their_reasons(
     assert failed["folder"] == "not a regular file: it is a directory"
     assert failed["loop"] == "symbolic link loop (too many levels of symbolic links)"
     assert failed["fifo"] == "not a regular file: it is a named pipe (FIFO)"
-    assert "remote sources are not supported yet" in failed["remote"]
+    assert "/no-such-video.mp4" in failed["remote"] and "s3cr3t" not in failed["remote"]
     assert "duplicate" in by_location["library.csv:11"]  # quoted line breaks counted
     assert failed["big-cell"].startswith("videos/create: 413"), failed["big-cell"]
     assert_on_platform(emulator, folder, {"good": "good.mp4", "lines": "lines.mp4"})

@@ -16,9 +16,11 @@ EXAMPLE = Path(__file__).parents[3] / "configs" / "vidlift.example.toml"
 
 def test_example_config_lists_every_setting_with_its_default() -> None:
     text = EXAMPLE.read_text()
-    documented = tomllib.loads(text)["vidlift"]
-    # Credentials are commented out on purpose; bwlimit and site_id have no default.
-    commented = {"api_key", "api_secret", "bwlimit", "site_id"}
+    data = tomllib.loads(text)
+    documented = {**data["vidlift"], "sources": data["sources"]}
+    # Credentials are commented out on purpose; bwlimit, site_id and the S3 endpoint have
+    # no default.
+    commented = {"api_key", "api_secret", "bwlimit", "site_id", "s3_endpoint_url"}
     assert set(documented) | commented == set(RunConfig.model_fields)
     defaults = RunConfig()
     from_file = RunConfig.model_validate(documented)
@@ -76,3 +78,23 @@ def test_unknown_key_and_bad_size_are_refused(tmp_path: Path) -> None:
 def test_secret_is_not_in_repr() -> None:
     config = RunConfig(api_key="k", api_secret="s3cr3t-value")
     assert "s3cr3t-value" not in repr(config)
+
+
+def test_sources_tables_beside_vidlift_and_the_s3_endpoint_flag(tmp_path: Path) -> None:
+    config = tmp_path / "v.toml"
+    config.write_text(
+        "[vidlift]\nread_timeout_s = 7\n"
+        '[sources.http]\nheaders = { Authorization = "Bearer t0k" }\n'
+        'hosts = ["media.example.com"]\n[sources.s3]\nendpoint_url = "http://file:9000"\n'
+    )
+    loaded = load_run_config({}, config_file=config, env={})
+    settings = loaded.source_settings()
+    assert dict(settings.http.headers) == {"Authorization": "Bearer t0k"}
+    assert settings.http.hosts == ("media.example.com",) and settings.http.timeouts.read_s == 7
+    assert settings.s3.endpoint_url == "http://file:9000"
+    assert "t0k" not in repr(loaded) and "t0k" not in repr(settings)
+    flagged = load_run_config({"s3_endpoint_url": "http://flag:9000"}, config_file=config, env={})
+    assert flagged.source_settings().s3.endpoint_url == "http://flag:9000"
+    config.write_text("[vidlift]\n[sources.http]\nmax_redirects = 99\n")
+    with pytest.raises(ConfigError, match=r"setting sources\.http\.max_redirects"):
+        load_run_config({}, config_file=config, env={})

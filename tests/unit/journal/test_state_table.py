@@ -31,6 +31,7 @@ CHANGES: dict[JobEvent, transitions.Change] = {
     JobEvent.PROGRESS: partial(transitions.progressed, ranges=((0, 9),)),
     JobEvent.ATTEMPT: transitions.attempted,
     JobEvent.RESET_UPLOAD: transitions.upload_reset,
+    JobEvent.INSPECT: partial(transitions.source_recorded, size_bytes=9, identity='etag:"e"'),
     JobEvent.VERIFY: transitions.verifying,
     JobEvent.FINISH: partial(transitions.done, video_key="K", md5=None),
     JobEvent.RETITLE: partial(transitions.retitled, metadata=VideoMetadata(title="New")),

@@ -8,7 +8,8 @@ import pytest
 
 from vidlift.errors import ManifestError
 from vidlift.manifest import ManifestEntry, ManifestProblem, derive_job_id, iter_manifest
-from vidlift.manifest.reader import MISSING_PATH_REASON, REMOTE_SOURCE_REASON
+from vidlift.manifest.ids import derive_url_job_id
+from vidlift.manifest.reader import MISSING_SOURCE_REASON
 
 Result = ManifestEntry | ManifestProblem
 
@@ -92,8 +93,7 @@ def test_every_bad_row_is_reported_and_the_rest_goes_on(library: Path) -> None:
             "date: cannot read 'not a date' as a date: use a Unix timestamp or an "
             "ISO date (2021-03-04 or 2021-03-04T10:00:00Z)",
         ),
-        ("m.csv:6", MISSING_PATH_REASON),
-        ("m.csv:7", REMOTE_SOURCE_REASON),
+        ("m.csv:6", MISSING_SOURCE_REASON),
         ("m.csv:8", "duplicate id 'j1': an earlier row of this manifest has it"),
         (
             "m.csv:10",
@@ -101,9 +101,12 @@ def test_every_bad_row_is_reported_and_the_rest_goes_on(library: Path) -> None:
             "values to upload a file more than once)",
         ),
         ("m.csv:11", "id: id is longer than 200 characters (201)"),
+        (
+            "m.csv:12",
+            "the row has both `path` and `download_url`: give one source per row",
+        ),
     ]
-    assert [e.location for e in entries(results)] == ["m.csv:9", "m.csv:12"]
-    assert "remote sources are not supported yet (download_url)" in REMOTE_SOURCE_REASON
+    assert [e.location for e in entries(results)] == ["m.csv:7", "m.csv:9"]
     by_location = {r.location: r for r in results}
     assert by_location["m.csv:2"].job_id == derive_job_id("missing.mp4")
     assert by_location["m.csv:2"].path == library / "missing.mp4"
@@ -169,7 +172,8 @@ def test_unknown_columns_are_reported_once_and_ignored(library: Path) -> None:
         (
             "m.csv:1",
             "unknown columns 'titel', 'foo' ignored: known columns are date, "
-            "description, download_url, id, link, path, tags, title; custom parameters are "
+            "description, download_url, external_id, id, link, path, permalink, "
+            "publish_start_date, tags, thumbnail_download_url, title; custom parameters are "
             "named custom.<name>",
         ),
     ]
@@ -247,9 +251,13 @@ def test_unusable_manifest_files(library: Path) -> None:
 
 
 def test_a_download_url_only_manifest(library: Path) -> None:
-    results = read(library, "download_url,title\nhttps://cdn/a.mp4,A\n")
-    assert problems(results) == [("m.csv:2", REMOTE_SOURCE_REASON)]
-    assert results[0].job_id == "<m.csv:2>"
+    results = read(library, "download_url,title\nhttps://cdn/a.mp4?sig=s3cr3t,A\n")
+    (entry,) = entries(results)
+    assert entry.job_id == derive_url_job_id("https://cdn/a.mp4")
+    assert (entry.path, entry.source_url) == (None, "https://cdn/a.mp4?sig=s3cr3t")
+    assert entry.source_name == "https://cdn/a.mp4"
+    assert (entry.size_bytes, entry.mtime_ns) == (0, 0)
+    assert "s3cr3t" not in repr(entry)
 
 
 def test_manifest_path_that_is_not_utf8(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ import pytest
 
 from vidlift.errors import ManifestError
 from vidlift.manifest import ManifestEntry, ManifestProblem, derive_job_id, iter_manifest
-from vidlift.manifest.reader import REMOTE_SOURCE_REASON
 
 Result = ManifestEntry | ManifestProblem
 
@@ -87,7 +86,6 @@ def test_bad_lines_are_reported_and_the_rest_goes_on(library: Path) -> None:
         ("m.jsonl:3", "not a JSON object but list"),
         ("m.jsonl:4", "not valid UTF-8 text in title: save the manifest as UTF-8"),
         ("m.jsonl:5", "custom parameter 'x' is given twice (again in the custom.x)"),
-        ("m.jsonl:6", REMOTE_SOURCE_REASON),
         (
             "m.jsonl:7",
             "date: cannot read True as a date: use a Unix timestamp or an ISO date "
@@ -96,7 +94,8 @@ def test_bad_lines_are_reported_and_the_rest_goes_on(library: Path) -> None:
         (
             "m.jsonl:8",
             "unknown keys 'titel', 'extra' ignored: known keys are date, "
-            "description, download_url, id, link, path, tags, title; custom parameters are "
+            "description, download_url, external_id, id, link, path, permalink, "
+            "publish_start_date, tags, thumbnail_download_url, title; custom parameters are "
             "named custom.<name>",
         ),
         ("m.jsonl:10", "path: Input should be a valid string"),
@@ -108,6 +107,7 @@ def test_bad_lines_are_reported_and_the_rest_goes_on(library: Path) -> None:
     ]
     assert [r.location for r in results if isinstance(r, ManifestEntry)] == [
         "m.jsonl:1",
+        "m.jsonl:6",  # a download_url row
         "m.jsonl:8",
         "m.jsonl:9",
     ]

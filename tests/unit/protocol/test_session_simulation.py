@@ -177,6 +177,8 @@ def test_property_session_completes_whatever_fails(scenario: Scenario) -> None:
     server, session, via_api = run(scenario)
     assert server.completed_copies, "the server never had the whole file"
     assert server.completed_copies[0] == b"\x01" * scenario.total
+    if _first_probe_completed_a_prefilled_file(scenario):
+        return  # the one case accepted knowingly (issue 11, point 8): see below
     # after the file was complete, only 1-byte probes were sent: never a second upload
     assert server.segment_bytes_after_completion == 0
     if scenario.total > 1:
@@ -186,6 +188,18 @@ def test_property_session_completes_whatever_fails(scenario: Scenario) -> None:
         assert isinstance(finish, Finish)
         assert finish.answer.final is not None
         assert finish.answer.final.size == scenario.total
+
+
+def _first_probe_completed_a_prefilled_file(scenario: Scenario) -> bool:
+    """A session obtained elsewhere whose server already held every byte but byte 0
+    (never left so by vidlift, which always sends from the first gap), and whose first
+    request, the probe, completed the file and lost its answer: a lost first probe adds
+    no doubt of its own, so the file is sent again. Accepted for the sake of the common
+    case (a lossy network failed a third of protocol-only uploads before)."""
+    reached = [fate for fate in scenario.fates if fate is not Fate.DROP]  # dropped: never seen
+    if scenario.total < 2 or scenario.resume or reached[:1] != [Fate.LOST]:
+        return False
+    return scenario.prefill == RangeSet.of([(1, scenario.total - 1)])
 
 
 def test_simulation_finds_the_lost_final_answer_case() -> None:
