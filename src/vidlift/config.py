@@ -10,6 +10,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from urllib.parse import urlsplit
 
 from vidlift.errors import ConfigError
 
@@ -43,6 +44,55 @@ _UNITS = {
     "gib": 1024**3,
 }
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*")
+
+
+# Bounds of the settings that the protocol and the platform impose (issue 11, point 10).
+MIN_CHUNK_SIZE_BYTES = 64 * 1024  # smaller segments only multiply round trips
+MAX_CHUNK_SIZE_BYTES = 64 * MiB  # the upload server refuses larger segments (413)
+MIN_BWLIMIT_BYTES_PER_S = 64 * 1024  # below this a segment outlives every timeout
+
+
+def check_endpoint(endpoint: str) -> str:
+    """``endpoint`` when it is an http(s) URL with a host and a port in 1-65535; else a
+    ConfigError saying what to write (a bad endpoint is refused before any request)."""
+    text = endpoint.strip()
+    example = f"e.g. {DEFAULT_ENDPOINT}, or http://127.0.0.1:8080 for the emulator"
+    if not text:
+        raise ConfigError(f"the endpoint is empty: set --endpoint or VIDLIFT_ENDPOINT ({example})")
+    parts = urlsplit(text)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise ConfigError(
+            f"endpoint {text!r}: write a URL starting with http:// or https:// ({example})"
+        )
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0 or not parts.hostname:
+        raise ConfigError(f"endpoint {text!r}: needs a host name and a port from 1 to 65535")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigError(f"endpoint {parts.hostname!r}: no query, fragment or user in the URL")
+    return text.rstrip("/")
+
+
+def check_chunk_size(size_bytes: int) -> int:
+    """``size_bytes`` when the upload server takes segments of that size; else ConfigError."""
+    if not MIN_CHUNK_SIZE_BYTES <= size_bytes <= MAX_CHUNK_SIZE_BYTES:
+        raise ConfigError(
+            f"chunk size {size_bytes} bytes: must be from 64KiB to 64MiB (the upload server "
+            "refuses larger segments with 413; smaller ones only cost round trips)"
+        )
+    return size_bytes
+
+
+def check_bwlimit(bytes_per_s: int) -> int:
+    """``bytes_per_s`` when a segment can still get through in time; else ConfigError."""
+    if bytes_per_s < MIN_BWLIMIT_BYTES_PER_S:
+        raise ConfigError(
+            f"bwlimit {bytes_per_s} bytes/s: must be at least 64KiB/s (write e.g. 50M for "
+            "50 MB/s); slower, a segment outlives every timeout"
+        )
+    return bytes_per_s
 
 
 def parse_size(text: str, *, what: str = "size") -> int:

@@ -22,6 +22,9 @@ from vidlift.config import (
     SourceSettings,
     Timeouts,
     UploadSettings,
+    check_bwlimit,
+    check_chunk_size,
+    check_endpoint,
     parse_size,
 )
 from vidlift.errors import ConfigError
@@ -139,6 +142,30 @@ class RunConfig(BaseModel):
     @classmethod
     def _bw(cls, value: object) -> object:
         return _size(value, "bwlimit")
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint(cls, value: str) -> str:
+        try:
+            return check_endpoint(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("chunk_size", mode="after")
+    @classmethod
+    def _chunk_bounds(cls, value: int) -> int:
+        try:
+            return check_chunk_size(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+
+    @field_validator("bwlimit", mode="after")
+    @classmethod
+    def _bw_bounds(cls, value: int | None) -> int | None:
+        try:
+            return None if value is None else check_bwlimit(value)
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
 
     def credentials(self) -> tuple[str, str]:
         """``(api_key, api_secret)``; ConfigError saying where to set them when missing.

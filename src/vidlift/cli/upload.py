@@ -5,11 +5,19 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import anyio
 import click
 
+from vidlift.cli.exits import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    fail,
+    fatal_errors,
+    unwrap_error,
+)
 from vidlift.cli.options import (
     credential_options,
     endpoint_option,
@@ -18,8 +26,9 @@ from vidlift.cli.options import (
     warn_insecure,
 )
 from vidlift.cli.progress import file_progress
+from vidlift.cli.resume import KeptUploadState, state_path
 from vidlift.client.source import SourceFile
-from vidlift.config import UploadSettings
+from vidlift.config import UploadSettings, check_bwlimit, check_chunk_size, check_endpoint
 from vidlift.errors import AuthError, ConfigError, VidliftError
 from vidlift.jobs.facade import Client, UploadResult
 
@@ -56,7 +65,9 @@ def _print_human(result: UploadResult) -> None:
         click.echo(f"  redirect  : {final.redirect_link.address} {final.redirect_link.query}")
 
 
-async def _run(path: Path, options: dict[str, Any], settings: UploadSettings) -> UploadResult:
+async def _run(
+    path: Path, options: dict[str, Any], settings: UploadSettings, state: KeptUploadState | None
+) -> UploadResult:
     source = await SourceFile.inspect(path)  # fail fast, before any request
     async with Client(
         endpoint=options["endpoint"],
@@ -82,7 +93,50 @@ async def _run(path: Path, options: dict[str, Any], settings: UploadSettings) ->
                 tags=[t.strip() for t in (options["tags"] or "").split(",") if t.strip()],
                 custom=parse_custom(options["custom"]),
                 on_progress=bar,
+                state=state,
             )
+
+
+def _settings(options: dict[str, Any]) -> UploadSettings:
+    """The upload's settings, each checked against what the protocol allows."""
+    if not options["upload_url"]:
+        options["endpoint"] = check_endpoint(options["endpoint"])
+    if options["bwlimit"] is not None:
+        check_bwlimit(options["bwlimit"])
+    return UploadSettings(
+        chunk_size_bytes=check_chunk_size(options["chunk_size"]),
+        api_format=options["api_format"],
+        verify_tls=not options["insecure"],
+        verify_md5=not options["no_verify_md5"],
+    )
+
+
+def _interrupted(state: KeptUploadState | None, file: Path) -> NoReturn:
+    """Ctrl-C: say what is kept and how to go on; exit 130."""
+    if state is not None and state.video_key:
+        held = sum(end - start + 1 for start, end in state.acked)
+        click.echo(
+            f"vidlift: interrupted; video {state.video_key} holds {held} bytes of {file}: "
+            "run the same command again to continue that upload",
+            err=True,
+        )
+    else:
+        click.echo("vidlift: interrupted; run the same command again to continue", err=True)
+    sys.exit(EXIT_INTERRUPTED)
+
+
+def _failed(exc: BaseException, state: KeptUploadState | None, file: Path, as_json: bool) -> None:
+    """Exit 130 (Ctrl-C), 2 (settings, credentials) or 1 (the upload failed); a bug
+    keeps its traceback."""
+    if isinstance(exc, KeyboardInterrupt):
+        _interrupted(state, file)
+    if not isinstance(exc, VidliftError):
+        raise exc
+    if isinstance(exc, ConfigError | AuthError):
+        fail(str(exc), EXIT_USAGE)
+    if as_json:
+        click.echo(json.dumps({"status": "error", "path": str(file), "error": str(exc)}))
+    fail(str(exc), EXIT_FAILED)
 
 
 @click.command()
@@ -114,22 +168,18 @@ def upload(file: Path, as_json: bool, **options: Any) -> None:
         raise click.UsageError("--upload-url and --session-id go together")
     if options["insecure"]:
         warn_insecure()
+    state: KeptUploadState | None = None
     try:
-        settings = UploadSettings(
-            chunk_size_bytes=options["chunk_size"],
-            api_format=options["api_format"],
-            verify_tls=not options["insecure"],
-            verify_md5=not options["no_verify_md5"],
-        )
-        result = anyio.run(_run, file, options, settings)
-    except (ConfigError, AuthError) as exc:  # bad settings or credentials: exit 2
-        click.echo(f"vidlift: error: {exc}", err=True)
-        sys.exit(2)
-    except VidliftError as exc:
-        if as_json:
-            click.echo(json.dumps({"status": "error", "path": str(file), "error": str(exc)}))
-        click.echo(f"vidlift: error: {exc}", err=True)
-        sys.exit(1)
+        with fatal_errors():  # bad settings: exit 2, before any request
+            settings = _settings(options)
+            if not options["upload_url"]:
+                where = state_path(file, options["endpoint"], options["api_key"] or "")
+                state = KeptUploadState.load(where)
+        result = anyio.run(_run, file, options, settings, state)
+    except (KeyboardInterrupt, VidliftError, BaseExceptionGroup) as raised:
+        _failed(unwrap_error(raised), state, file, as_json)
+    if state is not None:
+        state.forget()
     if as_json:
         click.echo(json.dumps(_result_document(result)))
     else:

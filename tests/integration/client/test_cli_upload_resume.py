@@ -1,0 +1,76 @@
+"""`vidlift upload` interrupted and run again continues the same upload (issue 11,
+point 9); bad settings are refused at once (points 4 and 10). Real subprocesses."""
+
+from __future__ import annotations
+
+import hashlib
+import signal
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+
+from vidlift.testing.emulator import Emulator
+
+from .conftest import make_file
+from .test_cli_upload import env_for, vidlift
+
+pytestmark = pytest.mark.anyio
+
+SIZE = 2 * 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--endpoint", "127.0.0.1:8080"], "http:// or https://"),
+        (["--endpoint", "ftp://127.0.0.1:8080"], "http:// or https://"),
+        (["--endpoint", "http://127.0.0.1:99999"], "port from 1 to 65535"),
+        (["--endpoint", " "], "endpoint is empty"),
+        (["--chunk-size", "10GiB"], "64MiB"),
+        (["--chunk-size", "1"], "64KiB"),
+        (["--bwlimit", "1"], "bwlimit"),
+    ],
+)
+async def test_bad_settings_are_refused_at_once(
+    emulator: Emulator, tmp_path: Path, flags: list[str], named: str
+) -> None:
+    source = make_file(tmp_path / "clip.mp4", 100_000)
+    env = env_for(emulator) | {"XDG_STATE_HOME": str(tmp_path / "state")}
+    base = ["upload", str(source), "--endpoint", emulator.endpoint]
+    code, out, err = await vidlift(*base, *flags, env=env)
+    assert code == 2, (out, err)
+    assert err.startswith("vidlift: error: ") and named in err, err
+    assert "Traceback" not in err
+    assert emulator.request_counts().get("api", 0) == 0  # refused before any request
+
+
+async def test_ctrl_c_then_the_same_command_continues_the_same_upload(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    source = make_file(tmp_path / "talk.mp4", SIZE)
+    env = env_for(emulator) | {"XDG_STATE_HOME": str(tmp_path / "state")}
+    command = [sys.executable, "-m", "vidlift", "upload", str(source)]
+    command += ["--endpoint", emulator.endpoint, "--chunk-size", "64KiB"]
+    async with await anyio.open_process([*command, "--bwlimit", "256KiB"], env=env) as first:
+        await emulator.wait_until(lambda: emulator.request_counts().get("segment", 0) >= 4)
+        first.send_signal(signal.SIGINT)
+        assert await first.wait() == 130
+        assert first.stderr is not None
+        err = (await first.stderr.receive()).decode()
+    assert "interrupted; video " in err and "run the same command again" in err, err
+    assert "Traceback" not in err
+    sent_before = emulator.request_counts().get("bytes_received", 0)
+
+    code, out, err = await vidlift(*command[3:], env=env)
+
+    assert code == 0, (out, err)
+    videos = emulator.videos()
+    assert len(videos) == 1  # the same video, not a second one
+    stored = emulator.video_file(videos[0].key)
+    assert stored is not None
+    assert hashlib.md5(stored.read_bytes()).digest() == hashlib.md5(source.read_bytes()).digest()
+    resent = emulator.request_counts().get("bytes_received", 0) - SIZE
+    assert resent < 4 * 64 * 1024, (sent_before, resent)  # at most a few segments again
+    assert not list((tmp_path / "state").rglob("*.json"))  # nothing kept once done
