@@ -108,6 +108,7 @@ class RunConfig(BaseModel):
     connect_timeout_s: float = Field(default=15.0, gt=0)
     read_timeout_s: float = Field(default=120.0, gt=0)
     grace_s: float = Field(default=5.0, ge=0)
+    unreachable_s: float = Field(default=300.0, gt=0)
     insecure: bool = False
     verify_md5: bool = True
     log_format: Literal["auto", "rich", "text", "json"] = "auto"
@@ -234,6 +235,7 @@ class RunConfig(BaseModel):
             concurrency=self.files_in_flight(mean_file_bytes),
             upload=upload,
             grace_s=self.grace_s,
+            unreachable_s=self.unreachable_s,
             sources=self.source_settings(),
         )
 
