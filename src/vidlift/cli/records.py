@@ -126,7 +126,14 @@ def report(journal_path: str | None, fmt: str, output: Path | None) -> None:
         if output is None:
             anyio.run(_report, path, fmt, sys.stdout)
         else:
-            with output.open("w", encoding="utf-8", newline="") as handle:
+            try:
+                handle = output.open("w", encoding="utf-8", newline="")
+            except OSError as exc:
+                raise ConfigError(
+                    f"--output {output}: cannot write it ({exc.strerror}); create its folder "
+                    "or choose another file"
+                ) from None
+            with handle:
                 anyio.run(_report, path, fmt, handle)
             click.echo(f"report written to {output}", err=True)
     except VidliftError as exc:

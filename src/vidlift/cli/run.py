@@ -18,7 +18,7 @@ import click
 from vidlift.cli.beacon import write_beacons
 from vidlift.cli.eventlog import LineDisplay
 from vidlift.cli.eventloop import backend_options
-from vidlift.cli.exits import fatal_errors
+from vidlift.cli.exits import fatal_errors, warn
 from vidlift.cli.history import HistoryRecorder
 from vidlift.cli.journals import JournalRef, as_ref, default_journal_path, open_journal
 from vidlift.cli.options import size_type, warn_insecure
@@ -85,6 +85,8 @@ async def _watch_signals(stop: anyio.Event, scope: anyio.CancelScope, display: D
 
 async def _dry_run(journal: Journal, manifest: Path, strict: bool) -> int:
     stats = await ingest_manifest(journal, manifest, strict=strict)
+    for text in stats.warnings:
+        warn(text)
     counts = await journal.counts()
     click.echo(
         f"dry run: {stats.rows} rows read, {stats.new_jobs} new jobs, {stats.problems} bad rows"
@@ -216,6 +218,8 @@ async def ingest_into_view(
     """Queue the manifest's rows, then start the display's totals from the journal's
     counts (returned, with what the ingest found)."""
     stats = await ingest_manifest(journal, manifest, strict=strict, on_event=display)
+    for text in stats.warnings:
+        warn(text)
     counts = await journal.counts()
     view = display.view
     view.total_jobs = counts.total_jobs

@@ -50,6 +50,7 @@ class IngestStats:
     rows: int = 0
     new_jobs: int = 0
     problems: int = 0
+    warnings: list[str] = field(default_factory=list)  # e.g. unknown columns
     secret_urls: dict[str, str] = field(default_factory=dict, repr=False)
     metadata_changes: list[MetadataChange] = field(default_factory=list)
 
@@ -122,6 +123,10 @@ async def ingest_manifest(
             if isinstance(row, ManifestEntry) and row.source_url not in (None, row.source_name):
                 stats.secret_urls[row.job_id] = row.source_url
         for row in batch:
+            if isinstance(row, ManifestProblem) and row.job_id.endswith(" columns>"):
+                # Unknown columns are a warning, not a failed pseudo-job (issue 11, 2).
+                stats.warnings.append(f"{row.location}: {row.reason}")
+                continue
             if isinstance(row, ManifestProblem):
                 stats.problems += 1
                 await journal.add_problem(job_problem(row))
