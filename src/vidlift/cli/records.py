@@ -14,6 +14,7 @@ import click
 
 from vidlift.cli.journals import JournalRef, find_journal, open_journal, open_journal_readonly
 from vidlift.cli.view import human_bytes
+from vidlift.cli.wording import count_of
 from vidlift.errors import ConfigError, VidliftError
 from vidlift.journal.base import Journal
 from vidlift.journal.state import JobState
@@ -158,4 +159,5 @@ def retry(journal_path: str | None, failed: bool) -> None:
     except VidliftError as exc:
         _fail(exc)
         return
-    click.echo(f"{count} failed jobs queued again; run `vidlift run MANIFEST` to upload them")
+    queued = count_of(count, "failed job")
+    click.echo(f"{queued} queued again; run `vidlift run MANIFEST` to upload them")

@@ -24,6 +24,7 @@ from vidlift.cli.journals import JournalRef, as_ref, default_journal_path, open_
 from vidlift.cli.options import size_type, warn_insecure
 from vidlift.cli.settings import RunConfig, load_run_config
 from vidlift.cli.view import BatchView, human_bytes
+from vidlift.cli.wording import count_of
 from vidlift.errors import ConfigError
 from vidlift.jobs.batch import run_batch
 from vidlift.jobs.events import BatchEvent, EventSink
@@ -89,10 +90,12 @@ async def _dry_run(journal: Journal, manifest: Path, strict: bool) -> int:
         warn(text)
     counts = await journal.counts()
     click.echo(
-        f"dry run: {stats.rows} rows read, {stats.new_jobs} new jobs, {stats.problems} bad rows"
+        f"dry run: {count_of(stats.rows, 'row')} read, {count_of(stats.new_jobs, 'new job')}, "
+        f"{count_of(stats.problems, 'bad row')}"
     )
     if stats.metadata_changes:
-        click.echo(f"  metadata to update on the platform: {len(stats.metadata_changes)} videos")
+        videos = count_of(len(stats.metadata_changes), "video")
+        click.echo(f"  metadata to update on the platform: {videos}")
         for change in stats.metadata_changes[:10]:
             click.echo(f"    {change.job_id} ({change.video_key}): {change.metadata.title!r}")
     for state, count in counts.by_state.items():

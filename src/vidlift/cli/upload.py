@@ -27,6 +27,7 @@ from vidlift.cli.options import (
 )
 from vidlift.cli.progress import file_progress
 from vidlift.cli.resume import KeptUploadState, state_path
+from vidlift.cli.wording import count_of
 from vidlift.client.source import SourceFile
 from vidlift.config import UploadSettings, check_bwlimit, check_chunk_size, check_endpoint
 from vidlift.errors import AuthError, ConfigError, VidliftError
@@ -57,8 +58,9 @@ def _print_human(result: UploadResult) -> None:
     if result.md5:
         click.echo(f"  md5       : {result.md5} (matches the platform)")
     click.echo(
-        f"  sent      : {result.bytes_sent} bytes in {result.segments_sent} segments, "
-        f"{result.failures} failures survived"
+        f"  sent      : {count_of(result.bytes_sent, 'byte')} in "
+        f"{count_of(result.segments_sent, 'segment')}, "
+        f"{count_of(result.failures, 'failure')} survived"
     )
     final = result.final
     if final is not None and final.redirect_link is not None:
