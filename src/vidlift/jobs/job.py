@@ -15,12 +15,10 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from types import TracebackType
 from typing import Protocol, TypeVar
 
 import anyio
 
-from vidlift.client.reading import RangeReader
 from vidlift.errors import (
     RangesShrank,
     UploadError,
@@ -34,6 +32,7 @@ from vidlift.platforms.base import FinishedUpload, Platform, RemoteVideo, Transf
 from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.models import FinalAnswer
 from vidlift.protocol.ranges import RangeSet
+from vidlift.sources.base import Source, SourceReader
 
 __all__ = [
     "JobContext",
@@ -115,33 +114,6 @@ class NullJobLog:
         """Nothing to record."""
 
 
-class _Source(Protocol):
-    """What the loop needs of a source (``vidlift.sources``)."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def size_bytes(self) -> int: ...
-
-    async def check_unchanged(self) -> None: ...
-
-    def open(self, piece_bytes: int, *, hash_md5: bool = True) -> _OpenReader: ...
-
-
-class _OpenReader(RangeReader, Protocol):
-    async def __aenter__(self) -> _OpenReader: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-    async def md5_hexdigest(self) -> str: ...
-
-
 @dataclass(slots=True)
 class JobStats:
     """What one job cost on the wire."""
@@ -168,7 +140,7 @@ class JobStart:
     """One job as the loop starts it: what to upload, where it stands."""
 
     job_id: str
-    source: _Source
+    source: Source
     metadata: VideoMetadata
     marker: str
     tag: str | None = None
@@ -263,7 +235,7 @@ class _Run:
                         self.ctx.reachability.answered()
             return await self._result(reader)
 
-    async def _do(self, step: Step, reader: _OpenReader) -> Step:
+    async def _do(self, step: Step, reader: SourceReader) -> Step:
         if step is Step.CREATE:
             return await self._create()
         if step is Step.RENEW:
@@ -381,7 +353,7 @@ class _Run:
         self.acked_bytes = 0
         return Step.SEND
 
-    async def _send(self, reader: _OpenReader) -> Step:
+    async def _send(self, reader: SourceReader) -> Step:
         assert self.transfer is not None
         await self.spec.source.check_unchanged()
         transfer = self.transfer
@@ -432,7 +404,7 @@ class _Run:
         self.transfer.restart()
         return Step.SEND
 
-    async def _verify(self, reader: _OpenReader) -> Step:
+    async def _verify(self, reader: SourceReader) -> Step:
         source = self.spec.source
         finished = self.finished or FinishedUpload()
         if finished.size_bytes is not None and finished.size_bytes != source.size_bytes:
@@ -454,7 +426,7 @@ class _Run:
             _check_platform(info, source.size_bytes, self.md5)
         return Step.DONE
 
-    async def _result(self, reader: _OpenReader) -> JobResult:
+    async def _result(self, reader: SourceReader) -> JobResult:
         finished = self.finished or FinishedUpload()
         return JobResult(
             self.video_key or (finished.final.video_key if finished.final else None),

@@ -11,13 +11,10 @@ connection). Sources never retry and never sleep: the job loop decides.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
 from types import TracebackType
 from typing import Protocol
 
-from vidlift.client.fileslice import FileSlice
-from vidlift.protocol.ranges import ByteRange
+from vidlift.client.reading import RangeReader
 
 __all__ = ["Source", "SourceReader"]
 
@@ -54,7 +51,7 @@ class Source(Protocol):
         ...
 
 
-class SourceReader(Protocol):
+class SourceReader(RangeReader, Protocol):
     """Reads ranges of one source; an async context manager, opened lazily in __aenter__."""
 
     @property
@@ -70,30 +67,6 @@ class SourceReader(Protocol):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None: ...
-
-    @property
-    def hashing(self) -> bool:
-        """True when this reader computes the source's md5."""
-        ...
-
-    @property
-    def can_zero_copy(self) -> bool:
-        """True when :meth:`file_slice` may be used (local files on loops with sendfile)."""
-        ...
-
-    def iter_range(self, byte_range: ByteRange) -> AsyncIterator[bytes]:
-        """The bytes of ``byte_range`` in pieces of at most ``piece_bytes``."""
-        ...
-
-    def file_slice(
-        self, byte_range: ByteRange, on_sent: Callable[[int], None] | None = None
-    ) -> FileSlice:
-        """The range as a zero-copy body (only when :attr:`can_zero_copy`)."""
-        ...
-
-    def hashing_beside(self, end: int) -> AbstractAsyncContextManager[None]:
-        """Hash up to ``end`` (exclusive) while the body of the ``async with`` runs."""
-        ...
 
     async def md5_hexdigest(self) -> str:
         """The md5 of the whole source (reads what was not hashed while sending)."""
