@@ -24,7 +24,7 @@ CHAOS = FaultPlan(
     api_429_p=0.1,
     api_500_p=0.05,
     truncated_answer_p=0.05,
-    forget_completed=0.5,
+    forget_completed=True,  # every completed session is forgotten: late answers meet 404s
     latency_jitter_ms=2.0,
 )
 SEGMENT = 1000
