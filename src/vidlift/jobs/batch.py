@@ -172,6 +172,7 @@ async def run_batch(
                 api_timeout_s=upload.timeouts.api_s,
                 zero_copy=upload.zero_copy,
                 verify_md5=upload.verify_md5,
+                library=library,
             )
             platform = V2Platform(transport, v2)
         else:

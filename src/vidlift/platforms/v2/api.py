@@ -51,6 +51,7 @@ class V2Settings:
     ``bytes_in_flight`` would be exceeded. ``page_length`` parts per listing call.
     ``verify_md5=False`` hashes nothing while sending (each part's ETag is then trusted;
     on resume, a part listed with an ETag but not acked is still hashed and compared).
+    ``library`` tags every media created, so that a lost journal is rebuilt by listing.
     """
 
     site_id: str
@@ -63,6 +64,7 @@ class V2Settings:
     api_timeout_s: float = 60.0
     zero_copy: bool = True
     verify_md5: bool = True
+    library: str | None = None  # the library's tag (custom_params.vidlift_library)
 
     def __post_init__(self) -> None:
         if not self.site_id:
@@ -139,6 +141,17 @@ class V2Api:
             MediaList, "GET", self._media_path(), call="media list", query=query
         )
         return answer.media
+
+    async def list_with(self, param: str, value: str, *, page: int, page_length: int) -> MediaList:
+        """One page of the media whose custom param ``param`` is ``value``."""
+        query = {
+            "q": f'custom_params.{param}:"{value}"',
+            "page": str(page),
+            "page_length": str(page_length),
+        }
+        return await self._json(
+            MediaList, "GET", self._media_path(), call="media list", query=query
+        )
 
     async def show(self, media_id: str) -> MediaAnswer:
         """``GET .../media/{id}/``; VideoMissing on 404."""
