@@ -302,6 +302,12 @@ async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: b
     help="Compare each file's md5 with the platform's (default on; off saves ~1.5 CPU s/GB).",
 )
 @click.option(
+    "--wait-ready/--no-wait-ready",
+    default=None,
+    help="After each upload, wait until the platform has processed the video (ready), "
+    "or fail the job with the platform's message.",
+)
+@click.option(
     "--event-loop",
     type=click.Choice(["asyncio", "uvloop"]),
     default=None,

@@ -111,6 +111,7 @@ class RunConfig(BaseModel):
     unreachable_s: float = Field(default=300.0, gt=0)
     insecure: bool = False
     verify_md5: bool = True
+    wait_ready: bool = False
     log_format: Literal["auto", "rich", "text", "json"] = "auto"
     log_interval_s: float = Field(default=10.0, gt=0)
     metrics_port: int = Field(default=0, ge=0, le=65535)
@@ -237,6 +238,7 @@ class RunConfig(BaseModel):
             grace_s=self.grace_s,
             unreachable_s=self.unreachable_s,
             sources=self.source_settings(),
+            wait_ready=self.wait_ready,
         )
 
 

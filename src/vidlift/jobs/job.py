@@ -20,7 +20,9 @@ from typing import Protocol, TypeVar
 import anyio
 
 from vidlift.errors import (
+    ProcessingFailed,
     RangesShrank,
+    StillProcessing,
     UploadError,
     VerificationError,
     VidliftError,
@@ -72,6 +74,7 @@ class Step(StrEnum):
     SEND = "send"  # send what the platform does not hold
     RECONCILE = "reconcile"  # ask the platform whether it holds the file
     VERIFY = "verify"  # compare the platform's size and md5 with the source's
+    READY = "ready"  # wait until the platform has processed the video (--wait-ready)
     DONE = "done"
 
 
@@ -89,6 +92,8 @@ class JobLog(Protocol):
     ) -> None: ...
 
     async def mark_verifying(self, job_id: str) -> None: ...
+
+    async def mark_processing(self, job_id: str, *, md5: str | None) -> None: ...
 
     async def reset_upload(self, job_id: str) -> None: ...
 
@@ -108,6 +113,9 @@ class NullJobLog:
         """Nothing to record."""
 
     async def mark_verifying(self, job_id: str) -> None:
+        """Nothing to record."""
+
+    async def mark_processing(self, job_id: str, *, md5: str | None) -> None:
         """Nothing to record."""
 
     async def reset_upload(self, job_id: str) -> None:
@@ -149,6 +157,8 @@ class JobStart:
     acked: RangeSet = field(default_factory=RangeSet)  # recorded for that upload
     look_up_first: bool = False  # a create call may have reached the platform
     known: RemoteVideo | None = None  # what a survey of the platform found for this job
+    verified: bool = False  # uploaded and verified: the platform is processing it
+    verified_md5: str | None = None  # the file's md5 recorded then
 
 
 @dataclass(slots=True)
@@ -160,6 +170,7 @@ class JobContext:
     log: JobLog
     piece_bytes: int
     verify_md5: bool = True
+    wait_ready: bool = False  # after verifying, poll until the platform has processed it
     gate: AdaptiveGate | None = None
     reachability: Reachability | None = None
     has_api: bool = True  # False for protocol-only uploads: nothing to ask or verify
@@ -201,6 +212,9 @@ class _Run:
 
     async def _first_step(self) -> Step:
         known, size = self.spec.known, self.spec.source.size_bytes
+        if self.spec.verified and self.video_key is not None:  # resumed while processing
+            self.md5 = self.spec.verified_md5
+            return self._after_verify()
         if self.transfer is not None:
             return Step.SEND
         if known is None or self.video_key is not None:
@@ -244,6 +258,8 @@ class _Run:
             return await self._send(reader)
         if step is Step.RECONCILE:
             return await self._reconcile()
+        if step is Step.READY:
+            return await self._await_ready()
         return await self._verify(reader)
 
     async def _act(self, decision: Decision, exc: VidliftError, step: Step) -> Step:
@@ -254,6 +270,9 @@ class _Run:
             self.look_up = self.video_key is None  # the create may have reached it
         if verdict in (Verdict.RETRY, Verdict.WAIT):
             await self._back_off(exc, decision.delay_s)
+            return step
+        if verdict is Verdict.POLL:
+            await anyio.sleep(decision.delay_s)  # not a failure: processing takes time
             return step
         if verdict is Verdict.RECONCILE and self.ctx.has_api:
             return Step.RECONCILE
@@ -308,6 +327,8 @@ class _Run:
                 path=where,
                 session_id=upload_id,
             )
+        if isinstance(exc, StillProcessing):
+            return VidliftError(f"{exc}; gave up waiting after {self.failures} status checks")
         if isinstance(exc, UploadError):
             exc.locate(where, upload_id)
         return exc
@@ -424,7 +445,24 @@ class _Run:
             info = self.held or await self.ctx.platform.show(self.video_key)
             self.held = None  # a reconcile's answer is used once; a retry asks again
             _check_platform(info, source.size_bytes, self.md5)
-        return Step.DONE
+        if self.ctx.wait_ready and self.ctx.has_api and self.video_key is not None:
+            await self.ctx.log.mark_processing(self.spec.job_id, md5=self.md5)
+        return self._after_verify()
+
+    def _after_verify(self) -> Step:
+        waits = self.ctx.wait_ready and self.ctx.has_api and self.video_key is not None
+        return Step.READY if waits else Step.DONE
+
+    async def _await_ready(self) -> Step:
+        """One status check: ready is done; failed raises ProcessingFailed with the
+        platform's message; anything else raises StillProcessing (the table: poll)."""
+        assert self.video_key is not None
+        info = await self.ctx.platform.show(self.video_key)
+        if info.status == "ready":
+            return Step.DONE
+        if info.status == "failed":
+            raise ProcessingFailed(info.key, info.status, info.error_message)
+        raise StillProcessing(info.key, info.status)
 
     async def _result(self, reader: SourceReader) -> JobResult:
         finished = self.finished or FinishedUpload()
@@ -439,7 +477,7 @@ class _Run:
 
 def _check_platform(info: RemoteVideo, size_bytes: int, md5: str | None) -> None:
     if info.status == "failed":
-        raise VerificationError(f"the platform reports video {info.key} as failed")
+        raise ProcessingFailed(info.key, info.status, info.error_message)
     if info.size_bytes is not None and info.size_bytes != size_bytes:
         raise VerificationError(
             f"the platform has {info.size_bytes} bytes for video {info.key}, the file has "

@@ -46,7 +46,7 @@ from vidlift.jobs.pacing import AdaptiveGate
 from vidlift.jobs.policy import RetryPolicy, Verdict
 from vidlift.jobs.reachability import Reachability
 from vidlift.journal.base import JobRecord, Journal
-from vidlift.journal.state import JobState
+from vidlift.journal.state import RUNNABLE_STATES, JobState
 from vidlift.platforms.base import Platform, RemoteVideo, UploadHandle
 from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.ranges import RangeSet
@@ -54,8 +54,6 @@ from vidlift.sources.base import Source
 from vidlift.sources.opener import SourceOpener
 
 __all__ = ["RUNNABLE_STATES", "BatchOutcome", "BatchRunner", "BatchSettings"]
-
-RUNNABLE_STATES = (JobState.PENDING, JobState.CREATING, JobState.UPLOADING, JobState.VERIFYING)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +67,9 @@ class BatchSettings:
     # jobs left as they were), instead of every job failing one by one.
     unreachable_s: float = 300.0
     sources: SourceSettings = field(default_factory=SourceSettings)  # URL sources
+    # After verifying, wait until the platform has processed each video (ready) or says it
+    # failed (the job fails with the platform's message): --wait-ready.
+    wait_ready: bool = False
 
 
 @dataclass(slots=True)
@@ -133,6 +134,7 @@ class BatchRunner:
             log=journal,
             piece_bytes=settings.upload.piece_bytes,
             verify_md5=settings.upload.verify_md5,
+            wait_ready=settings.wait_ready,
             gate=gate,
             reachability=Reachability(settings.unreachable_s),
             should_stop=lambda: self._stopping,
@@ -299,6 +301,8 @@ class BatchRunner:
             acked=RangeSet.of(record.acked_ranges),
             look_up_first=record.create_sent or self.look_up_all,
             known=known if record.video_key is None else None,
+            verified_md5=record.md5 if record.state is JobState.PROCESSING else None,
+            verified=record.state is JobState.PROCESSING,
         )
 
     async def _process(self, record: JobRecord) -> JobResult:

@@ -100,6 +100,10 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE jobs ADD COLUMN source_url TEXT",
         "ALTER TABLE jobs ADD COLUMN source_identity TEXT",
     ),
+    (  # 4: the processing state (--wait-ready) is runnable: the claim index covers it
+        "DROP INDEX IF EXISTS jobs_claimable",
+        f"CREATE INDEX jobs_claimable ON jobs (seq) WHERE state IN ({_RUNNABLE})",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -47,6 +47,7 @@ def remote_video(info: VideoInfo) -> RemoteVideo:
         md5=info.md5.lower() if info.md5 else None,
         marker=info.custom.get(MARKER_FIELD),
         tag=info.custom.get(SOURCE_FIELD),
+        error_message=info.error_message,
     )
 
 

@@ -115,6 +115,15 @@ class VideoInfo(_Answer):
     md5: str | None = None
     custom: dict[str, str] = Field(default_factory=dict)
     upload_session_id: str | None = None
+    error_message: str | None = Field(default=None, validation_alias="error")
+
+    @field_validator("error_message", mode="before")
+    @classmethod
+    def _error_text(cls, value: object) -> object:
+        # A failed video's ``error`` block: {"message": "..."} (or a bare string).
+        if isinstance(value, dict):
+            value = value.get("message")
+        return str(value)[:300] if value else None
 
     @field_validator("title", "status", mode="before")
     @classmethod

@@ -135,6 +135,7 @@ def video_fields(video: VideoRecord) -> dict[str, object]:
         "upload_session_id": video.session_id,
         "created": int(video.created_at),
         "updated": int(video.updated_at or video.created_at),
+        **({"error": {"message": video.error_message}} if video.error_message else {}),
     }
 
 

@@ -237,7 +237,13 @@ async def _show(
     ctx: EmulatorContext, request: web.Request, params: Params, rate: RateLimitState
 ) -> Answer:
     del request
-    return show_answer(_video_of(ctx, params), rate)
+    return show_answer(_as_read(ctx, _video_of(ctx, params)), rate)
+
+
+def _as_read(ctx: EmulatorContext, video: VideoRecord) -> VideoRecord:
+    """The video as show and list describe it now (processing after it completed)."""
+    status = video.status_at(ctx.clock(), ctx.config.v1_processing_s)
+    return video if status is video.status else dataclasses.replace(video, status=status)
 
 
 async def _list(
@@ -250,7 +256,7 @@ async def _list(
     exact = [(name, value) for name, value in wanted.custom if name != "*"]
     pool = ctx.store.videos_with_custom(*exact[0]) if exact else ctx.store.videos()
     found = [video for video in pool if wanted.matches(video)]
-    page = found[offset : offset + limit]
+    page = [_as_read(ctx, video) for video in found[offset : offset + limit]]
     return list_answer(page, total=len(found), limit=limit, offset=offset, rate_limit=rate)
 
 
