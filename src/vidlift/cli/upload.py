@@ -45,13 +45,13 @@ def _result_document(result: UploadResult) -> dict[str, Any]:
         "size": result.size_bytes,
         "md5": result.md5,
         "bytes_sent": result.bytes_sent,
-        "segments_sent": result.segments_sent,
+        "segments_sent": result.segments_sent,  # v2: parts
         "failures_survived": result.failures,
         "final_answer": final,
     }
 
 
-def _print_human(result: UploadResult) -> None:
+def _print_human(result: UploadResult, unit: str) -> None:
     click.echo(f"uploaded {result.path}")
     click.echo(f"  video key : {result.video_key or '(not reported)'}")
     click.echo(f"  size      : {result.size_bytes} bytes")
@@ -59,7 +59,7 @@ def _print_human(result: UploadResult) -> None:
         click.echo(f"  md5       : {result.md5} (matches the platform)")
     click.echo(
         f"  sent      : {count_of(result.bytes_sent, 'byte')} in "
-        f"{count_of(result.segments_sent, 'segment')}, "
+        f"{count_of(result.segments_sent, unit)}, "
         f"{count_of(result.failures, 'failure')} survived"
     )
     final = result.final
@@ -77,6 +77,8 @@ async def _run(
         api_secret=options["api_secret"],
         settings=settings,
         bwlimit_bytes_per_s=options["bwlimit"],
+        site_id=(options["site_id"] or "") if options["api"] == "v2" else None,  # "": refused
+        parts_in_flight=options["parts_in_flight"],
     ) as client:
         with file_progress(
             path.name, source.size_bytes, enabled=None if not options["json"] else False
@@ -96,6 +98,7 @@ async def _run(
                 custom=parse_custom(options["custom"]),
                 on_progress=bar,
                 state=state,
+                wait_ready=options["wait_ready"],
             )
 
 
@@ -163,11 +166,27 @@ def _failed(exc: BaseException, state: KeptUploadState | None, file: Path, as_js
 @click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (unsafe).")
 @click.option("--no-verify-md5", is_flag=True, help="Compare only the size with the platform's.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option(
+    "--api",
+    type=click.Choice(["v1", "v2"]),
+    envvar="VIDLIFT_API",
+    default="v1",
+    show_default=True,
+    help="JW API: v1 (the seed's) or v2 (needs --site-id, no API key).",
+)
+@click.option("--site-id", envvar="VIDLIFT_SITE_ID", default=None, help="v2: the site id.")
+@click.option("--parts-in-flight", type=click.IntRange(1, 64), default=4, help="v2: parts at once.")
+@click.option(
+    "--wait-ready", is_flag=True, help="Then wait until the platform has processed the video."
+)
 def upload(file: Path, as_json: bool, **options: Any) -> None:
     """Upload FILE: create a video through the API, then send it in resumable segments."""
     options["json"] = as_json
     if bool(options["upload_url"]) != bool(options["session_id"]):
         raise click.UsageError("--upload-url and --session-id go together")
+    v2 = options["api"] == "v2"
+    if v2 and options["upload_url"]:
+        raise click.UsageError("--upload-url is v1's protocol-only upload (not with --api v2)")
     if options["insecure"]:
         warn_insecure()
     state: KeptUploadState | None = None
@@ -175,7 +194,8 @@ def upload(file: Path, as_json: bool, **options: Any) -> None:
         with fatal_errors():  # bad settings: exit 2, before any request
             settings = _settings(options)
             if not options["upload_url"]:
-                where = state_path(file, options["endpoint"], options["api_key"] or "")
+                owner = f"v2/{options['site_id']}" if v2 else options["api_key"] or ""
+                where = state_path(file, options["endpoint"], owner)
                 state = KeptUploadState.load(where)
         result = anyio.run(_run, file, options, settings, state)
     except (KeyboardInterrupt, VidliftError, BaseExceptionGroup) as raised:
@@ -185,4 +205,4 @@ def upload(file: Path, as_json: bool, **options: Any) -> None:
     if as_json:
         click.echo(json.dumps(_result_document(result)))
     else:
-        _print_human(result)
+        _print_human(result, "part" if v2 else "segment")

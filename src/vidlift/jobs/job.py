@@ -395,14 +395,18 @@ class _Run:
     def _acked_now(self) -> int:
         return self.transfer.acked.byte_count if self.transfer is not None else 0
 
-    def _settle(self) -> None:
-        # Progress may go backwards: bytes of a failed request no longer count.
-        self.in_request = 0
+    def _settle(self, newly_acked: int | None = None) -> None:
+        # Progress may go backwards: bytes of a failed request no longer count. An ack
+        # settles only its own bytes: other requests (v2 parts) may still be in flight.
+        if newly_acked is None:
+            self.in_request = 0
+        else:
+            self.in_request = max(0, self.in_request - newly_acked)
         if self.on_progress is not None:
-            self.on_progress(self._acked_now())
+            self.on_progress(self._acked_now() + self.in_request)
 
     async def _acked(self, ranges: RangeSet) -> None:
-        self._settle()
+        self._settle(max(0, ranges.byte_count - self.acked_bytes))
         if ranges.byte_count > self.acked_bytes:
             self.failures = 0  # progress: the failures in a row start again
         if self.ctx.reachability is not None:

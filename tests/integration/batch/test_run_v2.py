@@ -102,3 +102,16 @@ async def _kill_after_events(
             process.kill()
             break
     return await process.wait()
+
+
+async def test_run_v2_counts_parts_in_flight_once(tmp_path: Path) -> None:
+    """Parts of one file acknowledged one by one while others are in flight: the progress
+    (and so the summary's bytes sent and re-sent) counts each byte once."""
+    async with Emulator(emulator_config(tmp_path, fsync=False)) as emu:
+        manifest = write_sample_library(tmp_path / "lib", 2, sizes=(12 * MiB,))
+        args = ["run", str(manifest), "--chunk-size", "5MiB", "--parts-in-flight", "3"]
+        result = await run_cli([*args, "--log-format", "text"], v2_env(emu))
+        assert result.code == 0, result.stderr
+        summary = [line for line in result.stdout.splitlines() if " summary " in line][-1]
+        assert f"bytes_sent={2 * 12 * MiB} bytes_resent=0" in summary, summary
+        assert emu.request_counts().get("bytes_received") == 2 * 12 * MiB
