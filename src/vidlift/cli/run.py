@@ -176,6 +176,7 @@ async def migrate(
             endpoint=config.api_endpoint(),
             site_id=config.site_id if config.api == "v2" else None,
             parts_in_flight=config.parts_in_flight,
+            upload_method=config.upload_method,
             settings=settings,
             bwlimit_bytes_per_s=config.bwlimit,
             on_event=_fan_out(everyone),
@@ -303,6 +304,12 @@ async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: b
     "--verify-md5/--no-verify-md5",
     default=None,
     help="Compare each file's md5 with the platform's (default on; off saves ~1.5 CPU s/GB).",
+)
+@click.option(
+    "--upload-method",
+    type=click.Choice(["multipart", "s3"]),
+    default=None,
+    help="v1: resumable segments (default), or s3: each file in one signed PUT (not resumable).",
 )
 @click.option(
     "--wait-ready/--no-wait-ready",

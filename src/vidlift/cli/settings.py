@@ -96,6 +96,7 @@ class RunConfig(BaseModel):
     api: Literal["v1", "v2"] = "v1"
     site_id: str | None = None
     parts_in_flight: int = Field(default=4, ge=1, le=64)
+    upload_method: Literal["multipart", "s3"] = "multipart"
     api_key: str | None = Field(default=None, repr=False)
     api_secret: str | None = Field(default=None, repr=False)
     concurrency: Annotated[int, Field(ge=1, le=1024)] | Literal["auto"] = "auto"

@@ -79,6 +79,7 @@ async def _run(
         bwlimit_bytes_per_s=options["bwlimit"],
         site_id=(options["site_id"] or "") if options["api"] == "v2" else None,  # "": refused
         parts_in_flight=options["parts_in_flight"],
+        upload_method=options["upload_method"],
     ) as client:
         with file_progress(
             path.name, source.size_bytes, enabled=None if not options["json"] else False
@@ -176,6 +177,13 @@ def _failed(exc: BaseException, state: KeptUploadState | None, file: Path, as_js
 )
 @click.option("--site-id", envvar="VIDLIFT_SITE_ID", default=None, help="v2: the site id.")
 @click.option("--parts-in-flight", type=click.IntRange(1, 64), default=4, help="v2: parts at once.")
+@click.option(
+    "--upload-method",
+    type=click.Choice(["multipart", "s3"]),
+    default="multipart",
+    show_default=True,
+    help="v1: resumable segments, or s3: one signed PUT (not resumable).",
+)
 @click.option(
     "--wait-ready", is_flag=True, help="Then wait until the platform has processed the video."
 )

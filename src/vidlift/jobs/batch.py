@@ -20,7 +20,7 @@ from vidlift.client.throttle import Throttle
 from vidlift.client.transport import AiohttpTransport, Transport
 from vidlift.client.uploader import SegmentSender
 from vidlift.config import DEFAULT_ENDPOINT, Credentials
-from vidlift.errors import VidliftError
+from vidlift.errors import ConfigError, VidliftError
 from vidlift.jobs.events import ApiAnswered, EventSink, LibrarySurveyed
 from vidlift.jobs.ingest import MetadataChange, ingest_manifest, job_spec
 from vidlift.jobs.manager import BatchOutcome, BatchRunner, BatchSettings
@@ -116,6 +116,7 @@ async def run_batch(
     metadata_changes: Sequence[MetadataChange] = (),
     site_id: str | None = None,
     parts_in_flight: int = 4,
+    upload_method: str = "multipart",
     jobs: AsyncIterable[JobRecord] | None = None,
     api_pacer: ApiPacer | None = None,
 ) -> BatchOutcome:
@@ -129,6 +130,7 @@ async def run_batch(
 
     ``site_id`` set: JW's v2 API (Bearer ``api_secret``; ``api_key`` unused), files cut in
     parts of at least ``chunk_size``, ``parts_in_flight`` parts of a file at once.
+    ``upload_method`` "s3" (v1 only): each file in one PUT to a signed link, not resumable.
 
     ``jobs`` replaces the journal's runnable jobs with another feed (a fleet worker's
     claimed jobs, see :mod:`vidlift.jobs.feed`); ``api_pacer`` replaces the per-process
@@ -139,6 +141,8 @@ async def run_batch(
     """
     settings = settings or BatchSettings()
     credentials = Credentials(api_key, api_secret) if site_id is None else None
+    if site_id is not None and upload_method != "multipart":
+        raise ConfigError("--upload-method s3 is v1's (v2 chooses parts or a direct PUT itself)")
     if survey is None:
         survey = (await journal.counts()).total_jobs == 0
     if library is None and isinstance(manifest, Path):
@@ -192,6 +196,7 @@ async def run_batch(
                 api_format=upload.api_format,
                 gate=gate,
                 library=library,
+                upload_method=upload_method,
             )
         policy = RetryPolicy(upload.retry)
         runner = BatchRunner(

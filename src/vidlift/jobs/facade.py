@@ -87,9 +87,12 @@ class Client:
         bwlimit_bytes_per_s: int | None = None,
         site_id: str | None = None,
         parts_in_flight: int = 4,
+        upload_method: str = "multipart",
     ) -> None:
         """``site_id`` set: JW's v2 API (Bearer ``api_secret``, no key; ``endpoint`` left
         at v1's default means v2's), ``parts_in_flight`` parts of a file at once.
+
+        ``upload_method`` "s3" (v1): the file in one signed PUT, not resumable.
 
         Raises ConfigError for v2 without a secret or site id, or with a bandwidth limit.
         """
@@ -121,11 +124,14 @@ class Client:
             sender,
             chunk_size_bytes=self.settings.chunk_size_bytes,
             api_format=self.settings.api_format,
+            upload_method=upload_method,
         )
         self._site_id = site_id
         if site_id is not None:
             if bwlimit_bytes_per_s:
                 raise ConfigError("a bandwidth limit is not offered on the v2 API yet")
+            if upload_method != "multipart":
+                raise ConfigError("--upload-method s3 is v1's (v2 picks parts or one PUT)")
             self._endpoint = V2_ENDPOINT if endpoint == DEFAULT_ENDPOINT else endpoint
             self._platform = V2Platform(
                 self._transport, self._v2_settings(api_secret or "", parts_in_flight)

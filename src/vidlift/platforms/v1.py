@@ -16,6 +16,7 @@ from dataclasses import replace
 from vidlift.client.api import ApiClient
 from vidlift.client.reading import RangeReader
 from vidlift.client.uploader import SegmentSender, UploadTarget
+from vidlift.errors import ConfigError
 from vidlift.platforms.base import (
     AckedCallback,
     FinishedUpload,
@@ -24,18 +25,27 @@ from vidlift.platforms.base import (
     SentCallback,
     UploadHandle,
 )
+from vidlift.platforms.v1_s3 import S3_UPLOAD_ID, V1S3Transfer
 from vidlift.protocol.metadata import VideoMetadata
-from vidlift.protocol.models import CreateAnswer, VideoInfo
+from vidlift.protocol.models import CreateAnswer, S3CreateAnswer, VideoInfo
 from vidlift.protocol.ranges import RangeSet
 from vidlift.protocol.session import Finish, SendSegment, UploadSession
-from vidlift.protocol.urls import build_upload_url
+from vidlift.protocol.urls import build_put_url, build_upload_url
 
-__all__ = ["LIBRARY_FIELD", "MARKER_FIELD", "SOURCE_FIELD", "V1Platform", "V1Transfer"]
+__all__ = [
+    "LIBRARY_FIELD",
+    "MARKER_FIELD",
+    "SOURCE_FIELD",
+    "UPLOAD_METHODS",
+    "V1Platform",
+    "V1Transfer",
+]
 
 MARKER_FIELD = "vidlift_job_id"
 SOURCE_FIELD = "vidlift_source"
 LIBRARY_FIELD = "vidlift_library"
 LIST_PAGE_LIMIT = 1000  # the most videos/list answers in one call
+UPLOAD_METHODS = ("multipart", "s3")  # resumable segments, or one signed PUT (v1_s3.py)
 
 
 def remote_video(info: VideoInfo) -> RemoteVideo:
@@ -120,7 +130,14 @@ class V1Platform:
         api_format: str = "json",
         gate: AbstractAsyncContextManager[None] | None = None,
         library: str | None = None,
+        upload_method: str = "multipart",
     ) -> None:
+        """``upload_method`` "s3": each file in one PUT to a signed link (not resumable).
+
+        Raises ConfigError for another upload method."""
+        if upload_method not in UPLOAD_METHODS:
+            raise ConfigError(f"upload_method must be multipart or s3, not {upload_method!r}")
+        self._s3 = upload_method == "s3"
         self._api = api
         self._library = library
         self._sender = sender
@@ -140,7 +157,9 @@ class V1Platform:
         """False for protocol-only uploads (an upload URL and session id, nothing else)."""
         return self._api is not None
 
-    def _handle(self, created: CreateAnswer) -> UploadHandle:
+    def _handle(self, created: CreateAnswer | S3CreateAnswer) -> UploadHandle:
+        if isinstance(created, S3CreateAnswer):
+            return UploadHandle(created.video_key, S3_UPLOAD_ID, build_put_url(created.link))
         url = build_upload_url(created.link, api_format=self._api_format)
         return UploadHandle(created.video_key, created.session_id, url)
 
@@ -166,16 +185,32 @@ class V1Platform:
             custom[SOURCE_FIELD] = tag
         if self._library is not None:
             custom[LIBRARY_FIELD] = self._library
-        return self._handle(await self.api.create_video(replace(metadata, custom=custom)))
+        tagged = replace(metadata, custom=custom)
+        if self._s3:
+            return self._handle(await self.api.create_video_s3(tagged))
+        return self._handle(await self.api.create_video(tagged))
 
     async def reopen(self, video_key: str, *, size_bytes: int) -> UploadHandle:
-        """videos/update: a new session on the same video."""
+        """videos/update: a new session (or s3 link) on the same video."""
+        if self._s3:
+            return self._handle(await self.api.update_video_s3(video_key))
         return self._handle(await self.api.update_video(video_key))
 
-    def transfer(self, handle: UploadHandle, size_bytes: int, acked: RangeSet | None) -> V1Transfer:
+    def transfer(
+        self, handle: UploadHandle, size_bytes: int, acked: RangeSet | None
+    ) -> V1Transfer | V1S3Transfer:
         """The sending state of ``handle``: ``acked`` None for a session just opened (the
         server holds nothing), else what an earlier run recorded (possibly nothing): the
-        server is then probed first, as it may hold more."""
+        server is then probed first, as it may hold more. An s3 handle: one PUT."""
+        if handle.upload_id == S3_UPLOAD_ID:
+            return V1S3Transfer(
+                self._sender.transport,
+                handle.upload_secret,
+                video_key=handle.video_key,
+                size_bytes=size_bytes,
+                acked=acked or RangeSet(),
+                zero_copy=self._sender.zero_copy,
+            )
         target = UploadTarget(handle.upload_secret, handle.upload_id, "")
         if acked is None:
             session = UploadSession(size_bytes, self._chunk_size_bytes)

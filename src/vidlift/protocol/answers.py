@@ -26,6 +26,7 @@ from vidlift.protocol.models import (
     FinalAnswer,
     RateLimit,
     RedirectLink,
+    S3CreateAnswer,
     VideoInfo,
     VideoList,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "api_error_from",
     "parse_create_answer",
     "parse_final_answer",
+    "parse_s3_create_answer",
     "parse_video_info",
     "parse_video_list",
 ]
@@ -138,15 +140,27 @@ def parse_create_answer(
     doc: Document, *, http_status: int = 200, call: str = "videos/create"
 ) -> CreateAnswer:
     """The video key, link block and session id of a create/update answer."""
+    data = _created(doc, http_status, call)
+    data["session_id"] = doc.get("session_id") or _section(doc, "video", "media").get("session_id")
+    return _validate(CreateAnswer, data, call)
+
+
+def parse_s3_create_answer(
+    doc: Document, *, http_status: int = 200, call: str = "videos/create"
+) -> S3CreateAnswer:
+    """The video key and the signed PUT link of an ``upload_method=s3`` create/update."""
+    return _validate(S3CreateAnswer, _created(doc, http_status, call), call)
+
+
+def _created(doc: Document, http_status: int, call: str) -> dict[str, object]:
+    """What every create/update answer carries: the video key, the link, the quota."""
     _check_ok(doc, call, http_status)
     video = _section(doc, "video", "media")
-    data = {
+    return {
         "video_key": video.get("key"),
         "link": doc.get("link") or video.get("link"),
-        "session_id": doc.get("session_id") or video.get("session_id"),
         "rate_limit": _rate_limit(doc),
     }
-    return _validate(CreateAnswer, data, call)
 
 
 def parse_final_answer(doc: Document, *, http_status: int = 200) -> FinalAnswer:

@@ -24,6 +24,7 @@ __all__ = [
     "final_answer",
     "list_answer",
     "nginx_page",
+    "s3_create_answer",
     "show_answer",
     "video_fields",
 ]
@@ -112,6 +113,22 @@ def create_answer(video: VideoRecord, link: LinkBlock, rate_limit: RateLimitStat
         "rate_limit": rate_limit.as_dict(),
     }
     nested = {"key": video.key, "link": link.as_dict(), "session_id": video.session_id}
+    xml_data = {"status": "ok", "video": nested, "rate_limit": rate_limit.as_dict()}
+    return Answer(data, xml_data=xml_data, legacy_data={**data, "video": nested})
+
+
+def s3_create_answer(
+    video: VideoRecord, link: dict[str, object], rate_limit: RateLimitState
+) -> Answer:
+    """The create/update answer of an ``upload_method=s3`` call: the video and one signed
+    PUT link for the whole file (no session: not resumable)."""
+    data: dict[str, object] = {
+        "status": "ok",
+        "media": {"type": "video", "key": video.key},
+        "link": link,
+        "rate_limit": rate_limit.as_dict(),
+    }
+    nested = {"key": video.key, "link": link}
     xml_data = {"status": "ok", "video": nested, "rate_limit": rate_limit.as_dict()}
     return Answer(data, xml_data=xml_data, legacy_data={**data, "video": nested})
 

@@ -20,6 +20,7 @@ from vidlift.testing.emulator.answers import (
     create_answer,
     error_answer,
     list_answer,
+    s3_create_answer,
     show_answer,
 )
 from vidlift.testing.emulator.config import UPLOAD_PATH
@@ -31,6 +32,7 @@ from vidlift.testing.emulator.quota import RateLimitState
 from vidlift.testing.emulator.replies import answer_response
 from vidlift.testing.emulator.signing import signature_matches
 from vidlift.testing.emulator.store import SessionRecord, SessionStatus, VideoRecord, VideoStatus
+from vidlift.testing.emulator.v1_s3 import s3_link_block
 
 __all__ = ["API_ROUTE", "handle_api"]
 
@@ -128,17 +130,34 @@ def _admit(ctx: EmulatorContext, api_key: str) -> RateLimitState:
 # ------------------------------------------------------------------------------ calls
 
 
-def _require_resumable(params: Params) -> None:
+def _upload_method(params: Params) -> str:
+    """``multipart`` (resumable; also the older ``resumable=true``) or ``s3`` (one PUT)."""
     method, resumable = params.get("upload_method"), params.get("resumable")
-    if method == "multipart" or (method is None and (resumable or "").lower() in ("true", "1")):
-        return
+    if method in ("multipart", "s3"):
+        return method
+    if method is None and (resumable or "").lower() in ("true", "1"):
+        return "multipart"
     if method is None:
         raise ApiFailure(
             400,
             "ParameterMissing",
-            "upload_method=multipart is required (the emulator serves resumable uploads only)",
+            "upload_method (multipart or s3) is required: the emulator serves no form uploads",
         )
-    raise ApiFailure(400, "ParameterInvalid", "upload_method must be multipart")
+    raise ApiFailure(400, "ParameterInvalid", "upload_method must be multipart or s3")
+
+
+def _created(
+    ctx: EmulatorContext,
+    request: web.Request,
+    video: VideoRecord,
+    session: SessionRecord,
+    method: str,
+    rate: RateLimitState,
+) -> Answer:
+    """The create/update answer for ``method``: a resumable session, or an s3 link."""
+    if method == "s3":
+        return s3_create_answer(video, s3_link_block(ctx, request, session.session_id), rate)
+    return create_answer(video, _link_for(ctx, request, session.upload_key), rate)
 
 
 def _link_for(ctx: EmulatorContext, request: web.Request, upload_key: str) -> LinkBlock:
@@ -169,7 +188,7 @@ def _new_session(ctx: EmulatorContext, video_key: str) -> SessionRecord:
 async def _create(
     ctx: EmulatorContext, request: web.Request, params: Params, rate: RateLimitState
 ) -> Answer:
-    _require_resumable(params)
+    method = _upload_method(params)
     meta, custom = read_metadata(params)
     key = ctx.new_id(8)
     session = _new_session(ctx, key)
@@ -190,7 +209,7 @@ async def _create(
     video = dataclasses.replace(video, **meta, custom=custom)
     ctx.store.put(video, session)
     await ctx.store.save(key)
-    return create_answer(video, _link_for(ctx, request, session.upload_key), rate)
+    return _created(ctx, request, video, session, method, rate)
 
 
 async def _update(
@@ -204,7 +223,7 @@ async def _update(
         ctx.store.put(video)
         await ctx.store.save(video.key)
         return show_answer(video, rate)
-    _require_resumable(params)
+    method = _upload_method(params)
     old = ctx.store.session(video.session_id)
     session = _new_session(ctx, video.key)
     status = VideoStatus.CREATED if video.status is VideoStatus.CREATED else VideoStatus.UPDATING
@@ -222,7 +241,7 @@ async def _update(
     await ctx.store.save(video.key)
     if old is not None:
         await ctx.store.drop_part(old.session_id)
-    return create_answer(video, _link_for(ctx, request, session.upload_key), rate)
+    return _created(ctx, request, video, session, method, rate)
 
 
 def _video_of(ctx: EmulatorContext, params: Params) -> VideoRecord:

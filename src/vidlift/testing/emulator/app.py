@@ -19,6 +19,7 @@ from vidlift.testing.emulator.formats import ApiFormat
 from vidlift.testing.emulator.replies import BARE, answer_response, strip_bare_content_type
 from vidlift.testing.emulator.segment import BYTES_IN
 from vidlift.testing.emulator.upload import handle_upload
+from vidlift.testing.emulator.v1_s3 import S3_ROUTE, handle_s3_put
 from vidlift.testing.emulator.v2_api import add_v2_routes
 from vidlift.testing.emulator.v2_parts import LINK_ROUTE, handle_link_put
 
@@ -37,6 +38,7 @@ def build_app(ctx: EmulatorContext) -> web.Application:
     app.router.add_get(STATS_PATH, _handle_stats)
     add_v2_routes(app)
     app.router.add_route("*", LINK_ROUTE, handle_link_put)
+    app.router.add_route("*", S3_ROUTE, handle_s3_put)
     app.router.add_route("*", "/{tail:.*}", _handle_unknown)
     app.on_response_prepare.append(strip_bare_content_type)
     return app

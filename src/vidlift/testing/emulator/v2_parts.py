@@ -41,6 +41,7 @@ __all__ = [
     "handle_link_put",
     "link_base",
     "new_upload",
+    "receive_body",
 ]
 
 LINK_ROUTE = LINK_PREFIX + "/{upload_id}"
@@ -77,7 +78,7 @@ async def handle_link_put(request: web.Request) -> web.Response:
     temp = None  # discard mode keeps the part's size and md5, not its bytes
     if not ctx.config.discard:
         temp = ctx.v2.root / "uploads" / upload.upload_id / f".{number}.{ctx.new_id(12)}.tmp"
-    part = await _receive(ctx, request, temp)
+    part = await receive_body(ctx, request, temp)
     current = ctx.v2.upload(upload.upload_id)
     if current is None or current.status is not UploadStatus.OPEN:
         if temp is not None:
@@ -137,9 +138,9 @@ def _part_number(upload: UploadRecord, request: web.Request) -> int:
     return int(raw)
 
 
-async def _receive(ctx: EmulatorContext, request: web.Request, temp: Path | None) -> PartRecord:
-    """Stream the body to ``temp`` (md5 as it goes; None: hash only), fsync it; drop the
-    connection on a short body."""
+async def receive_body(ctx: EmulatorContext, request: web.Request, temp: Path | None) -> PartRecord:
+    """Stream a PUT's body to ``temp`` (md5 as it goes; None: hash only), fsync it; drop
+    the connection on a short body (and where the ``part_drop_p`` fault cuts it)."""
     length = request.content_length or 0
     drop_at = ctx.faults.cut_point(FaultKind.PART_DROP, ctx.faults.plan.part_drop_p, length)
     digest = hashlib.md5(usedforsecurity=False)
