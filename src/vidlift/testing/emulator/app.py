@@ -135,7 +135,23 @@ def stats_document(ctx: EmulatorContext) -> dict[str, object]:
         }
         for video in ctx.store.videos()
     ]
-    return {"faults": ctx.faults.counts(), "requests": ctx.requests.snapshot(), "videos": videos}
+    now = ctx.clock()
+    media = [
+        {
+            "key": record.media_id,
+            "status": str(ctx.v2.status_of(record, now, ctx.config.processing_s)),
+            "size": record.size,
+            "md5": record.md5,
+            "external_id": record.external_id,
+        }
+        for record in ctx.v2.all_media()
+    ]
+    return {
+        "faults": ctx.faults.counts(),
+        "requests": ctx.requests.snapshot(),
+        "videos": videos,
+        "media": media,
+    }
 
 
 async def _handle_stats(request: web.Request) -> web.Response:

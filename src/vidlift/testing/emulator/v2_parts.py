@@ -156,6 +156,8 @@ async def receive_body(ctx: EmulatorContext, request: web.Request, temp: Path | 
             ctx.requests.add("bytes_received", len(chunk))
             if drop_at is not None and received > drop_at:
                 raise ConnectionDrop("part dropped mid-body (injected fault)")
+            if ctx.throttle is not None:  # bandwidth_bytes_per_s: shared with v1 segments
+                await ctx.throttle.consume(len(chunk))
             batch.append(chunk)
             batch_bytes += len(chunk)
             if batch_bytes >= _BATCH_BYTES:
