@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from vidlift.config import Limits
+
 __all__ = [
     "ApiAnswered",
     "BatchEvent",
+    "BatchStarted",
     "EventSink",
     "JobAcked",
     "JobDone",
@@ -20,6 +23,14 @@ __all__ = [
     "LibrarySurveyed",
     "ManifestProblemFound",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchStarted:
+    """The batch begins its jobs with these limits (AUTO ones resolved: the files in
+    flight and connections it runs with)."""
+
+    limits: Limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +133,8 @@ class LibrarySurveyed:
 
 
 BatchEvent = (
-    ManifestProblemFound
+    BatchStarted
+    | ManifestProblemFound
     | LibrarySurveyed
     | JobStarted
     | JobProgress

@@ -8,7 +8,7 @@ import pytest
 
 import vidlift
 from vidlift import BatchSettings, JobState, SqliteJournal, run_batch
-from vidlift.config import RetrySettings, UploadSettings
+from vidlift.config import Limits, RetrySettings, UploadSettings
 from vidlift.platforms.v1 import MARKER_FIELD
 from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.models import CreateAnswer
@@ -28,7 +28,7 @@ def settings(concurrency: int = 4, attempts: int = 12) -> BatchSettings:
         piece_bytes=16 * KiB,
         retry=RetrySettings(max_attempts=attempts, base_delay_s=0.01, max_delay_s=0.1),
     )
-    return BatchSettings(concurrency=concurrency, upload=upload, grace_s=1.0)
+    return BatchSettings(limits=Limits(files_in_flight=concurrency), upload=upload, grace_s=1.0)
 
 
 async def batch(
