@@ -19,6 +19,7 @@ from vidlift.errors import ConfigError
 __all__ = [
     "AUTO",
     "ApiFormat",
+    "DEFAULT_API_FORMAT",
     "DEFAULT_CHUNK_SIZE_BYTES",
     "DEFAULT_ENDPOINT",
     "READ_PIECE_BYTES",
@@ -42,6 +43,7 @@ DEFAULT_CHUNK_SIZE_BYTES = 8 * MiB
 # How much of a file is read at once (one piece): the read size of every source.
 READ_PIECE_BYTES = 1 * MiB
 ApiFormat = Literal["json", "xml"]  # what the v1 API answers in
+DEFAULT_API_FORMAT: ApiFormat = "json"
 # A limit set to AUTO is chosen by vidlift at run time (see Limits).
 AUTO = 0
 
@@ -164,7 +166,7 @@ class UploadSettings:
     """How segments are cut and sent."""
 
     chunk_size_bytes: int = DEFAULT_CHUNK_SIZE_BYTES
-    api_format: ApiFormat = "json"
+    api_format: ApiFormat = DEFAULT_API_FORMAT
     piece_bytes: int = READ_PIECE_BYTES
     verify_tls: bool = True
     verify_md5: bool = True

@@ -18,7 +18,7 @@ import click
 
 from vidlift.cli.eventloop import backend_options
 from vidlift.cli.journals import as_ref, describe_journal, open_journal
-from vidlift.cli.options import config_option, size_type, warn_insecure
+from vidlift.cli.options import chunk_size_option, config_option, size_type, warn_insecure
 from vidlift.cli.run import (
     EXIT_OK,
     EXIT_USAGE,
@@ -189,7 +189,7 @@ def enqueue(manifest: Path, journal_ref: str, strict: bool) -> None:
 @click.option("--api-key", default=None)
 @click.option("--api-secret", default=None, help="Prefer VIDLIFT_API_SECRET; never printed.")
 @click.option("--concurrency", default=None, help="Files in flight in this worker, or auto.")
-@click.option("--chunk-size", type=size_type, default=None, help="Segment size (default 8MiB).")
+@chunk_size_option
 @click.option("--bwlimit", type=size_type, default=None, help="This worker's bandwidth cap.")
 @click.option("--lease-s", type=float, default=None, help="Lease on a job, seconds (60).")
 @click.option("--poll-s", type=float, default=None, help="Idle polling interval (2 s).")

@@ -8,10 +8,16 @@ from typing import Any, TypeVar
 
 import click
 
-from vidlift.config import parse_size
+from vidlift.config import DEFAULT_CHUNK_SIZE_BYTES, MiB, parse_size
 from vidlift.errors import ConfigError
 
-__all__ = ["config_option", "parse_custom", "size_type", "warn_insecure"]
+__all__ = [
+    "chunk_size_option",
+    "config_option",
+    "parse_custom",
+    "size_type",
+    "warn_insecure",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -51,6 +57,16 @@ def config_option(func: F) -> F:
         envvar="VIDLIFT_CONFIG",
         default=None,
         help="TOML settings file.",
+    )(func)
+
+
+def chunk_size_option(func: F) -> F:
+    """``--chunk-size``: the ``chunk_size`` setting (its default: vidlift.config)."""
+    return click.option(
+        "--chunk-size",
+        type=size_type,
+        default=None,
+        help=f"Segment size (default {DEFAULT_CHUNK_SIZE_BYTES // MiB}MiB).",
     )(func)
 
 

@@ -21,7 +21,7 @@ from vidlift.cli.eventloop import backend_options
 from vidlift.cli.exits import fatal_errors, warn
 from vidlift.cli.history import HistoryRecorder
 from vidlift.cli.journals import JournalRef, as_ref, default_journal_path, open_journal
-from vidlift.cli.options import config_option, size_type, warn_insecure
+from vidlift.cli.options import chunk_size_option, config_option, size_type, warn_insecure
 from vidlift.cli.settings import RunConfig, load_run_config
 from vidlift.cli.view import BatchView, human_bytes
 from vidlift.cli.wording import count_of
@@ -272,7 +272,7 @@ async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: b
     default=None,
     help="Files in flight, or auto (default): 8, up to 64 when the files are small.",
 )
-@click.option("--chunk-size", type=size_type, default=None, help="Segment size (default 8MiB).")
+@chunk_size_option
 @click.option("--bwlimit", type=size_type, default=None, help="Total bandwidth cap, e.g. 50M.")
 @click.option(
     "--max-attempts", type=int, default=None, help="Failures in a row before a job fails."

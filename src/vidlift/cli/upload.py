@@ -23,7 +23,13 @@ from vidlift.cli.exits import (
     fatal_errors,
     unwrap_error,
 )
-from vidlift.cli.options import config_option, parse_custom, size_type, warn_insecure
+from vidlift.cli.options import (
+    chunk_size_option,
+    config_option,
+    parse_custom,
+    size_type,
+    warn_insecure,
+)
 from vidlift.cli.progress import file_progress
 from vidlift.cli.resume import KeptUploadState, state_path
 from vidlift.cli.settings import RunConfig, load_run_config
@@ -140,8 +146,10 @@ def _failed(exc: BaseException, state: KeptUploadState | None, file: Path, as_js
 )
 @click.option("--api-key", default=None, help="API key (or VIDLIFT_API_KEY).")
 @click.option("--api-secret", default=None, help="Prefer VIDLIFT_API_SECRET; never printed.")
-@click.option("--chunk-size", type=size_type, default=None, help="Segment size (default 8MiB).")
-@click.option("--api-format", type=click.Choice(["json", "xml"]), default=None, help="(json)")
+@chunk_size_option
+@click.option(
+    "--api-format", type=click.Choice(["json", "xml"]), default=None, help="API answers (json)."
+)
 @click.option("--bwlimit", type=size_type, default=None, help="Bandwidth cap in bytes/s, e.g. 50M.")
 @click.option(
     "--upload-url", default=None, help="Upload into this URL (protocol only, no API call)."

@@ -13,7 +13,7 @@ from typing import Protocol
 from urllib.parse import urlencode
 
 from vidlift.client.transport import HttpRequest, HttpResponse, Transport
-from vidlift.config import Credentials, Timeouts
+from vidlift.config import DEFAULT_API_FORMAT, Credentials, Timeouts
 from vidlift.errors import AnswerParseError, ApiError, RateLimited
 from vidlift.protocol.answers import (
     api_error_from,
@@ -78,7 +78,7 @@ class ApiClient:
         *,
         endpoint: str,
         credentials: Credentials,
-        api_format: str = "json",
+        api_format: str = DEFAULT_API_FORMAT,
         timeout_s: float = _API_TIMEOUT_S,
         clock: Callable[[], float] = time.time,
         nonce: Callable[[], int] | None = None,
