@@ -171,3 +171,54 @@ async def test_kill_9_mid_relay_then_resume_rereads_only_what_is_missing(
     reread = origin.body_bytes("big.mp4") - read_before
     assert reread <= len(data) + 3 * 64 * KiB
     assert origin.body_bytes("big.mp4") < 2 * len(data) + 3 * 64 * KiB
+
+
+async def test_v2_relay_killed_9_resumes_checking_held_parts_against_the_source(
+    emulator: Emulator, origin: Origin, tmp_path: Path
+) -> None:
+    """`--api v2` from a URL: parts stream from the origin; after kill -9 the new run
+    compares each part the platform holds (its ETag) with the md5 of the same range read
+    again from the origin, sends only the rest, and completes one media."""
+    mib = 1024 * KiB
+    data = os.urandom(11 * mib)  # three parts of 5 MiB (the last 1 MiB)
+    origin.add("long.mp4", data)
+    origin.fault("long.mp4", OriginFault(delay_s=0.05))
+    listed = manifest(tmp_path / "urls.csv", "download_url", {"long.mp4": origin.url("long.mp4")})
+    env = env_for(emulator)
+    del env["VIDLIFT_API_KEY"]
+    env.update(VIDLIFT_API="v2", VIDLIFT_SITE_ID=emulator.site_id)
+    args = [sys.executable, "-m", "vidlift", "run", str(listed), "--chunk-size", "5MiB"]
+    process = await anyio.open_process([*args, "--parts-in-flight", "1"], env=env)
+    with anyio.fail_after(120):
+        await emulator.wait_until(
+            lambda: emulator.request_counts().get("part_ok", 0) >= 1, timeout_s=120
+        )
+    process.kill()
+    assert await process.wait() == -signal.SIGKILL
+    held = emulator.request_counts()["part_ok"]
+    origin.fault("long.mp4", None)
+    code, out, err = await run([str(listed), "--chunk-size", "5MiB"], env)
+    assert code == 0, err
+    assert "Traceback" not in err and emulator.api_secret not in out + err
+    media = emulator.media()
+    assert len(media) == 1 and media[0].md5 == hashlib.md5(data).hexdigest()
+    assert emulator.request_counts()["part_ok"] <= 3 + held  # nothing stored twice but the kill's
+
+
+async def test_a_missing_url_fails_its_row_naming_host_and_path_never_the_query(
+    emulator: Emulator, origin: Origin, tmp_path: Path
+) -> None:
+    origin.add("here.mp4", os.urandom(70 * KiB))
+    refs = {
+        "here.mp4": origin.url("here.mp4"),
+        "gone.mp4": origin.url("gone.mp4", query=SIGNATURE),
+    }
+    listed = manifest(tmp_path / "urls.csv", "download_url", refs)
+    code, out, err = await run([str(listed), "--chunk-size", CHUNK], env_for(emulator))
+    assert code == 1, err
+    assert "Traceback" not in err and SIGNATURE.split("=")[1] not in out + err
+    failed = [line for line in err.splitlines() if "failed:" in line]
+    assert len(failed) == 1, err
+    assert failed[0].strip().startswith("failed: urls.csv:3: ") and "/gone.mp4" in failed[0]
+    assert "None" not in failed[0]
+    assert [video.title for video in emulator.videos()] == ["here.mp4"]
