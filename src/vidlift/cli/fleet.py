@@ -18,13 +18,12 @@ import click
 
 from vidlift.cli.eventloop import backend_options
 from vidlift.cli.journals import as_ref, describe_journal, open_journal
-from vidlift.cli.options import size_type, warn_insecure
+from vidlift.cli.options import chunk_size_option, config_option, size_type, warn_insecure
 from vidlift.cli.run import (
     EXIT_OK,
     EXIT_USAGE,
     Display,
     _finish,
-    _mean_left_bytes,
     _watch_signals,
     ingest_into_view,
     make_display,
@@ -60,11 +59,11 @@ async def run_worker(
     view = display.view
     view.total_jobs, view.total_bytes = counts.total_jobs, counts.total_bytes
     view.done_bytes, view.done_jobs = counts.done_bytes, counts.by_state.get(JobState.DONE, 0)
-    settings = config.batch_settings(_mean_left_bytes(counts))
-    view.concurrency = settings.concurrency
+    settings = config.batch_settings()
     pacer = None
-    if config.api_calls_per_minute > 0:
-        bucket = TokenBucket(config.api_calls_per_minute / 60, config.api_calls_per_minute)
+    per_minute = settings.limits.api_calls_per_minute
+    if per_minute > 0:
+        bucket = TokenBucket(per_minute / 60, per_minute)
         pacer = SharedApiPacer(journal, api_key_id(api_key), bucket)
     sent = [0]
 
@@ -185,19 +184,12 @@ def enqueue(manifest: Path, journal_ref: str, strict: bool) -> None:
 
 @click.command()
 @journal_required
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    envvar="VIDLIFT_CONFIG",
-    default=None,
-    help="TOML settings file.",
-)
+@config_option
 @click.option("--endpoint", default=None, help="API base URL.")
 @click.option("--api-key", default=None)
 @click.option("--api-secret", default=None, help="Prefer VIDLIFT_API_SECRET; never printed.")
 @click.option("--concurrency", default=None, help="Files in flight in this worker, or auto.")
-@click.option("--chunk-size", type=size_type, default=None, help="Segment size (default 8MiB).")
+@chunk_size_option
 @click.option("--bwlimit", type=size_type, default=None, help="This worker's bandwidth cap.")
 @click.option("--lease-s", type=float, default=None, help="Lease on a job, seconds (60).")
 @click.option("--poll-s", type=float, default=None, help="Idle polling interval (2 s).")

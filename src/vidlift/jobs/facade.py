@@ -21,7 +21,7 @@ from vidlift.client.source import SourceFile
 from vidlift.client.throttle import Throttle
 from vidlift.client.transport import AiohttpTransport, Transport
 from vidlift.client.uploader import SegmentSender
-from vidlift.config import DEFAULT_ENDPOINT, Credentials, UploadSettings
+from vidlift.config import DEFAULT_ENDPOINT, Credentials, Limits, UploadSettings
 from vidlift.errors import ConfigError, SourceError
 from vidlift.jobs.job import (
     JobContext,
@@ -86,13 +86,13 @@ class Client:
         transport: Transport | None = None,
         bwlimit_bytes_per_s: int | None = None,
         site_id: str | None = None,
-        parts_in_flight: int = 4,
-        upload_method: str = "multipart",
+        parts_in_flight: int | None = None,
     ) -> None:
         """``site_id`` set: JW's v2 API (Bearer ``api_secret``, no key; ``endpoint`` left
-        at v1's default means v2's), ``parts_in_flight`` parts of a file at once.
+        at v1's default means v2's), ``parts_in_flight`` parts of a file at once (None: the
+        ``Limits`` default).
 
-        ``upload_method`` "s3" (v1): the file in one signed PUT, not resumable.
+        ``settings.upload_method`` "s3" (v1): the file in one signed PUT, not resumable.
 
         Raises ConfigError for v2 without a secret or site id, or with a bandwidth limit.
         """
@@ -124,27 +124,27 @@ class Client:
             sender,
             chunk_size_bytes=self.settings.chunk_size_bytes,
             api_format=self.settings.api_format,
-            upload_method=upload_method,
+            upload_method=self.settings.upload_method,
         )
         self._site_id = site_id
         if site_id is not None:
             if bwlimit_bytes_per_s:
                 raise ConfigError("a bandwidth limit is not offered on the v2 API yet")
-            if upload_method != "multipart":
+            if self.settings.upload_method != "multipart":
                 raise ConfigError("--upload-method s3 is v1's (v2 picks parts or one PUT)")
             self._endpoint = V2_ENDPOINT if endpoint == DEFAULT_ENDPOINT else endpoint
             self._platform = V2Platform(
                 self._transport, self._v2_settings(api_secret or "", parts_in_flight)
             )
 
-    def _v2_settings(self, api_secret: str, parts_in_flight: int) -> V2Settings:
+    def _v2_settings(self, api_secret: str, parts_in_flight: int | None) -> V2Settings:
         upload = self.settings
         return V2Settings(
             site_id=self._site_id or "",
             api_secret=api_secret,
             endpoint=self._endpoint,
             part_floor_bytes=upload.chunk_size_bytes,
-            parts_in_flight=parts_in_flight,
+            parts_in_flight=parts_in_flight or Limits().parts_in_flight,
             api_timeout_s=upload.timeouts.api_s,
             zero_copy=upload.zero_copy,
             verify_md5=upload.verify_md5,
