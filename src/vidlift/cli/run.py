@@ -300,6 +300,13 @@ async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: b
     "or fail the job with the platform's message.",
 )
 @click.option(
+    "--remote",
+    type=click.Choice(["relay", "fetch"]),
+    default=None,
+    help="download_url rows: relay (vidlift streams the bytes; default) or fetch (the "
+    "platform downloads the URL itself; vidlift waits until each video is ready).",
+)
+@click.option(
     "--event-loop",
     type=click.Choice(["asyncio", "uvloop"]),
     default=None,

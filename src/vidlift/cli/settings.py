@@ -139,6 +139,7 @@ class RunConfig(BaseModel):
     insecure: bool = not _UPLOAD.verify_tls
     verify_md5: bool = _UPLOAD.verify_md5
     wait_ready: bool = _BATCH.wait_ready
+    remote: Literal["relay", "fetch"] = _BATCH.remote
     log_format: Literal["auto", "rich", "text", "json"] = "auto"
     log_interval_s: float = Field(default=SUMMARY_INTERVAL_S, gt=0)
     metrics_port: int = Field(default=0, ge=0, le=65535)
@@ -270,6 +271,7 @@ class RunConfig(BaseModel):
             unreachable_s=self.unreachable_s,
             sources=self.source_settings(),
             wait_ready=self.wait_ready,
+            remote=self.remote,
         )
 
 

@@ -18,6 +18,7 @@ from vidlift.errors import AnswerParseError, ApiError, RateLimited
 from vidlift.protocol.answers import (
     api_error_from,
     parse_create_answer,
+    parse_fetch_create_answer,
     parse_s3_create_answer,
     parse_video_info,
     parse_video_list,
@@ -177,6 +178,13 @@ class ApiClient:
         params: dict[str, ParamValue] = {"video_key": video_key, "upload_method": "s3"}
         doc = await self.call("videos/update", params, post=True)
         return parse_s3_create_answer(doc, call="videos/update")
+
+    async def create_video_fetch(self, metadata: VideoMetadata, download_url: str) -> str:
+        """videos/create with ``download_url``: the platform fetches the file itself. The
+        new video's key. The URL (often signed) goes in the POST body, never in a message."""
+        params: dict[str, ParamValue] = {**metadata.to_params(), "download_url": download_url}
+        doc = await self.call("videos/create", params, post=True)
+        return parse_fetch_create_answer(doc).video_key
 
     async def update_video_metadata(self, video_key: str, metadata: VideoMetadata) -> None:
         """videos/update with new metadata (title, description, tags, date, link, custom)."""

@@ -159,6 +159,8 @@ class JobStart:
     known: RemoteVideo | None = None  # what a survey of the platform found for this job
     verified: bool = False  # uploaded and verified: the platform is processing it
     verified_md5: str | None = None  # the file's md5 recorded then
+    # Server-side fetch: the platform downloads this URL itself (a secret: often signed).
+    fetch_url: str | None = field(default=None, repr=False)
 
 
 @dataclass(slots=True)
@@ -215,6 +217,10 @@ class _Run:
         if self.spec.verified and self.video_key is not None:  # resumed while processing
             self.md5 = self.spec.verified_md5
             return self._after_verify()
+        if self.spec.fetch_url is not None and self.video_key is not None and self.handle is None:
+            # The platform was asked to fetch it (a run stopped before it said so).
+            await self.ctx.log.mark_processing(self.spec.job_id, md5=None)
+            return Step.READY
         if self.transfer is not None:
             return Step.SEND
         if known is None or self.video_key is not None:
@@ -345,11 +351,27 @@ class _Run:
             self.look_up = False
             if found is not None:
                 self.video_key = found.key
+                if spec.fetch_url is not None:
+                    return await self._fetching(found.key)
                 return await self._renew()
+        if spec.fetch_url is not None:
+            key = await platform.create_fetched(
+                spec.metadata, marker=spec.marker, tag=spec.tag, download_url=spec.fetch_url
+            )
+            return await self._fetching(key)
         handle = await platform.create(
             spec.metadata, marker=spec.marker, tag=spec.tag, size_bytes=spec.source.size_bytes
         )
         return await self._opened(handle)
+
+    async def _fetching(self, video_key: str) -> Step:
+        """The platform fetches the file into ``video_key``: record it, follow its status."""
+        self.video_key = video_key
+        await self.ctx.log.record_created(
+            self.spec.job_id, video_key=video_key, upload_url="", session_id=""
+        )
+        await self.ctx.log.mark_processing(self.spec.job_id, md5=None)
+        return Step.READY
 
     async def _renew(self) -> Step:
         assert self.video_key is not None
@@ -454,7 +476,8 @@ class _Run:
         return self._after_verify()
 
     def _after_verify(self) -> Step:
-        waits = self.ctx.wait_ready and self.ctx.has_api and self.video_key is not None
+        wanted = self.ctx.wait_ready or self.spec.fetch_url is not None
+        waits = wanted and self.ctx.has_api and self.video_key is not None
         return Step.READY if waits else Step.DONE
 
     async def _await_ready(self) -> Step:
@@ -463,9 +486,18 @@ class _Run:
         assert self.video_key is not None
         info = await self.ctx.platform.show(self.video_key)
         if info.status == "ready":
+            if self.spec.fetch_url is not None:  # what it fetched: the size the source said
+                _check_platform(info, self.spec.source.size_bytes, None)
+                self.md5 = info.md5  # the platform's, of what it fetched (nothing read here)
             return Step.DONE
         if info.status == "failed":
-            raise ProcessingFailed(info.key, info.status, info.error_message)
+            reason = info.error_message
+            if self.spec.fetch_url is not None:  # the platform read the URL itself
+                reason = (
+                    f"{reason or 'no reason given'} (with --remote fetch the platform reads "
+                    "the URL itself; an origin only vidlift can read needs --remote relay)"
+                )
+            raise ProcessingFailed(info.key, info.status, reason)
         raise StillProcessing(info.key, info.status)
 
     async def _result(self, reader: SourceReader) -> JobResult:

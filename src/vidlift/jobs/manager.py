@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
@@ -71,6 +72,9 @@ class BatchSettings:
     # After verifying, wait until the platform has processed each video (ready) or says it
     # failed (the job fails with the platform's message): --wait-ready.
     wait_ready: bool = False
+    # URL rows: "relay" streams the bytes through vidlift; "fetch" hands the URL to the
+    # platform, which downloads the file itself (then followed until ready or failed).
+    remote: Literal["relay", "fetch"] = "relay"
 
 
 @dataclass(slots=True)
@@ -308,7 +312,18 @@ class BatchRunner:
             known=known if record.video_key is None else None,
             verified_md5=record.md5 if record.state is JobState.PROCESSING else None,
             verified=record.state is JobState.PROCESSING,
+            fetch_url=self._fetch_url(record),
         )
+
+    def _fetch_url(self, record: JobRecord) -> str | None:
+        """The whole URL the platform should fetch (``--remote fetch``, http(s) rows only;
+        an ``s3://`` object has no URL the platform could read: it is relayed)."""
+        url = record.to_entry().source_url
+        if self._settings.remote != "fetch" or url is None:
+            return None
+        if not url.lower().startswith(("http://", "https://")):
+            return None
+        return self.secret_urls.get(record.job_id, url)
 
     async def _process(self, record: JobRecord) -> JobResult:
         source = await self._check_source(record)

@@ -123,7 +123,8 @@ TRANSITIONS: Mapping[JobEvent, Mapping[JobState, JobState]] = MappingProxyType(
             # verifying -> verifying: a run killed while verifying, resumed.
             JobEvent.VERIFY: {_U: _V, _V: _V},
             # processing -> processing: a run killed while waiting, resumed.
-            JobEvent.PROCESS: {_V: _R, _R: _R},
+            # uploading -> processing: the platform fetches the file itself (--remote fetch).
+            JobEvent.PROCESS: {_U: _R, _V: _R, _R: _R},
             JobEvent.FINISH: {_V: _D, _R: _D},
             JobEvent.RETITLE: {_D: _D},
             JobEvent.FAIL: {_P: _F, _C: _F, _U: _F, _V: _F, _R: _F},

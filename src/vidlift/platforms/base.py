@@ -125,6 +125,13 @@ class Platform(Protocol):
         """Create a video carrying ``marker`` and open its upload."""
         ...
 
+    async def create_fetched(
+        self, metadata: VideoMetadata, *, marker: str, tag: str | None, download_url: str
+    ) -> str:
+        """Create a video carrying ``marker`` whose file the platform fetches itself from
+        ``download_url`` (server-side fetch); its key. Nothing is uploaded."""
+        ...
+
     async def reopen(self, video_key: str, *, size_bytes: int) -> UploadHandle:
         """A new upload into an existing video. Raises VideoMissing when it is gone."""
         ...

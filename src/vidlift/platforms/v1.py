@@ -177,19 +177,29 @@ class V1Platform:
                 return remote_video(video)
         return None
 
-    async def create(
-        self, metadata: VideoMetadata, *, marker: str, tag: str | None, size_bytes: int
-    ) -> UploadHandle:
-        """videos/create with the job's marker and source tag in its custom fields."""
+    def _tagged(self, metadata: VideoMetadata, marker: str, tag: str | None) -> VideoMetadata:
         custom = {**metadata.custom, MARKER_FIELD: marker}
         if tag is not None:
             custom[SOURCE_FIELD] = tag
         if self._library is not None:
             custom[LIBRARY_FIELD] = self._library
-        tagged = replace(metadata, custom=custom)
+        return replace(metadata, custom=custom)
+
+    async def create(
+        self, metadata: VideoMetadata, *, marker: str, tag: str | None, size_bytes: int
+    ) -> UploadHandle:
+        """videos/create with the job's marker and source tag in its custom fields."""
+        tagged = self._tagged(metadata, marker, tag)
         if self._s3:
             return self._handle(await self.api.create_video_s3(tagged))
         return self._handle(await self.api.create_video(tagged))
+
+    async def create_fetched(
+        self, metadata: VideoMetadata, *, marker: str, tag: str | None, download_url: str
+    ) -> str:
+        """videos/create with ``download_url``: the platform fetches the file itself; the
+        new video's key. The marker and tag go in its custom fields as for an upload."""
+        return await self.api.create_video_fetch(self._tagged(metadata, marker, tag), download_url)
 
     async def reopen(self, video_key: str, *, size_bytes: int) -> UploadHandle:
         """videos/update: a new session (or s3 link) on the same video."""

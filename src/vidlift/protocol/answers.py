@@ -23,6 +23,7 @@ from vidlift.errors import (
 from vidlift.protocol.documents import Document
 from vidlift.protocol.models import (
     CreateAnswer,
+    FetchCreateAnswer,
     FinalAnswer,
     RateLimit,
     RedirectLink,
@@ -34,6 +35,7 @@ from vidlift.protocol.models import (
 __all__ = [
     "api_error_from",
     "parse_create_answer",
+    "parse_fetch_create_answer",
     "parse_final_answer",
     "parse_s3_create_answer",
     "parse_video_info",
@@ -150,6 +152,14 @@ def parse_s3_create_answer(
 ) -> S3CreateAnswer:
     """The video key and the signed PUT link of an ``upload_method=s3`` create/update."""
     return _validate(S3CreateAnswer, _created(doc, http_status, call), call)
+
+
+def parse_fetch_create_answer(doc: Document, *, http_status: int = 200) -> FetchCreateAnswer:
+    """The video key of a videos/create with ``download_url`` (the platform fetches)."""
+    _check_ok(doc, "videos/create", http_status)
+    video = _section(doc, "video", "media")
+    data = {"video_key": video.get("key"), "rate_limit": _rate_limit(doc)}
+    return _validate(FetchCreateAnswer, data, "videos/create")
 
 
 def _created(doc: Document, http_status: int, call: str) -> dict[str, object]:

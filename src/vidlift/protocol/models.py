@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "CreateAnswer",
+    "FetchCreateAnswer",
     "FinalAnswer",
     "LinkBlock",
     "LinkQuery",
@@ -108,6 +109,14 @@ class S3CreateAnswer(_Answer):
 
     video_key: str = Field(min_length=1)
     link: PutLink
+    rate_limit: RateLimit | None = None
+
+
+class FetchCreateAnswer(_Answer):
+    """The answer of videos/create with ``download_url``: the video the platform fetches
+    the file into (nothing to upload)."""
+
+    video_key: str = Field(min_length=1)
     rate_limit: RateLimit | None = None
 
 

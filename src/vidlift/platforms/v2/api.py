@@ -117,9 +117,15 @@ class V2Api:
         response = await self._call(method, path, **kwargs)
         return parse_answer(model, response.body, call=kwargs["call"])
 
-    async def create(self, method: str, metadata: Mapping[str, Any]) -> CreateAnswer:
-        """``POST /v2/sites/{site}/media/``: a new media and its upload."""
-        body = {"upload": {"method": method}, "metadata": dict(metadata)}
+    async def create(
+        self, method: str, metadata: Mapping[str, Any], *, download_url: str | None = None
+    ) -> CreateAnswer:
+        """``POST /v2/sites/{site}/media/``: a new media and its upload (``fetch``: the
+        platform downloads ``download_url`` itself; the URL never shows in a message)."""
+        upload: dict[str, str] = {"method": method}
+        if download_url is not None:
+            upload["download_url"] = download_url
+        body = {"upload": upload, "metadata": dict(metadata)}
         return await self._json(
             CreateAnswer, "POST", self._media_path(), call="media create", body=body
         )

@@ -85,6 +85,21 @@ class V2Platform:
         answer = await self.api.create(_method(plan), fields)
         return _handle(answer, plan)
 
+    async def create_fetched(
+        self, metadata: VideoMetadata, *, marker: str, tag: str | None, download_url: str
+    ) -> str:
+        """A new media (external_id = ``marker``) whose file the platform fetches from
+        ``download_url`` (``upload.method: fetch``); its id."""
+        fields = to_v2_metadata(metadata, marker=marker, tag=tag)
+        custom = dict(fields.get("custom_params", {}))
+        if tag is not None:
+            custom[SOURCE_FIELD] = tag
+        if self._settings.library is not None:
+            custom[LIBRARY_FIELD] = self._settings.library
+        fields["custom_params"] = custom
+        answer = await self.api.create("fetch", fields, download_url=download_url)
+        return answer.id
+
     async def reopen(self, video_key: str, *, size_bytes: int) -> UploadHandle:
         """A new upload for the same media (reupload): never a second media."""
         plan = self.plan(size_bytes)

@@ -21,6 +21,7 @@ __all__ = [
     "RedirectRequest",
     "create_answer",
     "error_answer",
+    "fetch_create_answer",
     "final_answer",
     "list_answer",
     "nginx_page",
@@ -131,6 +132,18 @@ def s3_create_answer(
     nested = {"key": video.key, "link": link}
     xml_data = {"status": "ok", "video": nested, "rate_limit": rate_limit.as_dict()}
     return Answer(data, xml_data=xml_data, legacy_data={**data, "video": nested})
+
+
+def fetch_create_answer(video: VideoRecord, rate_limit: RateLimitState) -> Answer:
+    """The answer of a videos/create with ``download_url``: the video only (the platform
+    fetches the file; there is nothing to upload)."""
+    data: dict[str, object] = {
+        "status": "ok",
+        "media": {"type": "video", "key": video.key},
+        "rate_limit": rate_limit.as_dict(),
+    }
+    xml_data = {"status": "ok", "video": {"key": video.key}, "rate_limit": rate_limit.as_dict()}
+    return Answer(data, xml_data=xml_data, legacy_data={**data, "video": {"key": video.key}})
 
 
 def video_fields(video: VideoRecord) -> dict[str, object]:

@@ -19,6 +19,7 @@ from vidlift.testing.emulator.answers import (
     LinkBlock,
     create_answer,
     error_answer,
+    fetch_create_answer,
     list_answer,
     s3_create_answer,
     show_answer,
@@ -26,6 +27,7 @@ from vidlift.testing.emulator.answers import (
 from vidlift.testing.emulator.config import UPLOAD_PATH
 from vidlift.testing.emulator.context import CONTEXT, EmulatorContext
 from vidlift.testing.emulator.faults import FaultKind
+from vidlift.testing.emulator.fetcher import FetchRefused, check_fetch_url, start_v1_fetch
 from vidlift.testing.emulator.formats import Answer, ApiFormat
 from vidlift.testing.emulator.params import Params, read_metadata, read_params
 from vidlift.testing.emulator.quota import RateLimitState
@@ -188,7 +190,13 @@ def _new_session(ctx: EmulatorContext, video_key: str) -> SessionRecord:
 async def _create(
     ctx: EmulatorContext, request: web.Request, params: Params, rate: RateLimitState
 ) -> Answer:
-    method = _upload_method(params)
+    url = params.get("download_url")
+    method = "fetch" if url is not None else _upload_method(params)
+    if url is not None:
+        try:
+            check_fetch_url(url)
+        except FetchRefused as exc:
+            raise ApiFailure(400, "ParameterInvalid", str(exc)) from None
     meta, custom = read_metadata(params)
     key = ctx.new_id(8)
     session = _new_session(ctx, key)
@@ -209,6 +217,9 @@ async def _create(
     video = dataclasses.replace(video, **meta, custom=custom)
     ctx.store.put(video, session)
     await ctx.store.save(key)
+    if url is not None:
+        start_v1_fetch(ctx, request.app, video, url)
+        return fetch_create_answer(video, rate)
     return _created(ctx, request, video, session, method, rate)
 
 

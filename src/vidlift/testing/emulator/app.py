@@ -15,6 +15,7 @@ from vidlift.testing.emulator.answers import ApiFailure, error_answer
 from vidlift.testing.emulator.api import API_ROUTE, handle_api
 from vidlift.testing.emulator.config import UPLOAD_PATH
 from vidlift.testing.emulator.context import CONTEXT, ConnectionDrop, EmulatorContext, RequestLog
+from vidlift.testing.emulator.fetcher import FETCHER, Fetcher
 from vidlift.testing.emulator.formats import ApiFormat
 from vidlift.testing.emulator.replies import BARE, answer_response, strip_bare_content_type
 from vidlift.testing.emulator.segment import BYTES_IN
@@ -33,6 +34,8 @@ def build_app(ctx: EmulatorContext) -> web.Application:
     and the emulator's own endpoints."""
     app = web.Application(middlewares=[_edge])
     app[CONTEXT] = ctx
+    app[FETCHER] = Fetcher()
+    app.on_cleanup.append(_stop_fetches)
     app.router.add_route("*", UPLOAD_PATH, handle_upload)
     app.router.add_route("*", API_ROUTE, handle_api)
     app.router.add_get(STATS_PATH, _handle_stats)
@@ -42,6 +45,10 @@ def build_app(ctx: EmulatorContext) -> web.Application:
     app.router.add_route("*", "/{tail:.*}", _handle_unknown)
     app.on_response_prepare.append(strip_bare_content_type)
     return app
+
+
+async def _stop_fetches(app: web.Application) -> None:
+    await app[FETCHER].close()
 
 
 @web.middleware

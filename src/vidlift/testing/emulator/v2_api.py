@@ -21,6 +21,7 @@ from aiohttp import web
 
 from vidlift.testing.emulator.context import CONTEXT, ConnectionDrop, EmulatorContext
 from vidlift.testing.emulator.faults import FaultKind
+from vidlift.testing.emulator.fetcher import FetchRefused, check_fetch_url, start_v2_fetch
 from vidlift.testing.emulator.quota import RateLimitState
 from vidlift.testing.emulator.v2_answers import (
     V2Failure,
@@ -149,7 +150,13 @@ def _upload_method(body: dict[str, Any]) -> UploadMethod:
             400, "invalid_body", "upload.method must be multipart, direct or fetch"
         ) from None
     if method is UploadMethod.FETCH:
-        raise V2Failure(400, "invalid_body", "the emulator does not fetch URLs (fetch)")
+        url = upload.get("download_url")
+        if not isinstance(url, str) or not url:
+            raise V2Failure(400, "invalid_body", "upload.download_url is required for fetch")
+        try:
+            check_fetch_url(url)
+        except FetchRefused as exc:
+            raise V2Failure(400, "invalid_body", str(exc)) from None
     return method
 
 
@@ -202,8 +209,12 @@ async def _media_collection(ctx: EmulatorContext, request: web.Request, token: s
     ctx.v2.put(media, upload)
     await ctx.v2.save(media_id)
     ctx.requests.add("v2_create")
+    if method is UploadMethod.FETCH:
+        start_v2_fetch(ctx, request.app, upload, str(body["upload"]["download_url"]))
     if ctx.faults.fires(FaultKind.V2_CREATE_LOST_ANSWER, ctx.faults.plan.v2_create_lost_answer_p):
         raise ConnectionDrop("lost create answer (injected fault)")
+    if method is UploadMethod.FETCH:
+        return json_answer(_show(ctx, media), 201)
     return json_answer({**_show(ctx, media), **_upload_fields(ctx, request, upload)}, 201)
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "LINK_ROUTE",
     "MIN_PART_BYTES",
     "complete_upload",
+    "finish_media",
     "handle_link_put",
     "link_base",
     "new_upload",
@@ -200,7 +201,7 @@ async def _finish_direct(
 ) -> None:
     if temp is not None:
         await ctx.v2.run(ctx.v2.commit_file, temp, upload.media_id)
-    await _finish_media(ctx, upload, part)
+    await finish_media(ctx, upload, part)
     await ctx.v2.drop_parts(upload.upload_id)
 
 
@@ -236,7 +237,7 @@ async def complete_upload(ctx: EmulatorContext, upload: UploadRecord) -> MediaRe
             temp = ctx.v2.file_path(upload.media_id).with_suffix(".assembling")
             whole = await ctx.v2.run(_concatenate, paths, temp, ctx.v2.fsync)
             await ctx.v2.run(ctx.v2.commit_file, temp, upload.media_id)
-        media = await _finish_media(ctx, upload, whole)
+        media = await finish_media(ctx, upload, whole)
     finally:
         ctx.v2.completing.discard(upload.upload_id)
     await ctx.v2.drop_parts(upload.upload_id)
@@ -259,7 +260,7 @@ def _concatenate(paths: list[Path], target: Path, fsync: bool) -> PartRecord:
     return PartRecord(size=size, md5=digest.hexdigest())
 
 
-async def _finish_media(
+async def finish_media(
     ctx: EmulatorContext, upload: UploadRecord, whole: PartRecord
 ) -> MediaRecord:
     """The media has its file: processing, then ready (or failed, decided now)."""
