@@ -19,6 +19,7 @@ Every error vidlift raises on purpose is a :class:`VidliftError`. The tree::
     ├── Processing                   the platform is processing a video (--wait-ready)
     │   ├── StillProcessing          not ready yet: ask again later
     │   └── ProcessingFailed         the platform could not process it: its message
+    ├── PosterNotSet                 a row's poster could not be set (reported, not fatal)
     ├── TransportError               the request may or may not have reached the server
     │   ├── ConnectError             could not connect (nothing was sent)
     │   ├── RequestTimeout           no answer in time
@@ -59,6 +60,7 @@ __all__ = [
     "NonceReused",
     "PartLinkRefused",
     "PlatformUnreachable",
+    "PosterNotSet",
     "Processing",
     "ProcessingFailed",
     "ProgrammingError",
@@ -285,6 +287,11 @@ class ProcessingFailed(Processing):
     def _text(self) -> str:
         reason = self.platform_message or "no reason given"
         return f"the platform failed to process video {self.video_key}: {reason}"
+
+
+class PosterNotSet(VidliftError):
+    """The poster from a row's ``thumbnail_download_url`` could not be set. Reported, never
+    fatal: the video itself is done."""
 
 
 class RateLimited(ApiError):

@@ -234,6 +234,12 @@ async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: b
         f"{human_bytes(counts.total_bytes)} on the platform",
         err=True,
     )
+    if outcome is not None and outcome.posters_failed:
+        click.echo(
+            f"vidlift: the poster of {count_of(outcome.posters_failed, 'done video')} could "
+            "not be set (poster_failed in the log); the videos themselves are done",
+            err=True,
+        )
     if outcome is not None and outcome.metadata_updated:
         click.echo(
             f"vidlift: metadata of {outcome.metadata_updated} done "

@@ -9,7 +9,7 @@ outcome = await vidlift.run_batch(
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from vidlift.jobs.policy import RetryPolicy, Verdict
 from vidlift.jobs.survey import library_tag, survey_library
 from vidlift.jobs.sync import sync_metadata
 from vidlift.journal.base import JobCounts, JobRecord, Journal
+from vidlift.journal.spec import JobSpec
 from vidlift.journal.state import RUNNABLE_STATES
 from vidlift.manifest import ManifestEntry
 from vidlift.platforms.base import Platform
@@ -120,6 +121,14 @@ def _quota_reporter(sink: EventSink | None) -> Callable[[RateLimit | None], None
     return report
 
 
+def _specs(entries: Iterable[ManifestEntry], thumbnail_urls: dict[str, str]) -> Iterator[JobSpec]:
+    """The journal's job specs of a library caller's entries; their posters noted."""
+    for entry in entries:
+        if entry.thumbnail_url:
+            thumbnail_urls[entry.job_id] = entry.thumbnail_url
+        yield job_spec(entry)
+
+
 async def run_batch(
     manifest: Path | Iterable[ManifestEntry] | None,
     *,
@@ -175,12 +184,13 @@ async def run_batch(
         library = library_tag(manifest)
     changes = list(metadata_changes)
     secret_urls: dict[str, str] = {}
+    thumbnail_urls: dict[str, str] = {}
     if isinstance(manifest, Path):
         stats = await ingest_manifest(journal, manifest, strict=strict, on_event=on_event)
         changes.extend(stats.metadata_changes)
-        secret_urls = stats.secret_urls
+        secret_urls, thumbnail_urls = stats.secret_urls, stats.thumbnail_urls
     elif manifest is not None:
-        await journal.add_entries(map(job_spec, manifest))
+        await journal.add_entries(_specs(manifest, thumbnail_urls))
     settings = await resolve_limits(settings, journal)
     upload, limits = settings.upload, settings.limits
     if on_event is not None:
@@ -236,7 +246,7 @@ async def run_batch(
             gate=gate,
             jobs=jobs,
         )
-        runner.secret_urls = secret_urls
+        runner.secret_urls, runner.thumbnail_urls = secret_urls, thumbnail_urls
         if not await _prepare(runner, platform, journal, policy, survey and library, changes):
             return runner.outcome
         return await runner.run(stop)

@@ -75,6 +75,7 @@ class Step(StrEnum):
     RECONCILE = "reconcile"  # ask the platform whether it holds the file
     VERIFY = "verify"  # compare the platform's size and md5 with the source's
     READY = "ready"  # wait until the platform has processed the video (--wait-ready)
+    POSTER = "poster"  # set the row's poster (thumbnail_download_url) on the ready video
     DONE = "done"
 
 
@@ -141,6 +142,7 @@ class JobResult:
     md5: str | None
     final: FinalAnswer | None
     stats: JobStats
+    poster_error: str | None = None  # the row's poster could not be set (not fatal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +163,7 @@ class JobStart:
     verified_md5: str | None = None  # the file's md5 recorded then
     # Server-side fetch: the platform downloads this URL itself (a secret: often signed).
     fetch_url: str | None = field(default=None, repr=False)
+    thumbnail_url: str | None = field(default=None, repr=False)  # the poster, once ready
 
 
 @dataclass(slots=True)
@@ -207,6 +210,8 @@ class _Run:
         self.failures = 0
         self.recreated = False
         self.md5: str | None = None
+        self.poster_id: str | None = None
+        self.poster_error: str | None = None
         self.acked_bytes = spec.acked.byte_count
         self.in_request = 0
 
@@ -266,6 +271,8 @@ class _Run:
             return await self._reconcile()
         if step is Step.READY:
             return await self._await_ready()
+        if step is Step.POSTER:
+            return await self._poster()
         return await self._verify(reader)
 
     async def _act(self, decision: Decision, exc: VidliftError, step: Step) -> Step:
@@ -280,6 +287,9 @@ class _Run:
         if verdict is Verdict.POLL:
             await anyio.sleep(decision.delay_s)  # not a failure: processing takes time
             return step
+        if step is Step.POSTER and verdict is Verdict.GIVE_UP:
+            self.poster_error = str(exc)  # reported with the job; the video is done
+            return Step.DONE
         if verdict is Verdict.RECONCILE and self.ctx.has_api:
             return Step.RECONCILE
         if verdict is Verdict.RENEW and self.video_key and self.ctx.has_api:
@@ -477,6 +487,7 @@ class _Run:
 
     def _after_verify(self) -> Step:
         wanted = self.ctx.wait_ready or self.spec.fetch_url is not None
+        wanted = wanted or self.spec.thumbnail_url is not None  # a poster needs it ready
         waits = wanted and self.ctx.has_api and self.video_key is not None
         return Step.READY if waits else Step.DONE
 
@@ -489,7 +500,7 @@ class _Run:
             if self.spec.fetch_url is not None:  # what it fetched: the size the source said
                 _check_platform(info, self.spec.source.size_bytes, None)
                 self.md5 = info.md5  # the platform's, of what it fetched (nothing read here)
-            return Step.DONE
+            return Step.POSTER if self.spec.thumbnail_url is not None else Step.DONE
         if info.status == "failed":
             reason = info.error_message
             if self.spec.fetch_url is not None:  # the platform read the URL itself
@@ -500,6 +511,17 @@ class _Run:
             raise ProcessingFailed(info.key, info.status, reason)
         raise StillProcessing(info.key, info.status)
 
+    async def _poster(self) -> Step:
+        """The row's poster: asked for once (its id kept across retries), then made the
+        video's poster when the platform has it."""
+        assert self.video_key is not None and self.spec.thumbnail_url is not None
+        if self.poster_id is None:
+            self.poster_id = await self.ctx.platform.add_poster(
+                self.video_key, self.spec.thumbnail_url
+            )
+        await self.ctx.platform.set_poster(self.video_key, self.poster_id)
+        return Step.DONE
+
     async def _result(self, reader: SourceReader) -> JobResult:
         finished = self.finished or FinishedUpload()
         return JobResult(
@@ -508,6 +530,7 @@ class _Run:
             self.md5,
             finished.final,
             self.stats,
+            self.poster_error,
         )
 
 

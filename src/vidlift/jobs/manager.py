@@ -33,6 +33,7 @@ from vidlift.jobs.events import (
     JobRetrying,
     JobStarted,
     JobVerifying,
+    PosterFailed,
     SourceNoticed,
 )
 from vidlift.jobs.job import (
@@ -87,6 +88,7 @@ class BatchOutcome:
     stopped_by: str | None = None
     bytes_sent: int = 0
     metadata_updated: int = 0  # done videos whose metadata followed the manifest
+    posters_failed: int = 0  # done videos whose row's poster could not be set
     started_at: float = field(default_factory=time.monotonic)
 
     @property
@@ -129,6 +131,7 @@ class BatchRunner:
         self.look_up_all = False
         # Whole URLs (query strings: signatures) of URL jobs, by job id: never journaled.
         self.secret_urls: Mapping[str, str] = {}
+        self.thumbnail_urls: Mapping[str, str] = {}  # job id -> poster to set (secret)
         self._sources = SourceOpener(
             settings.sources, on_notice=lambda text: self._emit(SourceNoticed(text))
         )
@@ -231,6 +234,9 @@ class BatchRunner:
         video_key = result.video_key or ""
         await self._journal.mark_done(record.job_id, video_key=video_key, md5=result.md5)
         self._emit(JobDone(record.job_id, path, video_key, result.size_bytes))
+        if result.poster_error is not None:
+            self.outcome.posters_failed += 1
+            self._emit(PosterFailed(record.job_id, path, result.poster_error))
 
     async def _fail(self, record: JobRecord, path: str, error: str) -> None:
         await self._journal.mark_failed(record.job_id, error)
@@ -313,6 +319,7 @@ class BatchRunner:
             verified_md5=record.md5 if record.state is JobState.PROCESSING else None,
             verified=record.state is JobState.PROCESSING,
             fetch_url=self._fetch_url(record),
+            thumbnail_url=self.thumbnail_urls.get(record.job_id),
         )
 
     def _fetch_url(self, record: JobRecord) -> str | None:

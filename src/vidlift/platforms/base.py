@@ -132,6 +132,16 @@ class Platform(Protocol):
         ``download_url`` (server-side fetch); its key. Nothing is uploaded."""
         ...
 
+    async def add_poster(self, video_key: str, image_url: str) -> str:
+        """Ask the platform to fetch ``image_url`` as a poster for the video; the poster's
+        id (PosterNotSet where the platform cannot)."""
+        ...
+
+    async def set_poster(self, video_key: str, poster_id: str) -> None:
+        """Make ``poster_id`` the video's poster: StillProcessing while the platform is not
+        ready with it, PosterNotSet when it could not use the image."""
+        ...
+
     async def reopen(self, video_key: str, *, size_bytes: int) -> UploadHandle:
         """A new upload into an existing video. Raises VideoMissing when it is gone."""
         ...

@@ -17,7 +17,7 @@ from vidlift.client.api import ApiClient
 from vidlift.client.reading import RangeReader
 from vidlift.client.uploader import SegmentSender, UploadTarget
 from vidlift.config import DEFAULT_API_FORMAT
-from vidlift.errors import ConfigError
+from vidlift.errors import ConfigError, PosterNotSet
 from vidlift.platforms.base import (
     AckedCallback,
     FinishedUpload,
@@ -200,6 +200,18 @@ class V1Platform:
         """videos/create with ``download_url``: the platform fetches the file itself; the
         new video's key. The marker and tag go in its custom fields as for an upload."""
         return await self.api.create_video_fetch(self._tagged(metadata, marker, tag), download_url)
+
+    async def add_poster(self, video_key: str, image_url: str) -> str:
+        """v1 sets no poster from a URL (its videos/thumbnails/update takes a frame position
+        or an uploaded image): PosterNotSet, reported; the video is done."""
+        raise PosterNotSet(
+            "v1 cannot set a poster from thumbnail_download_url (use --api v2); the "
+            "platform's own thumbnail stays"
+        )
+
+    async def set_poster(self, video_key: str, poster_id: str) -> None:
+        """Never reached on v1 (see :meth:`add_poster`)."""
+        raise PosterNotSet("v1 cannot set a poster from a URL")
 
     async def reopen(self, video_key: str, *, size_bytes: int) -> UploadHandle:
         """videos/update: a new session (or s3 link) on the same video."""

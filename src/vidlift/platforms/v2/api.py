@@ -33,6 +33,7 @@ from vidlift.platforms.v2.models import (
     MediaAnswer,
     MediaList,
     PartsPage,
+    ThumbnailAnswer,
     parse_answer,
 )
 
@@ -87,6 +88,9 @@ class V2Api:
         self._settings = settings
         self._base = settings.endpoint.rstrip("/")
 
+    def _site_path(self, tail: str) -> str:
+        return f"/v2/sites/{self._settings.site_id}/{tail}"
+
     def _media_path(self, media_id: str = "") -> str:
         tail = f"{media_id}/" if media_id else ""
         return f"/v2/sites/{self._settings.site_id}/media/{tail}"
@@ -129,6 +133,37 @@ class V2Api:
         return await self._json(
             CreateAnswer, "POST", self._media_path(), call="media create", body=body
         )
+
+    async def create_thumbnail(self, media_id: str, image_url: str) -> ThumbnailAnswer:
+        """``POST /v2/sites/{site}/thumbnails/``: a static thumbnail the platform fetches
+        from ``image_url`` for ``media_id``."""
+        body = {
+            "relationships": {"media": [{"id": media_id}]},
+            "upload": {
+                "source_type": "custom_upload",
+                "method": "fetch",
+                "thumbnail_type": "static",
+                "download_url": image_url,
+            },
+        }
+        return await self._json(
+            ThumbnailAnswer,
+            "POST",
+            self._site_path("thumbnails/"),
+            call="thumbnail create",
+            body=body,
+        )
+
+    async def thumbnail(self, thumbnail_id: str) -> ThumbnailAnswer:
+        """``GET .../thumbnails/{id}/``."""
+        path = self._site_path(f"thumbnails/{thumbnail_id}/")
+        return await self._json(ThumbnailAnswer, "GET", path, call="thumbnail show")
+
+    async def make_poster(self, thumbnail_id: str) -> None:
+        """``PATCH .../thumbnails/{id}/``: the thumbnail becomes its media's poster."""
+        body = {"relationships": {"media": [{"is_poster": True}]}}
+        path = self._site_path(f"thumbnails/{thumbnail_id}/")
+        await self._json(ThumbnailAnswer, "PATCH", path, call="thumbnail update", body=body)
 
     async def reupload(self, media_id: str, method: str) -> CreateAnswer:
         """``PUT .../media/{id}/reupload/``: a new upload for the same media."""

@@ -20,7 +20,7 @@ from datetime import UTC
 from typing import Any
 
 from vidlift.client.transport import Transport
-from vidlift.errors import AnswerParseError, LocalProtocolError
+from vidlift.errors import AnswerParseError, LocalProtocolError, PosterNotSet, StillProcessing
 from vidlift.platforms.base import LibraryPage, Platform, RemoteVideo, Transfer, UploadHandle
 from vidlift.platforms.v2.api import V2Api, V2Settings
 from vidlift.platforms.v2.models import CreateAnswer, MediaAnswer
@@ -99,6 +99,23 @@ class V2Platform:
         fields["custom_params"] = custom
         answer = await self.api.create("fetch", fields, download_url=download_url)
         return answer.id
+
+    async def add_poster(self, video_key: str, image_url: str) -> str:
+        """A thumbnail the platform fetches from ``image_url`` for the media; its id."""
+        return (await self.api.create_thumbnail(video_key, image_url)).id
+
+    async def set_poster(self, video_key: str, poster_id: str) -> None:
+        """Make thumbnail ``poster_id`` the media's poster once the platform has it:
+        StillProcessing before, PosterNotSet when the platform could not use the image."""
+        thumbnail = await self.api.thumbnail(poster_id)
+        if thumbnail.status == "failed":
+            raise PosterNotSet(
+                f"the platform could not use the poster image: "
+                f"{thumbnail.error_message or 'no reason given'}"
+            )
+        if thumbnail.status != "ready":
+            raise StillProcessing(video_key, f"waiting for its poster ({thumbnail.status})")
+        await self.api.make_poster(poster_id)
 
     async def reopen(self, video_key: str, *, size_bytes: int) -> UploadHandle:
         """A new upload for the same media (reupload): never a second media."""

@@ -40,6 +40,7 @@ from vidlift.testing.emulator.v2_store import (
     UploadRecord,
     UploadStatus,
 )
+from vidlift.testing.emulator.v2_thumbnails import THUMBNAILS, Thumbnails, thumbnail_routes
 
 __all__ = ["add_v2_routes"]
 
@@ -59,6 +60,8 @@ def add_v2_routes(app: web.Application) -> None:
         ("/v2/uploads/{upload_id}/parts{slash:/?}", _list_parts, False),
         ("/v2/uploads/{upload_id}/complete{slash:/?}", _complete, False),
     ]
+    routes += [(path, handler, True) for path, handler in thumbnail_routes()]
+    app[THUMBNAILS] = Thumbnails()
     for path, handler, on_site in routes:
         app.router.add_route("*", path, _api(handler, on_site=on_site))
     app.router.add_get("/_emulator/media/{media_id}", _inspect_media)
@@ -358,6 +361,7 @@ async def _inspect_media(request: web.Request) -> web.Response:
     if media is None:
         return v2_error(V2Failure(404, "not_found", "no such media"))
     status = ctx.v2.status_of(media, ctx.clock(), ctx.config.processing_s)
+    poster = request.app[THUMBNAILS].poster_of(media.media_id)
     return json_answer(
         {
             "id": media.media_id,
@@ -367,6 +371,8 @@ async def _inspect_media(request: web.Request) -> web.Response:
             "error_message": media.error_message,
             "external_id": media.external_id,
             "upload_id": media.upload_id,
+            "poster": poster.thumbnail_id if poster else None,
+            "poster_md5": poster.md5 if poster else None,
         }
     )
 
