@@ -73,7 +73,12 @@ async def run_worker(
         if isinstance(event, JobDone):
             sent[0] += event.size_bytes
 
-    feed_settings = FeedSettings(lease_s=config.lease_s, poll_s=config.poll_s, follow=follow)
+    feed_settings = FeedSettings(
+        lease_s=config.lease_s,
+        claim_batch=settings.concurrency,
+        poll_s=config.poll_s,
+        follow=follow,
+    )
     worker_info = new_worker()
     async with (
         ClaimFeed(journal, worker_info, feed_settings, bytes_sent=lambda: sent[0]) as feed,

@@ -32,7 +32,9 @@ __all__ = ["ClaimFeed", "FeedSettings", "SharedApiPacer", "new_worker"]
 
 @dataclass(frozen=True, slots=True)
 class FeedSettings:
-    """How a worker takes jobs: lease length, claim size, idle polling, follow mode."""
+    """How a worker takes jobs: lease length, idle polling, follow mode, and
+    ``claim_batch``, its slots: each claim asks for the slots not held (at least one), so
+    a worker starting takes ``claim_batch`` jobs in one statement, then one as each ends."""
 
     lease_s: float = 60.0
     claim_batch: int = 1
@@ -87,9 +89,9 @@ class ClaimFeed:
     async def _jobs(self) -> AsyncIterator[JobRecord]:
         settings = self.settings
         while True:
-            batch = await self.journal.claim(
-                self.worker.worker_id, settings.claim_batch, settings.lease_s
-            )
+            worker_id = self.worker.worker_id
+            wanted = max(1, settings.claim_batch - self.journal.held(worker_id))
+            batch = await self.journal.claim(worker_id, wanted, settings.lease_s)
             self.claimed += len(batch)
             for record in batch:
                 yield record

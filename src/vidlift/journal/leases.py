@@ -87,6 +87,11 @@ class WorkQueue(Protocol):
         """Give a held job back to the queue now (a stopped worker)."""
         ...
 
+    def held(self, worker_id: str) -> int:
+        """How many jobs this journal holds for ``worker_id``: claimed, not yet settled,
+        given back or lost (no I/O; a worker claims only for its free slots)."""
+        ...
+
     async def workers(self) -> list[WorkerInfo]:
         """Every registered worker, most recent heartbeat first."""
         ...
@@ -132,6 +137,10 @@ class LeaseBook:
         lease = Lease(record.job_id, worker_id, generation)
         self._leases[record.job_id] = (lease, self._clock() + lease_s)
         self._claimed.setdefault(worker_id, set()).add(record.job_id)
+
+    def held(self, worker_id: str) -> int:
+        """How many jobs ``worker_id`` holds a lease on."""
+        return sum(lease.worker_id == worker_id for lease, _ in self._leases.values())
 
     def drop(self, job_id: str) -> None:
         """The job is finished or given back: no lease any more."""

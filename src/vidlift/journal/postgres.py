@@ -368,6 +368,9 @@ class PostgresJournal:
         if lease is not None:
             await self._fetch(sql.RELEASE, job_id, lease.worker_id, lease.generation)
 
+    def held(self, worker_id: str) -> int:
+        return sum(lease.worker_id == worker_id for lease in self._held.values())
+
     async def workers(self) -> list[WorkerInfo]:
         rows = await self._fetch(sql.WORKERS)
         return [WorkerInfo(*tuple(row)) for row in rows]

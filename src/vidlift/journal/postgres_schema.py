@@ -100,6 +100,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE jobs ADD COLUMN source_url TEXT",
         "ALTER TABLE jobs ADD COLUMN source_identity TEXT",
     ),
+    (  # 4: claims step over no leased job: one index of free jobs, one of leases by expiry
+        "DROP INDEX jobs_claimable",
+        f"CREATE INDEX jobs_free ON jobs (seq) WHERE state IN ({_RUNNABLE}) "
+        "AND lease_owner IS NULL",
+        f"CREATE INDEX jobs_leased ON jobs (lease_expires_at) WHERE state IN ({_RUNNABLE}) "
+        "AND lease_owner IS NOT NULL",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -132,19 +139,36 @@ FAILURES = (
     "SELECT job_id, source_path, location, last_error FROM jobs WHERE state = 'failed' "
     "ORDER BY updated_at DESC, seq DESC LIMIT $1"
 )
-# A worker never claims again a job it holds, even on an expired lease: it may still be
-# working on it (a renewal keeps it unless another worker took it over meanwhile).
+# Expired leases first (taken over), then free jobs in queue order, each from its own
+# partial index, so a claim never steps over the jobs other workers hold. A worker never
+# claims again a job it holds, even on an expired lease: it may still be working on it (a
+# renewal keeps it unless another worker took it over meanwhile). The commit does not wait
+# for the WAL flush (set_config(..., true): this transaction only): a claim lost in a
+# crash of the database host is harmless, the worker's next write finds another owner or
+# generation and lets the job go (the fencing token), and any later durable commit of the
+# session flushes it anyway.
 CLAIM = f"""
 WITH picked AS (
-    SELECT seq FROM jobs
-    WHERE state IN ({_RUNNABLE})
-        AND (lease_owner IS NULL OR (lease_expires_at < {NOW} AND lease_owner <> $1))
-    ORDER BY seq LIMIT $2
-    FOR UPDATE SKIP LOCKED
+    SELECT seq FROM (
+        SELECT seq FROM jobs
+        WHERE state IN ({_RUNNABLE}) AND lease_owner IS NOT NULL
+            AND lease_expires_at < {NOW} AND lease_owner <> $1
+        ORDER BY lease_expires_at LIMIT $2
+        FOR UPDATE SKIP LOCKED
+    ) AS expired
+    UNION ALL
+    SELECT seq FROM (
+        SELECT seq FROM jobs
+        WHERE state IN ({_RUNNABLE}) AND lease_owner IS NULL
+        ORDER BY seq LIMIT $2
+        FOR UPDATE SKIP LOCKED
+    ) AS free
+    LIMIT $2
 )
 UPDATE jobs SET lease_owner = $1, lease_expires_at = {NOW} + $3,
     lease_generation = jobs.lease_generation + 1
-FROM picked WHERE jobs.seq = picked.seq
+FROM picked
+WHERE jobs.seq = picked.seq AND set_config('synchronous_commit', 'off', true) IS NOT NULL
 RETURNING jobs.seq, {", ".join(f"jobs.{c}" for c in COLUMNS)}, jobs.lease_generation
 """
 RENEW = f"""

@@ -299,6 +299,9 @@ class SqliteJournal:
     async def release(self, job_id: str) -> None:
         self._leases.drop(job_id)
 
+    def held(self, worker_id: str) -> int:
+        return self._leases.held(worker_id)
+
     async def workers(self) -> list[WorkerInfo]:
         return self._leases.workers()
 

@@ -490,14 +490,18 @@ async def _ids(records: list[JobRecord]) -> list[str]:
 
 async def check_claims_in_queue_order_once(journal: FleetJournal) -> None:
     """Claims hand out runnable jobs in queue order, each to one worker; a settled job
-    is never handed out; a job given back is handed out again."""
+    is never handed out; a job given back is handed out again. ``held`` counts what a
+    worker holds: claimed, not settled or given back."""
     await journal.add_entries(sample_entry(n) for n in range(6))
     await journal.mark_failed("job-2", "x")
     assert await _ids(await journal.claim("w1", 2, 30.0)) == ["job-0", "job-1"]
     assert await _ids(await journal.claim("w2", 2, 30.0)) == ["job-3", "job-4"]
+    assert (journal.held("w1"), journal.held("w2"), journal.held("w3")) == (2, 2, 0)
     await walk_to(journal, "job-0", JobState.DONE)
     await journal.release("job-1")
+    assert journal.held("w1") == 0
     assert await _ids(await journal.claim("w2", 5, 30.0)) == ["job-1", "job-5"]
+    assert journal.held("w2") == 4
     assert await journal.claim("w3", 5, 30.0) == []
 
 
