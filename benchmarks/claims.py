@@ -154,7 +154,9 @@ async def measure(args: argparse.Namespace) -> dict[str, object]:
                     rates = []
                     for _ in range(args.repeat):
                         await _reset(base, schema, args.claims, args.in_flight)
-                        rates.append(await _drain(url, base, schema, claimers, size, what == "jobs"))
+                        rates.append(
+                            await _drain(url, base, schema, claimers, size, what == "jobs")
+                        )
                     row = {"what": what, "claimers": claimers, "claim_size": size}
                     row["per_s"] = round(statistics.median(rates))
                     results["runs"].append(row)  # type: ignore[attr-defined]
@@ -165,8 +167,12 @@ async def measure(args: argparse.Namespace) -> dict[str, object]:
         path = Path(folder) / "bench.vidlift.sqlite"
         async with await SqliteJournal.open(path) as sqlite:
             results["sqlite_fill_s"] = round(await _fill(sqlite, args.jobs), 2)
-        results["sqlite_bytes"] = sum(p.stat().st_size for p in Path(folder).iterdir())
+        results["sqlite_bytes"] = _folder_bytes(Path(folder))
     return results
+
+
+def _folder_bytes(folder: Path) -> int:
+    return sum(path.stat().st_size for path in folder.iterdir())
 
 
 def main() -> None:
@@ -175,11 +181,15 @@ def main() -> None:
     parser.add_argument("--claims", type=int, default=2000)
     parser.add_argument("--in-flight", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3, help="runs of each case (median)")
-    parser.add_argument("--claimers", type=lambda s: [int(n) for n in s.split(",")], default="1,2,4")
+    parser.add_argument(
+        "--claimers", type=lambda s: [int(n) for n in s.split(",")], default="1,2,4"
+    )
     parser.add_argument("--sizes", type=lambda s: [int(n) for n in s.split(",")], default="1,16")
     parser.add_argument("--postgres", default=DEFAULT_URL)
     args = parser.parse_args()
-    print(f"## journal claims ({args.jobs} jobs; queue of {args.claims}, {args.in_flight} in flight)")
+    print(
+        f"## journal claims ({args.jobs} jobs; queue of {args.claims}, {args.in_flight} in flight)"
+    )
     results = anyio.run(measure, args)
     per_100k = 100_000 / args.jobs
     pg = results["postgres"]
@@ -190,7 +200,8 @@ def main() -> None:
         f"queued in {results['postgres_fill_s']} s"
     )
     sqlite_mib = int(results["sqlite_bytes"]) * per_100k / 2**20  # type: ignore[call-overload]
-    print(f"  SQLite:     {sqlite_mib:.0f} MiB per 100,000 jobs, queued in {results['sqlite_fill_s']} s")
+    fill_s = results["sqlite_fill_s"]
+    print(f"  SQLite:     {sqlite_mib:.0f} MiB per 100,000 jobs, queued in {fill_s} s")
     print(json.dumps(results))
 
 

@@ -25,6 +25,7 @@ __all__ = [
     "COUNTS",
     "EXPIRED_LEASES",
     "FAILURES",
+    "FENCED_UPDATE",
     "HEARTBEAT",
     "INSERT",
     "LOCK_ONE",
@@ -41,6 +42,7 @@ __all__ = [
     "SELECT_ONE",
     "TAKE_TOKENS",
     "UPDATE",
+    "UPDATE_ONE",
     "WORKERS",
     "pg_row",
 ]
@@ -131,6 +133,19 @@ UPDATE = (
     + f", lease_expires_at = CASE WHEN ${len(COLUMNS) + 1} THEN NULL ELSE lease_expires_at END"
     + " WHERE job_id = $1"
 )
+_N = len(COLUMNS)
+UPDATE_ONE = UPDATE + " RETURNING xmin::text"
+# A held job's write in one statement: it applies only if the row is still the version
+# this journal last read or wrote (xmin) and the lease still this worker's (owner and
+# fencing token); else nothing changes and the caller takes the locking path. Its last
+# parameter false: committed without waiting for the WAL flush (progress), as in CLAIM.
+FENCED_UPDATE = (
+    UPDATE
+    + f" AND xmin::text = ${_N + 2} AND lease_owner = ${_N + 3} AND lease_generation = ${_N + 4}"
+    + f" AND CASE WHEN ${_N + 5} THEN true"
+    + " ELSE set_config('synchronous_commit', 'off', true) IS NOT NULL END"
+    + " RETURNING xmin::text"
+)
 COUNTS = (
     "SELECT state, COUNT(*), COALESCE(SUM(size_bytes), 0), COALESCE(SUM(acked_bytes), 0) "
     "FROM jobs GROUP BY state"
@@ -169,7 +184,8 @@ UPDATE jobs SET lease_owner = $1, lease_expires_at = {NOW} + $3,
     lease_generation = jobs.lease_generation + 1
 FROM picked
 WHERE jobs.seq = picked.seq AND set_config('synchronous_commit', 'off', true) IS NOT NULL
-RETURNING jobs.seq, {", ".join(f"jobs.{c}" for c in COLUMNS)}, jobs.lease_generation
+RETURNING jobs.seq, {", ".join(f"jobs.{c}" for c in COLUMNS)}, jobs.lease_generation,
+    jobs.xmin::text
 """
 RENEW = f"""
 UPDATE jobs SET lease_expires_at = {NOW} + $2
