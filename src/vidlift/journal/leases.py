@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -74,9 +74,12 @@ class WorkQueue(Protocol):
         """Add (or refresh) a worker in the registry."""
         ...
 
-    async def claim(self, worker_id: str, n: int, lease_s: float) -> list[JobRecord]:
+    async def claim(
+        self, worker_id: str, n: int, lease_s: float, *, skip: Collection[str] = ()
+    ) -> list[JobRecord]:
         """Up to ``n`` runnable jobs nobody holds (or whose lease expired), in queue
-        order, leased to ``worker_id`` for ``lease_s`` seconds."""
+        order, leased to ``worker_id`` for ``lease_s`` seconds; never the jobs in ``skip``
+        (those whose files this worker cannot read: left to the others)."""
         ...
 
     async def renew_leases(self, worker_id: str, lease_s: float, *, bytes_sent: int) -> list[str]:

@@ -368,8 +368,11 @@ class PostgresJournal:
             sql.REGISTER_WORKER, worker.worker_id, worker.host, worker.pid, worker.started_at
         )
 
-    async def claim(self, worker_id: str, n: int, lease_s: float) -> list[JobRecord]:
-        rows = sorted(await self._fetch(sql.CLAIM, worker_id, n, lease_s), key=lambda r: r[0])
+    async def claim(
+        self, worker_id: str, n: int, lease_s: float, *, skip: Collection[str] = ()
+    ) -> list[JobRecord]:
+        rows = await self._fetch(sql.CLAIM, worker_id, n, lease_s, list(skip))
+        rows.sort(key=lambda row: row[0])
         records: list[JobRecord] = []
         for row in rows:
             record = from_row(tuple(row)[1:-2])

@@ -167,14 +167,14 @@ WITH picked AS (
     SELECT seq FROM (
         SELECT seq FROM jobs
         WHERE state IN ({_RUNNABLE}) AND lease_owner IS NOT NULL
-            AND lease_expires_at < {NOW} AND lease_owner <> $1
+            AND lease_expires_at < {NOW} AND lease_owner <> $1 AND job_id <> ALL($4::text[])
         ORDER BY lease_expires_at LIMIT $2
         FOR UPDATE SKIP LOCKED
     ) AS expired
     UNION ALL
     SELECT seq FROM (
         SELECT seq FROM jobs
-        WHERE state IN ({_RUNNABLE}) AND lease_owner IS NULL
+        WHERE state IN ({_RUNNABLE}) AND lease_owner IS NULL AND job_id <> ALL($4::text[])
         ORDER BY seq LIMIT $2
         FOR UPDATE SKIP LOCKED
     ) AS free

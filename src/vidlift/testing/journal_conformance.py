@@ -505,6 +505,17 @@ async def check_claims_in_queue_order_once(journal: FleetJournal) -> None:
     assert await journal.claim("w3", 5, 30.0) == []
 
 
+async def check_claims_skip_what_a_worker_cannot_read(journal: FleetJournal) -> None:
+    """A job given back by a worker that cannot read its file is not claimed again by
+    that worker (``skip``), but is by the others."""
+    await journal.add_entries(sample_entry(n) for n in range(3))
+    assert await _ids(await journal.claim("w1", 1, 30.0)) == ["job-0"]
+    await journal.release("job-0")
+    assert await _ids(await journal.claim("w1", 2, 30.0, skip={"job-0"})) == ["job-1", "job-2"]
+    assert await journal.claim("w1", 2, 30.0, skip={"job-0"}) == []
+    assert await _ids(await journal.claim("w2", 2, 30.0, skip={"job-9"})) == ["job-0"]
+
+
 async def check_expired_lease_is_taken_over(journal: FleetJournal) -> None:
     """A lease not renewed in time ends: another worker gets the job, and the first
     learns at its next renewal that it lost it; a renewed lease is kept."""
@@ -547,6 +558,7 @@ async def check_shared_token_bucket(journal: FleetJournal) -> None:
 
 FLEET_CHECKS: tuple[FleetCheck, ...] = (
     check_claims_in_queue_order_once,
+    check_claims_skip_what_a_worker_cannot_read,
     check_expired_lease_is_taken_over,
     check_worker_registry,
     check_shared_token_bucket,
