@@ -147,7 +147,7 @@ async def measure(args: argparse.Namespace) -> dict[str, object]:
         async with await PostgresJournal.open(url) as journal:
             results["postgres_fill_s"] = round(await _fill(journal, args.jobs), 2)
         results["postgres"] = await _schema_bytes(base, schema)
-        for what in ("claims", "jobs"):
+        for what in args.what:
             sizes = args.sizes if what == "claims" else [1]
             for size in sizes:
                 for claimers in args.claimers:
@@ -185,6 +185,7 @@ def main() -> None:
         "--claimers", type=lambda s: [int(n) for n in s.split(",")], default="1,2,4"
     )
     parser.add_argument("--sizes", type=lambda s: [int(n) for n in s.split(",")], default="1,16")
+    parser.add_argument("--what", type=lambda s: s.split(","), default="claims,jobs")
     parser.add_argument("--postgres", default=DEFAULT_URL)
     args = parser.parse_args()
     print(

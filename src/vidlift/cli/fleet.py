@@ -33,7 +33,6 @@ from vidlift.cli.settings import RunConfig, load_run_config
 from vidlift.cli.wording import count_of
 from vidlift.errors import ConfigError, VidliftError
 from vidlift.jobs.batch import run_batch
-from vidlift.jobs.events import BatchEvent, JobDone
 from vidlift.jobs.feed import ClaimFeed, FeedSettings, SharedApiPacer, new_worker
 from vidlift.jobs.ingest import MetadataChange, ingest_manifest
 from vidlift.jobs.manager import BatchOutcome
@@ -68,13 +67,6 @@ async def run_worker(
     if config.api_calls_per_minute > 0:
         bucket = TokenBucket(config.api_calls_per_minute / 60, config.api_calls_per_minute)
         pacer = SharedApiPacer(journal, api_key_id(api_key), bucket)
-    sent = [0]
-
-    def on_event(event: BatchEvent) -> None:
-        display(event)
-        if isinstance(event, JobDone):
-            sent[0] += event.size_bytes
-
     feed_settings = FeedSettings(
         lease_s=config.lease_s,
         claim_batch=settings.concurrency,
@@ -90,7 +82,7 @@ async def run_worker(
 
     worker_info = new_worker()
     feed = ClaimFeed(
-        journal, worker_info, feed_settings, bytes_sent=lambda: sent[0], on_left=on_left
+        journal, worker_info, feed_settings, bytes_sent=lambda: view.sent_bytes, on_left=on_left
     )
     async with feed, anyio.create_task_group() as tg:
         tg.start_soon(display.pulse)
@@ -104,7 +96,7 @@ async def run_worker(
             parts_in_flight=config.parts_in_flight,
             settings=settings,
             bwlimit_bytes_per_s=config.bwlimit,
-            on_event=on_event,
+            on_event=display,
             stop=stop,
             library=library,
             survey=False,

@@ -115,6 +115,17 @@ async def test_three_workers_one_killed_one_paused(
     assert max(row["lease_generation"] for row in rows) >= 2  # taken over
     api_calls = emulator.request_counts().get("api", 0)
     print(f"API calls per file with a kill and a take-over: {api_calls / COUNT:.2f}")
+    # Bytes re-sent on take-over: what the platform received beyond the library's size.
+    # Each take-over resumes from the platform's ranges, so at most the segment each
+    # stopped worker had in flight is sent twice (64 KiB segments, one file each).
+    library = sum(path.stat().st_size for path in (manifest.parent / "videos").iterdir())
+    resent = emulator.request_counts()["bytes_received"] - library
+    status = await run_cli(["status", "--journal", pg_url], env)
+    print(f"bytes re-sent on take-over: {resent} of {library}; vidlift status says:")
+    print(status.stdout)
+    assert 0 <= resent <= 2 * 64 * KiB
+    assert status.code == 0 and "workers: 3" in status.stdout, status.stderr
+    assert "by the workers (re-sent bytes count again" in status.stdout
     sleeper_log = b"".join(logs[1]).decode()
     events = [json.loads(line) for line in sleeper_log.splitlines() if line.startswith("{")]
     assert any(e.get("event") == "job_interrupted" and e.get("job_id") == stolen for e in events), (
