@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         JobVerifying,
         LibrarySurveyed,
         ManifestProblemFound,
+        SourceNoticed,
     )
     from vidlift.jobs.facade import Client, UploadResult
     from vidlift.jobs.manager import BatchOutcome, BatchSettings
@@ -76,6 +77,7 @@ __all__ = [
     "RetrySettings",
     "SegmentRejected",
     "SourceError",
+    "SourceNoticed",
     "SqliteJournal",
     "Timeouts",
     "TransportError",
@@ -121,6 +123,7 @@ _EXPORTS = {
     "RetrySettings": "vidlift.config",
     "SegmentRejected": "vidlift.errors",
     "SourceError": "vidlift.errors",
+    "SourceNoticed": "vidlift.jobs.events",
     "SqliteJournal": "vidlift.journal.sqlite",
     "Timeouts": "vidlift.config",
     "TransportError": "vidlift.errors",

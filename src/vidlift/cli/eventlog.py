@@ -30,6 +30,7 @@ from vidlift.jobs.events import (
     JobVerifying,
     LibrarySurveyed,
     ManifestProblemFound,
+    SourceNoticed,
 )
 
 __all__ = ["EVENT_NAMES", "SUMMARY_INTERVAL_S", "LineDisplay", "format_text_line"]
@@ -46,6 +47,7 @@ EVENT_NAMES: dict[type[BatchEvent], str] = {
     JobAcked: "job_acked",
     ApiAnswered: "api_answered",
     LibrarySurveyed: "library_surveyed",
+    SourceNoticed: "source_notice",
 }
 SUMMARY_INTERVAL_S = 10.0  # seconds between two summary lines (the log_interval_s setting)
 # Too frequent for a log line (per piece, per segment, per API call): summaries cover them

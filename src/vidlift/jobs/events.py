@@ -22,6 +22,7 @@ __all__ = [
     "JobVerifying",
     "LibrarySurveyed",
     "ManifestProblemFound",
+    "SourceNoticed",
 ]
 
 
@@ -50,6 +51,7 @@ class JobStarted:
     path: str
     size_bytes: int
     resumed: bool
+    newly_sized: int = 0  # bytes no total counted yet: a URL's size, learned on first open
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +134,14 @@ class LibrarySurveyed:
     api_calls: int
 
 
+@dataclass(frozen=True, slots=True)
+class SourceNoticed:
+    """Something the operator should know about a source, not a failure (an origin that
+    ignores Range requests and is read as one stream)."""
+
+    message: str
+
+
 BatchEvent = (
     BatchStarted
     | ManifestProblemFound
@@ -145,5 +155,6 @@ BatchEvent = (
     | JobDone
     | JobFailed
     | JobInterrupted
+    | SourceNoticed
 )
 EventSink = Callable[[BatchEvent], None]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import os
 import signal
 import sys
@@ -214,7 +215,13 @@ async def test_a_missing_url_fails_its_row_naming_host_and_path_never_the_query(
         "gone.mp4": origin.url("gone.mp4", query=SIGNATURE),
     }
     listed = manifest(tmp_path / "urls.csv", "download_url", refs)
-    code, out, err = await run([str(listed), "--chunk-size", CHUNK], env_for(emulator))
+    args = [str(listed), "--chunk-size", CHUNK, "--log-format", "json"]
+    code, out, err = await run(args, env_for(emulator))
+    # A URL's size is learned when its job opens it: the log and the totals say it.
+    events = [json.loads(line) for line in (out + err).splitlines() if line.startswith("{")]
+    done = [e for e in events if e.get("event") == "job_done"]
+    assert [e["size_bytes"] for e in done] == [70 * KiB], done
+    assert events[-1]["event"] == "summary" and events[-1]["bytes_total"] == 70 * KiB
     assert code == 1, err
     assert "Traceback" not in err and SIGNATURE.split("=")[1] not in out + err
     failed = [line for line in err.splitlines() if "failed:" in line]
@@ -222,3 +229,23 @@ async def test_a_missing_url_fails_its_row_naming_host_and_path_never_the_query(
     assert failed[0].strip().startswith("failed: urls.csv:3: ") and "/gone.mp4" in failed[0]
     assert "None" not in failed[0]
     assert [video.title for video in emulator.videos()] == ["here.mp4"]
+
+
+async def test_an_origin_that_ignores_range_is_one_json_notice_in_a_json_log(
+    emulator: Emulator, origin: Origin, tmp_path: Path
+) -> None:
+    """The notice about an origin that ignores Range is an event of the log (one JSON
+    object per line), not a bare line in the middle of it; the file still migrates."""
+    data = os.urandom(300 * KiB)
+    origin.add("whole.mp4", data)
+    origin.fault("whole.mp4", OriginFault(ignore_range=True))
+    listed = manifest(tmp_path / "urls.csv", "download_url", {"whole.mp4": origin.url("whole.mp4")})
+    args = [str(listed), "--chunk-size", CHUNK, "--log-format", "json"]
+    code, out, err = await run(args, env_for(emulator))
+    assert code == 0, err
+    lines = [line for line in (out + err).splitlines() if line.strip()]
+    stray = [line for line in lines if not line.startswith(("{", "vidlift: "))]
+    assert stray == [], stray
+    notices = [json.loads(line) for line in lines if '"source_notice"' in line]
+    assert len(notices) == 1 and "ignores Range" in notices[0]["message"], notices
+    assert stored_md5s(emulator) == {"whole.mp4": [hashlib.md5(data).hexdigest()]}
