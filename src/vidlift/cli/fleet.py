@@ -31,7 +31,7 @@ from vidlift.cli.run import (
 from vidlift.cli.settings import RunConfig, load_run_config
 from vidlift.cli.wording import count_of
 from vidlift.errors import ConfigError, VidliftError
-from vidlift.jobs.batch import run_batch
+from vidlift.jobs.batch import resolve_limits, run_batch
 from vidlift.jobs.feed import ClaimFeed, FeedSettings, SharedApiPacer, new_worker
 from vidlift.jobs.ingest import MetadataChange, ingest_manifest
 from vidlift.jobs.manager import BatchOutcome
@@ -60,7 +60,7 @@ async def run_worker(
     view = display.view
     view.total_jobs, view.total_bytes = counts.total_jobs, counts.total_bytes
     view.done_bytes, view.done_jobs = counts.done_bytes, counts.by_state.get(JobState.DONE, 0)
-    settings = config.batch_settings()
+    settings = await resolve_limits(config.batch_settings(), journal)  # auto: chosen now
     pacer = None
     per_minute = settings.limits.api_calls_per_minute
     if per_minute > 0:
@@ -68,7 +68,7 @@ async def run_worker(
         pacer = SharedApiPacer(journal, api_key_id(api_key), bucket)
     feed_settings = FeedSettings(
         lease_s=config.lease_s,
-        claim_batch=settings.concurrency,
+        claim_batch=settings.limits.files_in_flight,
         poll_s=config.poll_s,
         follow=follow,
     )
@@ -92,7 +92,6 @@ async def run_worker(
             api_secret=api_secret,
             endpoint=config.api_endpoint(),
             site_id=config.site_id if config.api == "v2" else None,
-            parts_in_flight=config.parts_in_flight,
             settings=settings,
             bwlimit_bytes_per_s=config.bwlimit,
             on_event=display,
