@@ -180,6 +180,8 @@ async def migrate(
             library=library_tag(manifest),
             survey=fresh,
             metadata_changes=stats.metadata_changes,
+            secret_urls=stats.secret_urls,
+            thumbnail_urls=stats.thumbnail_urls,
         )
         tg.cancel_scope.cancel()
     return outcome

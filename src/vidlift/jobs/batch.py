@@ -9,7 +9,7 @@ outcome = await vidlift.run_batch(
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -121,9 +121,14 @@ def _quota_reporter(sink: EventSink | None) -> Callable[[RateLimit | None], None
     return report
 
 
-def _specs(entries: Iterable[ManifestEntry], thumbnail_urls: dict[str, str]) -> Iterator[JobSpec]:
-    """The journal's job specs of a library caller's entries; their posters noted."""
+def _specs(
+    entries: Iterable[ManifestEntry], whole_urls: dict[str, str], thumbnail_urls: dict[str, str]
+) -> Iterator[JobSpec]:
+    """The journal's job specs of a library caller's entries; the whole URL of each URL
+    entry (the spec keeps it without its query) and each poster noted."""
     for entry in entries:
+        if entry.source_url is not None and entry.source_url != entry.source_name:
+            whole_urls[entry.job_id] = entry.source_url
         if entry.thumbnail_url:
             thumbnail_urls[entry.job_id] = entry.thumbnail_url
         yield job_spec(entry)
@@ -148,6 +153,8 @@ async def run_batch(
     site_id: str | None = None,
     jobs: AsyncIterable[JobRecord] | None = None,
     api_pacer: ApiPacer | None = None,
+    secret_urls: Mapping[str, str] | None = None,
+    thumbnail_urls: Mapping[str, str] | None = None,
 ) -> BatchOutcome:
     """Queue the manifest's rows (a path, or entries; None: only what the journal holds)
     and run every runnable job. Safe to call again after a crash: it resumes.
@@ -167,6 +174,11 @@ async def run_batch(
     ``settings.upload.upload_method`` "s3" (v1 only): each file in one PUT to a signed
     link, not resumable.
 
+    ``secret_urls`` maps job ids to whole URLs (with a query: often a signature) of URL
+    rows the caller queued itself (``manifest`` None): the journal keeps URLs without
+    their query, so the run reads with these; a manifest given here supplies its own.
+    ``thumbnail_urls`` likewise: the poster image of each job, set once its video is ready.
+
     ``jobs`` replaces the journal's runnable jobs with another feed (a fleet worker's
     claimed jobs, see :mod:`vidlift.jobs.feed`); ``api_pacer`` replaces the per-process
     API pacer (v1: a budget shared by all workers).
@@ -183,14 +195,15 @@ async def run_batch(
     if library is None and isinstance(manifest, Path):
         library = library_tag(manifest)
     changes = list(metadata_changes)
-    secret_urls: dict[str, str] = {}
-    thumbnail_urls: dict[str, str] = {}
+    whole_urls: dict[str, str] = dict(secret_urls or {})
+    posters: dict[str, str] = dict(thumbnail_urls or {})
     if isinstance(manifest, Path):
         stats = await ingest_manifest(journal, manifest, strict=strict, on_event=on_event)
         changes.extend(stats.metadata_changes)
-        secret_urls, thumbnail_urls = stats.secret_urls, stats.thumbnail_urls
+        whole_urls.update(stats.secret_urls)
+        posters.update(stats.thumbnail_urls)
     elif manifest is not None:
-        await journal.add_entries(_specs(manifest, thumbnail_urls))
+        await journal.add_entries(_specs(manifest, whole_urls, posters))
     settings = await resolve_limits(settings, journal)
     upload, limits = settings.upload, settings.limits
     if on_event is not None:
@@ -246,7 +259,7 @@ async def run_batch(
             gate=gate,
             jobs=jobs,
         )
-        runner.secret_urls, runner.thumbnail_urls = secret_urls, thumbnail_urls
+        runner.secret_urls, runner.thumbnail_urls = whole_urls, posters
         if not await _prepare(runner, platform, journal, policy, survey and library, changes):
             return runner.outcome
         return await runner.run(stop)
