@@ -234,9 +234,15 @@ class BatchRunner:
         video_key = result.video_key or ""
         await self._journal.mark_done(record.job_id, video_key=video_key, md5=result.md5)
         self._emit(JobDone(record.job_id, path, video_key, result.size_bytes))
-        if result.poster_error is not None:
+        poster_error = result.poster_error
+        if record.job_id in self.thumbnail_urls and not self._context.platform.sets_posters:
+            poster_error = (
+                "v1 cannot set a poster from thumbnail_download_url (use --api v2); the "
+                "platform's own thumbnail stays"
+            )
+        if poster_error is not None:
             self.outcome.posters_failed += 1
-            self._emit(PosterFailed(record.job_id, path, result.poster_error))
+            self._emit(PosterFailed(record.job_id, path, poster_error))
 
     async def _fail(self, record: JobRecord, path: str, error: str) -> None:
         await self._journal.mark_failed(record.job_id, error)
@@ -319,8 +325,13 @@ class BatchRunner:
             verified_md5=record.md5 if record.state is JobState.PROCESSING else None,
             verified=record.state is JobState.PROCESSING,
             fetch_url=self._fetch_url(record),
-            thumbnail_url=self.thumbnail_urls.get(record.job_id),
+            thumbnail_url=self._poster_url(record),
         )
+
+    def _poster_url(self, record: JobRecord) -> str | None:
+        """The row's poster image, when the platform can set one (else reported at done)."""
+        url = self.thumbnail_urls.get(record.job_id)
+        return url if url is not None and self._context.platform.sets_posters else None
 
     def _fetch_url(self, record: JobRecord) -> str | None:
         """The whole URL the platform should fetch (``--remote fetch``, http(s) rows only;

@@ -132,6 +132,12 @@ class Platform(Protocol):
         ``download_url`` (server-side fetch); its key. Nothing is uploaded."""
         ...
 
+    @property
+    def sets_posters(self) -> bool:
+        """True when :meth:`add_poster` can work (v2); False where the platform cannot
+        set a poster from a URL (v1): the job then neither waits nor asks."""
+        ...
+
     async def add_poster(self, video_key: str, image_url: str) -> str:
         """Ask the platform to fetch ``image_url`` as a poster for the video; the poster's
         id (PosterNotSet where the platform cannot)."""

@@ -201,13 +201,15 @@ class V1Platform:
         new video's key. The marker and tag go in its custom fields as for an upload."""
         return await self.api.create_video_fetch(self._tagged(metadata, marker, tag), download_url)
 
+    @property
+    def sets_posters(self) -> bool:
+        """False: v1 sets no poster from a URL."""
+        return False
+
     async def add_poster(self, video_key: str, image_url: str) -> str:
         """v1 sets no poster from a URL (its videos/thumbnails/update takes a frame position
         or an uploaded image): PosterNotSet, reported; the video is done."""
-        raise PosterNotSet(
-            "v1 cannot set a poster from thumbnail_download_url (use --api v2); the "
-            "platform's own thumbnail stays"
-        )
+        raise PosterNotSet("v1 cannot set a poster from a URL")
 
     async def set_poster(self, video_key: str, poster_id: str) -> None:
         """Never reached on v1 (see :meth:`add_poster`)."""

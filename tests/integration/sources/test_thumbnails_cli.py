@@ -70,4 +70,5 @@ async def test_v1_says_it_sets_no_poster_and_migrates_the_videos(
         assert code == 0, err
         assert "the poster of 1 done video could not be set" in err
         assert [video.title for video in emu.videos()] == ["a.mp4"]
+        assert emu.request_counts().get("api_show", 0) <= 1  # no waiting for "ready"
     assert origin.body_bytes("poster.jpg") == 0  # v1 never asked for the image

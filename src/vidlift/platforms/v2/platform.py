@@ -100,6 +100,11 @@ class V2Platform:
         answer = await self.api.create("fetch", fields, download_url=download_url)
         return answer.id
 
+    @property
+    def sets_posters(self) -> bool:
+        """True: the v2 thumbnails API fetches an image and makes it the poster."""
+        return True
+
     async def add_poster(self, video_key: str, image_url: str) -> str:
         """A thumbnail the platform fetches from ``image_url`` for the media; its id."""
         return (await self.api.create_thumbnail(video_key, image_url)).id
