@@ -37,13 +37,13 @@ async def test_s3_uploads_survive_drops_lost_answers_and_expired_links(tmp_path:
         part_expired_p=0.25,  # 403: a new link on the same video
         truncated_answer_p=0.1,  # API answers cut (creates among them): look-up by marker
         seed=3,
-    )
+    )  # one file at a time: the faults are drawn in the same order on every run
     async with Emulator(emulator_config(tmp_path, faults, fsync=False)) as emu:
         count = 12
         manifest = write_sample_library(tmp_path / "lib", count, sizes=(30 * KiB, 200 * KiB))
         journal = await SqliteJournal.open(tmp_path / "j.sqlite")
         try:
-            outcome = await batch(emu, manifest, journal, settings=s3_settings(4, attempts=20))
+            outcome = await batch(emu, manifest, journal, settings=s3_settings(1, attempts=20))
         finally:
             await journal.close()
         assert (outcome.done, outcome.failed) == (count, 0), outcome
