@@ -180,6 +180,7 @@ async def migrate(
             library=library_tag(manifest),
             survey=fresh,
             metadata_changes=stats.metadata_changes,
+            secret_urls=stats.secret_urls,
         )
         tg.cancel_scope.cancel()
     return outcome
