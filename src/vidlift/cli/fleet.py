@@ -18,13 +18,12 @@ import click
 
 from vidlift.cli.eventloop import backend_options
 from vidlift.cli.journals import as_ref, describe_journal, open_journal
-from vidlift.cli.options import size_type, warn_insecure
+from vidlift.cli.options import chunk_size_option, config_option, size_type, warn_insecure
 from vidlift.cli.run import (
     EXIT_OK,
     EXIT_USAGE,
     Display,
     _finish,
-    _mean_left_bytes,
     _watch_signals,
     ingest_into_view,
     make_display,
@@ -32,7 +31,7 @@ from vidlift.cli.run import (
 from vidlift.cli.settings import RunConfig, load_run_config
 from vidlift.cli.wording import count_of
 from vidlift.errors import ConfigError, VidliftError
-from vidlift.jobs.batch import run_batch
+from vidlift.jobs.batch import resolve_limits, run_batch
 from vidlift.jobs.feed import ClaimFeed, FeedSettings, SharedApiPacer, new_worker
 from vidlift.jobs.ingest import MetadataChange, ingest_manifest
 from vidlift.jobs.manager import BatchOutcome
@@ -61,15 +60,15 @@ async def run_worker(
     view = display.view
     view.total_jobs, view.total_bytes = counts.total_jobs, counts.total_bytes
     view.done_bytes, view.done_jobs = counts.done_bytes, counts.by_state.get(JobState.DONE, 0)
-    settings = config.batch_settings(_mean_left_bytes(counts))
-    view.concurrency = settings.concurrency
+    settings = await resolve_limits(config.batch_settings(), journal)  # its slots, below
     pacer = None
-    if config.api_calls_per_minute > 0:
-        bucket = TokenBucket(config.api_calls_per_minute / 60, config.api_calls_per_minute)
+    per_minute = settings.limits.api_calls_per_minute
+    if per_minute > 0:
+        bucket = TokenBucket(per_minute / 60, per_minute)
         pacer = SharedApiPacer(journal, api_key_id(api_key), bucket)
     feed_settings = FeedSettings(
         lease_s=config.lease_s,
-        claim_batch=settings.concurrency,
+        claim_batch=settings.limits.files_in_flight,
         poll_s=config.poll_s,
         follow=follow,
     )
@@ -93,7 +92,6 @@ async def run_worker(
             api_secret=api_secret,
             endpoint=config.api_endpoint(),
             site_id=config.site_id if config.api == "v2" else None,
-            parts_in_flight=config.parts_in_flight,
             settings=settings,
             bwlimit_bytes_per_s=config.bwlimit,
             on_event=display,
@@ -198,14 +196,7 @@ def enqueue(manifest: Path, journal_ref: str, strict: bool) -> None:
 
 @click.command()
 @journal_required
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    envvar="VIDLIFT_CONFIG",
-    default=None,
-    help="TOML settings file.",
-)
+@config_option
 @click.option("--endpoint", default=None, help="API base URL.")
 @click.option("--api", type=click.Choice(["v1", "v2"]), default=None, help="JW API (default v1).")
 @click.option("--site-id", default=None, help="v2: the site id (or VIDLIFT_SITE_ID).")
@@ -213,7 +204,7 @@ def enqueue(manifest: Path, journal_ref: str, strict: bool) -> None:
 @click.option("--api-key", default=None)
 @click.option("--api-secret", default=None, help="Prefer VIDLIFT_API_SECRET; never printed.")
 @click.option("--concurrency", default=None, help="Files in flight in this worker, or auto.")
-@click.option("--chunk-size", type=size_type, default=None, help="Segment size (default 8MiB).")
+@chunk_size_option
 @click.option("--bwlimit", type=size_type, default=None, help="This worker's bandwidth cap.")
 @click.option("--lease-s", type=float, default=None, help="Lease on a job, seconds (60).")
 @click.option("--poll-s", type=float, default=None, help="Idle polling interval (2 s).")
