@@ -60,7 +60,7 @@ async def run_worker(
     view = display.view
     view.total_jobs, view.total_bytes = counts.total_jobs, counts.total_bytes
     view.done_bytes, view.done_jobs = counts.done_bytes, counts.by_state.get(JobState.DONE, 0)
-    settings = await resolve_limits(config.batch_settings(), journal)  # its slots, below
+    settings = await resolve_limits(config.batch_settings(), journal)  # auto: chosen now
     pacer = None
     per_minute = settings.limits.api_calls_per_minute
     if per_minute > 0:
