@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from vidlift import SqliteJournal
+from vidlift import BatchSettings, SqliteJournal
 from vidlift.testing.emulator import Emulator, FaultPlan
 from vidlift.testing.library import write_sample_library
 
@@ -20,6 +21,12 @@ from .conftest import KiB, cli_env, emulator_config, run_cli
 from .test_library_batch import batch, one_identical_video_per_job, settings
 
 pytestmark = pytest.mark.anyio
+
+
+def s3_settings(concurrency: int = 4, attempts: int = 12) -> BatchSettings:
+    """The fast test settings, each file in one signed PUT."""
+    fast = settings(concurrency, attempts)
+    return replace(fast, upload=replace(fast.upload, upload_method="s3"))
 
 
 async def test_s3_uploads_survive_drops_lost_answers_and_expired_links(tmp_path: Path) -> None:
@@ -30,15 +37,13 @@ async def test_s3_uploads_survive_drops_lost_answers_and_expired_links(tmp_path:
         part_expired_p=0.25,  # 403: a new link on the same video
         truncated_answer_p=0.1,  # API answers cut (creates among them): look-up by marker
         seed=3,
-    )
+    )  # one file at a time: the faults are drawn in the same order on every run
     async with Emulator(emulator_config(tmp_path, faults, fsync=False)) as emu:
         count = 12
         manifest = write_sample_library(tmp_path / "lib", count, sizes=(30 * KiB, 200 * KiB))
         journal = await SqliteJournal.open(tmp_path / "j.sqlite")
         try:
-            outcome = await batch(
-                emu, manifest, journal, settings=settings(4, attempts=20), upload_method="s3"
-            )
+            outcome = await batch(emu, manifest, journal, settings=s3_settings(1, attempts=20))
         finally:
             await journal.close()
         assert (outcome.done, outcome.failed) == (count, 0), outcome
@@ -56,7 +61,7 @@ async def test_s3_link_is_signed_and_refused_once_expired(tmp_path: Path) -> Non
         manifest = write_sample_library(tmp_path / "lib", 1, sizes=(30 * KiB,))
         journal = await SqliteJournal.open(tmp_path / "j.sqlite")
         try:
-            await batch(emu, manifest, journal, upload_method="s3")
+            await batch(emu, manifest, journal, settings=s3_settings())
             record = await journal.get("legacy-001")
         finally:
             await journal.close()
