@@ -9,6 +9,7 @@ from __future__ import annotations
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Union
 
@@ -20,7 +21,13 @@ from vidlift.cli.eventlog import LineDisplay
 from vidlift.cli.eventloop import backend_options
 from vidlift.cli.exits import fatal_errors, warn
 from vidlift.cli.history import HistoryRecorder
-from vidlift.cli.journals import JournalRef, as_ref, default_journal_path, open_journal
+from vidlift.cli.journals import (
+    JournalRef,
+    as_ref,
+    default_journal_path,
+    open_journal,
+    open_journal_readonly,
+)
 from vidlift.cli.options import size_type, warn_insecure
 from vidlift.cli.settings import RunConfig, load_run_config
 from vidlift.cli.view import BatchView, human_bytes
@@ -30,9 +37,12 @@ from vidlift.jobs.batch import run_batch
 from vidlift.jobs.events import BatchEvent, EventSink
 from vidlift.jobs.ingest import IngestStats, ingest_manifest
 from vidlift.jobs.manager import RUNNABLE_STATES, BatchOutcome
+from vidlift.jobs.membership import AbsentJobs, find_absent, in_manifest
+from vidlift.jobs.plan import ManifestPlan, plan_manifest
 from vidlift.jobs.survey import library_tag
 from vidlift.journal.base import JobCounts, Journal
 from vidlift.journal.state import JobState
+from vidlift.manifest.ids import SeenIds
 
 if TYPE_CHECKING:
     from vidlift.cli.display import LiveDisplay
@@ -84,34 +94,60 @@ async def _watch_signals(stop: anyio.Event, scope: anyio.CancelScope, display: D
             stop.set()
 
 
-async def _dry_run(journal: Journal, manifest: Path, strict: bool) -> int:
-    stats = await ingest_manifest(journal, manifest, strict=strict)
-    for text in stats.warnings:
-        warn(text)
-    counts = await journal.counts()
-    click.echo(
-        f"dry run: {count_of(stats.rows, 'row')} read, {count_of(stats.new_jobs, 'new job')}, "
-        f"{count_of(stats.problems, 'bad row')}"
-    )
-    if stats.metadata_changes:
-        videos = count_of(len(stats.metadata_changes), "video")
-        click.echo(f"  metadata to update on the platform: {videos}")
-        for change in stats.metadata_changes[:10]:
-            click.echo(f"    {change.job_id} ({change.video_key}): {change.metadata.title!r}")
-    for state, count in counts.by_state.items():
-        if count:
-            click.echo(f"  {state.value:10} {count}")
-    click.echo(f"  bytes to send: {human_bytes(counts.total_bytes - counts.done_bytes)}")
+async def _dry_run(journal_ref: JournalRef, manifest: Path, options: dict[str, Any]) -> int:
+    """Say what the run would do; write nothing (the journal is read, if there is one)."""
+    journal: Journal | None = None
+    if isinstance(journal_ref, str) or journal_ref.exists():
+        journal = await open_journal_readonly(journal_ref, create_nothing=True)
+    try:
+        plan = await plan_manifest(
+            journal,
+            manifest,
+            strict=options["strict"],
+            allow_duplicate_files=options["allow_duplicate_files"],
+        )
+    finally:
+        if journal is not None:
+            await journal.close()
+    _print_plan(plan)
     return EXIT_OK
+
+
+def _print_plan(plan: ManifestPlan) -> None:
+    for text in plan.warnings:
+        warn(text)
+    click.echo(
+        f"dry run: {count_of(plan.rows, 'row')} read, {count_of(plan.new_jobs, 'new job')}, "
+        f"{count_of(plan.bad_row_count, 'bad row')}; nothing written"
+    )
+    for line in plan.bad_rows:
+        click.echo(f"    bad row: {line}")
+    if plan.changed_file_count:
+        click.echo(f"  files changed since queued: {plan.changed_file_count}")
+        for line in plan.changed_files:
+            click.echo(f"    {line}")
+    if plan.metadata_changes:
+        videos = count_of(len(plan.metadata_changes), "video")
+        click.echo(f"  metadata to update on the platform: {videos}")
+        for change in plan.metadata_changes[:10]:
+            click.echo(f"    {change.job_id} ({change.video_key}): {change.metadata.title!r}")
+    for state, count in sorted(plan.by_state.items()):
+        click.echo(f"  already in the journal, {state.value}: {count}")
+    if plan.absent.count:
+        click.echo(
+            f"  no longer in the manifest (not part of the run): {plan.absent.count} "
+            f"({', '.join(plan.absent.first_ids)})"
+        )
+    click.echo(f"  bytes to send: {human_bytes(plan.bytes_to_send)}")
 
 
 async def _run(
     manifest: Path, journal_path: JournalRef, config: RunConfig, options: dict[str, Any]
 ) -> int:
+    if options["dry_run"]:
+        return await _dry_run(journal_path, manifest, options)
     journal = await open_journal(journal_path)
     try:
-        if options["dry_run"]:
-            return await _dry_run(journal, manifest, options["strict"])
         config.credentials()  # before the display starts
         if isinstance(journal_path, str):  # a shared journal: enqueue + one worker
             from vidlift.cli.fleet import run_shared
@@ -122,18 +158,19 @@ async def _run(
         history = HistoryRecorder(journal_path, display.view)
         observers: list[Observer] = [history] if metrics is None else [history, metrics]
         stop = anyio.Event()
-        outcome: BatchOutcome | None = None
+        migration: Migration | None = None
         try:
             with display, history:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(_watch_signals, stop, tg.cancel_scope, display)
                     tg.start_soon(write_beacons, journal_path, display.view)
-                    outcome = await migrate(
+                    migration = await migrate(
                         journal,
                         manifest,
                         display,
                         config,
                         strict=options["strict"],
+                        allow_duplicate_files=options["allow_duplicate_files"],
                         stop=stop,
                         observers=observers,
                     )
@@ -141,10 +178,21 @@ async def _run(
         finally:
             if metrics is not None:
                 metrics.close()
-        return await _finish(journal, outcome, stop.is_set())
+        outcome = migration.outcome if migration is not None else None
+        return await _finish(journal, outcome, stop.is_set(), migration=migration)
     finally:
         with anyio.CancelScope(shield=True):
             await journal.close()
+
+
+@dataclass(slots=True)
+class Migration:
+    """What :func:`migrate` did: the batch's outcome, and the journal's jobs that are no
+    longer rows of the manifest (not part of the run) with the manifest's job ids."""
+
+    outcome: BatchOutcome
+    absent: AbsentJobs
+    present: SeenIds
 
 
 async def migrate(
@@ -154,14 +202,30 @@ async def migrate(
     config: RunConfig,
     *,
     strict: bool = False,
+    allow_duplicate_files: bool = False,
     stop: anyio.Event | None = None,
     observers: Sequence[Observer] = (),
-) -> BatchOutcome:
+) -> Migration:
     """What ``vidlift run`` (and ``vidlift demo``) do with an open journal: queue the
-    manifest's rows, size ``concurrency = auto`` for the files left, run the batch."""
+    manifest's rows, size ``concurrency = auto`` for the files left, run the batch.
+    Jobs whose rows left the manifest are not run (nor counted): see
+    :mod:`vidlift.jobs.membership`."""
     api_key, api_secret = config.credentials()
     fresh = (await journal.counts()).total_jobs == 0  # a new (or lost) journal: survey
-    counts, stats = await ingest_into_view(journal, manifest, display, strict=strict)
+    counts, stats = await ingest_into_view(
+        journal, manifest, display, strict=strict, allow_duplicate_files=allow_duplicate_files
+    )
+    absent = await find_absent(journal, stats.job_ids)
+    jobs = None
+    if absent.count:
+        warn(
+            f"{count_of(absent.count, 'job')} of the journal no longer in {manifest.name} "
+            f"(e.g. {', '.join(absent.first_ids[:3])}): not part of this run; "
+            "`vidlift report` lists them"
+        )
+        counts = absent.subtract_from(counts, stats.job_ids)
+        _start_view(display.view, counts)
+        jobs = in_manifest(journal.iter_jobs(RUNNABLE_STATES), stats.job_ids)
     settings = config.batch_settings(_mean_left_bytes(counts))
     display.view.concurrency = settings.concurrency
     everyone = (display, *observers)  # the display first: the others read its view
@@ -183,9 +247,10 @@ async def migrate(
             library=library_tag(manifest),
             survey=fresh,
             metadata_changes=stats.metadata_changes,
+            jobs=jobs,
         )
         tg.cancel_scope.cancel()
-    return outcome
+    return Migration(outcome, absent, stats.job_ids)
 
 
 class Observer(Protocol):
@@ -216,31 +281,60 @@ def _mean_left_bytes(counts: JobCounts) -> float | None:
 
 
 async def ingest_into_view(
-    journal: Journal, manifest: Path, display: Display, *, strict: bool
+    journal: Journal,
+    manifest: Path,
+    display: Display,
+    *,
+    strict: bool,
+    allow_duplicate_files: bool = False,
 ) -> tuple[JobCounts, IngestStats]:
     """Queue the manifest's rows, then start the display's totals from the journal's
     counts (returned, with what the ingest found)."""
-    stats = await ingest_manifest(journal, manifest, strict=strict, on_event=display)
+    stats = await ingest_manifest(
+        journal,
+        manifest,
+        strict=strict,
+        on_event=display,
+        allow_duplicate_files=allow_duplicate_files,
+    )
     for text in stats.warnings:
         warn(text)
     counts = await journal.counts()
-    view = display.view
+    _start_view(display.view, counts)
+    return counts, stats
+
+
+def _start_view(view: BatchView, counts: JobCounts) -> None:
     view.total_jobs = counts.total_jobs
     view.total_bytes = counts.total_bytes
     view.done_bytes = counts.done_bytes
     view.done_jobs = counts.by_state.get(JobState.DONE, 0)
     view.failed_jobs = counts.by_state.get(JobState.FAILED, 0)
-    return counts, stats
 
 
-async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: bool) -> int:
+async def _finish(
+    journal: Journal,
+    outcome: BatchOutcome | None,
+    interrupted: bool,
+    *,
+    migration: Migration | None = None,
+) -> int:
+    """The final summary and the exit code; with ``migration``, over the manifest's jobs
+    only (and a line for those no longer in it)."""
     counts = await journal.counts()
+    if migration is not None and migration.absent.count:
+        counts = migration.absent.subtract_from(counts, migration.present)
+        click.echo(
+            f"vidlift: {count_of(migration.absent.count, 'job')} of the journal no longer "
+            "in the manifest, not counted (vidlift report lists them)",
+            err=True,
+        )
     by = counts.by_state
     left = _runnable(counts)
     held = counts.done_bytes + counts.acked_bytes  # done files and acknowledged parts
     click.echo(
         f"vidlift: {by.get(JobState.DONE, 0)} done, {by.get(JobState.FAILED, 0)} failed, "
-        f"{left} left, of {counts.total_jobs} jobs; {human_bytes(held)} of "
+        f"{left} left, of {count_of(counts.total_jobs, 'job')}; {human_bytes(held)} of "
         f"{human_bytes(counts.total_bytes)} on the platform",
         err=True,
     )
@@ -320,10 +414,16 @@ async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: b
 )
 @click.option("--metrics-addr", default=None, help="Address for --metrics-port (127.0.0.1).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad manifest row.")
+@click.option(
+    "--allow-duplicate-files",
+    is_flag=True,
+    help="Upload a file once per row when several rows name it (default: the later rows "
+    "are skipped with a warning, unless both rows have `id` values).",
+)
 @click.option("--dry-run", is_flag=True, help="Read the manifest and show what would be done.")
 def run(manifest: Path, journal_path: str | None, config_file: Path | None, **flags: Any) -> None:
     """Migrate every file of MANIFEST (CSV or JSON Lines). Safe to kill; run again to resume."""
-    options = {"dry_run": flags.pop("dry_run"), "strict": flags.pop("strict")}
+    options = {name: flags.pop(name) for name in ("dry_run", "strict", "allow_duplicate_files")}
     # errors from task groups too (an empty manifest, --strict, the journal): one line, exit 2
     with fatal_errors():
         config = load_run_config(flags, config_file=config_file)
