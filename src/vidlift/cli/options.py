@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -41,6 +42,18 @@ def parse_custom(pairs: tuple[str, ...]) -> dict[str, str]:
     return custom
 
 
+def _no_empty_endpoint(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """click takes an empty VIDLIFT_ENDPOINT for an unset one: refuse it instead of
+    quietly using the default (run refuses it too)."""
+    source = ctx.get_parameter_source(param.name or "endpoint")
+    if source is click.core.ParameterSource.DEFAULT and os.environ.get("VIDLIFT_ENDPOINT") == "":
+        raise click.BadParameter(
+            f"VIDLIFT_ENDPOINT is empty: set it to the API base URL (e.g. {DEFAULT_ENDPOINT}) "
+            "or unset it"
+        )
+    return value
+
+
 def endpoint_option(func: F) -> F:
     """``--endpoint``: the API base URL."""
     return click.option(
@@ -48,6 +61,7 @@ def endpoint_option(func: F) -> F:
         envvar="VIDLIFT_ENDPOINT",
         default=DEFAULT_ENDPOINT,
         show_default=True,
+        callback=_no_empty_endpoint,
         help="API base URL (the emulator: http://127.0.0.1:8080).",
     )(func)
 

@@ -12,7 +12,7 @@ from typing import Any, TextIO
 import anyio
 import click
 
-from vidlift.cli.exits import warn
+from vidlift.cli.exits import fatal_errors, warn
 from vidlift.cli.journals import (
     JOURNAL_SUFFIX,
     JournalRef,
@@ -22,7 +22,7 @@ from vidlift.cli.journals import (
 )
 from vidlift.cli.view import human_bytes
 from vidlift.cli.wording import count_of
-from vidlift.errors import ConfigError, ManifestError, VidliftError
+from vidlift.errors import ConfigError, ManifestError
 from vidlift.jobs.membership import find_absent, manifest_job_ids
 from vidlift.journal.base import Journal
 from vidlift.journal.state import JobState
@@ -42,11 +42,6 @@ journal_option = click.option(
     help="Journal file, or postgresql://user@host/db (default: the only *.vidlift.sqlite "
     "in this folder).",
 )
-
-
-def _fail(exc: VidliftError) -> None:
-    click.echo(f"vidlift: error: {exc}", err=True)
-    sys.exit(2)
 
 
 def _manifest_of(journal: JournalRef, given: Path | None) -> Path | None:
@@ -183,8 +178,9 @@ def report(journal_path: str | None, fmt: str, output: Path | None, manifest: Pa
     """One row per manifest row: id, path, video key, state, size, md5, error, whether
     the row is still in the manifest; or (--format html) a page with totals, plots,
     failures by reason, the slowest files."""
-    try:
+    with fatal_errors():
         path = find_journal(journal_path)
+    with fatal_errors(journal=path if isinstance(path, Path) else None):
         given = manifest is not None
         manifest = _manifest_of(path, manifest)
         if output is None:
@@ -200,8 +196,6 @@ def report(journal_path: str | None, fmt: str, output: Path | None, manifest: Pa
             with handle:
                 anyio.run(_report, path, fmt, handle, manifest, given)
             click.echo(f"report written to {output}", err=True)
-    except VidliftError as exc:
-        _fail(exc)
 
 
 async def _retry(path: JournalRef) -> int:
@@ -217,10 +211,9 @@ async def _retry(path: JournalRef) -> int:
 @click.option("--failed", is_flag=True, required=True, help="Queue every failed job again.")
 def retry(journal_path: str | None, failed: bool) -> None:
     """Queue failed jobs again; the next `vidlift run` uploads them."""
-    try:
-        count = anyio.run(_retry, find_journal(journal_path))
-    except VidliftError as exc:
-        _fail(exc)
-        return
+    with fatal_errors():
+        path = find_journal(journal_path)
+    with fatal_errors(journal=path if isinstance(path, Path) else None):
+        count = anyio.run(_retry, path)
     queued = count_of(count, "failed job")
     click.echo(f"{queued} queued again; run `vidlift run MANIFEST` to upload them")

@@ -424,8 +424,9 @@ async def _finish(
 def run(manifest: Path, journal_path: str | None, config_file: Path | None, **flags: Any) -> None:
     """Migrate every file of MANIFEST (CSV or JSON Lines). Safe to kill; run again to resume."""
     options = {name: flags.pop(name) for name in ("dry_run", "strict", "allow_duplicate_files")}
+    journal = as_ref(journal_path) if journal_path else default_journal_path(manifest)
     # errors from task groups too (an empty manifest, --strict, the journal): one line, exit 2
-    with fatal_errors():
+    with fatal_errors(journal=journal if isinstance(journal, Path) else None):
         config = load_run_config(flags, config_file=config_file)
         if not manifest.is_file():
             raise ConfigError(f"{manifest}: manifest not found")
@@ -435,7 +436,7 @@ def run(manifest: Path, journal_path: str | None, config_file: Path | None, **fl
         code = anyio.run(
             _run,
             manifest,
-            as_ref(journal_path) if journal_path else default_journal_path(manifest),
+            journal,
             config,
             options,
             backend_options=loop,

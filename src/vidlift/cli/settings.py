@@ -37,7 +37,12 @@ ENV_PREFIX = "VIDLIFT_"
 
 
 def _size(value: object, what: str) -> object:
-    return parse_size(value, what=what) if isinstance(value, str) else value
+    if not isinstance(value, str):
+        return value
+    try:
+        return parse_size(value, what=what)
+    except ConfigError as exc:  # a ValueError, so that the message names where it came from
+        raise ValueError(str(exc).removeprefix(f"{what}: ")) from None
 
 
 AUTO_MIN, AUTO_MAX = 8, 64
@@ -272,14 +277,21 @@ def load_run_config(
 ) -> RunConfig:
     """Merge the sources (flags win). Raises ConfigError naming the bad setting."""
     merged: dict[str, Any] = {}
-    merged.update(_from_file(config_file))
-    merged.update(_from_env(os.environ if env is None else env))
-    merged.update({k: v for k, v in flags.items() if v is not None})
+    origins: dict[str, str] = {}  # setting -> where its value came from, for messages
+    layers = (
+        (_from_file(config_file), lambda _: f"config file {config_file}"),
+        (_from_env(os.environ if env is None else env), lambda k: ENV_PREFIX + k.upper()),
+        ({k: v for k, v in flags.items() if v is not None}, lambda k: "--" + k.replace("_", "-")),
+    )
+    for values, origin_of in layers:
+        merged.update(values)
+        origins.update({key: origin_of(key) for key in values})
     try:
         return RunConfig.model_validate(merged)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(part) for part in err["loc"]) if err["loc"] else "settings"
-        origin = f" (config file {config_file})" if config_file else ""
+        origin = origins.get(str(err["loc"][0])) if err["loc"] else None
+        shown = f" ({origin})" if origin else f" (config file {config_file})" if config_file else ""
         message = err["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"setting {where}{origin}: {message}") from None
+        raise ConfigError(f"setting {where}{shown}: {message}") from None
