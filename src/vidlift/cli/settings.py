@@ -290,7 +290,9 @@ def load_run_config(
         return RunConfig.model_validate(merged)
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = ".".join(str(part) for part in err["loc"]) if err["loc"] else "settings"
+        # A union's member type (``constrained-int``) is not a setting's name: left out.
+        names = [str(part) for part in err["loc"] if str(part).isidentifier()]
+        where = ".".join(names) or "settings"
         origin = origins.get(str(err["loc"][0])) if err["loc"] else None
         shown = f" ({origin})" if origin else f" (config file {config_file})" if config_file else ""
         message = err["msg"].removeprefix("Value error, ")

@@ -230,6 +230,7 @@ CASES = [
     Case("bwlimit-one-byte", (*RUN, "--bwlimit", "1"), 2, ("bwlimit",)),
     Case("bwlimit-negative", (*RUN, "--bwlimit", "-5M"), 2, ("bwlimit",)),
     Case("concurrency-zero", (*RUN, "--concurrency", "0"), 2, ("concurrency",)),
+    Case("concurrency-too-many", (*RUN, "--concurrency", "100000"), 2, ("setting concurrency (--concurrency): ", "1024")),
     Case("concurrency-word", (*RUN, "--concurrency", "lots"), 2, ("concurrency", "lots")),
     Case("max-attempts-zero", (*RUN, "--max-attempts", "0"), 2, ("max_attempts",)),
     Case("log-format-unknown", (*RUN[:2], "--log-format", "xml"), 2, ("--log-format", "xml")),
@@ -245,6 +246,8 @@ CASES = [
     Case("env-chunk-size-word", RUN, 2, ("VIDLIFT_CHUNK_SIZE", "banana"), env={"VIDLIFT_CHUNK_SIZE": "banana"}),
     Case("env-concurrency-negative", RUN, 2, ("VIDLIFT_CONCURRENCY",), env={"VIDLIFT_CONCURRENCY": "-3"}),
     Case("env-max-attempts-word", RUN, 2, ("VIDLIFT_MAX_ATTEMPTS",), env={"VIDLIFT_MAX_ATTEMPTS": "many"}),
+    Case("env-log-format-unknown", ("run", "m.csv"), 2, ("setting log_format (VIDLIFT_LOG_FORMAT)",), env={"VIDLIFT_LOG_FORMAT": "xml"}),
+    Case("env-insecure-word", RUN, 2, ("setting insecure (VIDLIFT_INSECURE)",), env={"VIDLIFT_INSECURE": "maybe"}),
     Case("env-secret-missing", RUN, 2, ("VIDLIFT_API_SECRET",), env={"VIDLIFT_API_SECRET": None}),
     Case("env-unreachable-s-negative", RUN, 2, ("VIDLIFT_UNREACHABLE_S",), env={"VIDLIFT_UNREACHABLE_S": "-1"}),
     # The TOML settings file.
@@ -252,6 +255,8 @@ CASES = [
     Case("toml-unknown-key", (*RUN, "--config", "v.toml"), 2, ("v.toml", "concurency"), write("v.toml", "concurency = 4\n")),
     Case("toml-wrong-type", (*RUN, "--config", "v.toml"), 2, ("v.toml", "max_attempts"), write("v.toml", 'max_attempts = "twice"\n')),
     Case("toml-chunk-size-too-big", (*RUN, "--config", "v.toml"), 2, ("chunk_size",), write("v.toml", 'chunk_size = "10GiB"\n')),
+    Case("toml-vidlift-not-a-table", (*RUN, "--config", "v.toml"), 2, ("v.toml", "[vidlift] must be a table"), write("v.toml", "vidlift = 3\n")),
+    Case("toml-sources-out-of-bounds", (*RUN, "--config", "v.toml"), 2, ("sources.http.max_redirects (config file v.toml)",), write("v.toml", "[sources.http]\nmax_redirects = 99\n")),
     Case("toml-is-a-directory", (*RUN, "--config", "v.toml"), 2, ("v.toml",), make_dir("v.toml")),
     Case("toml-endpoint-ftp", (*RUN, "--config", "v.toml"), 2, ("endpoint", "ftp://"), write("v.toml", 'endpoint = "ftp://x.example"\n'), env={"VIDLIFT_ENDPOINT": None}),
     # The journal.
@@ -265,6 +270,7 @@ CASES = [
     Case("journal-bad-metadata", RUN, 2, ("m.csv.vidlift.sqlite", "metadata"), sql("UPDATE jobs SET metadata = '{not json' WHERE job_id = 'b'"), journal="bytes"),
     Case("journal-newer-schema", RUN, 2, ("m.csv.vidlift.sqlite", "newer"), sql("UPDATE vidlift_schema SET version = 99"), journal="bytes"),
     Case("journal-is-a-directory", RUN, 2, ("m.csv.vidlift.sqlite",), replace_journal_with_dir, journal="none"),
+    Case("journal-postgres-down", (*RUN, "--journal", "postgresql://vidlift@127.0.0.1:{port}/db"), 2, ("postgresql://vidlift@127.0.0.1:{port}/db", "cannot reach PostgreSQL")),
     Case("journal-missing-status", ("status", "--journal", "nope.sqlite"), 2, ("nope.sqlite", "no journal")),
     Case("journal-none-in-folder", ("status",), 2, ("no *.vidlift.sqlite",), lambda lib: (lib / "m.csv.vidlift.sqlite").rename(lib / "kept.db"), journal="none"),
     Case("journal-two-in-folder", ("report",), 2, ("several journals",), lambda lib: shutil.copy(lib / "m.csv.vidlift.sqlite", lib / "n.csv.vidlift.sqlite")),
@@ -287,6 +293,7 @@ CASES = [
     Case("upload-endpoint-ftp", ("upload", "a.mp4", "--endpoint", "ftp://x.example"), 2, ("ftp://x.example",)),
     Case("upload-env-endpoint-empty", ("upload", "a.mp4"), 2, ("VIDLIFT_ENDPOINT",), env={"VIDLIFT_ENDPOINT": ""}),
     Case("upload-url-without-session", ("upload", "a.mp4", "--upload-url", "http://127.0.0.1:{port}/u"), 2, ("--session-id",)),
+    Case("upload-url-ftp", ("upload", "a.mp4", "--upload-url", "ftp://x.example/u?token=t0k3n", "--session-id", "1"), 2, ("upload URL 'ftp://x.example/u'", "http://")),
     Case("upload-custom-without-equals", ("upload", "a.mp4", "--custom", "legacy"), 2, ("--custom", "name=value")),
     Case("upload-env-chunk-size-word", ("upload", "a.mp4"), 2, ("VIDLIFT_CHUNK_SIZE",), env={"VIDLIFT_CHUNK_SIZE": "banana"}, xfail="upload reads TOML/env after the settings branch"),
     Case("upload-wrong-secret", ("upload", "a.mp4"), 2, ("SignatureInvalid", "VIDLIFT_API_SECRET"), env={"VIDLIFT_API_SECRET": "wrong"}),
@@ -356,7 +363,7 @@ def test_misuse_ends_clearly_and_loses_nothing(
     if case.code == 2:  # one line saying so: vidlift's own, or click's usage error
         said = ("vidlift: error:", "vidlift: the batch stopped:", "Error:")
         assert any(text in done.stderr for text in said), output
-    assert API_SECRET not in output
+    assert API_SECRET not in output and "t0k3n" not in output  # no secret, no token
     if case.journal == "kept":
         assert done_jobs(outcome.journal) >= library.done, "done jobs were lost"
     elif case.journal == "bytes":
