@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         JobVerifying,
         LibrarySurveyed,
         ManifestProblemFound,
+        SourceNoticed,
     )
     from vidlift.jobs.facade import Client, UploadResult
     from vidlift.jobs.manager import BatchOutcome, BatchSettings
@@ -73,6 +74,7 @@ __all__ = [
     "RetrySettings",
     "SegmentRejected",
     "SourceError",
+    "SourceNoticed",
     "SqliteJournal",
     "Timeouts",
     "TransportError",
@@ -116,6 +118,7 @@ _EXPORTS = {
     "RetrySettings": "vidlift.config",
     "SegmentRejected": "vidlift.errors",
     "SourceError": "vidlift.errors",
+    "SourceNoticed": "vidlift.jobs.events",
     "SqliteJournal": "vidlift.journal.sqlite",
     "Timeouts": "vidlift.config",
     "TransportError": "vidlift.errors",

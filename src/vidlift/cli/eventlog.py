@@ -29,6 +29,7 @@ from vidlift.jobs.events import (
     JobVerifying,
     LibrarySurveyed,
     ManifestProblemFound,
+    SourceNoticed,
 )
 
 __all__ = ["EVENT_NAMES", "LineDisplay", "format_text_line"]
@@ -45,6 +46,7 @@ EVENT_NAMES: dict[type[BatchEvent], str] = {
     JobAcked: "job_acked",
     ApiAnswered: "api_answered",
     LibrarySurveyed: "library_surveyed",
+    SourceNoticed: "source_notice",
 }
 # Too frequent for a log line (per piece, per segment, per API call): summaries cover them.
 _UNLOGGED = (JobProgress, JobAcked, ApiAnswered)

@@ -345,7 +345,10 @@ async def _finish(
             err=True,
         )
     for failure in counts.recent_failures[:5]:
-        click.echo(f"  failed: {failure.location} {failure.path}: {failure.error}", err=True)
+        named = (
+            "" if failure.path is None or str(failure.path) in failure.error else f" {failure.path}"
+        )
+        click.echo(f"  failed: {failure.location}{named}: {failure.error}", err=True)
     if outcome is not None and outcome.stopped_by:
         click.echo(f"vidlift: the batch stopped: {outcome.stopped_by}", err=True)
         return EXIT_USAGE

@@ -149,6 +149,7 @@ class BatchView:
         """Fold one event into the totals."""
         now = self.clock()
         if isinstance(event, JobStarted):
+            self.total_bytes += event.newly_sized
             counted = None if event.resumed else 0
             self.active[event.job_id] = FileView(event.path, event.size_bytes, counted=counted)
         elif isinstance(event, JobProgress):

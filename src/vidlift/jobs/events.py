@@ -19,6 +19,7 @@ __all__ = [
     "JobVerifying",
     "LibrarySurveyed",
     "ManifestProblemFound",
+    "SourceNoticed",
 ]
 
 
@@ -39,6 +40,7 @@ class JobStarted:
     path: str
     size_bytes: int
     resumed: bool
+    newly_sized: int = 0  # bytes no total counted yet: a URL's size, learned on first open
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,6 +123,14 @@ class LibrarySurveyed:
     api_calls: int
 
 
+@dataclass(frozen=True, slots=True)
+class SourceNoticed:
+    """Something the operator should know about a source, not a failure (an origin that
+    ignores Range requests and is read as one stream)."""
+
+    message: str
+
+
 BatchEvent = (
     ManifestProblemFound
     | LibrarySurveyed
@@ -133,5 +143,6 @@ BatchEvent = (
     | JobDone
     | JobFailed
     | JobInterrupted
+    | SourceNoticed
 )
 EventSink = Callable[[BatchEvent], None]

@@ -32,6 +32,7 @@ from vidlift.jobs.events import (
     JobRetrying,
     JobStarted,
     JobVerifying,
+    SourceNoticed,
 )
 from vidlift.jobs.job import (
     JobContext,
@@ -121,7 +122,9 @@ class BatchRunner:
         self.look_up_all = False
         # Whole URLs (query strings: signatures) of URL jobs, by job id: never journaled.
         self.secret_urls: Mapping[str, str] = {}
-        self._sources = SourceOpener(settings.sources)
+        self._sources = SourceOpener(
+            settings.sources, on_notice=lambda text: self._emit(SourceNoticed(text))
+        )
         self._settings = settings
         self._policy = policy
         self._sink = on_event
@@ -219,7 +222,7 @@ class BatchRunner:
         self.outcome.done += 1
         video_key = result.video_key or ""
         await self._journal.mark_done(record.job_id, video_key=video_key, md5=result.md5)
-        self._emit(JobDone(record.job_id, path, video_key, record.size_bytes))
+        self._emit(JobDone(record.job_id, path, video_key, result.size_bytes))
 
     async def _fail(self, record: JobRecord, path: str, error: str) -> None:
         await self._journal.mark_failed(record.job_id, error)
@@ -305,7 +308,8 @@ class BatchRunner:
         source = await self._check_source(record)
         resumed = record.state is not JobState.PENDING
         await self._journal.bump_attempts(record.job_id)
-        self._emit(JobStarted(record.job_id, source.name, source.size_bytes, resumed))
+        newly_sized = max(0, source.size_bytes - record.size_bytes)  # 0 but for a new URL
+        self._emit(JobStarted(record.job_id, source.name, source.size_bytes, resumed, newly_sized))
         size = source.size_bytes
         job_id = record.job_id
         return await run_job(
