@@ -26,9 +26,9 @@ from vidlift.cli.journals import (
     as_ref,
     default_journal_path,
     open_journal,
-    open_journal_readonly,
 )
 from vidlift.cli.options import size_type, warn_insecure
+from vidlift.cli.preview import dry_run
 from vidlift.cli.settings import RunConfig, load_run_config
 from vidlift.cli.view import BatchView, human_bytes
 from vidlift.cli.wording import count_of
@@ -38,7 +38,6 @@ from vidlift.jobs.events import BatchEvent, EventSink
 from vidlift.jobs.ingest import IngestStats, ingest_manifest
 from vidlift.jobs.manager import RUNNABLE_STATES, BatchOutcome
 from vidlift.jobs.membership import AbsentJobs, find_absent, in_manifest
-from vidlift.jobs.plan import ManifestPlan, plan_manifest
 from vidlift.jobs.survey import library_tag
 from vidlift.journal.base import JobCounts, Journal
 from vidlift.journal.state import JobState
@@ -94,58 +93,16 @@ async def _watch_signals(stop: anyio.Event, scope: anyio.CancelScope, display: D
             stop.set()
 
 
-async def _dry_run(journal_ref: JournalRef, manifest: Path, options: dict[str, Any]) -> int:
-    """Say what the run would do; write nothing (the journal is read, if there is one)."""
-    journal: Journal | None = None
-    if isinstance(journal_ref, str) or journal_ref.exists():
-        journal = await open_journal_readonly(journal_ref, create_nothing=True)
-    try:
-        plan = await plan_manifest(
-            journal,
-            manifest,
-            strict=options["strict"],
-            allow_duplicate_files=options["allow_duplicate_files"],
-        )
-    finally:
-        if journal is not None:
-            await journal.close()
-    _print_plan(plan)
-    return EXIT_OK
-
-
-def _print_plan(plan: ManifestPlan) -> None:
-    for text in plan.warnings:
-        warn(text)
-    click.echo(
-        f"dry run: {count_of(plan.rows, 'row')} read, {count_of(plan.new_jobs, 'new job')}, "
-        f"{count_of(plan.bad_row_count, 'bad row')}; nothing written"
-    )
-    for line in plan.bad_rows:
-        click.echo(f"    bad row: {line}")
-    if plan.changed_file_count:
-        click.echo(f"  files changed since queued: {plan.changed_file_count}")
-        for line in plan.changed_files:
-            click.echo(f"    {line}")
-    if plan.metadata_changes:
-        videos = count_of(len(plan.metadata_changes), "video")
-        click.echo(f"  metadata to update on the platform: {videos}")
-        for change in plan.metadata_changes[:10]:
-            click.echo(f"    {change.job_id} ({change.video_key}): {change.metadata.title!r}")
-    for state, count in sorted(plan.by_state.items()):
-        click.echo(f"  already in the journal, {state.value}: {count}")
-    if plan.absent.count:
-        click.echo(
-            f"  no longer in the manifest (not part of the run): {plan.absent.count} "
-            f"({', '.join(plan.absent.first_ids)})"
-        )
-    click.echo(f"  bytes to send: {human_bytes(plan.bytes_to_send)}")
-
-
 async def _run(
     manifest: Path, journal_path: JournalRef, config: RunConfig, options: dict[str, Any]
 ) -> int:
     if options["dry_run"]:
-        return await _dry_run(journal_path, manifest, options)
+        return await dry_run(
+            journal_path,
+            manifest,
+            strict=options["strict"],
+            allow_duplicate_files=options["allow_duplicate_files"],
+        )
     journal = await open_journal(journal_path)
     try:
         config.credentials()  # before the display starts
