@@ -137,6 +137,18 @@ def _note_rows(
     return bad
 
 
+async def _warn_if_kept(journal: Journal, problem: ManifestProblem, stats: IngestStats) -> None:
+    """A bad row whose job has started (or is done) does not change that job: say so,
+    or the run would end without a word on it (the row's new values are not applied)."""
+    record = await journal.get(problem.job_id)
+    if record is None or record.manifest_problem or record.state is JobState.PENDING:
+        return
+    stats.warnings.append(
+        f"{problem.location}: {problem.reason} (job {problem.job_id} is "
+        f"{record.state.value} and stays as it was: fix the row to apply it)"
+    )
+
+
 async def ingest_manifest(
     journal: Journal,
     manifest: Path,
@@ -161,6 +173,7 @@ async def ingest_manifest(
             stats.metadata_changes.extend(c for c in changes if c is not None)
         for problem in _note_rows(stats, batch):
             stats.problems += 1
+            await _warn_if_kept(journal, problem, stats)
             await journal.add_problem(job_problem(problem))
             if on_event is not None:
                 on_event(ManifestProblemFound(problem.location, problem.job_id, problem.reason))

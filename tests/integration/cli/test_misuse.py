@@ -216,6 +216,7 @@ CASES = [
     Case("row-dangling-symlink", RUN, BAD_ROWS_FAIL_ALONE, ("m.csv:4", "file not found"), both(symlink("c.mp4", "nowhere.mp4"), add_rows("c,c.mp4,C\n"))),
     Case("row-symlink-loop", RUN, BAD_ROWS_FAIL_ALONE, ("m.csv:4", "symbolic link loop"), both(symlink("c.mp4", "c.mp4"), add_rows("c,c.mp4,C\n"))),
     Case("row-bad-date", RUN, BAD_ROWS_FAIL_ALONE, ("m.csv:4", "date", "yesterday"), both(make_file("c.mp4"), write("m.csv", "id,path,date\na,a.mp4,\nb,b.mp4,\nc,c.mp4,yesterday\n"))),
+    Case("row-bad-after-done", RUN, 0, ("m.csv:2", "date", "job a is done and stays as it was"), write("m.csv", "id,path,title,date\na,a.mp4,A,yesterday\nb,b.mp4,B,\n")),
     Case("row-duplicate-id", RUN, BAD_ROWS_FAIL_ALONE, ("m.csv:4", "duplicate id 'a'", "m.csv:2"), add_rows("a,c.mp4,C\n")),
     Case("row-path-and-url", RUN, BAD_ROWS_FAIL_ALONE, ("m.csv:2", "both `path` and `download_url`"), write("m.csv", "id,path,download_url\nz,a.mp4,https://x.example/a.mp4\n")),
     Case("row-ftp-url", RUN, BAD_ROWS_FAIL_ALONE, ("m.csv:2", "download_url", "ftp://"), write("m.csv", "id,download_url\nz,ftp://x.example/a.mp4\n")),
