@@ -28,7 +28,7 @@ import anyio
 import levers
 from harness import API_KEY, API_SECRET
 
-from vidlift import BatchSettings, MemoryJournal, SqliteJournal, UploadSettings, run_batch
+from vidlift import BatchSettings, Limits, MemoryJournal, SqliteJournal, UploadSettings, run_batch
 from vidlift.jobs.batch import piece_bytes_for
 from vidlift.jobs.ingest import ingest_manifest
 from vidlift.journal.base import Journal
@@ -41,7 +41,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     else:
         journal = await SqliteJournal.open(args.journal)
     settings = BatchSettings(
-        concurrency=args.concurrency,
+        limits=Limits(files_in_flight=args.concurrency),
         grace_s=30.0,
         upload=UploadSettings(
             chunk_size_bytes=args.chunk_bytes,

@@ -16,6 +16,7 @@ from typing import Any
 
 from vidlift.jobs.events import (
     BatchEvent,
+    BatchStarted,
     JobDone,
     JobFailed,
     JobInterrupted,
@@ -166,6 +167,8 @@ class BatchView:
             )
         elif isinstance(event, JobRetrying):
             self.retries += 1
+        elif isinstance(event, BatchStarted):
+            self.concurrency = event.limits.files_in_flight
         else:
             self._finish(event)
         self.meter.add(now, self.sent_bytes)

@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from vidlift.config import Limits
+
 __all__ = [
     "ApiAnswered",
     "BatchEvent",
+    "BatchStarted",
     "EventSink",
     "JobAcked",
     "JobDone",
@@ -21,6 +24,14 @@ __all__ = [
     "ManifestProblemFound",
     "SourceNoticed",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchStarted:
+    """The batch begins its jobs with these limits (AUTO ones resolved: the files in
+    flight and connections it runs with)."""
+
+    limits: Limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +143,8 @@ class SourceNoticed:
 
 
 BatchEvent = (
-    ManifestProblemFound
+    BatchStarted
+    | ManifestProblemFound
     | LibrarySurveyed
     | JobStarted
     | JobProgress

@@ -1,6 +1,6 @@
 """The batch job manager: many uploads at once from the journal (jobs layer).
 
-``concurrency`` workers in one anyio task group take runnable jobs from the journal in
+``limits.files_in_flight`` workers in one anyio task group take runnable jobs from the journal in
 order; each job is one coroutine sending its segments in order over the shared
 session. A failed job is a *result* written to the journal, never an exception that
 cancels its siblings; only errors the policy classes as STOP_BATCH (credentials, the
@@ -19,8 +19,8 @@ import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from vidlift.client.source import SourceFile
-from vidlift.config import SourceSettings, UploadSettings
-from vidlift.errors import LeaseLost, SourceError, VidliftError
+from vidlift.config import Limits, SourceSettings, UploadSettings
+from vidlift.errors import LeaseLost, ProgrammingError, SourceError, VidliftError
 from vidlift.jobs.events import (
     BatchEvent,
     EventSink,
@@ -47,7 +47,7 @@ from vidlift.jobs.pacing import AdaptiveGate
 from vidlift.jobs.policy import RetryPolicy, Verdict
 from vidlift.jobs.reachability import Reachability
 from vidlift.journal.base import JobRecord, Journal
-from vidlift.journal.state import JobState
+from vidlift.journal.state import RUNNABLE_STATES, JobState
 from vidlift.platforms.base import Platform, RemoteVideo, UploadHandle
 from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.ranges import RangeSet
@@ -56,14 +56,12 @@ from vidlift.sources.opener import SourceOpener
 
 __all__ = ["RUNNABLE_STATES", "BatchOutcome", "BatchRunner", "BatchSettings"]
 
-RUNNABLE_STATES = (JobState.PENDING, JobState.CREATING, JobState.UPLOADING, JobState.VERIFYING)
-
 
 @dataclass(frozen=True, slots=True)
 class BatchSettings:
-    """How a batch runs."""
+    """How a batch runs. ``limits`` may hold AUTO values: ``run_batch`` resolves them."""
 
-    concurrency: int = 8
+    limits: Limits = field(default_factory=Limits)
     upload: UploadSettings = field(default_factory=UploadSettings)
     grace_s: float = 5.0
     # How long the platform may answer nothing at all before the batch stops (exit 2,
@@ -113,6 +111,8 @@ class BatchRunner:
         gate: AdaptiveGate | None = None,
         jobs: AsyncIterable[JobRecord] | None = None,
     ) -> None:
+        if settings.limits.files_in_flight < 1:
+            raise ProgrammingError("BatchRunner needs resolved limits (run_batch resolves them)")
         self._journal = journal
         self._jobs = jobs  # a worker's claimed jobs (fleet mode); else the journal's order
         self._feed_scope = anyio.CancelScope()
@@ -164,7 +164,7 @@ class BatchRunner:
             async with anyio.create_task_group() as work:
                 work.start_soon(self._feed, send)
                 async with receive:
-                    for _ in range(self._settings.concurrency):
+                    for _ in range(self._settings.limits.files_in_flight):
                         work.start_soon(self._worker, receive.clone())
             outer.cancel_scope.cancel()
         await self._journal.flush()

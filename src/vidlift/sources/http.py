@@ -30,7 +30,7 @@ import aiohttp
 from yarl import URL
 
 from vidlift.client.transport import map_exception
-from vidlift.config import HttpSourceSettings
+from vidlift.config import READ_PIECE_BYTES, HttpSourceSettings
 from vidlift.errors import (
     ConnectError,
     ConnectionDropped,
@@ -159,7 +159,7 @@ class HttpSource:
         size, identity, _ = await self._probe()
         self._compare(size, identity)
 
-    def open(self, piece_bytes: int = 1024 * 1024, *, hash_md5: bool = True) -> HttpReader:
+    def open(self, piece_bytes: int = READ_PIECE_BYTES, *, hash_md5: bool = True) -> HttpReader:
         """A reader of ranges (nothing is requested before the first range)."""
         return HttpReader(self, piece_bytes, hash_md5=hash_md5)
 
