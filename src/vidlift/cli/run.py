@@ -22,7 +22,13 @@ from vidlift.cli.eventloop import backend_options
 from vidlift.cli.exits import fatal_errors, warn
 from vidlift.cli.history import HistoryRecorder
 from vidlift.cli.journals import JournalRef, as_ref, default_journal_path, open_journal
-from vidlift.cli.options import chunk_size_option, config_option, size_type, warn_insecure
+from vidlift.cli.options import (
+    chunk_size_option,
+    config_option,
+    duplicate_files_option,
+    size_type,
+    warn_insecure,
+)
 from vidlift.cli.preview import dry_run
 from vidlift.cli.settings import RunConfig, load_run_config
 from vidlift.cli.view import BatchView, human_bytes
@@ -104,7 +110,13 @@ async def _run(
         if isinstance(journal_path, str):  # a shared journal: enqueue + one worker
             from vidlift.cli.fleet import run_shared
 
-            return await run_shared(journal, manifest, config, strict=options["strict"])
+            return await run_shared(
+                journal,
+                manifest,
+                config,
+                strict=options["strict"],
+                allow_duplicate_files=options["allow_duplicate_files"],
+            )
         display = make_display(config)
         metrics = _start_metrics(config, display.view)
         history = HistoryRecorder(journal_path, display.view)
@@ -352,12 +364,7 @@ async def _finish(
 )
 @click.option("--metrics-addr", default=None, help="Address for --metrics-port (127.0.0.1).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad manifest row.")
-@click.option(
-    "--allow-duplicate-files",
-    is_flag=True,
-    help="Upload a file once per row when several rows name it (default: the later rows "
-    "are skipped with a warning, unless both rows have `id` values).",
-)
+@duplicate_files_option
 @click.option("--dry-run", is_flag=True, help="Read the manifest and show what would be done.")
 def run(manifest: Path, journal_path: str | None, config_file: Path | None, **flags: Any) -> None:
     """Migrate every file of MANIFEST (CSV or JSON Lines). Safe to kill; run again to resume."""
