@@ -209,6 +209,7 @@ async def migrate(
             survey=fresh,
             metadata_changes=stats.metadata_changes,
             jobs=jobs,
+            secret_urls=stats.secret_urls,
         )
         tg.cancel_scope.cancel()
     return Migration(outcome, absent, stats.job_ids)

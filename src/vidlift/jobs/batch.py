@@ -9,7 +9,7 @@ outcome = await vidlift.run_batch(
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from vidlift.jobs.policy import RetryPolicy, Verdict
 from vidlift.jobs.survey import library_tag, survey_library
 from vidlift.jobs.sync import sync_metadata
 from vidlift.journal.base import JobCounts, JobRecord, Journal
+from vidlift.journal.spec import JobSpec
 from vidlift.journal.state import RUNNABLE_STATES
 from vidlift.manifest import ManifestEntry
 from vidlift.platforms.base import Platform
@@ -120,6 +121,15 @@ def _quota_reporter(sink: EventSink | None) -> Callable[[RateLimit | None], None
     return report
 
 
+def _specs(entries: Iterable[ManifestEntry], whole_urls: dict[str, str]) -> Iterator[JobSpec]:
+    """The journal's job specs of a library caller's entries; the whole URL of each URL
+    entry noted (the spec keeps it without its query)."""
+    for entry in entries:
+        if entry.source_url is not None and entry.source_url != entry.source_name:
+            whole_urls[entry.job_id] = entry.source_url
+        yield job_spec(entry)
+
+
 async def run_batch(
     manifest: Path | Iterable[ManifestEntry] | None,
     *,
@@ -139,6 +149,7 @@ async def run_batch(
     site_id: str | None = None,
     jobs: AsyncIterable[JobRecord] | None = None,
     api_pacer: ApiPacer | None = None,
+    secret_urls: Mapping[str, str] | None = None,
 ) -> BatchOutcome:
     """Queue the manifest's rows (a path, or entries; None: only what the journal holds)
     and run every runnable job. Safe to call again after a crash: it resumes.
@@ -156,6 +167,10 @@ async def run_batch(
     parts of at least ``chunk_size_bytes``, ``limits.parts_in_flight`` parts of a file at
     once.
 
+    ``secret_urls`` maps job ids to whole URLs (with a query: often a signature) of URL
+    rows the caller queued itself (``manifest`` None): the journal keeps URLs without
+    their query, so the run reads with these; a manifest given here supplies its own.
+
     ``jobs`` replaces the journal's runnable jobs with another feed (a fleet worker's
     claimed jobs, see :mod:`vidlift.jobs.feed`); ``api_pacer`` replaces the per-process
     API pacer (v1: a budget shared by all workers).
@@ -170,13 +185,13 @@ async def run_batch(
     if library is None and isinstance(manifest, Path):
         library = library_tag(manifest)
     changes = list(metadata_changes)
-    secret_urls: dict[str, str] = {}
+    whole_urls: dict[str, str] = dict(secret_urls or {})
     if isinstance(manifest, Path):
         stats = await ingest_manifest(journal, manifest, strict=strict, on_event=on_event)
         changes.extend(stats.metadata_changes)
-        secret_urls = stats.secret_urls
+        whole_urls.update(stats.secret_urls)
     elif manifest is not None:
-        await journal.add_entries(map(job_spec, manifest))
+        await journal.add_entries(_specs(manifest, whole_urls))
     settings = await resolve_limits(settings, journal)
     upload, limits = settings.upload, settings.limits
     if on_event is not None:
@@ -230,7 +245,7 @@ async def run_batch(
             gate=gate,
             jobs=jobs,
         )
-        runner.secret_urls = secret_urls
+        runner.secret_urls = whole_urls
         if not await _prepare(runner, platform, journal, policy, survey and library, changes):
             return runner.outcome
         return await runner.run(stop)

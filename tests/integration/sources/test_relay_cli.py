@@ -249,3 +249,25 @@ async def test_an_origin_that_ignores_range_is_one_json_notice_in_a_json_log(
     notices = [json.loads(line) for line in lines if '"source_notice"' in line]
     assert len(notices) == 1 and "ignores Range" in notices[0]["message"], notices
     assert stored_md5s(emulator) == {"whole.mp4": [hashlib.md5(data).hexdigest()]}
+
+
+async def test_a_signed_url_is_read_with_its_query_though_the_journal_stores_it_without(
+    emulator: Emulator, origin: Origin, tmp_path: Path
+) -> None:
+    """A signed CDN or S3 URL: the origin answers 403 without its query. The journal keeps
+    the URL without the query (a secret), the run reads with the whole URL from the
+    manifest; a later run from the same manifest does too."""
+    data = os.urandom(150 * KiB)
+    origin.add("signed.mp4", data)
+    origin.fault("signed.mp4", OriginFault(require_query=SIGNATURE))
+    listed = manifest(
+        tmp_path / "urls.csv",
+        "download_url",
+        {"signed.mp4": origin.url("signed.mp4", query=SIGNATURE)},
+    )
+    code, out, err = await run([str(listed), "--chunk-size", CHUNK], env_for(emulator))
+    assert code == 0, err
+    assert SIGNATURE.split("=")[1] not in out + err
+    assert SIGNATURE.encode() not in (tmp_path / "urls.csv.vidlift.sqlite").read_bytes()
+    assert stored_md5s(emulator) == {"signed.mp4": [hashlib.md5(data).hexdigest()]}
+    assert {r.status for r in origin.requests} <= {200, 206}  # never asked without it
