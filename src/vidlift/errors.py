@@ -241,7 +241,13 @@ class ApiError(VidliftError):
 
 
 class AuthError(ApiError):
-    """Credentials or signature refused (400 Signature*/Timestamp*, 403). Stops the batch."""
+    """Credentials or signature refused (400 Signature*/Timestamp*, 403). Stops the batch.
+    Its message ends with what to check (the credentials, the clock)."""
+
+    HINT = "check the API key and secret (VIDLIFT_API_KEY, VIDLIFT_API_SECRET) and the clock"
+
+    def __str__(self) -> str:
+        return f"{super().__str__()}; {self.HINT}"
 
 
 class NonceReused(ApiError):

@@ -17,8 +17,15 @@ import anyio
 import click
 
 from vidlift.cli.eventloop import backend_options
+from vidlift.cli.exits import warn
 from vidlift.cli.journals import as_ref, describe_journal, open_journal
-from vidlift.cli.options import chunk_size_option, config_option, size_type, warn_insecure
+from vidlift.cli.options import (
+    chunk_size_option,
+    config_option,
+    duplicate_files_option,
+    size_type,
+    warn_insecure,
+)
 from vidlift.cli.run import (
     EXIT_OK,
     EXIT_USAGE,
@@ -112,7 +119,12 @@ async def run_worker(
 
 
 async def run_shared(
-    journal: FleetJournal, manifest: Path, config: RunConfig, *, strict: bool
+    journal: FleetJournal,
+    manifest: Path,
+    config: RunConfig,
+    *,
+    strict: bool,
+    allow_duplicate_files: bool = False,
 ) -> int:
     """``vidlift run`` on a shared journal: queue the manifest, then work as one worker."""
     display = make_display(config)
@@ -121,7 +133,13 @@ async def run_shared(
     with display:
         async with anyio.create_task_group() as tg:
             tg.start_soon(_watch_signals, stop, tg.cancel_scope, display)
-            _, stats = await ingest_into_view(journal, manifest, display, strict=strict)
+            _, stats = await ingest_into_view(
+                journal,
+                manifest,
+                display,
+                strict=strict,
+                allow_duplicate_files=allow_duplicate_files,
+            )
             outcome = await run_worker(
                 journal,
                 display,
@@ -152,16 +170,23 @@ async def _work(journal_ref: str, config: RunConfig, follow: bool) -> int:
             await journal.close()
 
 
-async def _enqueue(manifest: Path, journal_ref: str, strict: bool) -> int:
+async def _enqueue(
+    manifest: Path, journal_ref: str, strict: bool, allow_duplicate_files: bool
+) -> int:
     journal = await open_journal(as_ref(journal_ref))
     try:
-        stats = await ingest_manifest(journal, manifest, strict=strict)
+        stats = await ingest_manifest(
+            journal, manifest, strict=strict, allow_duplicate_files=allow_duplicate_files
+        )
         counts = await journal.counts()
     finally:
         await journal.close()
+    for text in stats.warnings:  # unknown columns, a file under several rows
+        warn(text)
     click.echo(
-        f"{manifest}: {stats.rows} rows, {stats.new_jobs} new jobs, {stats.problems} bad rows; "
-        f"{describe_journal(as_ref(journal_ref))} holds {counts.total_jobs} jobs "
+        f"{manifest}: {count_of(stats.rows, 'row')}, {count_of(stats.new_jobs, 'new job')}, "
+        f"{count_of(stats.problems, 'bad row')}; {describe_journal(as_ref(journal_ref))} "
+        f"holds {count_of(counts.total_jobs, 'job')} "
         f"({counts.by_state.get(JobState.DONE, 0)} done)"
     )
     return EXIT_OK
@@ -184,12 +209,13 @@ journal_required = click.option(
 @click.argument("manifest", type=click.Path(path_type=Path, dir_okay=False))
 @journal_required
 @click.option("--strict", is_flag=True, help="Stop at the first bad manifest row.")
-def enqueue(manifest: Path, journal_ref: str, strict: bool) -> None:
+@duplicate_files_option
+def enqueue(manifest: Path, journal_ref: str, strict: bool, allow_duplicate_files: bool) -> None:
     """Queue (or update) MANIFEST's jobs in a shared journal for workers to take."""
     try:
         if not manifest.is_file():
             raise ConfigError(f"{manifest}: manifest not found")
-        sys.exit(anyio.run(_enqueue, manifest, journal_ref, strict))
+        sys.exit(anyio.run(_enqueue, manifest, journal_ref, strict, allow_duplicate_files))
     except VidliftError as exc:
         _fail(exc)
 

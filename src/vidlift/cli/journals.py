@@ -95,12 +95,13 @@ async def open_journal(ref: JournalRef) -> FleetJournal:
     return await SqliteJournal.open(ref)
 
 
-async def open_journal_readonly(ref: JournalRef) -> FleetJournal:
+async def open_journal_readonly(ref: JournalRef, *, create_nothing: bool = False) -> FleetJournal:
     """Open the journal for reading while a run may be writing it (PostgreSQL: the
-    same connection as a writer; it writes nothing)."""
+    same connection as a writer; it writes nothing). ``create_nothing``: see
+    :meth:`SqliteJournal.open_readonly`."""
     if isinstance(ref, str):
         return await _open_postgres(ref)
-    return await SqliteJournal.open_readonly(ref)
+    return await SqliteJournal.open_readonly(ref, create_nothing=create_nothing)
 
 
 def lock_holder(path: Path) -> int | None:

@@ -14,6 +14,7 @@ from vidlift.errors import ConfigError
 __all__ = [
     "chunk_size_option",
     "config_option",
+    "duplicate_files_option",
     "parse_custom",
     "size_type",
     "warn_insecure",
@@ -73,3 +74,14 @@ def chunk_size_option(func: F) -> F:
 def warn_insecure() -> None:
     """The warning every command prints when TLS verification is turned off."""
     click.echo("vidlift: warning: TLS certificate verification is OFF (--insecure)", err=True)
+
+
+def duplicate_files_option(func: F) -> F:
+    """``--allow-duplicate-files``: the rule for one file under several manifest rows
+    (:class:`vidlift.manifest.reader`'s row judge)."""
+    return click.option(
+        "--allow-duplicate-files",
+        is_flag=True,
+        help="Upload a file once per row when several rows name it (default: the later "
+        "rows are skipped with a warning, unless both rows have `id` values).",
+    )(func)

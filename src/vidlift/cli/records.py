@@ -12,16 +12,28 @@ from typing import Any, TextIO
 import anyio
 import click
 
-from vidlift.cli.journals import JournalRef, find_journal, open_journal, open_journal_readonly
+from vidlift.cli.exits import fatal_errors, warn
+from vidlift.cli.journals import (
+    JOURNAL_SUFFIX,
+    JournalRef,
+    find_journal,
+    open_journal,
+    open_journal_readonly,
+)
 from vidlift.cli.view import human_bytes
 from vidlift.cli.wording import count_of
-from vidlift.errors import ConfigError, VidliftError
+from vidlift.errors import ConfigError, ManifestError
+from vidlift.jobs.membership import find_absent, manifest_job_ids
 from vidlift.journal.base import Journal
 from vidlift.journal.state import JobState
+from vidlift.manifest.ids import SeenIds
 
 __all__ = ["print_report_table", "report", "retry"]
 
-REPORT_FIELDS = ("id", "path", "video_key", "state", "size", "md5", "attempts", "error", "location")
+REPORT_FIELDS = (
+    "id", "path", "video_key", "state", "size", "md5", "attempts", "error", "location",
+    "in_manifest",
+)  # fmt: skip
 
 journal_option = click.option(
     "--journal",
@@ -32,13 +44,36 @@ journal_option = click.option(
 )
 
 
-def _fail(exc: VidliftError) -> None:
-    click.echo(f"vidlift: error: {exc}", err=True)
-    sys.exit(2)
+def _manifest_of(journal: JournalRef, given: Path | None) -> Path | None:
+    """The manifest a report compares the journal with: ``--manifest``, else the one
+    next to a default-named journal (``m.csv`` for ``m.csv.vidlift.sqlite``), if any."""
+    if given is not None or not isinstance(journal, Path):
+        return given
+    if not journal.name.endswith(JOURNAL_SUFFIX):
+        return None
+    manifest = journal.with_name(journal.name.removesuffix(JOURNAL_SUFFIX))
+    return manifest if manifest.is_file() else None
 
 
-async def _rows(journal: Journal) -> AsyncIterator[dict[str, Any]]:
+async def _present_ids(manifest: Path | None, *, given: bool) -> SeenIds | None:
+    """The job ids of ``manifest``; a manifest found by its name that cannot be read is
+    only a warning (``--manifest``: an error)."""
+    if manifest is None:
+        return None
+    try:
+        return await manifest_job_ids(manifest)
+    except ManifestError as exc:
+        if given:
+            raise
+        warn(f"{exc}: in_manifest left blank")
+        return None
+
+
+async def _rows(journal: Journal, present: SeenIds | None = None) -> AsyncIterator[dict[str, Any]]:
+    """One row per job; ``in_manifest``: yes, no (the row left the manifest), or blank
+    when no manifest was read."""
     async for record in journal.iter_jobs():
+        known = "" if present is None else "yes" if record.job_id in present else "no"
         yield {
             "id": record.job_id,
             "path": record.source_name,
@@ -49,6 +84,7 @@ async def _rows(journal: Journal) -> AsyncIterator[dict[str, Any]]:
             "attempts": record.attempts,
             "error": record.last_error or "" if record.state is not JobState.DONE else "",
             "location": record.location,
+            "in_manifest": known,
         }
 
 
@@ -75,11 +111,14 @@ async def print_report_table(journal: Journal, *, limit: int = 50) -> None:
         click.echo(f"... and {shown - limit} more rows (vidlift report shows them all)")
 
 
-async def _report(path: JournalRef, fmt: str, out: TextIO) -> None:
+async def _report(
+    path: JournalRef, fmt: str, out: TextIO, manifest: Path | None, given: bool
+) -> None:
     if fmt == "html" and isinstance(path, str):
         raise ConfigError(
             "--format html needs a SQLite journal (it reads the run history next to it)"
         )
+    present = await _present_ids(manifest, given=given)
     journal = await open_journal_readonly(path)
     try:
         if fmt == "html":
@@ -90,15 +129,24 @@ async def _report(path: JournalRef, fmt: str, out: TextIO) -> None:
         elif fmt == "csv":
             writer = csv.DictWriter(out, fieldnames=REPORT_FIELDS, lineterminator="\n")
             writer.writeheader()
-            async for row in _rows(journal):
+            async for row in _rows(journal, present):
                 writer.writerow(row)
         else:
             out.write("[")
             first = True
-            async for row in _rows(journal):
+            async for row in _rows(journal, present):
                 out.write(("\n" if first else ",\n") + json.dumps(row, ensure_ascii=False))
                 first = False
             out.write("\n]\n")
+        if present is not None and manifest is not None:
+            absent = await find_absent(journal, present)
+            if absent.count:
+                click.echo(
+                    f"vidlift: {count_of(absent.count, 'job')} no longer in {manifest} "
+                    f"(in_manifest=no): {', '.join(absent.first_ids)}"
+                    + (", ..." if absent.count > len(absent.first_ids) else ""),
+                    err=True,
+                )
     finally:
         await journal.close()
 
@@ -119,13 +167,24 @@ async def _report(path: JournalRef, fmt: str, out: TextIO) -> None:
     default=None,
     help="Write to FILE instead of stdout.",
 )
-def report(journal_path: str | None, fmt: str, output: Path | None) -> None:
-    """One row per manifest row: id, path, video key, state, size, md5, error; or
-    (--format html) a page with totals, plots, failures by reason, the slowest files."""
-    try:
+@click.option(
+    "--manifest",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Say which jobs are no longer rows of this manifest (default: the manifest "
+    "next to a MANIFEST.vidlift.sqlite journal).",
+)
+def report(journal_path: str | None, fmt: str, output: Path | None, manifest: Path | None) -> None:
+    """One row per manifest row: id, path, video key, state, size, md5, error, whether
+    the row is still in the manifest; or (--format html) a page with totals, plots,
+    failures by reason, the slowest files."""
+    with fatal_errors():
         path = find_journal(journal_path)
+    with fatal_errors(journal=path if isinstance(path, Path) else None):
+        given = manifest is not None
+        manifest = _manifest_of(path, manifest)
         if output is None:
-            anyio.run(_report, path, fmt, sys.stdout)
+            anyio.run(_report, path, fmt, sys.stdout, manifest, given)
         else:
             try:
                 handle = output.open("w", encoding="utf-8", newline="")
@@ -135,10 +194,8 @@ def report(journal_path: str | None, fmt: str, output: Path | None) -> None:
                     "or choose another file"
                 ) from None
             with handle:
-                anyio.run(_report, path, fmt, handle)
+                anyio.run(_report, path, fmt, handle, manifest, given)
             click.echo(f"report written to {output}", err=True)
-    except VidliftError as exc:
-        _fail(exc)
 
 
 async def _retry(path: JournalRef) -> int:
@@ -154,10 +211,9 @@ async def _retry(path: JournalRef) -> int:
 @click.option("--failed", is_flag=True, required=True, help="Queue every failed job again.")
 def retry(journal_path: str | None, failed: bool) -> None:
     """Queue failed jobs again; the next `vidlift run` uploads them."""
-    try:
-        count = anyio.run(_retry, find_journal(journal_path))
-    except VidliftError as exc:
-        _fail(exc)
-        return
+    with fatal_errors():
+        path = find_journal(journal_path)
+    with fatal_errors(journal=path if isinstance(path, Path) else None):
+        count = anyio.run(_retry, path)
     queued = count_of(count, "failed job")
     click.echo(f"{queued} queued again; run `vidlift run MANIFEST` to upload them")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Union
 
@@ -21,7 +22,14 @@ from vidlift.cli.eventloop import backend_options
 from vidlift.cli.exits import fatal_errors, warn
 from vidlift.cli.history import HistoryRecorder
 from vidlift.cli.journals import JournalRef, as_ref, default_journal_path, open_journal
-from vidlift.cli.options import chunk_size_option, config_option, size_type, warn_insecure
+from vidlift.cli.options import (
+    chunk_size_option,
+    config_option,
+    duplicate_files_option,
+    size_type,
+    warn_insecure,
+)
+from vidlift.cli.preview import dry_run
 from vidlift.cli.settings import RunConfig, load_run_config
 from vidlift.cli.view import BatchView, human_bytes
 from vidlift.cli.wording import count_of
@@ -30,9 +38,11 @@ from vidlift.jobs.batch import run_batch
 from vidlift.jobs.events import BatchEvent, EventSink
 from vidlift.jobs.ingest import IngestStats, ingest_manifest
 from vidlift.jobs.manager import RUNNABLE_STATES, BatchOutcome
+from vidlift.jobs.membership import AbsentJobs, find_absent, in_manifest
 from vidlift.jobs.survey import library_tag
 from vidlift.journal.base import JobCounts, Journal
 from vidlift.journal.state import JobState
+from vidlift.manifest.ids import SeenIds
 
 if TYPE_CHECKING:
     from vidlift.cli.display import LiveDisplay
@@ -84,56 +94,47 @@ async def _watch_signals(stop: anyio.Event, scope: anyio.CancelScope, display: D
             stop.set()
 
 
-async def _dry_run(journal: Journal, manifest: Path, strict: bool) -> int:
-    stats = await ingest_manifest(journal, manifest, strict=strict)
-    for text in stats.warnings:
-        warn(text)
-    counts = await journal.counts()
-    click.echo(
-        f"dry run: {count_of(stats.rows, 'row')} read, {count_of(stats.new_jobs, 'new job')}, "
-        f"{count_of(stats.problems, 'bad row')}"
-    )
-    if stats.metadata_changes:
-        videos = count_of(len(stats.metadata_changes), "video")
-        click.echo(f"  metadata to update on the platform: {videos}")
-        for change in stats.metadata_changes[:10]:
-            click.echo(f"    {change.job_id} ({change.video_key}): {change.metadata.title!r}")
-    for state, count in counts.by_state.items():
-        if count:
-            click.echo(f"  {state.value:10} {count}")
-    click.echo(f"  bytes to send: {human_bytes(counts.total_bytes - counts.done_bytes)}")
-    return EXIT_OK
-
-
 async def _run(
     manifest: Path, journal_path: JournalRef, config: RunConfig, options: dict[str, Any]
 ) -> int:
+    if options["dry_run"]:
+        return await dry_run(
+            journal_path,
+            manifest,
+            strict=options["strict"],
+            allow_duplicate_files=options["allow_duplicate_files"],
+        )
     journal = await open_journal(journal_path)
     try:
-        if options["dry_run"]:
-            return await _dry_run(journal, manifest, options["strict"])
         config.credentials()  # before the display starts
         if isinstance(journal_path, str):  # a shared journal: enqueue + one worker
             from vidlift.cli.fleet import run_shared
 
-            return await run_shared(journal, manifest, config, strict=options["strict"])
+            return await run_shared(
+                journal,
+                manifest,
+                config,
+                strict=options["strict"],
+                allow_duplicate_files=options["allow_duplicate_files"],
+            )
         display = make_display(config)
         metrics = _start_metrics(config, display.view)
         history = HistoryRecorder(journal_path, display.view)
         observers: list[Observer] = [history] if metrics is None else [history, metrics]
         stop = anyio.Event()
-        outcome: BatchOutcome | None = None
+        migration: Migration | None = None
         try:
             with display, history:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(_watch_signals, stop, tg.cancel_scope, display)
                     tg.start_soon(write_beacons, journal_path, display.view)
-                    outcome = await migrate(
+                    migration = await migrate(
                         journal,
                         manifest,
                         display,
                         config,
                         strict=options["strict"],
+                        allow_duplicate_files=options["allow_duplicate_files"],
                         stop=stop,
                         observers=observers,
                     )
@@ -141,10 +142,21 @@ async def _run(
         finally:
             if metrics is not None:
                 metrics.close()
-        return await _finish(journal, outcome, stop.is_set())
+        outcome = migration.outcome if migration is not None else None
+        return await _finish(journal, outcome, stop.is_set(), migration=migration)
     finally:
         with anyio.CancelScope(shield=True):
             await journal.close()
+
+
+@dataclass(slots=True)
+class Migration:
+    """What :func:`migrate` did: the batch's outcome, and the journal's jobs that are no
+    longer rows of the manifest (not part of the run) with the manifest's job ids."""
+
+    outcome: BatchOutcome
+    absent: AbsentJobs
+    present: SeenIds
 
 
 async def migrate(
@@ -154,14 +166,30 @@ async def migrate(
     config: RunConfig,
     *,
     strict: bool = False,
+    allow_duplicate_files: bool = False,
     stop: anyio.Event | None = None,
     observers: Sequence[Observer] = (),
-) -> BatchOutcome:
+) -> Migration:
     """What ``vidlift run`` (and ``vidlift demo``) do with an open journal: queue the
-    manifest's rows, run the batch (which sizes ``concurrency = auto`` for the files left)."""
+    manifest's rows, run the batch (which sizes ``concurrency = auto`` for the files left).
+    Jobs whose rows left the manifest are not run (nor counted): see
+    :mod:`vidlift.jobs.membership`."""
     api_key, api_secret = config.credentials()
     fresh = (await journal.counts()).total_jobs == 0  # a new (or lost) journal: survey
-    _, stats = await ingest_into_view(journal, manifest, display, strict=strict)
+    counts, stats = await ingest_into_view(
+        journal, manifest, display, strict=strict, allow_duplicate_files=allow_duplicate_files
+    )
+    absent = await find_absent(journal, stats.job_ids)
+    jobs = None
+    if absent.count:
+        warn(
+            f"{count_of(absent.count, 'job')} of the journal no longer in {manifest.name} "
+            f"(e.g. {', '.join(absent.first_ids[:3])}): not part of this run; "
+            "`vidlift report` lists them"
+        )
+        counts = absent.subtract_from(counts, stats.job_ids)
+        _start_view(display.view, counts)
+        jobs = in_manifest(journal.iter_jobs(RUNNABLE_STATES), stats.job_ids)
     everyone = (display, *observers)  # the display first: the others read its view
     async with anyio.create_task_group() as tg:
         for observer in everyone:
@@ -180,11 +208,12 @@ async def migrate(
             library=library_tag(manifest),
             survey=fresh,
             metadata_changes=stats.metadata_changes,
+            jobs=jobs,
             secret_urls=stats.secret_urls,
             thumbnail_urls=stats.thumbnail_urls,
         )
         tg.cancel_scope.cancel()
-    return outcome
+    return Migration(outcome, absent, stats.job_ids)
 
 
 class Observer(Protocol):
@@ -208,31 +237,60 @@ def _runnable(counts: JobCounts) -> int:
 
 
 async def ingest_into_view(
-    journal: Journal, manifest: Path, display: Display, *, strict: bool
+    journal: Journal,
+    manifest: Path,
+    display: Display,
+    *,
+    strict: bool,
+    allow_duplicate_files: bool = False,
 ) -> tuple[JobCounts, IngestStats]:
     """Queue the manifest's rows, then start the display's totals from the journal's
     counts (returned, with what the ingest found)."""
-    stats = await ingest_manifest(journal, manifest, strict=strict, on_event=display)
+    stats = await ingest_manifest(
+        journal,
+        manifest,
+        strict=strict,
+        on_event=display,
+        allow_duplicate_files=allow_duplicate_files,
+    )
     for text in stats.warnings:
         warn(text)
     counts = await journal.counts()
-    view = display.view
+    _start_view(display.view, counts)
+    return counts, stats
+
+
+def _start_view(view: BatchView, counts: JobCounts) -> None:
     view.total_jobs = counts.total_jobs
     view.total_bytes = counts.total_bytes
     view.done_bytes = counts.done_bytes
     view.done_jobs = counts.by_state.get(JobState.DONE, 0)
     view.failed_jobs = counts.by_state.get(JobState.FAILED, 0)
-    return counts, stats
 
 
-async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: bool) -> int:
+async def _finish(
+    journal: Journal,
+    outcome: BatchOutcome | None,
+    interrupted: bool,
+    *,
+    migration: Migration | None = None,
+) -> int:
+    """The final summary and the exit code; with ``migration``, over the manifest's jobs
+    only (and a line for those no longer in it)."""
     counts = await journal.counts()
+    if migration is not None and migration.absent.count:
+        counts = migration.absent.subtract_from(counts, migration.present)
+        click.echo(
+            f"vidlift: {count_of(migration.absent.count, 'job')} of the journal no longer "
+            "in the manifest, not counted (vidlift report lists them)",
+            err=True,
+        )
     by = counts.by_state
     left = _runnable(counts)
     held = counts.done_bytes + counts.acked_bytes  # done files and acknowledged parts
     click.echo(
         f"vidlift: {by.get(JobState.DONE, 0)} done, {by.get(JobState.FAILED, 0)} failed, "
-        f"{left} left, of {counts.total_jobs} jobs; {human_bytes(held)} of "
+        f"{left} left, of {count_of(counts.total_jobs, 'job')}; {human_bytes(held)} of "
         f"{human_bytes(counts.total_bytes)} on the platform",
         err=True,
     )
@@ -333,12 +391,14 @@ async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: b
 )
 @click.option("--metrics-addr", default=None, help="Address for --metrics-port (127.0.0.1).")
 @click.option("--strict", is_flag=True, help="Stop at the first bad manifest row.")
+@duplicate_files_option
 @click.option("--dry-run", is_flag=True, help="Read the manifest and show what would be done.")
 def run(manifest: Path, journal_path: str | None, config_file: Path | None, **flags: Any) -> None:
     """Migrate every file of MANIFEST (CSV or JSON Lines). Safe to kill; run again to resume."""
-    options = {"dry_run": flags.pop("dry_run"), "strict": flags.pop("strict")}
+    options = {name: flags.pop(name) for name in ("dry_run", "strict", "allow_duplicate_files")}
+    journal = as_ref(journal_path) if journal_path else default_journal_path(manifest)
     # errors from task groups too (an empty manifest, --strict, the journal): one line, exit 2
-    with fatal_errors():
+    with fatal_errors(journal=journal if isinstance(journal, Path) else None):
         config = load_run_config(flags, config_file=config_file)
         if not manifest.is_file():
             raise ConfigError(f"{manifest}: manifest not found")
@@ -348,7 +408,7 @@ def run(manifest: Path, journal_path: str | None, config_file: Path | None, **fl
         code = anyio.run(
             _run,
             manifest,
-            as_ref(journal_path) if journal_path else default_journal_path(manifest),
+            journal,
             config,
             options,
             backend_options=loop,

@@ -322,7 +322,8 @@ def load_run_config(
         return RunConfig.model_validate(merged)
     except ValidationError as exc:
         err = exc.errors()[0]
-        where = ".".join(str(part) for part in err["loc"]) if err["loc"] else "settings"
+        # A union's member type (``constrained-int``) is not a setting's name: left out.
+        where = ".".join(p for p in map(str, err["loc"]) if p.isidentifier()) or "settings"
         origin = origins.get(str(err["loc"][0])) if err["loc"] else None
         message = err["msg"].removeprefix("Value error, ")
         raise ConfigError(f"setting {where}{f' ({origin})' if origin else ''}: {message}") from None

@@ -20,6 +20,7 @@ import anyio
 import click
 
 from vidlift.cli.beacon import read_beacon
+from vidlift.cli.exits import fatal_errors
 from vidlift.cli.failures import read_failures
 from vidlift.cli.journals import (
     JournalRef,
@@ -29,7 +30,6 @@ from vidlift.cli.journals import (
     open_journal_readonly,
 )
 from vidlift.cli.view import human_bytes, human_duration
-from vidlift.errors import VidliftError
 from vidlift.journal.base import JobCounts
 from vidlift.journal.state import JobState
 
@@ -286,11 +286,11 @@ async def _show(path: JournalRef, as_json: bool, watch_s: float | None) -> None:
 )
 def status(journal_path: str | None, as_json: bool, watch_s: float | None) -> None:
     """Is a run active (host, pid), its rate and ETA, counts, failures by reason."""
-    try:
-        anyio.run(_show, find_journal(journal_path), as_json, watch_s)
-    except VidliftError as exc:
-        click.echo(f"vidlift: error: {exc}", err=True)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        click.echo("", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+    with fatal_errors():
+        path = find_journal(journal_path)
+    with fatal_errors(journal=path if isinstance(path, Path) else None):
+        try:
+            anyio.run(_show, path, as_json, watch_s)
+        except KeyboardInterrupt:
+            click.echo("", err=True)
+            sys.exit(EXIT_INTERRUPTED)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import urlsplit
 
 from vidlift.client.api import ApiClient
 from vidlift.client.source import SourceFile
@@ -249,7 +250,11 @@ class Client:
         on_progress: ProgressCallback | None = None,
     ) -> UploadResult:
         """Protocol only: upload into a session obtained elsewhere (no API call unless
-        credentials and ``video_key`` are given, for verification)."""
+        credentials and ``video_key`` are given, for verification).
+
+        Raises ConfigError at once for an ``upload_url`` that is not an http(s) URL.
+        """
+        _check_upload_url(upload_url)
         source = await SourceFile.inspect(path)
         handle = UploadHandle(video_key or "", session_id, upload_url)
         spec = JobStart(
@@ -285,3 +290,18 @@ class Client:
         )
         result = await run_job(context, spec, on_progress=on_progress)
         return UploadResult.of(Path(spec.source.name), result)
+
+
+def _check_upload_url(url: str) -> None:
+    """Refuse an upload URL no request can go to (never showing its query: a token)."""
+    try:
+        parts = urlsplit(url.strip())
+        port_ok = parts.port is None or 0 < parts.port < 65536
+    except ValueError:
+        parts, port_ok = urlsplit(""), False
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname or not port_ok:
+        shown = url.split("?", 1)[0]
+        raise ConfigError(
+            f"upload URL {shown!r}: write the http:// or https:// URL the platform gave "
+            "(with its host and a port from 1 to 65535)"
+        )

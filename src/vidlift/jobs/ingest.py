@@ -22,9 +22,18 @@ from vidlift.journal.base import Journal, metadata_to_json
 from vidlift.journal.spec import JobProblem, JobSpec
 from vidlift.journal.state import JobState
 from vidlift.manifest import ManifestEntry, ManifestProblem, iter_manifest
+from vidlift.manifest.ids import SeenIds
 from vidlift.protocol.metadata import VideoMetadata
 
-__all__ = ["IngestStats", "MetadataChange", "ingest_manifest", "job_problem", "job_spec"]
+__all__ = [
+    "IngestStats",
+    "MetadataChange",
+    "ingest_manifest",
+    "job_problem",
+    "job_spec",
+    "metadata_digest",
+    "next_batch",
+]
 
 BATCH_ROWS = 1000
 
@@ -56,23 +65,25 @@ class IngestStats:
     # ready); like secret URLs, taken from this run's manifest, never stored or shown.
     thumbnail_urls: dict[str, str] = field(default_factory=dict, repr=False)
     metadata_changes: list[MetadataChange] = field(default_factory=list)
+    job_ids: SeenIds = field(default_factory=SeenIds, repr=False)  # this manifest's jobs
 
 
-def _digest(metadata: VideoMetadata) -> bytes:
+def metadata_digest(metadata: VideoMetadata) -> bytes:
+    """A short digest of ``metadata``, to tell whether a video's metadata changed."""
     return hashlib.sha1(metadata_to_json(metadata).encode(), usedforsecurity=False).digest()
 
 
 async def _done_metadata(journal: Journal) -> dict[str, tuple[str, bytes]]:
     """job id -> (video key, digest of the metadata its video carries), for done jobs."""
     return {
-        record.job_id: (record.video_key or "", _digest(record.metadata))
+        record.job_id: (record.video_key or "", metadata_digest(record.metadata))
         async for record in journal.iter_jobs([JobState.DONE])
     }
 
 
 def _changed(done: dict[str, tuple[str, bytes]], spec: JobSpec) -> MetadataChange | None:
     known = done.get(spec.job_id)
-    if known is None or not known[0] or known[1] == _digest(spec.metadata):
+    if known is None or not known[0] or known[1] == metadata_digest(spec.metadata):
         return None
     return MetadataChange(spec.job_id, known[0], spec.metadata)
 
@@ -100,42 +111,76 @@ def job_problem(problem: ManifestProblem) -> JobProblem:
     return JobProblem(problem.location, problem.job_id, problem.path, problem.reason)
 
 
-def _next_batch(
+def next_batch(
     rows: Iterator[ManifestEntry | ManifestProblem],
 ) -> list[ManifestEntry | ManifestProblem]:
+    """The next rows of a manifest, up to ``BATCH_ROWS`` (read in a worker thread)."""
     return list(islice(rows, BATCH_ROWS))
 
 
+def _note_rows(
+    stats: IngestStats, batch: list[ManifestEntry | ManifestProblem]
+) -> list[ManifestProblem]:
+    """Note the batch's job ids, secret URLs, posters and warnings in ``stats``; return its bad
+    rows. Unknown columns and a row naming a file an earlier row names are warnings,
+    not failed (pseudo-)jobs (issue 11)."""
+    bad: list[ManifestProblem] = []
+    for row in batch:
+        if isinstance(row, ManifestProblem) and row.warning:
+            stats.warnings.append(f"{row.location}: {row.reason}")
+            continue
+        stats.job_ids.add(row.job_id)
+        if isinstance(row, ManifestProblem):
+            bad.append(row)
+            continue
+        if row.notice:
+            stats.warnings.append(f"{row.location}: {row.notice}")
+        if row.source_url not in (None, row.source_name):
+            stats.secret_urls[row.job_id] = row.source_url
+        if row.thumbnail_url:
+            stats.thumbnail_urls[row.job_id] = row.thumbnail_url
+    return bad
+
+
+async def _warn_if_kept(journal: Journal, problem: ManifestProblem, stats: IngestStats) -> None:
+    """A bad row whose job has started (or is done) does not change that job: say so,
+    or the run would end without a word on it (the row's new values are not applied)."""
+    record = await journal.get(problem.job_id)
+    if record is None or record.manifest_problem or record.state is JobState.PENDING:
+        return
+    stats.warnings.append(
+        f"{problem.location}: {problem.reason} (job {problem.job_id} is "
+        f"{record.state.value} and stays as it was: fix the row to apply it)"
+    )
+
+
 async def ingest_manifest(
-    journal: Journal, manifest: Path, *, strict: bool = False, on_event: EventSink | None = None
+    journal: Journal,
+    manifest: Path,
+    *,
+    strict: bool = False,
+    on_event: EventSink | None = None,
+    allow_duplicate_files: bool = False,
 ) -> IngestStats:
-    """Add every row of ``manifest`` to the journal; bad rows become failed jobs.
+    """Add every row of ``manifest`` to the journal; bad rows become failed jobs,
+    warnings (unknown columns, a file named twice) are returned.
 
     Raises ManifestError for an unreadable manifest (or the first bad row with ``strict``).
     """
     stats = IngestStats()
     done = await _done_metadata(journal)  # the manifest is the truth for metadata too
-    rows = iter_manifest(manifest, strict=strict)
-    while batch := await anyio.to_thread.run_sync(_next_batch, rows):
+    rows = iter_manifest(manifest, strict=strict, allow_duplicate_files=allow_duplicate_files)
+    while batch := await anyio.to_thread.run_sync(next_batch, rows):
         stats.rows += len(batch)
         entries = [job_spec(row) for row in batch if isinstance(row, ManifestEntry)]
         if done:
             changes = (_changed(done, spec) for spec in entries)
             stats.metadata_changes.extend(c for c in changes if c is not None)
-        for row in batch:
-            if isinstance(row, ManifestEntry) and row.source_url not in (None, row.source_name):
-                stats.secret_urls[row.job_id] = row.source_url
-            if isinstance(row, ManifestEntry) and row.thumbnail_url:
-                stats.thumbnail_urls[row.job_id] = row.thumbnail_url
-        for row in batch:
-            if isinstance(row, ManifestProblem) and row.job_id.endswith(" columns>"):
-                # Unknown columns are a warning, not a failed pseudo-job (issue 11, 2).
-                stats.warnings.append(f"{row.location}: {row.reason}")
-                continue
-            if isinstance(row, ManifestProblem):
-                stats.problems += 1
-                await journal.add_problem(job_problem(row))
-                if on_event is not None:
-                    on_event(ManifestProblemFound(row.location, row.job_id, row.reason))
+        for problem in _note_rows(stats, batch):
+            stats.problems += 1
+            await _warn_if_kept(journal, problem, stats)
+            await journal.add_problem(job_problem(problem))
+            if on_event is not None:
+                on_event(ManifestProblemFound(problem.location, problem.job_id, problem.reason))
         stats.new_jobs += await journal.add_entries(entries)
     return stats

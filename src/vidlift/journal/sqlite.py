@@ -91,10 +91,14 @@ class SqliteJournal:
         return cls(store, progress_interval_s=progress_interval_s)
 
     @classmethod
-    async def open_readonly(cls, path: Path) -> SqliteJournal:
-        """Open an existing journal to read it, even while another process writes it."""
-        store = await anyio.to_thread.run_sync(partial(SqliteStore.open, path, readonly=True))
-        return cls(store)
+    async def open_readonly(cls, path: Path, *, create_nothing: bool = False) -> SqliteJournal:
+        """Open an existing journal to read it, even while another process writes it.
+
+        ``create_nothing``: not even SQLite's ``-wal``/``-shm`` files when no process has
+        the journal open (a dry run leaves the folder as it found it).
+        """
+        opener = partial(SqliteStore.open, path, readonly=True, create_nothing=create_nothing)
+        return cls(await anyio.to_thread.run_sync(opener))
 
     @property
     def path(self) -> Path:

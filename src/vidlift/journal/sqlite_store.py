@@ -104,16 +104,22 @@ class SqliteStore:
         self.clock = transitions.WallClock()
 
     @classmethod
-    def open(cls, path: Path, *, readonly: bool) -> SqliteStore:
-        """Open (the writer creates it if needed) and check the journal at ``path``."""
+    def open(cls, path: Path, *, readonly: bool, create_nothing: bool = False) -> SqliteStore:
+        """Open (the writer creates it if needed) and check the journal at ``path``.
+
+        ``create_nothing`` (readers): when the journal has no ``-wal`` file, no process
+        has it open (SQLite removes it when the last one closes it): read it as an
+        immutable file, which creates no ``-wal``/``-shm`` file beside it.
+        """
         path = path.absolute()
         if readonly and not path.is_file():
             raise JournalError(f"no journal at {path}")
         if not readonly and not os.access(path.parent, os.W_OK | os.X_OK):
             raise JournalError(f"journal {path}: its folder is missing or not writable")
         lock_fd = None if readonly else _acquire_lock(path)
+        immutable = create_nothing and not path.with_name(path.name + "-wal").exists()
         try:
-            connection = cls._connect(path, readonly=readonly)
+            connection = cls._connect(path, readonly=readonly, immutable=immutable)
         except BaseException:
             if lock_fd is not None:
                 os.close(lock_fd)
@@ -121,8 +127,10 @@ class SqliteStore:
         return cls(path, connection, lock_fd)
 
     @classmethod
-    def _connect(cls, path: Path, *, readonly: bool) -> sqlite3.Connection:
+    def _connect(cls, path: Path, *, readonly: bool, immutable: bool) -> sqlite3.Connection:
         target = f"file:{quote(str(path))}?mode=ro" if readonly else str(path)
+        if immutable:
+            target += "&immutable=1"
         try:
             connection = sqlite3.connect(
                 target,

@@ -20,7 +20,8 @@ manifest again resumes instead of starting over.
   same way are duplicates; give them ``id`` values to upload a file twice.
 
 Duplicate detection keeps an 8-byte BLAKE2b digest of every id seen, in an open-addressing
-hash table held in one ``array`` (16 bytes per id at most, ~16 MB for a million rows). Two
+hash table held in ``array``s with the line of each (32 bytes per id at most, ~32 MB for a
+million rows); the files rows name are tracked the same way (by device and inode). Two
 different ids share a digest with a probability of about n^2 / 2^64 (3e-8 for a million
 rows); the cost of such a collision is one row reported as a duplicate.
 """
@@ -33,6 +34,7 @@ from array import array
 from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
+    "FirstLines",
     "MAX_JOB_ID_CHARS",
     "SeenIds",
     "check_job_id",
@@ -105,53 +107,84 @@ def read_job_id(value: object) -> str | None:
     return check_job_id(stripped) if stripped else None
 
 
-class SeenIds:
-    """A memory-bounded set of job ids (8-byte digests in a linear-probing hash table).
+class FirstLines:
+    """A memory-bounded map from keys (job ids, file identities) to the line where each
+    was first seen: 8-byte digests in a linear-probing hash table, the lines in a
+    parallel array (32 bytes per key at most).
 
-    ``add`` answers whether the id was new. False positives are possible at the rate
-    given in the module docstring; false negatives are not.
+    ``claim`` answers the earlier line of a key seen before, else None. False positives
+    are possible at the rate given in the module docstring; false negatives are not.
     """
 
-    __slots__ = ("_count", "_mask", "_slots")
+    __slots__ = ("_count", "_lines", "_mask", "_slots")
 
     def __init__(self, capacity: int = 1024) -> None:
         size = 1
         while size < capacity * 2:
             size *= 2
         self._slots = array("Q", bytes(8 * size))
+        self._lines = array("Q", bytes(8 * size))
         self._mask = size - 1
         self._count = 0
 
     def __len__(self) -> int:
         return self._count
 
-    def add(self, job_id: str) -> bool:
-        """Remember ``job_id``; return False if it (or an id with the same digest) was seen."""
-        digest = hashlib.blake2b(job_id.encode("utf-8", "surrogatepass"), digest_size=8)
-        key = int.from_bytes(digest.digest(), "little") | 1  # 0 marks an empty slot
-        if not self._insert(key):
-            return False
+    def claim(self, key: str, line: int) -> int | None:
+        """Remember that ``key`` was seen at ``line``; return the line of an earlier
+        claim of it (or of a key with the same digest), else None."""
+        digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8)
+        code = int.from_bytes(digest.digest(), "little") | 1  # 0 marks an empty slot
+        earlier = self._insert(code, line)
+        if earlier is not None:
+            return earlier
         self._count += 1
         if self._count * 2 > len(self._slots):
             self._grow()
-        return True
+        return None
 
-    def _insert(self, key: int) -> bool:
+    def __contains__(self, key: str) -> bool:
+        digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8)
+        code = int.from_bytes(digest.digest(), "little") | 1
         slots, mask = self._slots, self._mask
-        index = (key >> 1) & mask
+        index = (code >> 1) & mask
+        while slots[index]:
+            if slots[index] == code:
+                return True
+            index = (index + 1) & mask
+        return False
+
+    def _insert(self, code: int, line: int) -> int | None:
+        slots, mask = self._slots, self._mask
+        index = (code >> 1) & mask
         while True:
             current = slots[index]
             if current == 0:
-                slots[index] = key
-                return True
-            if current == key:
-                return False
+                slots[index] = code
+                self._lines[index] = line
+                return None
+            if current == code:
+                return self._lines[index]
             index = (index + 1) & mask
 
     def _grow(self) -> None:
-        old = self._slots
-        self._slots = array("Q", bytes(16 * len(old)))
+        old_slots, old_lines = self._slots, self._lines
+        self._slots = array("Q", bytes(16 * len(old_slots)))
+        self._lines = array("Q", bytes(16 * len(old_slots)))
         self._mask = len(self._slots) - 1
-        for key in old:
-            if key:
-                self._insert(key)
+        for code, line in zip(old_slots, old_lines, strict=True):
+            if code:
+                self._insert(code, line)
+
+
+class SeenIds(FirstLines):
+    """A memory-bounded set of job ids (:class:`FirstLines` without the lines).
+
+    ``add`` answers whether the id was new.
+    """
+
+    __slots__ = ()
+
+    def add(self, job_id: str) -> bool:
+        """Remember ``job_id``; return False if it (or an id with the same digest) was seen."""
+        return self.claim(job_id, 0) is None

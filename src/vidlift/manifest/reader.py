@@ -25,7 +25,7 @@ from pydantic import ValidationError
 
 from vidlift.errors import ManifestError
 from vidlift.manifest.formats import RawRow, read_csv_rows, read_jsonl_rows
-from vidlift.manifest.ids import SeenIds, derive_job_id, derive_url_job_id, read_job_id
+from vidlift.manifest.ids import FirstLines, derive_job_id, derive_url_job_id, read_job_id
 from vidlift.manifest.rows import (
     ManifestEntry,
     ManifestProblem,
@@ -44,16 +44,22 @@ MANIFEST_FORMATS: Mapping[str, _RowReader] = {
     ".ndjson": read_jsonl_rows,
 }
 
+_SAME_FILE = "the same file"
+
 MISSING_SOURCE_REASON = (
     "missing source: the row names no file (`path`) nor URL (`download_url`: "
     "http://, https:// or s3://); give one"
 )
 
 
-def iter_manifest(path: Path, *, strict: bool = False) -> Iterator[ManifestEntry | ManifestProblem]:
+def iter_manifest(
+    path: Path, *, strict: bool = False, allow_duplicate_files: bool = False
+) -> Iterator[ManifestEntry | ManifestProblem]:
     """Stream the results of a manifest, one per row (plus header-level problems).
 
-    With ``strict=True`` the first problem raises :class:`ManifestError` instead.
+    With ``strict=True`` the first problem (warnings included) raises
+    :class:`ManifestError` instead. Rows naming a file an earlier row names: see
+    :class:`_RowJudge` (``allow_duplicate_files`` uploads it once per row).
     Raises :class:`ManifestError` at once for an unknown extension or a manifest that is
     missing or not a readable regular file, and while iterating for a fatal format error
     (see :mod:`vidlift.manifest.formats`).
@@ -71,13 +77,13 @@ def iter_manifest(path: Path, *, strict: bool = False) -> Iterator[ManifestEntry
     if _undecodable(str(manifest)):  # its paths could not be stored or shown as text
         shown = str(manifest).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         raise ManifestError(shown, "the manifest's path is not valid UTF-8: rename its folders")
-    return _iter_results(manifest, read_rows, strict=strict)
+    judge = _RowJudge(manifest, allow_duplicate_files=allow_duplicate_files)
+    return _iter_results(manifest, read_rows, judge, strict=strict)
 
 
 def _iter_results(
-    manifest: Path, read_rows: _RowReader, *, strict: bool
+    manifest: Path, read_rows: _RowReader, judge: _RowJudge, *, strict: bool
 ) -> Iterator[ManifestEntry | ManifestProblem]:
-    judge = _RowJudge(manifest)
     try:
         rows = read_rows(manifest, manifest.name)
         for raw in rows:
@@ -90,23 +96,39 @@ def _iter_results(
 
 
 class _RowJudge:
-    """Turns raw rows into results; remembers the ids seen (for duplicates)."""
+    """Turns raw rows into results; remembers the ids and files seen (for duplicates).
 
-    def __init__(self, manifest: Path) -> None:
+    A row whose file an earlier row names (``a.mp4``, ``./a.mp4``, its absolute path, a
+    symbolic or hard link to it: the same device and inode) is uploaded once per row only
+    when asked: both rows have ``id`` (or ``external_id``) values, or
+    ``allow_duplicate_files``; the row then carries a ``notice`` naming the earlier row.
+    Otherwise it is skipped: a warning (``ManifestProblem.warning``) naming both rows,
+    never a failed job. Rows that write the same path (normalized) have the same derived
+    id: they can only be one job, so the later one is skipped whatever the flag.
+    """
+
+    def __init__(self, manifest: Path, *, allow_duplicate_files: bool = False) -> None:
         self._folder = manifest.parent
         self._name = manifest.name
-        self._seen = SeenIds()
+        self._seen = FirstLines()  # job id -> its row's line
+        self._files = FirstLines()  # device:inode -> 2 x line + (1 if the row had an id)
+        self._allow_duplicate_files = allow_duplicate_files
 
     def judge(self, raw: RawRow) -> ManifestEntry | ManifestProblem:
         location = f"{self._name}:{raw.line}"
         if raw.header_level:  # its own id: the same line may also hold a row (JSON Lines)
-            return ManifestProblem(location, f"<{location} columns>", None, raw.problem or "")
+            reason = raw.problem or ""
+            return ManifestProblem(location, f"<{location} columns>", None, reason, warning=True)
         if raw.fields is None:
             return ManifestProblem(location, f"<{location}>", None, raw.problem or "unreadable")
         written_path = _text_or_none(raw.fields.get("path"))
         written_url = _text_or_none(raw.fields.get("download_url"))
         source = self._folder / written_path if written_path else None
-        job_id, id_problem = self._claim_job_id(raw.fields, written_path, written_url)
+        job_id, id_problem, given = self._claim_job_id(
+            raw.fields, raw.line, written_path, written_url
+        )
+        if id_problem is not None and id_problem.startswith(_SAME_FILE):
+            return ManifestProblem(location, f"<{location}>", source, id_problem, warning=True)
         outcome = _validate(raw, id_problem)
         if isinstance(outcome, str):
             return ManifestProblem(location, job_id or f"<{location}>", source, outcome)
@@ -118,6 +140,11 @@ class _RowJudge:
             if isinstance(facts, str):
                 return ManifestProblem(location, job_id, source, facts)
             size_bytes, mtime_ns = facts.size_bytes, facts.mtime_ns
+            notice, skip = self._claim_file(facts.identity, raw.line, given=given)
+            if skip:
+                return ManifestProblem(location, job_id, source, notice, warning=True)
+        else:
+            notice = ""
         return ManifestEntry(
             job_id=job_id,
             path=source,
@@ -132,12 +159,34 @@ class _RowJudge:
             location=location,
             source_url=outcome.download_url,
             thumbnail_url=outcome.thumbnail_download_url,
+            notice=notice,
         )
 
+    def _claim_file(self, identity: str, line: int, *, given: bool) -> tuple[str, bool]:
+        """The notice for a row whose file an earlier row names ("" otherwise), and
+        whether the row is skipped."""
+        earlier = self._files.claim(identity, 2 * line + int(given))
+        if earlier is None:
+            return "", False
+        earlier_line, earlier_given = divmod(earlier, 2)
+        where = f"{_SAME_FILE} as row {self._name}:{earlier_line}"
+        if self._allow_duplicate_files or (given and earlier_given):
+            why = "--allow-duplicate-files" if self._allow_duplicate_files else "distinct ids"
+            return f"{where}: uploaded once per row, as asked ({why})", False
+        return (
+            f"{where}: this row is skipped (give both rows `id` values, or pass "
+            "--allow-duplicate-files, to upload the file once per row)"
+        ), True
+
     def _claim_job_id(
-        self, fields: Mapping[str, object], written_path: str | None, written_url: str | None
-    ) -> tuple[str | None, str | None]:
-        """The row's job id and, if it cannot have one, why not. Claims it as seen.
+        self,
+        fields: Mapping[str, object],
+        line: int,
+        written_path: str | None,
+        written_url: str | None,
+    ) -> tuple[str | None, str | None, bool]:
+        """The row's job id, why it cannot have one (or None), and whether the id was
+        given (not derived). Claims it as seen.
 
         ``id``, else ``external_id``, else derived from the path, else from the URL.
         """
@@ -145,26 +194,36 @@ class _RowJudge:
         for name in ("id", "external_id"):
             raw_id = fields.get(name)
             if isinstance(raw_id, str) and _undecodable(raw_id):
-                return None, None  # reported as text that is not UTF-8
+                return None, None, False  # reported as text that is not UTF-8
             try:
                 given = read_job_id(raw_id)
             except ValueError as exc:
-                return None, f"{name}: {exc}"
+                return None, f"{name}: {exc}", False
             if given:
                 break
         job_id = given or _derived_id(written_path, written_url)
-        if job_id is None or self._seen.add(job_id):
-            return job_id, None
+        earlier = None if job_id is None else self._seen.claim(job_id, line)
+        if earlier is None:
+            return job_id, None, given is not None
+        where = f"an earlier row ({self._name}:{earlier})"
         if given:
-            return None, f"duplicate {name} {given!r}: an earlier row of this manifest has it"
+            return None, f"duplicate {name} {given!r}: {where} has it", True
         if written_path:
-            return None, (
-                "duplicate path: an earlier row names the same file "
-                "(give the rows `id` values to upload a file more than once)"
+            return (
+                None,
+                (
+                    f"{_SAME_FILE} as row {self._name}:{earlier} (the same path): this row is "
+                    "skipped (give both rows `id` values to upload the file once per row)"
+                ),
+                False,
             )
-        return None, (
-            "duplicate download_url: an earlier row names the same URL (query strings "
-            "aside; give the rows `id` values to upload it more than once)"
+        return (
+            None,
+            (
+                f"duplicate download_url: {where} names the same URL (query strings "
+                "aside; give the rows `id` values to upload it more than once)"
+            ),
+            False,
         )
 
 

@@ -290,7 +290,8 @@ class ManifestEntry:
     (``http(s)://`` or ``s3://``, as written: it may hold a signature, so it is never in
     the repr; ``source_name`` is what may be shown and stored; size and mtime are 0 until
     the job inspects the source). ``date`` is aware UTC. ``custom`` is a read-only
-    mapping (excluded from the hash).
+    mapping (excluded from the hash). ``notice``: a warning to show with the row (it
+    names the same file as an earlier row, and is uploaded once per row as asked).
     """
 
     job_id: str
@@ -306,6 +307,7 @@ class ManifestEntry:
     location: str = ""
     source_url: str | None = field(default=None, repr=False)
     thumbnail_url: str | None = field(default=None, repr=False)
+    notice: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.custom, MappingProxyType):
@@ -331,7 +333,8 @@ class ManifestEntry:
 @dataclass(frozen=True, slots=True)
 class ManifestProblem:
     """A manifest row that cannot be uploaded (or a note on unknown columns): a result,
-    not an exception.
+    not an exception. ``warning``: not a bad row but a note (unknown columns; a row
+    skipped because an earlier row names the same file): shown, never a failed job.
 
     ``location`` is ``file:line`` (the physical line where the row starts). ``job_id`` is
     the id the row would have had, or ``<location>`` when none can be derived (and for a
@@ -344,3 +347,4 @@ class ManifestProblem:
     job_id: str
     path: Path | None
     reason: str
+    warning: bool = False

@@ -18,10 +18,12 @@ __all__ = ["SourceFacts", "inspect_source"]
 
 @dataclass(frozen=True, slots=True)
 class SourceFacts:
-    """What ``stat`` said about a usable source file."""
+    """What ``stat`` said about a usable source file. ``identity`` (device and inode,
+    links followed) tells two paths naming the same file apart from two files."""
 
     size_bytes: int
     mtime_ns: int
+    identity: str = ""
 
 
 _STAT_ERRORS = {
@@ -53,7 +55,7 @@ def inspect_source(path: Path) -> SourceFacts | str:
         return "no read permission"
     if info.st_size == 0:
         return "file is empty (0 bytes)"
-    return SourceFacts(size_bytes=info.st_size, mtime_ns=info.st_mtime_ns)
+    return SourceFacts(info.st_size, info.st_mtime_ns, f"{info.st_dev}:{info.st_ino}")
 
 
 def _non_regular_kind(mode: int) -> str:

@@ -94,11 +94,11 @@ def test_every_bad_row_is_reported_and_the_rest_goes_on(library: Path) -> None:
             "ISO date (2021-03-04 or 2021-03-04T10:00:00Z)",
         ),
         ("m.csv:6", MISSING_SOURCE_REASON),
-        ("m.csv:8", "duplicate id 'j1': an earlier row of this manifest has it"),
+        ("m.csv:8", "duplicate id 'j1': an earlier row (m.csv:5) has it"),
         (
             "m.csv:10",
-            "duplicate path: an earlier row names the same file (give the rows `id` "
-            "values to upload a file more than once)",
+            "the same file as row m.csv:9 (the same path): this row is skipped (give both "
+            "rows `id` values to upload the file once per row)",
         ),
         ("m.csv:11", "id: id is longer than 200 characters (201)"),
         (
@@ -267,3 +267,34 @@ def test_manifest_path_that_is_not_utf8(tmp_path: Path) -> None:
     with pytest.raises(ManifestError, match="the manifest's path is not valid UTF-8") as caught:
         iter_manifest(folder / "m.csv")
     str(caught.value).encode("utf-8")
+
+
+def test_one_file_under_several_rows_is_uploaded_once_unless_asked(library: Path) -> None:
+    (library / "link.mp4").symlink_to(library / "a.mp4")
+    os.link(library / "b.mp4", library / "hard.mp4")
+    rows = f"a.mp4\n./a.mp4\n{library / 'a.mp4'}\nlink.mp4\nb.mp4\nhard.mp4\n"
+    results = read(library, "path\n" + rows)
+    assert [e.location for e in entries(results)] == ["m.csv:2", "m.csv:6"]
+    skipped = [r for r in results if isinstance(r, ManifestProblem)]
+    assert all(r.warning for r in skipped)  # warnings, never failed jobs
+    same_path = "the same file as row m.csv:2 (the same path): this row is skipped"
+    assert skipped[0].location == "m.csv:3" and skipped[0].reason.startswith(same_path)
+    for problem, earlier in zip(skipped[1:], ("m.csv:2", "m.csv:2", "m.csv:6"), strict=True):
+        assert problem.reason.startswith(f"the same file as row {earlier}: this row is skipped")
+        assert "--allow-duplicate-files" in problem.reason
+
+    # Asked for: distinct ids on both rows, or the flag (not for the same path written twice).
+    with_ids = read(library, "id,path\nx,a.mp4\ny,link.mp4\nz,b.mp4\n,hard.mp4\n")
+    assert [e.job_id for e in entries(with_ids)] == ["x", "y", "z"]
+    assert entries(with_ids)[1].notice == (
+        "the same file as row m.csv:2: uploaded once per row, as asked (distinct ids)"
+    )
+    assert [p.location for p in with_ids if isinstance(p, ManifestProblem)] == ["m.csv:5"]
+    (library / "m.csv").write_text("path\n" + rows)
+    flagged = list(iter_manifest(library / "m.csv", allow_duplicate_files=True))
+    assert [e.location for e in entries(flagged)] == [
+        "m.csv:2",
+        *(f"m.csv:{n}" for n in (4, 5, 6, 7)),
+    ]
+    assert [p.location for p in flagged if isinstance(p, ManifestProblem)] == ["m.csv:3"]
+    assert "(--allow-duplicate-files)" in entries(flagged)[1].notice

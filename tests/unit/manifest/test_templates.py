@@ -127,11 +127,11 @@ def test_duplicate_external_ids_and_urls_are_reported(tmp_path: Path) -> None:
         "HTTPS://CDN.example.com/c.mp4?sig=2,\n",
     )
     assert problems(results) == [
-        ("m.csv:3", "duplicate external_id 'e1': an earlier row of this manifest has it"),
+        ("m.csv:3", "duplicate external_id 'e1': an earlier row (m.csv:2) has it"),
         (
             "m.csv:5",
-            "duplicate download_url: an earlier row names the same URL (query strings "
-            "aside; give the rows `id` values to upload it more than once)",
+            "duplicate download_url: an earlier row (m.csv:4) names the same URL (query "
+            "strings aside; give the rows `id` values to upload it more than once)",
         ),
     ]
 
