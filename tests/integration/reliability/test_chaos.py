@@ -113,7 +113,9 @@ async def test_faulty_batch_survives_client_kill_9_again_and_again(
     figures = await run_chaos(plan, tmp_path / "kills", log=print)
     text = show(f"chaos {api}: faults + client kill -9 x{plan.max_client_kills}", figures)
     assert_nothing_lost(figures, plan, text)
-    assert figures.client_kills == plan.max_client_kills, text
-    assert figures.client_runs == plan.max_client_kills + 1, text
+    # A run may finish its last files before its kill comes (a fast moment of the
+    # machine): then fewer kills than planned, but never fewer than half of them.
+    assert plan.max_client_kills // 2 <= figures.client_kills <= plan.max_client_kills, text
+    assert figures.client_runs == figures.client_kills + 1, text
     for kind in kinds:
         assert figures.faults.get(kind, 0) > 0, (kind, text)
