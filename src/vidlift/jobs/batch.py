@@ -191,6 +191,7 @@ async def run_batch(
                 api_format=upload.api_format,
                 gate=gate,
                 library=library,
+                verify_batch_size=settings.verify_batch_size if upload.verify_md5 else None,
             )
         policy = RetryPolicy(upload.retry)
         runner = BatchRunner(

@@ -28,6 +28,7 @@ from vidlift.errors import (
 from vidlift.jobs.pacing import AdaptiveGate
 from vidlift.jobs.policy import Decision, RetryPolicy, Verdict
 from vidlift.jobs.reachability import Reachability
+from vidlift.jobs.verification import ListingVerifier
 from vidlift.platforms.base import FinishedUpload, Platform, RemoteVideo, Transfer, UploadHandle
 from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.models import FinalAnswer
@@ -163,6 +164,7 @@ class JobContext:
     gate: AdaptiveGate | None = None
     reachability: Reachability | None = None
     has_api: bool = True  # False for protocol-only uploads: nothing to ask or verify
+    verifier: ListingVerifier | None = None  # batched verification (else a show per job)
     should_stop: Callable[[], bool] = lambda: False
 
 
@@ -421,10 +423,18 @@ class _Run:
         # is enough: no videos/show call.
         needs_show = self.ctx.verify_md5 or finished.size_bytes is None
         if self.ctx.has_api and self.video_key is not None and needs_show:
-            info = self.held or await self.ctx.platform.show(self.video_key)
+            info = self.held or await self._listed(self.video_key)
+            info = info or await self.ctx.platform.show(self.video_key)
             self.held = None  # a reconcile's answer is used once; a retry asks again
             _check_platform(info, source.size_bytes, self.md5)
         return Step.DONE
+
+    async def _listed(self, video_key: str) -> RemoteVideo | None:
+        """The video as its batch's listing shows it (waiting in ``verifying`` for that
+        call); None: no batch, or not shown whole there (then videos/show is asked)."""
+        if self.ctx.verifier is None:
+            return None
+        return await self.ctx.verifier.confirm(video_key, self.spec.source.size_bytes)
 
     async def _result(self, reader: SourceReader) -> JobResult:
         finished = self.finished or FinishedUpload()

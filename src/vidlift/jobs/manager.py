@@ -45,9 +45,15 @@ from vidlift.jobs.job import (
 from vidlift.jobs.pacing import AdaptiveGate
 from vidlift.jobs.policy import RetryPolicy, Verdict
 from vidlift.jobs.reachability import Reachability
+from vidlift.jobs.verification import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_WAIT_S,
+    JobSlots,
+    ListingVerifier,
+)
 from vidlift.journal.base import JobRecord, Journal
 from vidlift.journal.state import JobState
-from vidlift.platforms.base import Platform, RemoteVideo, UploadHandle
+from vidlift.platforms.base import BatchListing, Platform, RemoteVideo, UploadHandle
 from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.ranges import RangeSet
 from vidlift.sources.base import Source
@@ -69,6 +75,10 @@ class BatchSettings:
     # jobs left as they were), instead of every job failing one by one.
     unreachable_s: float = 300.0
     sources: SourceSettings = field(default_factory=SourceSettings)  # URL sources
+    # Finished uploads are confirmed by one listing call per this many videos (v1), each
+    # waiting at most verify_wait_s for its batch; 0: one videos/show per job.
+    verify_batch_size: int = DEFAULT_BATCH_SIZE
+    verify_wait_s: float = DEFAULT_MAX_WAIT_S
 
 
 @dataclass(slots=True)
@@ -127,6 +137,20 @@ class BatchRunner:
         self._sink = on_event
         self._stopping = False
         self.outcome = BatchOutcome()
+        self._workers = settings.concurrency
+        self._slots = JobSlots(settings.concurrency)  # jobs at work (not waiting)
+        self.verifier: ListingVerifier | None = None
+        batched = settings.verify_batch_size > 0 and settings.upload.verify_md5
+        if batched and isinstance(platform, BatchListing):
+            # Jobs waiting for their batch's listing lend their slot: up to a batch more
+            # jobs are held at once, so that batches fill even at low concurrency.
+            self._workers += settings.verify_batch_size
+            self.verifier = ListingVerifier(
+                platform,
+                max_wait_s=settings.verify_wait_s,
+                slots=self._slots,
+                capacity=self._workers,
+            )
         self._context = JobContext(
             platform=platform,
             policy=policy,
@@ -136,6 +160,7 @@ class BatchRunner:
             gate=gate,
             reachability=Reachability(settings.unreachable_s),
             should_stop=lambda: self._stopping,
+            verifier=self.verifier,
         )
 
     def emit(self, event: BatchEvent) -> None:
@@ -161,7 +186,7 @@ class BatchRunner:
             async with anyio.create_task_group() as work:
                 work.start_soon(self._feed, send)
                 async with receive:
-                    for _ in range(self._settings.concurrency):
+                    for _ in range(self._workers):
                         work.start_soon(self._worker, receive.clone())
             outer.cancel_scope.cancel()
         await self._journal.flush()
@@ -176,27 +201,44 @@ class BatchRunner:
 
     async def _feed(self, send: ObjectSendStream[JobRecord]) -> None:
         jobs = self._jobs if self._jobs is not None else self._journal.iter_jobs(RUNNABLE_STATES)
-        with self._feed_scope:
-            async with send:
-                async for record in jobs:
-                    if self._stopping:
-                        return
-                    await send.send(record)
+        try:
+            with self._feed_scope:
+                async with send:
+                    async for record in jobs:
+                        if self._stopping:
+                            return
+                        await send.send(record)
+        finally:
+            if self.verifier is not None:
+                self.verifier.no_more_jobs()
 
     async def _worker(self, receive: ObjectReceiveStream[JobRecord]) -> None:
         async with receive:
-            async for record in receive:
-                if self._stopping:
-                    return
-                await self._run_job(record)
+            while True:
+                await self._slots.acquire()
+                try:
+                    try:
+                        record = await receive.receive()
+                    except anyio.EndOfStream:
+                        return
+                    if self._stopping:
+                        return
+                    await self._run_job(record)
+                finally:
+                    self._slots.release()
 
     async def _run_job(self, record: JobRecord) -> None:
+        if self.verifier is not None:
+            self.verifier.job_started()
         try:
             await self._run_leased_job(record)
         except LeaseLost:
             # Fleet mode: this worker was paused past its lease and another took the
             # job over; the journal refused the late write. The job is not ours now.
             self._emit(JobInterrupted(record.job_id, record.source_name))
+        finally:
+            if self.verifier is not None:
+                self.verifier.job_ended()
 
     async def _run_leased_job(self, record: JobRecord) -> None:
         path = record.source_name

@@ -23,18 +23,28 @@ from vidlift.platforms.base import (
     RemoteVideo,
     SentCallback,
     UploadHandle,
+    VerifyBatch,
 )
+from vidlift.platforms.batches import BatchBook
 from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.models import CreateAnswer, VideoInfo
 from vidlift.protocol.ranges import RangeSet
 from vidlift.protocol.session import Finish, SendSegment, UploadSession
 from vidlift.protocol.urls import build_upload_url
 
-__all__ = ["LIBRARY_FIELD", "MARKER_FIELD", "SOURCE_FIELD", "V1Platform", "V1Transfer"]
+__all__ = [
+    "BATCH_FIELD",
+    "LIBRARY_FIELD",
+    "MARKER_FIELD",
+    "SOURCE_FIELD",
+    "V1Platform",
+    "V1Transfer",
+]
 
 MARKER_FIELD = "vidlift_job_id"
 SOURCE_FIELD = "vidlift_source"
 LIBRARY_FIELD = "vidlift_library"
+BATCH_FIELD = "vidlift_batch"  # the verification batch (platforms.batches)
 LIST_PAGE_LIMIT = 1000  # the most videos/list answers in one call
 
 
@@ -119,9 +129,12 @@ class V1Platform:
         api_format: str = "json",
         gate: AbstractAsyncContextManager[None] | None = None,
         library: str | None = None,
+        verify_batch_size: int | None = None,
     ) -> None:
         self._api = api
         self._library = library
+        # Set: every video created carries a batch name, listed at once to verify them.
+        self._batches = BatchBook(verify_batch_size) if verify_batch_size else None
         self._sender = sender
         self._chunk_size_bytes = chunk_size_bytes
         self._api_format = api_format
@@ -165,7 +178,13 @@ class V1Platform:
             custom[SOURCE_FIELD] = tag
         if self._library is not None:
             custom[LIBRARY_FIELD] = self._library
-        return self._handle(await self.api.create_video(replace(metadata, custom=custom)))
+        batch = self._batches.next_name() if self._batches is not None else None
+        if batch is not None:
+            custom[BATCH_FIELD] = batch
+        handle = self._handle(await self.api.create_video(replace(metadata, custom=custom)))
+        if self._batches is not None and batch is not None:
+            self._batches.created(handle.video_key, batch)
+        return handle
 
     async def reopen(self, video_key: str, *, size_bytes: int) -> UploadHandle:
         """videos/update: a new session on the same video."""
@@ -198,5 +217,16 @@ class V1Platform:
             search={f"custom.{LIBRARY_FIELD}": self._library},
             result_limit=min(limit, LIST_PAGE_LIMIT),
             result_offset=offset,
+        )
+        return LibraryPage(tuple(remote_video(v) for v in found.videos), found.total)
+
+    def batch_of(self, video_key: str) -> VerifyBatch | None:
+        """The verification batch this object created ``video_key`` into, if any."""
+        return self._batches.batch_of(video_key) if self._batches is not None else None
+
+    async def list_batch(self, name: str) -> LibraryPage:
+        """videos/list by ``custom.vidlift_batch``: one call for the whole batch."""
+        found = await self.api.list_videos(
+            search={f"custom.{BATCH_FIELD}": name}, result_limit=LIST_PAGE_LIMIT
         )
         return LibraryPage(tuple(remote_video(v) for v in found.videos), found.total)
