@@ -34,6 +34,7 @@ __all__ = [
     "api_error_from",
     "parse_create_answer",
     "parse_final_answer",
+    "parse_rate_limit",
     "parse_video_info",
     "parse_video_list",
 ]
@@ -83,7 +84,8 @@ def _check_ok(doc: Document, what: str, http_status: int) -> None:
         raise AnswerParseError(f"{what} answer has status {status!r}, expected 'ok'")
 
 
-def _rate_limit(doc: Mapping[str, Any]) -> RateLimit | None:
+def parse_rate_limit(doc: Mapping[str, Any]) -> RateLimit | None:
+    """An answer's ``rate_limit`` block, None when it has no readable one."""
     block = doc.get("rate_limit")
     if not isinstance(block, dict):
         return None
@@ -109,7 +111,7 @@ def api_error_from(doc: Mapping[str, Any], *, http_status: int, call: str = "") 
     message = str(doc.get("message") or doc.get("title") or "no message")
     title = str(doc.get("title") or "")
     if http_status == 429 or code == "RateLimitExceeded":
-        limit = _rate_limit(doc)
+        limit = parse_rate_limit(doc)
         reset = _reset_time(limit)
         return RateLimited(
             reset_at=reset,
@@ -144,7 +146,7 @@ def parse_create_answer(
         "video_key": video.get("key"),
         "link": doc.get("link") or video.get("link"),
         "session_id": doc.get("session_id") or video.get("session_id"),
-        "rate_limit": _rate_limit(doc),
+        "rate_limit": parse_rate_limit(doc),
     }
     return _validate(CreateAnswer, data, call)
 
