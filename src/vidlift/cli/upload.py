@@ -1,13 +1,17 @@
-"""``vidlift upload``: one file, through the API or straight to an upload URL (cli layer)."""
+"""``vidlift upload``: one file, through the API or straight to an upload URL (cli layer).
+
+Users script one ``vidlift upload`` per file, so its start-up counts: the upload stack
+(aiohttp, the answer models) is imported when the command runs, not for ``--help`` or a
+usage error (benchmarks/startup.py).
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import anyio
 import click
 
 from vidlift.cli.exits import (
@@ -25,13 +29,13 @@ from vidlift.cli.options import (
     size_type,
     warn_insecure,
 )
-from vidlift.cli.progress import file_progress
-from vidlift.cli.resume import KeptUploadState, state_path
 from vidlift.cli.wording import count_of
-from vidlift.client.source import SourceFile
 from vidlift.config import UploadSettings, check_bwlimit, check_chunk_size, check_endpoint
 from vidlift.errors import AuthError, ConfigError, VidliftError
-from vidlift.jobs.facade import Client, UploadResult
+
+if TYPE_CHECKING:
+    from vidlift.cli.resume import KeptUploadState
+    from vidlift.jobs.facade import UploadResult
 
 __all__ = ["upload"]
 
@@ -70,6 +74,10 @@ def _print_human(result: UploadResult) -> None:
 async def _run(
     path: Path, options: dict[str, Any], settings: UploadSettings, state: KeptUploadState | None
 ) -> UploadResult:
+    from vidlift.cli.progress import file_progress
+    from vidlift.client.source import SourceFile
+    from vidlift.jobs.facade import Client
+
     source = await SourceFile.inspect(path)  # fail fast, before any request
     async with Client(
         endpoint=options["endpoint"],
@@ -170,6 +178,10 @@ def upload(file: Path, as_json: bool, **options: Any) -> None:
         raise click.UsageError("--upload-url and --session-id go together")
     if options["insecure"]:
         warn_insecure()
+    import anyio
+
+    from vidlift.cli.resume import KeptUploadState, state_path
+
     state: KeptUploadState | None = None
     try:
         with fatal_errors():  # bad settings: exit 2, before any request
