@@ -31,7 +31,7 @@ from harness import API_KEY, API_SECRET
 from vidlift import BatchSettings, MemoryJournal, SqliteJournal, UploadSettings, run_batch
 from vidlift.jobs.batch import piece_bytes_for
 from vidlift.jobs.ingest import ingest_manifest
-from vidlift.jobs.verification import DEFAULT_BATCH_SIZE, DEFAULT_MAX_WAIT_S
+from vidlift.jobs.verification import DEFAULT_MAX_WAIT_S
 from vidlift.journal.base import Journal
 
 
@@ -113,7 +113,7 @@ def main() -> None:
     parser.add_argument("journal", type=Path)
     parser.add_argument("endpoint")
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--verify-batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    parser.add_argument("--verify-batch-size", type=int, help="default: 2 x concurrency, max 50")
     parser.add_argument("--verify-wait-s", type=float, default=DEFAULT_MAX_WAIT_S)
     parser.add_argument("--chunk-bytes", type=int, default=8 * 1024 * 1024)
     parser.add_argument("--piece-bytes", type=int, default=1024 * 1024)

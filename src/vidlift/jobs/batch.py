@@ -23,7 +23,12 @@ from vidlift.config import DEFAULT_ENDPOINT, Credentials
 from vidlift.errors import VidliftError
 from vidlift.jobs.events import ApiAnswered, EventSink, LibrarySurveyed
 from vidlift.jobs.ingest import MetadataChange, ingest_manifest, job_spec
-from vidlift.jobs.manager import BatchOutcome, BatchRunner, BatchSettings
+from vidlift.jobs.manager import (
+    BatchOutcome,
+    BatchRunner,
+    BatchSettings,
+    verify_batch_size_for,
+)
 from vidlift.jobs.pacing import AdaptiveGate, ApiPacer
 from vidlift.jobs.policy import RetryPolicy, Verdict
 from vidlift.jobs.survey import library_tag, survey_library
@@ -191,7 +196,7 @@ async def run_batch(
                 api_format=upload.api_format,
                 gate=gate,
                 library=library,
-                verify_batch_size=settings.verify_batch_size if upload.verify_md5 else None,
+                verify_batch_size=verify_batch_size_for(settings) or None,
             )
         policy = RetryPolicy(upload.retry)
         runner = BatchRunner(

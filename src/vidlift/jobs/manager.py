@@ -59,7 +59,13 @@ from vidlift.protocol.ranges import RangeSet
 from vidlift.sources.base import Source
 from vidlift.sources.opener import SourceOpener
 
-__all__ = ["RUNNABLE_STATES", "BatchOutcome", "BatchRunner", "BatchSettings"]
+__all__ = [
+    "RUNNABLE_STATES",
+    "BatchOutcome",
+    "BatchRunner",
+    "BatchSettings",
+    "verify_batch_size_for",
+]
 
 RUNNABLE_STATES = (JobState.PENDING, JobState.CREATING, JobState.UPLOADING, JobState.VERIFYING)
 
@@ -76,9 +82,23 @@ class BatchSettings:
     unreachable_s: float = 300.0
     sources: SourceSettings = field(default_factory=SourceSettings)  # URL sources
     # Finished uploads are confirmed by one listing call per this many videos (v1), each
-    # waiting at most verify_wait_s for its batch; 0: one videos/show per job.
-    verify_batch_size: int = DEFAULT_BATCH_SIZE
+    # waiting at most verify_wait_s for its batch; 0: one videos/show per job; None: twice
+    # the concurrency, at most DEFAULT_BATCH_SIZE (see verify_batch_size_for).
+    verify_batch_size: int | None = None
     verify_wait_s: float = DEFAULT_MAX_WAIT_S
+
+
+def verify_batch_size_for(settings: BatchSettings) -> int:
+    """Videos per verification batch; 0: none (no md5 to verify, or turned off).
+
+    Twice the concurrency by default: while half the jobs wait for their batch's listing
+    the other half work, so a batch fills and jobs are seen done every 2 x concurrency
+    files; at most DEFAULT_BATCH_SIZE (1.02 calls per file)."""
+    if not settings.upload.verify_md5:
+        return 0  # a final answer stating the size is enough: no call to batch
+    if settings.verify_batch_size is not None:
+        return max(0, settings.verify_batch_size)
+    return min(DEFAULT_BATCH_SIZE, 2 * settings.concurrency)
 
 
 @dataclass(slots=True)
@@ -140,11 +160,11 @@ class BatchRunner:
         self._workers = settings.concurrency
         self._slots = JobSlots(settings.concurrency)  # jobs at work (not waiting)
         self.verifier: ListingVerifier | None = None
-        batched = settings.verify_batch_size > 0 and settings.upload.verify_md5
-        if batched and isinstance(platform, BatchListing):
+        batch_size = verify_batch_size_for(settings)
+        if batch_size and isinstance(platform, BatchListing):
             # Jobs waiting for their batch's listing lend their slot: up to a batch more
             # jobs are held at once, so that batches fill even at low concurrency.
-            self._workers += settings.verify_batch_size
+            self._workers += batch_size
             self.verifier = ListingVerifier(
                 platform,
                 max_wait_s=settings.verify_wait_s,

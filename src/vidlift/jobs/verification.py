@@ -7,7 +7,9 @@ with a batch name; a job whose upload finished waits here, in its ``verifying`` 
 and the first waiter of a batch sends one listing call for all of them when
 
 - every video created into the batch is waiting (and the batch takes no more), or
-- every job of the run is waiting here (nothing else could join), or
+- every job of the run is waiting here and no other can start (the feed is exhausted,
+  or the run holds all the jobs it can), or no job started for ``IDLE_S`` (a feed that
+  has nothing to give now: a fleet worker's), or
 - ``max_wait_s`` has passed since it began to wait (a slow or failed member).
 
 The answer confirms each waiter's size and md5; a video the listing does not show whole
@@ -23,42 +25,45 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 import anyio
 
 from vidlift.platforms.base import BatchListing, RemoteVideo, VerifyBatch
 
-__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_MAX_WAIT_S", "JobSlots", "ListingVerifier"]
+__all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_MAX_WAIT_S", "IDLE_S", "JobSlots", "ListingVerifier"]
 
 DEFAULT_BATCH_SIZE = 50  # a create plus 1/50 of a listing: 1.02 calls per verified file
 DEFAULT_MAX_WAIT_S = 30.0
+IDLE_S = 1.0  # every job waits and none started for this long: list now
 
 
 class JobSlots:
-    """At most ``limit`` jobs at work; a job waiting for its listing lends its slot."""
+    """At most ``limit`` jobs at work; a job waiting for its listing gives its slot up for
+    good (what it does after the answer is a journal write), so that waiting never
+    depends on getting a slot back."""
 
     def __init__(self, limit: int) -> None:
         self._limiter = anyio.CapacityLimiter(max(1, limit))
+        self._holding: ContextVar[bool] = ContextVar(f"job_slot_{id(self)}", default=False)
 
     async def acquire(self) -> None:
         """Wait for a slot (a worker, before it takes a job)."""
         await self._limiter.acquire()
+        self._holding.set(True)
 
     def release(self) -> None:
-        """Give the slot back (the job ended)."""
-        self._limiter.release()
+        """Give the slot back, if this task still holds it (the job ended)."""
+        if self._holding.get():
+            self._holding.set(False)
+            self._limiter.release()
 
     @asynccontextmanager
     async def lent(self) -> AsyncIterator[None]:
-        """Let another job work while this one waits; take a slot again afterwards (even
-        when cancelled, so that the worker's release stays balanced)."""
-        self._limiter.release()
-        try:
-            yield
-        finally:
-            with anyio.CancelScope(shield=True):
-                await self._limiter.acquire()
+        """Let another job work while this one waits (the slot is not taken back)."""
+        self.release()
+        yield
 
 
 @dataclass(eq=False)
@@ -92,6 +97,7 @@ class ListingVerifier:
         self._fed_all = False
         self._running = 0
         self._waiting = 0
+        self._changed = anyio.Event()  # set (and replaced) at every start, end or arrival
         self.calls = 0  # listing calls sent
         self.confirmed = 0  # videos they confirmed
 
@@ -99,15 +105,22 @@ class ListingVerifier:
         """The run will start no other job (its feed is exhausted)."""
         self._fed_all = True
         self._release_if_idle()
+        self._notify()
 
     def job_started(self) -> None:
         """A job of the run began (it may come to wait here)."""
         self._running += 1
+        self._notify()
 
     def job_ended(self) -> None:
         """A job of the run ended, whatever its outcome."""
         self._running -= 1
         self._release_if_idle()
+        self._notify()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
 
     async def confirm(self, video_key: str, size_bytes: int) -> RemoteVideo | None:
         """What the platform holds for ``video_key``, from its batch's listing; None when
@@ -125,6 +138,7 @@ class ListingVerifier:
         try:
             self._release_if_full(round_, batch)
             self._release_if_idle()
+            self._notify()
             async with self._lent():
                 if leader:
                     await self._lead(round_)
@@ -142,8 +156,7 @@ class ListingVerifier:
 
     async def _lead(self, round_: _Round) -> None:
         try:
-            with anyio.move_on_after(self._max_wait_s):
-                await round_.ready.wait()
+            await self._await_batch(round_)
             if self._rounds.get(round_.name) is round_:
                 del self._rounds[round_.name]  # who comes now waits for the next call
             self.calls += 1
@@ -159,6 +172,20 @@ class ListingVerifier:
                 del self._rounds[round_.name]
             round_.done.set()
 
+    async def _await_batch(self, round_: _Round) -> None:
+        """Until the round is ready, or nothing happens for IDLE_S while every job
+        waits, or max_wait_s."""
+        with anyio.move_on_after(self._max_wait_s):
+            while not round_.ready.is_set():
+                changed = self._changed
+                if self._waiting < self._running:
+                    await changed.wait()  # a job at work may still join
+                    continue
+                with anyio.move_on_after(IDLE_S) as idle:
+                    await changed.wait()
+                if idle.cancelled_caught:
+                    return  # every job waits and none started meanwhile
+
     @asynccontextmanager
     async def _lent(self) -> AsyncIterator[None]:
         if self._slots is None:
@@ -170,6 +197,7 @@ class ListingVerifier:
     def _release_if_full(self, round_: _Round, batch: VerifyBatch) -> None:
         if batch.closed and round_.waiting >= batch.members:
             round_.ready.set()
+            self._notify()
 
     def _release_if_idle(self) -> None:
         """Every job of the run waits here and no other can start: nobody could join a
@@ -180,3 +208,4 @@ class ListingVerifier:
         if self._fed_all or full:
             for round_ in self._rounds.values():
                 round_.ready.set()
+            self._notify()

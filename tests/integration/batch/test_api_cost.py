@@ -35,7 +35,8 @@ async def test_fifty_files_cost_at_most_1_1_calls_each(tmp_path: Path) -> None:
     async with Emulator(emulator_config(tmp_path, api_calls_per_minute=1000)) as emu:
         journal = await SqliteJournal.open(tmp_path / "j.sqlite")
         try:
-            outcome = await batch(emu, manifest, journal, settings=settings(concurrency=8))
+            # 32 in flight: batches of 50 (twice the concurrency, at most 50)
+            outcome = await batch(emu, manifest, journal, settings=settings(concurrency=32))
             counts = await journal.counts()
         finally:
             await journal.close()

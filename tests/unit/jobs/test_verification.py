@@ -98,6 +98,15 @@ async def test_a_batch_that_cannot_fill_is_listed_after_the_bounded_wait() -> No
     assert listing.calls == ["b0"]
 
 
+async def test_a_feed_with_nothing_to_give_is_not_waited_for() -> None:
+    listing = FakeListing({"a": "b0", "b": "b0"}, closed=False)
+    listing.held = {"a": ready("a")}
+    verifier = ListingVerifier(listing, max_wait_s=NEVER_S)
+    verifier.job_started()  # a fleet worker: its feed may give more later, or not
+    assert await confirm_all(verifier, ["a"]) == {"a": ready("a")}  # after IDLE_S
+    assert listing.calls == ["b0"]
+
+
 async def test_a_video_the_listing_misses_or_holds_in_part_is_a_miss() -> None:
     listing = FakeListing({"a": "b0", "b": "b0", "c": "b0"})
     listing.held = {"a": ready("a"), "b": ready("b", size=4)}  # c absent, b short
