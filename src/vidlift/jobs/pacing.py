@@ -54,11 +54,11 @@ class ApiPacer:
         if rate_limit is None or rate_limit.remaining is None or rate_limit.reset is None:
             return
         reset = float(rate_limit.reset)
-        if self._reset_at is None or reset > self._reset_at or self._remaining is None:
-            self._reset_at, self._remaining = reset, rate_limit.remaining  # a new window
-        elif reset == self._reset_at:
+        if reset == self._reset_at and self._remaining is not None:
             # Answers can arrive out of order: the smallest is the latest count.
             self._remaining = min(self._remaining, rate_limit.remaining)
+        else:
+            self._reset_at, self._remaining = reset, rate_limit.remaining  # another window
         if rate_limit.remaining <= _RESERVE_CALLS:
             self._pause_until(reset)
 
@@ -70,7 +70,6 @@ class ApiPacer:
     def rate_limited(self, reset_at: float | None) -> None:
         """A 429 arrived: everyone waits until the reset (or a short while)."""
         self._pause_until(reset_at if reset_at is not None else self._clock() + 5.0)
-        self._remaining = 0
 
     def _pause_until(self, moment: float) -> None:
         moment = min(moment, self._clock() + _MAX_PAUSE_S)

@@ -13,9 +13,11 @@ and the first waiter of a batch sends one listing call for all of them when
 - ``max_wait_s`` has passed since it began to wait (a slow or failed member).
 
 The answer confirms each waiter's size and md5; a video the listing does not show whole
-is reported as a miss (None), and the job loop asks videos/show as before. Nothing here
-retries: a failed listing call is raised to every waiter of it, and each job's loop
-looks it up in the decision table (a retry comes back here and starts a new round).
+is reported as a miss (None), and the job loop asks videos/show as before. A listing
+call that fails (any :class:`~vidlift.errors.VidliftError`) is a miss for all its
+waiters: the listing only saves calls, so each job asks videos/show, and its own loop
+looks that call's failure up in the decision table. Nothing here retries or decides
+what an error means.
 
 :class:`JobSlots` lets a waiting job give its place up, so that the run starts other
 jobs meanwhile and a batch fills even at low concurrency.
@@ -30,6 +32,7 @@ from dataclasses import dataclass, field
 
 import anyio
 
+from vidlift.errors import VidliftError
 from vidlift.platforms.base import BatchListing, RemoteVideo, VerifyBatch
 
 __all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_MAX_WAIT_S", "IDLE_S", "JobSlots", "ListingVerifier"]
@@ -99,6 +102,7 @@ class ListingVerifier:
         self._waiting = 0
         self._changed = anyio.Event()  # set (and replaced) at every start, end or arrival
         self.calls = 0  # listing calls sent
+        self.failed_calls = 0  # of which failed (their waiters asked videos/show)
         self.confirmed = 0  # videos they confirmed
 
     def no_more_jobs(self) -> None:
@@ -124,8 +128,8 @@ class ListingVerifier:
 
     async def confirm(self, video_key: str, size_bytes: int) -> RemoteVideo | None:
         """What the platform holds for ``video_key``, from its batch's listing; None when
-        the video has no batch or the listing does not show it whole (ask videos/show).
-        Raises what the listing call raised."""
+        the video has no batch, the listing call failed, or it does not show the video
+        whole: then ask videos/show."""
         batch = self._listing.batch_of(video_key)
         if batch is None:
             return None
@@ -160,11 +164,15 @@ class ListingVerifier:
             if self._rounds.get(round_.name) is round_:
                 del self._rounds[round_.name]  # who comes now waits for the next call
             self.calls += 1
-            page = await self._listing.list_batch(round_.name)
+            try:
+                page = await self._listing.list_batch(round_.name)
+            except VidliftError:
+                self.failed_calls += 1
+                return  # a miss for every waiter: each asks videos/show
             round_.found = {video.key: video for video in page.videos}
         except anyio.get_cancelled_exc_class():
             raise  # the others find no answer and ask videos/show
-        except BaseException as exc:
+        except BaseException as exc:  # a bug: every waiter sees it
             round_.error = exc
             raise
         finally:

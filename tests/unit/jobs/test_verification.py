@@ -123,16 +123,28 @@ async def test_a_video_without_a_batch_costs_no_call() -> None:
     assert listing.calls == []
 
 
-async def test_a_failed_listing_is_raised_to_every_waiter_and_the_next_round_asks_again() -> None:
+async def test_a_failed_listing_is_a_miss_for_every_waiter_and_the_next_round_asks_again() -> None:
     listing = FakeListing({"a": "b0", "b": "b0"})
     listing.error = ApiError(http_status=502, code="BadGateway", message="down", call="list")
+    verifier = ListingVerifier(listing, max_wait_s=NEVER_S)
+    assert await confirm_all(verifier, ["a", "b"]) == {"a": None, "b": None}  # ask show
+    assert listing.calls == ["b0"] and verifier.failed_calls == 1
+    listing.error = None
+    listing.held = {"a": ready("a"), "b": ready("b")}
+    assert await confirm_all(verifier, ["a", "b"]) == {"a": ready("a"), "b": ready("b")}
+    assert listing.calls == ["b0", "b0"]
+
+
+async def test_a_bug_in_the_listing_reaches_every_waiter() -> None:
+    listing = FakeListing({"a": "b0", "b": "b0"})
+    listing.error = RuntimeError("a bug")
     verifier = ListingVerifier(listing, max_wait_s=NEVER_S)
     raised: list[BaseException] = []
 
     async def one(key: str) -> None:
         try:
             await verifier.confirm(key, 10)
-        except ApiError as exc:
+        except RuntimeError as exc:
             raised.append(exc)
 
     with anyio.fail_after(10):
@@ -140,10 +152,6 @@ async def test_a_failed_listing_is_raised_to_every_waiter_and_the_next_round_ask
             group.start_soon(one, "a")
             group.start_soon(one, "b")
     assert len(raised) == 2 and listing.calls == ["b0"]
-    listing.error = None
-    listing.held = {"a": ready("a"), "b": ready("b")}
-    assert await confirm_all(verifier, ["a", "b"]) == {"a": ready("a"), "b": ready("b")}
-    assert listing.calls == ["b0", "b0"]
 
 
 async def test_a_waiting_job_lends_its_slot() -> None:
