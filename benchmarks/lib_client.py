@@ -28,7 +28,7 @@ import anyio
 import levers
 from harness import API_KEY, API_SECRET
 
-from vidlift import BatchSettings, MemoryJournal, SqliteJournal, UploadSettings, run_batch
+from vidlift import BatchSettings, Limits, MemoryJournal, SqliteJournal, UploadSettings, run_batch
 from vidlift.jobs.batch import piece_bytes_for
 from vidlift.jobs.ingest import ingest_manifest
 from vidlift.jobs.verification import DEFAULT_MAX_WAIT_S
@@ -42,7 +42,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     else:
         journal = await SqliteJournal.open(args.journal)
     settings = BatchSettings(
-        concurrency=args.concurrency,
+        limits=Limits(files_in_flight=args.concurrency),
         grace_s=30.0,
         verify_batch_size=args.verify_batch_size,
         verify_wait_s=args.verify_wait_s,

@@ -2,7 +2,8 @@
 ``--smoke`` the CI case (tests/integration/test_bench_smoke.py). Each benchmark prints a
 Markdown table and writes ``results/<name>.json``; see benchmarks/RESULTS.md.
 
-    python benchmarks/run.py [--quick | --smoke] [--runs N] [--only big,small,scale,resume]
+    python benchmarks/run.py [--quick | --smoke] [--runs N]
+                             [--only big,small,scale,resume,relay,fleet]
                              [--work-dir DIR] [--results-dir DIR]
 """
 
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import bigfiles
+import relay
 import resume
 import scale
 import smallfiles
@@ -44,13 +46,32 @@ def _plan(mode: str, runs: int | None) -> Plan:
     sizes = (8 * MiB, 32 * MiB) if quick else (8 * MiB, 32 * MiB, 64 * MiB)
     grid = scale.Scale(rows=rows, time_limit_s=5 if quick else 20, file_sizes=sizes)
     kill = resume.Resume(4 if quick else 8, 64 * MiB if quick else size, runs=n)
-    return {
+    relayed = relay.Relay(
+        4, 32 * MiB if quick else 128 * MiB, 128 * MiB if quick else 512 * MiB, runs=n
+    )
+    plan: Plan = {
         "big_files": lambda w: bigfiles.run(big, w / "big"),
         "small_files": lambda w: smallfiles.run(small, w / "small"),
         "small_files_latency": lambda w: smallfiles.run(latency, w / "small-latency"),
         "scale": lambda w: scale.run(grid, w / "scale"),
         "resume": lambda w: resume.run(kill, w / "big"),
+        "relay": lambda w: relay.run(relayed, w / "relay"),
     }
+    return plan | _fleet_plan(quick)
+
+
+def _fleet_plan(quick: bool) -> Plan:
+    """The fleet benchmark (issue 14), when PostgreSQL answers (about 40 s; quick 25 s)."""
+    try:
+        import fleet
+    except ImportError as exc:  # asyncpg: the postgres extra
+        print(f"(fleet benchmark skipped: {exc})")
+        return {}
+    if not fleet.postgres_answers():
+        print(f"(fleet benchmark skipped: no PostgreSQL at {fleet.DEFAULT_URL})")
+        return {}
+    shape = fleet.Fleet(seconds=4.0 if quick else 8.0)
+    return {"fleet": lambda w: fleet.run(shape, w / "fleet")}
 
 
 def main() -> None:
@@ -60,7 +81,7 @@ def main() -> None:
     group.add_argument("--quick", action="store_true", help="small sizes, one run each")
     group.add_argument("--smoke", action="store_true", help="the CI case (seconds)")
     parser.add_argument("--runs", type=int, help="runs per client (default 3, quick 1)")
-    parser.add_argument("--only", help="comma-separated: big,small,scale,resume")
+    parser.add_argument("--only", help="comma-separated: big,small,scale,resume,relay,fleet")
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/vidlift-bench"))
     parser.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results")
     args = parser.parse_args()

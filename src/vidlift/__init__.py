@@ -11,7 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from vidlift.config import Credentials, RetrySettings, Timeouts, UploadSettings
+    from vidlift.config import Credentials, Limits, RetrySettings, Timeouts, UploadSettings
     from vidlift.errors import (
         ApiError,
         AuthError,
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from vidlift.jobs.events import (
         ApiAnswered,
         BatchEvent,
+        BatchStarted,
         JobAcked,
         JobDone,
         JobFailed,
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
         JobVerifying,
         LibrarySurveyed,
         ManifestProblemFound,
+        SourceNoticed,
     )
     from vidlift.jobs.facade import Client, UploadResult
     from vidlift.jobs.manager import BatchOutcome, BatchSettings
@@ -54,6 +56,7 @@ __all__ = [
     "BatchEvent",
     "BatchOutcome",
     "BatchSettings",
+    "BatchStarted",
     "Client",
     "ConfigError",
     "Credentials",
@@ -67,12 +70,14 @@ __all__ = [
     "JobState",
     "JobVerifying",
     "LibrarySurveyed",
+    "Limits",
     "ManifestProblemFound",
     "MemoryJournal",
     "RangesShrank",
     "RetrySettings",
     "SegmentRejected",
     "SourceError",
+    "SourceNoticed",
     "SqliteJournal",
     "Timeouts",
     "TransportError",
@@ -96,6 +101,7 @@ _EXPORTS = {
     "BatchEvent": "vidlift.jobs.events",
     "BatchOutcome": "vidlift.jobs.manager",
     "BatchSettings": "vidlift.jobs.manager",
+    "BatchStarted": "vidlift.jobs.events",
     "Client": "vidlift.jobs.facade",
     "ConfigError": "vidlift.errors",
     "Credentials": "vidlift.config",
@@ -110,12 +116,14 @@ _EXPORTS = {
     "JobState": "vidlift.journal.state",
     "JobVerifying": "vidlift.jobs.events",
     "LibrarySurveyed": "vidlift.jobs.events",
+    "Limits": "vidlift.config",
     "ManifestProblemFound": "vidlift.jobs.events",
     "MemoryJournal": "vidlift.journal.memory",
     "RangesShrank": "vidlift.errors",
     "RetrySettings": "vidlift.config",
     "SegmentRejected": "vidlift.errors",
     "SourceError": "vidlift.errors",
+    "SourceNoticed": "vidlift.jobs.events",
     "SqliteJournal": "vidlift.journal.sqlite",
     "Timeouts": "vidlift.config",
     "TransportError": "vidlift.errors",

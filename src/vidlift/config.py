@@ -1,34 +1,51 @@
 """Frozen settings objects with named defaults (bottom layer).
 
-Only the CLI reads flags, environment variables and files; it builds these objects.
-Library users build them directly.
+Each default is written once, here (docs/ARCHITECTURE.md, "Settings"). Only the CLI
+reads flags, environment variables and files; it builds these objects through one
+loader (``vidlift.cli.settings``). Library users build them directly.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
+from typing import Literal
 from urllib.parse import urlsplit
 
 from vidlift.errors import ConfigError
 
 __all__ = [
+    "AUTO",
+    "ApiFormat",
+    "DEFAULT_API_FORMAT",
+    "DEFAULT_CHUNK_SIZE_BYTES",
     "DEFAULT_ENDPOINT",
+    "READ_PIECE_BYTES",
     "MiB",
     "Credentials",
     "HttpSourceSettings",
+    "Limits",
     "RetrySettings",
     "S3SourceSettings",
     "SourceSettings",
     "Timeouts",
     "UploadSettings",
+    "auto_files_in_flight",
     "parse_size",
 ]
 
 DEFAULT_ENDPOINT = "https://api.jwplatform.com"
 MiB = 1024 * 1024
+# The segment size (v1) and the floor of a part's size (v2): the ``chunk_size`` setting.
+DEFAULT_CHUNK_SIZE_BYTES = 8 * MiB
+# How much of a file is read at once (one piece): the read size of every source.
+READ_PIECE_BYTES = 1 * MiB
+ApiFormat = Literal["json", "xml"]  # what the v1 API answers in
+DEFAULT_API_FORMAT: ApiFormat = "json"
+# A limit set to AUTO is chosen by vidlift at run time (see Limits).
+AUTO = 0
 
 _UNITS = {
     "": 1,
@@ -148,9 +165,9 @@ class RetrySettings:
 class UploadSettings:
     """How segments are cut and sent."""
 
-    chunk_size_bytes: int = 8 * MiB
-    api_format: str = "json"
-    piece_bytes: int = 1 * MiB
+    chunk_size_bytes: int = DEFAULT_CHUNK_SIZE_BYTES
+    api_format: ApiFormat = DEFAULT_API_FORMAT
+    piece_bytes: int = READ_PIECE_BYTES
     verify_tls: bool = True
     verify_md5: bool = True
     # sendfile() segment bodies on plain HTTP without a throttle; with the md5 on, for
@@ -161,9 +178,72 @@ class UploadSettings:
 
     def __post_init__(self) -> None:
         if self.chunk_size_bytes < 1:
-            raise ConfigError("chunk_size must be at least 1 byte")
+            raise ConfigError("chunk_size_bytes must be at least 1 byte")
         if self.api_format not in ("json", "xml"):
             raise ConfigError("api_format must be json or xml")
+
+
+# concurrency = "auto": this many files in flight at least, and at most.
+AUTO_FILES_MIN, AUTO_FILES_MAX = 8, 64
+
+
+def auto_files_in_flight(mean_file_bytes: float | None, chunk_size_bytes: int) -> int:
+    """Files in flight for ``files_in_flight = AUTO``: as many as keep about
+    ``AUTO_FILES_MIN`` full segments' worth of bytes in flight, between ``AUTO_FILES_MIN``
+    and ``AUTO_FILES_MAX``. ``mean_file_bytes``: the mean size of the files still to send
+    (None: unknown).
+
+    Files of a segment or more: 8 (enough to fill a link; a kill leaves few partial
+    uploads). Small files: up to 64, because each costs round trips (create, upload, show)
+    that only concurrency hides: 256 KiB files at +20 ms per request went 97-102 files/s at
+    8 in flight to 286-332 at 64 (benchmarks/RESULTS.md).
+    """
+    if not mean_file_bytes or mean_file_bytes <= 0:
+        return AUTO_FILES_MIN
+    per_file = min(mean_file_bytes, chunk_size_bytes)
+    wanted = int(AUTO_FILES_MIN * chunk_size_bytes / per_file)
+    return max(AUTO_FILES_MIN, min(AUTO_FILES_MAX, wanted))
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Separate limits for separate things, like httpx's ``Limits`` and s3transfer's
+    ``TransferConfig``. ``AUTO`` (0) means: vidlift chooses at run time, or no limit.
+
+    - ``files_in_flight``: uploads at once: the workers of a batch, and the segments in
+      flight (one per file) that a 503 halves. The ``concurrency`` setting. AUTO: 8, up
+      to 64 when the files still to send are small (:func:`auto_files_in_flight`).
+    - ``connections``: the shared HTTP session's connection pool. AUTO: two per file in
+      flight, and four more for API calls.
+    - ``bytes_in_flight``: file data a batch holds in memory for its uploads (about two
+      read pieces per file): the read size shrinks to fit, down to 64 KiB. AUTO: no bound.
+    - ``api_calls_per_minute``: API calls a minute that all workers of one API key make
+      together (fleet mode: a token bucket in the shared journal). AUTO: no shared
+      budget. Either way the platform's quota answers pace the calls.
+    - ``parts_in_flight``: v2 parts of one file sent at once.
+
+    ``run_batch`` resolves AUTO (:meth:`resolved`) before the first job.
+    """
+
+    files_in_flight: int = AUTO
+    connections: int = AUTO
+    bytes_in_flight: int = 64 * MiB
+    api_calls_per_minute: float = 60.0
+    parts_in_flight: int = 4
+
+    def __post_init__(self) -> None:
+        for name in ("files_in_flight", "connections", "bytes_in_flight", "api_calls_per_minute"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be 0 (auto) or more, not {getattr(self, name)}")
+        if self.parts_in_flight < 1:
+            raise ConfigError(f"parts_in_flight must be at least 1, not {self.parts_in_flight}")
+
+    def resolved(self, mean_file_bytes: float | None, chunk_size_bytes: int) -> Limits:
+        """These limits with ``files_in_flight`` and ``connections`` chosen where they
+        are AUTO, for files of that mean size (the files still to send; None: unknown)."""
+        files = self.files_in_flight or auto_files_in_flight(mean_file_bytes, chunk_size_bytes)
+        connections = self.connections or 2 * files + 4
+        return replace(self, files_in_flight=files, connections=connections)
 
 
 def _frozen_texts(value: Mapping[str, str], what: str) -> Mapping[str, str]:

@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from vidlift.cli.view import BatchView, human_bytes, human_duration
-from vidlift.jobs.events import BatchEvent
+from vidlift.jobs.events import BatchEvent, SourceNoticed
 
 __all__ = ["LiveDisplay"]
 
@@ -51,6 +51,8 @@ class LiveDisplay:
         self._live = Live(console=self._console, auto_refresh=False, transient=False)
 
     def __call__(self, event: BatchEvent) -> None:
+        if isinstance(event, SourceNoticed):
+            self.notice(event.message)
         self.view.apply(event)
 
     def notice(self, text: str) -> None:

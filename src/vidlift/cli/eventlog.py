@@ -19,6 +19,7 @@ from vidlift.cli.view import BatchView
 from vidlift.jobs.events import (
     ApiAnswered,
     BatchEvent,
+    BatchStarted,
     JobAcked,
     JobDone,
     JobFailed,
@@ -29,9 +30,10 @@ from vidlift.jobs.events import (
     JobVerifying,
     LibrarySurveyed,
     ManifestProblemFound,
+    SourceNoticed,
 )
 
-__all__ = ["EVENT_NAMES", "LineDisplay", "format_text_line"]
+__all__ = ["EVENT_NAMES", "SUMMARY_INTERVAL_S", "LineDisplay", "format_text_line"]
 
 EVENT_NAMES: dict[type[BatchEvent], str] = {
     JobStarted: "job_started",
@@ -45,9 +47,12 @@ EVENT_NAMES: dict[type[BatchEvent], str] = {
     JobAcked: "job_acked",
     ApiAnswered: "api_answered",
     LibrarySurveyed: "library_surveyed",
+    SourceNoticed: "source_notice",
 }
-# Too frequent for a log line (per piece, per segment, per API call): summaries cover them.
-_UNLOGGED = (JobProgress, JobAcked, ApiAnswered)
+SUMMARY_INTERVAL_S = 10.0  # seconds between two summary lines (the log_interval_s setting)
+# Too frequent for a log line (per piece, per segment, per API call): summaries cover them
+# (and the files in flight that BatchStarted states: the summaries' "concurrency").
+_UNLOGGED = (JobProgress, JobAcked, ApiAnswered, BatchStarted)
 
 
 def _text_value(value: object) -> str:
@@ -75,7 +80,7 @@ class LineDisplay:
         *,
         as_json: bool,
         stream: TextIO | None = None,
-        interval_s: float = 10.0,
+        interval_s: float = SUMMARY_INTERVAL_S,
     ) -> None:
         self.view = view
         self._json = as_json

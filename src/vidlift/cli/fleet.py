@@ -18,25 +18,25 @@ import click
 
 from vidlift.cli.eventloop import backend_options
 from vidlift.cli.journals import as_ref, describe_journal, open_journal
-from vidlift.cli.options import size_type, warn_insecure
+from vidlift.cli.options import chunk_size_option, config_option, size_type, warn_insecure
 from vidlift.cli.run import (
     EXIT_OK,
     EXIT_USAGE,
     Display,
     _finish,
-    _mean_left_bytes,
     _watch_signals,
     ingest_into_view,
     make_display,
 )
 from vidlift.cli.settings import RunConfig, load_run_config
+from vidlift.cli.wording import count_of
 from vidlift.errors import ConfigError, VidliftError
-from vidlift.jobs.batch import run_batch
-from vidlift.jobs.events import BatchEvent, JobDone
+from vidlift.jobs.batch import resolve_limits, run_batch
 from vidlift.jobs.feed import ClaimFeed, FeedSettings, SharedApiPacer, new_worker
 from vidlift.jobs.ingest import MetadataChange, ingest_manifest
 from vidlift.jobs.manager import BatchOutcome
 from vidlift.jobs.survey import library_tag
+from vidlift.journal.base import JobRecord
 from vidlift.journal.leases import FleetJournal, TokenBucket, api_key_id
 from vidlift.journal.state import JobState
 
@@ -60,35 +60,41 @@ async def run_worker(
     view = display.view
     view.total_jobs, view.total_bytes = counts.total_jobs, counts.total_bytes
     view.done_bytes, view.done_jobs = counts.done_bytes, counts.by_state.get(JobState.DONE, 0)
-    settings = config.batch_settings(_mean_left_bytes(counts))
-    view.concurrency = settings.concurrency
+    settings = await resolve_limits(config.batch_settings(), journal)  # auto: chosen now
     pacer = None
-    if config.api_calls_per_minute > 0:
-        bucket = TokenBucket(config.api_calls_per_minute / 60, config.api_calls_per_minute)
+    per_minute = settings.limits.api_calls_per_minute
+    if per_minute > 0:
+        bucket = TokenBucket(per_minute / 60, per_minute)
         pacer = SharedApiPacer(journal, api_key_id(api_key), bucket)
-    sent = [0]
+    feed_settings = FeedSettings(
+        lease_s=config.lease_s,
+        claim_batch=settings.limits.files_in_flight,
+        poll_s=config.poll_s,
+        follow=follow,
+    )
 
-    def on_event(event: BatchEvent) -> None:
-        display(event)
-        if isinstance(event, JobDone):
-            sent[0] += event.size_bytes
+    def on_left(record: JobRecord, reason: str) -> None:
+        display.notice(
+            f"job {record.job_id}: cannot read {record.source_path} on this host ({reason}); "
+            "left for another worker"
+        )
 
-    feed_settings = FeedSettings(lease_s=config.lease_s, poll_s=config.poll_s, follow=follow)
     worker_info = new_worker()
-    async with (
-        ClaimFeed(journal, worker_info, feed_settings, bytes_sent=lambda: sent[0]) as feed,
-        anyio.create_task_group() as tg,
-    ):
+    feed = ClaimFeed(
+        journal, worker_info, feed_settings, bytes_sent=lambda: view.sent_bytes, on_left=on_left
+    )
+    async with feed, anyio.create_task_group() as tg:
         tg.start_soon(display.pulse)
         outcome = await run_batch(
             None,
             journal=journal,
             api_key=api_key,
             api_secret=api_secret,
-            endpoint=config.endpoint,
+            endpoint=config.api_endpoint(),
+            site_id=config.site_id if config.api == "v2" else None,
             settings=settings,
             bwlimit_bytes_per_s=config.bwlimit,
-            on_event=on_event,
+            on_event=display,
             stop=stop,
             library=library,
             survey=False,
@@ -97,6 +103,11 @@ async def run_worker(
             api_pacer=pacer,
         )
         tg.cancel_scope.cancel()
+    if feed.left:
+        display.notice(
+            f"this worker left {count_of(len(feed.left), 'job')} to workers that can read "
+            "their files"
+        )
     return outcome
 
 
@@ -185,19 +196,15 @@ def enqueue(manifest: Path, journal_ref: str, strict: bool) -> None:
 
 @click.command()
 @journal_required
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    envvar="VIDLIFT_CONFIG",
-    default=None,
-    help="TOML settings file.",
-)
+@config_option
 @click.option("--endpoint", default=None, help="API base URL.")
+@click.option("--api", type=click.Choice(["v1", "v2"]), default=None, help="JW API (default v1).")
+@click.option("--site-id", default=None, help="v2: the site id (or VIDLIFT_SITE_ID).")
+@click.option("--parts-in-flight", type=int, default=None, help="v2: parts of a file at once.")
 @click.option("--api-key", default=None)
 @click.option("--api-secret", default=None, help="Prefer VIDLIFT_API_SECRET; never printed.")
 @click.option("--concurrency", default=None, help="Files in flight in this worker, or auto.")
-@click.option("--chunk-size", type=size_type, default=None, help="Segment size (default 8MiB).")
+@chunk_size_option
 @click.option("--bwlimit", type=size_type, default=None, help="This worker's bandwidth cap.")
 @click.option("--lease-s", type=float, default=None, help="Lease on a job, seconds (60).")
 @click.option("--poll-s", type=float, default=None, help="Idle polling interval (2 s).")

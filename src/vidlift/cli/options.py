@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from vidlift.config import DEFAULT_ENDPOINT, parse_size
+from vidlift.config import DEFAULT_CHUNK_SIZE_BYTES, MiB, parse_size
 from vidlift.errors import ConfigError
 
-__all__ = ["credential_options", "endpoint_option", "parse_custom", "size_type", "warn_insecure"]
+__all__ = [
+    "chunk_size_option",
+    "config_option",
+    "parse_custom",
+    "size_type",
+    "warn_insecure",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,28 +48,25 @@ def parse_custom(pairs: tuple[str, ...]) -> dict[str, str]:
     return custom
 
 
-def endpoint_option(func: F) -> F:
-    """``--endpoint``: the API base URL."""
+def config_option(func: F) -> F:
+    """``--config FILE`` (or VIDLIFT_CONFIG): the TOML settings file."""
     return click.option(
-        "--endpoint",
-        envvar="VIDLIFT_ENDPOINT",
-        default=DEFAULT_ENDPOINT,
-        show_default=True,
-        help="API base URL (the emulator: http://127.0.0.1:8080).",
-    )(func)
-
-
-def credential_options(func: F) -> F:
-    """``--api-key`` / ``--api-secret`` from flags or VIDLIFT_API_KEY / VIDLIFT_API_SECRET."""
-    func = click.option(
-        "--api-secret",
-        envvar="VIDLIFT_API_SECRET",
+        "--config",
+        "config_file",
+        type=click.Path(path_type=Path, dir_okay=False),
+        envvar="VIDLIFT_CONFIG",
         default=None,
-        show_envvar=True,
-        help="API secret (prefer the environment variable; never printed).",
+        help="TOML settings file.",
     )(func)
+
+
+def chunk_size_option(func: F) -> F:
+    """``--chunk-size``: the ``chunk_size`` setting (its default: vidlift.config)."""
     return click.option(
-        "--api-key", envvar="VIDLIFT_API_KEY", default=None, show_envvar=True, help="API key."
+        "--chunk-size",
+        type=size_type,
+        default=None,
+        help=f"Segment size (default {DEFAULT_CHUNK_SIZE_BYTES // MiB}MiB).",
     )(func)
 
 

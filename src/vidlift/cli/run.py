@@ -21,7 +21,7 @@ from vidlift.cli.eventloop import backend_options
 from vidlift.cli.exits import fatal_errors, warn
 from vidlift.cli.history import HistoryRecorder
 from vidlift.cli.journals import JournalRef, as_ref, default_journal_path, open_journal
-from vidlift.cli.options import size_type, warn_insecure
+from vidlift.cli.options import chunk_size_option, config_option, size_type, warn_insecure
 from vidlift.cli.settings import RunConfig, load_run_config
 from vidlift.cli.view import BatchView, human_bytes
 from vidlift.cli.wording import count_of
@@ -158,12 +158,10 @@ async def migrate(
     observers: Sequence[Observer] = (),
 ) -> BatchOutcome:
     """What ``vidlift run`` (and ``vidlift demo``) do with an open journal: queue the
-    manifest's rows, size ``concurrency = auto`` for the files left, run the batch."""
+    manifest's rows, run the batch (which sizes ``concurrency = auto`` for the files left)."""
     api_key, api_secret = config.credentials()
     fresh = (await journal.counts()).total_jobs == 0  # a new (or lost) journal: survey
-    counts, stats = await ingest_into_view(journal, manifest, display, strict=strict)
-    settings = config.batch_settings(_mean_left_bytes(counts))
-    display.view.concurrency = settings.concurrency
+    _, stats = await ingest_into_view(journal, manifest, display, strict=strict)
     everyone = (display, *observers)  # the display first: the others read its view
     async with anyio.create_task_group() as tg:
         for observer in everyone:
@@ -175,14 +173,14 @@ async def migrate(
             api_secret=api_secret,
             endpoint=config.api_endpoint(),
             site_id=config.site_id if config.api == "v2" else None,
-            parts_in_flight=config.parts_in_flight,
-            settings=settings,
+            settings=config.batch_settings(),
             bwlimit_bytes_per_s=config.bwlimit,
             on_event=_fan_out(everyone),
             stop=stop,
             library=library_tag(manifest),
             survey=fresh,
             metadata_changes=stats.metadata_changes,
+            secret_urls=stats.secret_urls,
         )
         tg.cancel_scope.cancel()
     return outcome
@@ -206,13 +204,6 @@ def _fan_out(observers: Sequence[Observer]) -> EventSink:
 
 def _runnable(counts: JobCounts) -> int:
     return sum(counts.by_state.get(state, 0) for state in RUNNABLE_STATES)
-
-
-def _mean_left_bytes(counts: JobCounts) -> float | None:
-    """The bytes not done yet per runnable job (failed jobs' bytes count too: the journal
-    sums sizes by done / not done only); None when no job is runnable."""
-    left = _runnable(counts)
-    return (counts.total_bytes - counts.done_bytes) / left if left else None
 
 
 async def ingest_into_view(
@@ -251,7 +242,10 @@ async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: b
             err=True,
         )
     for failure in counts.recent_failures[:5]:
-        click.echo(f"  failed: {failure.location} {failure.path}: {failure.error}", err=True)
+        named = (
+            "" if failure.path is None or str(failure.path) in failure.error else f" {failure.path}"
+        )
+        click.echo(f"  failed: {failure.location}{named}: {failure.error}", err=True)
     if outcome is not None and outcome.stopped_by:
         click.echo(f"vidlift: the batch stopped: {outcome.stopped_by}", err=True)
         return EXIT_USAGE
@@ -270,14 +264,7 @@ async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: b
     help="Journal file (default: MANIFEST's name + .vidlift.sqlite, next to it), or "
     "postgresql://user@host/db (then: enqueue + one worker, see vidlift worker).",
 )
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(path_type=Path, dir_okay=False),
-    envvar="VIDLIFT_CONFIG",
-    default=None,
-    help="TOML settings file.",
-)
+@config_option
 @click.option("--endpoint", default=None, help="API base URL.")
 @click.option("--api", type=click.Choice(["v1", "v2"]), default=None, help="JW API (default v1).")
 @click.option("--site-id", default=None, help="v2: the site id (or VIDLIFT_SITE_ID).")
@@ -289,7 +276,7 @@ async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: b
     default=None,
     help="Files in flight, or auto (default): 8, up to 64 when the files are small.",
 )
-@click.option("--chunk-size", type=size_type, default=None, help="Segment size (default 8MiB).")
+@chunk_size_option
 @click.option("--bwlimit", type=size_type, default=None, help="Total bandwidth cap, e.g. 50M.")
 @click.option(
     "--max-attempts", type=int, default=None, help="Failures in a row before a job fails."

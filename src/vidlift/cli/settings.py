@@ -1,6 +1,12 @@
-"""Settings of ``vidlift run``: flags, then VIDLIFT_* variables, then a TOML file, then
-defaults (cli layer). ``configs/vidlift.example.toml`` documents every key; a test keeps
-it equal to :class:`RunConfig`'s defaults.
+"""The one settings loader of every command (``run``, ``worker``, ``upload``): flags,
+then VIDLIFT_* variables, then a TOML file, then defaults (cli layer).
+
+:class:`RunConfig` is the edge: its keys are the names users write (TOML keys, the
+``VIDLIFT_<KEY>`` variables, the flags: ``chunk_size``, ``concurrency``); it holds no
+default of its own but reads each from the frozen settings object that owns it
+(``vidlift.config``, ``BatchSettings``, ``FeedSettings``), and builds those objects.
+``configs/vidlift.example.toml`` documents every key; a test keeps it equal to the
+defaults. A bad value is a ConfigError naming the key and where it came from.
 """
 
 from __future__ import annotations
@@ -13,10 +19,14 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from vidlift.cli.eventlog import SUMMARY_INTERVAL_S
 from vidlift.cli.eventloop import EventLoop
 from vidlift.config import (
+    AUTO,
     DEFAULT_ENDPOINT,
+    ApiFormat,
     HttpSourceSettings,
+    Limits,
     RetrySettings,
     S3SourceSettings,
     SourceSettings,
@@ -28,34 +38,43 @@ from vidlift.config import (
     parse_size,
 )
 from vidlift.errors import ConfigError
+from vidlift.jobs.feed import FeedSettings
 from vidlift.jobs.manager import BatchSettings
 from vidlift.platforms.v2.api import DEFAULT_ENDPOINT as V2_ENDPOINT
 
-__all__ = ["ENV_PREFIX", "RunConfig", "auto_concurrency", "load_run_config"]
+__all__ = ["ENV_PREFIX", "RunConfig", "load_run_config"]
 
 ENV_PREFIX = "VIDLIFT_"
 
-
-def _size(value: object, what: str) -> object:
-    return parse_size(value, what=what) if isinstance(value, str) else value
-
-
-AUTO_MIN, AUTO_MAX = 8, 64
+# The owners of the defaults (each written once, there).
+_UPLOAD, _RETRY, _TIMEOUTS = UploadSettings(), RetrySettings(), Timeouts()
+_LIMITS, _BATCH, _FEED = Limits(), BatchSettings(), FeedSettings()
+_HTTP = HttpSourceSettings()
 
 
-def auto_concurrency(mean_file_bytes: float | None, chunk_size: int) -> int:
-    """Files in flight for ``concurrency = "auto"``: as many as keep about ``AUTO_MIN``
-    full segments' worth of bytes in flight, between ``AUTO_MIN`` and ``AUTO_MAX``.
+def _size(value: object) -> object:
+    """A size written with a unit ("8MiB") as bytes; a number as it is."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return parse_size(value, what="size")
+    except ConfigError as exc:  # pydantic names the setting and the loader its source
+        raise ValueError(str(exc).removeprefix("size: ")) from None
 
-    Files of a segment or more: 8 (enough to fill a link; a kill leaves few partial
-    uploads). Small files: up to 64, because each costs round trips (create, upload, show)
-    that only concurrency hides: 256 KiB files at +20 ms per request went 97-102 files/s at
-    8 in flight to 286-332 at 64 (benchmarks/RESULTS.md).
-    """
-    if not mean_file_bytes or mean_file_bytes <= 0:
-        return AUTO_MIN
-    per_file = min(mean_file_bytes, chunk_size)
-    return max(AUTO_MIN, min(AUTO_MAX, int(AUTO_MIN * chunk_size / per_file)))
+
+def _count_or_auto(value: object) -> object:
+    """``"auto"`` or a whole number (also written as text, as in VIDLIFT_* variables)."""
+    if isinstance(value, str) and value.strip().lower() == "auto":
+        return "auto"
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f'must be a whole number or "auto", not {value!r}')
+    return value
+
+
+def _auto(value: int | Literal["auto"]) -> int:
+    return AUTO if value == "auto" else value
 
 
 class HttpSourcesConfig(BaseModel):
@@ -66,7 +85,7 @@ class HttpSourcesConfig(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict, repr=False)
     cookies: dict[str, str] = Field(default_factory=dict, repr=False)
     hosts: tuple[str, ...] = ()
-    max_redirects: int = Field(default=5, ge=0, le=20)
+    max_redirects: int = Field(default=_HTTP.max_redirects, ge=0, le=20)
 
 
 class S3SourcesConfig(BaseModel):
@@ -88,61 +107,61 @@ class SourcesConfig(BaseModel):
 
 
 class RunConfig(BaseModel):
-    """Every setting of a batch run, with its default."""
+    """Every setting, by the name users write (``concurrency``, ``chunk_size``: aliases of
+    ``files_in_flight``, ``chunk_size_bytes``), with the default of the object it builds."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     endpoint: str = DEFAULT_ENDPOINT
     api: Literal["v1", "v2"] = "v1"
     site_id: str | None = None
-    parts_in_flight: int = Field(default=4, ge=1, le=64)
+    parts_in_flight: int = Field(default=_LIMITS.parts_in_flight, ge=1, le=64)
     api_key: str | None = Field(default=None, repr=False)
     api_secret: str | None = Field(default=None, repr=False)
-    concurrency: Annotated[int, Field(ge=1, le=1024)] | Literal["auto"] = "auto"
-    chunk_size: int = Field(default=8 * 1024 * 1024, ge=1)
+    # Limits.files_in_flight; AUTO is written "auto"
+    files_in_flight: Annotated[int, Field(ge=1, le=1024)] | Literal["auto"] = Field(
+        default="auto", alias="concurrency"
+    )
+    connections: Annotated[int, Field(ge=1, le=4096)] | Literal["auto"] = "auto"
+    bytes_in_flight: int = Field(default=_LIMITS.bytes_in_flight, ge=0)
+    chunk_size_bytes: int = Field(default=_UPLOAD.chunk_size_bytes, alias="chunk_size")
     bwlimit: int | None = Field(default=None, ge=1)
-    api_format: Literal["json", "xml"] = "json"
-    max_attempts: int = Field(default=8, ge=1)
-    backoff_base_s: float = Field(default=0.5, gt=0)
-    backoff_max_s: float = Field(default=60.0, gt=0)
-    connect_timeout_s: float = Field(default=15.0, gt=0)
-    read_timeout_s: float = Field(default=120.0, gt=0)
-    grace_s: float = Field(default=5.0, ge=0)
-    unreachable_s: float = Field(default=300.0, gt=0)
-    insecure: bool = False
-    verify_md5: bool = True
+    api_format: ApiFormat = _UPLOAD.api_format
+    max_attempts: int = Field(default=_RETRY.max_attempts, ge=1)
+    backoff_base_s: float = Field(default=_RETRY.base_delay_s, gt=0)
+    backoff_max_s: float = Field(default=_RETRY.max_delay_s, gt=0)
+    connect_timeout_s: float = Field(default=_TIMEOUTS.connect_s, gt=0)
+    read_timeout_s: float = Field(default=_TIMEOUTS.read_s, gt=0)
+    grace_s: float = Field(default=_BATCH.grace_s, ge=0)
+    unreachable_s: float = Field(default=_BATCH.unreachable_s, gt=0)
+    insecure: bool = not _UPLOAD.verify_tls
+    verify_md5: bool = _UPLOAD.verify_md5
     log_format: Literal["auto", "rich", "text", "json"] = "auto"
-    log_interval_s: float = Field(default=10.0, gt=0)
+    log_interval_s: float = Field(default=SUMMARY_INTERVAL_S, gt=0)
     metrics_port: int = Field(default=0, ge=0, le=65535)
     metrics_addr: str = "127.0.0.1"
     event_loop: EventLoop = "asyncio"
     s3_endpoint_url: str | None = None
     sources: SourcesConfig = Field(default_factory=SourcesConfig)
     # Fleet mode (vidlift worker, or run on a PostgreSQL journal): docs/SCALE.md.
-    lease_s: float = Field(default=60.0, gt=0)
-    poll_s: float = Field(default=2.0, gt=0)
-    api_calls_per_minute: float = Field(default=60.0, ge=0)
+    lease_s: float = Field(default=_FEED.lease_s, gt=0)
+    poll_s: float = Field(default=_FEED.poll_s, gt=0)
+    api_calls_per_minute: float = Field(default=_LIMITS.api_calls_per_minute, ge=0)
 
-    @field_validator("concurrency", mode="before")
     @classmethod
-    def _files(cls, value: object) -> object:
-        if isinstance(value, str) and value.strip().lower() == "auto":
-            return "auto"
-        if isinstance(value, str) and value.strip().isdigit():
-            return int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueError(f'must be a number of files (1 to 1024) or "auto", not {value!r}')
-        return value
+    def keys(cls) -> frozenset[str]:
+        """The names users write: TOML keys, and VIDLIFT_<KEY> in upper case."""
+        return frozenset(field.alias or name for name, field in cls.model_fields.items())
 
-    @field_validator("chunk_size", mode="before")
+    @field_validator("files_in_flight", "connections", mode="before")
     @classmethod
-    def _chunk(cls, value: object) -> object:
-        return _size(value, "chunk_size")
+    def _counts(cls, value: object) -> object:
+        return _count_or_auto(value)
 
-    @field_validator("bwlimit", mode="before")
+    @field_validator("bytes_in_flight", "chunk_size_bytes", "bwlimit", mode="before")
     @classmethod
-    def _bw(cls, value: object) -> object:
-        return _size(value, "bwlimit")
+    def _sizes(cls, value: object) -> object:
+        return _size(value)
 
     @field_validator("endpoint")
     @classmethod
@@ -152,7 +171,7 @@ class RunConfig(BaseModel):
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
 
-    @field_validator("chunk_size", mode="after")
+    @field_validator("chunk_size_bytes", mode="after")
     @classmethod
     def _chunk_bounds(cls, value: int) -> int:
         try:
@@ -190,16 +209,38 @@ class RunConfig(BaseModel):
             return V2_ENDPOINT
         return self.endpoint
 
-    def files_in_flight(self, mean_file_bytes: float | None) -> int:
-        """``concurrency``, or for ``auto`` what :func:`auto_concurrency` picks for files of
-        that mean size (the files still to send)."""
-        if self.concurrency == "auto":
-            return auto_concurrency(mean_file_bytes, self.chunk_size)
-        return self.concurrency
+    def limits(self) -> Limits:
+        """The limits as set (``"auto"`` is AUTO: run_batch chooses)."""
+        return Limits(
+            files_in_flight=_auto(self.files_in_flight),
+            connections=_auto(self.connections),
+            bytes_in_flight=self.bytes_in_flight,
+            api_calls_per_minute=self.api_calls_per_minute,
+            parts_in_flight=self.parts_in_flight,
+        )
+
+    def timeouts(self) -> Timeouts:
+        """Connect and read timeouts (the API call timeout keeps its default)."""
+        return Timeouts(connect_s=self.connect_timeout_s, read_s=self.read_timeout_s)
+
+    def upload_settings(self) -> UploadSettings:
+        """How segments are cut, sent, retried and verified (``vidlift upload`` and runs)."""
+        return UploadSettings(
+            chunk_size_bytes=self.chunk_size_bytes,
+            api_format=self.api_format,
+            verify_tls=not self.insecure,
+            verify_md5=self.verify_md5,
+            timeouts=self.timeouts(),
+            retry=RetrySettings(
+                max_attempts=self.max_attempts,
+                base_delay_s=self.backoff_base_s,
+                max_delay_s=self.backoff_max_s,
+            ),
+        )
 
     def source_settings(self) -> SourceSettings:
         """How URL sources are read (``s3_endpoint_url`` beats ``[sources.s3]``)."""
-        timeouts = Timeouts(connect_s=self.connect_timeout_s, read_s=self.read_timeout_s)
+        timeouts = self.timeouts()
         http, s3 = self.sources.http, self.sources.s3
         return SourceSettings(
             http=HttpSourceSettings(
@@ -216,24 +257,11 @@ class RunConfig(BaseModel):
             ),
         )
 
-    def batch_settings(self, mean_file_bytes: float | None = None) -> BatchSettings:
-        """The jobs layer's settings object for files of that mean size (see
-        :meth:`files_in_flight`)."""
-        upload = UploadSettings(
-            chunk_size_bytes=self.chunk_size,
-            api_format=self.api_format,
-            verify_tls=not self.insecure,
-            verify_md5=self.verify_md5,
-            timeouts=Timeouts(connect_s=self.connect_timeout_s, read_s=self.read_timeout_s),
-            retry=RetrySettings(
-                max_attempts=self.max_attempts,
-                base_delay_s=self.backoff_base_s,
-                max_delay_s=self.backoff_max_s,
-            ),
-        )
+    def batch_settings(self) -> BatchSettings:
+        """The jobs layer's settings object (AUTO limits are resolved by run_batch)."""
         return BatchSettings(
-            concurrency=self.files_in_flight(mean_file_bytes),
-            upload=upload,
+            limits=self.limits(),
+            upload=self.upload_settings(),
             grace_s=self.grace_s,
             unreachable_s=self.unreachable_s,
             sources=self.source_settings(),
@@ -258,28 +286,36 @@ def _from_file(path: Path | None) -> dict[str, Any]:
     return section
 
 
-def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
-    names = RunConfig.model_fields
-    return {
-        key[len(ENV_PREFIX) :].lower(): value
-        for key, value in env.items()
-        if key.startswith(ENV_PREFIX) and key[len(ENV_PREFIX) :].lower() in names
-    }
+def _from_env(env: Mapping[str, str]) -> dict[str, tuple[str, str]]:
+    """key -> (variable name, value) of the VIDLIFT_<KEY> variables that name a setting."""
+    keys = RunConfig.keys()
+    found: dict[str, tuple[str, str]] = {}
+    for name, value in env.items():
+        key = name[len(ENV_PREFIX) :].lower()
+        if name.startswith(ENV_PREFIX) and key in keys:
+            found[key] = (name, value)
+    return found
 
 
 def load_run_config(
     flags: Mapping[str, Any], *, config_file: Path | None, env: Mapping[str, str] | None = None
 ) -> RunConfig:
-    """Merge the sources (flags win). Raises ConfigError naming the bad setting."""
+    """Merge the sources (flags win). Raises ConfigError naming the bad setting and
+    where its value came from (the flag, the environment variable or the file)."""
     merged: dict[str, Any] = {}
-    merged.update(_from_file(config_file))
-    merged.update(_from_env(os.environ if env is None else env))
-    merged.update({k: v for k, v in flags.items() if v is not None})
+    origins: dict[str, str] = {}
+    for key, value in _from_file(config_file).items():
+        merged[key], origins[key] = value, f"config file {config_file}"
+    for key, (name, value) in _from_env(os.environ if env is None else env).items():
+        merged[key], origins[key] = value, f"environment variable {name}"
+    for key, value in flags.items():
+        if value is not None:
+            merged[key], origins[key] = value, f"flag --{key.replace('_', '-')}"
     try:
         return RunConfig.model_validate(merged)
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(part) for part in err["loc"]) if err["loc"] else "settings"
-        origin = f" (config file {config_file})" if config_file else ""
+        origin = origins.get(str(err["loc"][0])) if err["loc"] else None
         message = err["msg"].removeprefix("Value error, ")
-        raise ConfigError(f"setting {where}{origin}: {message}") from None
+        raise ConfigError(f"setting {where}{f' ({origin})' if origin else ''}: {message}") from None

@@ -118,6 +118,7 @@ async def _fleet(path: JournalRef) -> dict[str, Any]:
             for w in workers
         ],
         "stuck_leases": stuck,
+        "workers_bytes_sent": sum(w.bytes_sent for w in workers),
     }
 
 
@@ -210,6 +211,11 @@ def _fleet_lines(doc: dict[str, Any]) -> list[str]:
             f"heartbeat {w['heartbeat_s_ago']:.0f} s ago  {human_bytes(w['bytes_sent'])} sent "
             f"({human_bytes(w['rate_bytes_per_s'])}/s)"
             for w in doc["workers"]
+        )
+        lines.append(
+            f"sent:    {human_bytes(doc['workers_bytes_sent'])} by the workers (re-sent bytes "
+            f"count again; as of their last heartbeats) for {human_bytes(doc['bytes_held'])} "
+            "the platform holds"
         )
     if doc.get("stuck_leases"):
         lines.append(

@@ -1,8 +1,12 @@
 """``vidlift upload``: one file, through the API or straight to an upload URL (cli layer).
 
+Its settings come through the same loader as ``vidlift run``'s (flags, then VIDLIFT_*
+variables, then the ``--config`` TOML file, then defaults): chunk size, endpoint, API
+format, timeouts, retries, bandwidth limit, TLS and md5 verification. It speaks the v1 API.
+
 Users script one ``vidlift upload`` per file, so its start-up counts: the upload stack
-(aiohttp, the answer models) is imported when the command runs, not for ``--help`` or a
-usage error (benchmarks/startup.py).
+(aiohttp, pydantic, the answer models, the settings loader) is imported when the command
+runs, not for ``--help`` or a usage error (benchmarks/startup.py).
 """
 
 from __future__ import annotations
@@ -23,18 +27,18 @@ from vidlift.cli.exits import (
     unwrap_error,
 )
 from vidlift.cli.options import (
-    credential_options,
-    endpoint_option,
+    chunk_size_option,
+    config_option,
     parse_custom,
     size_type,
     warn_insecure,
 )
 from vidlift.cli.wording import count_of
-from vidlift.config import UploadSettings, check_bwlimit, check_chunk_size, check_endpoint
 from vidlift.errors import AuthError, ConfigError, VidliftError
 
 if TYPE_CHECKING:
     from vidlift.cli.resume import KeptUploadState
+    from vidlift.cli.settings import RunConfig
     from vidlift.jobs.facade import UploadResult
 
 __all__ = ["upload"]
@@ -72,7 +76,7 @@ def _print_human(result: UploadResult) -> None:
 
 
 async def _run(
-    path: Path, options: dict[str, Any], settings: UploadSettings, state: KeptUploadState | None
+    path: Path, options: dict[str, Any], config: RunConfig, state: KeptUploadState | None
 ) -> UploadResult:
     from vidlift.cli.progress import file_progress
     from vidlift.client.source import SourceFile
@@ -80,11 +84,11 @@ async def _run(
 
     source = await SourceFile.inspect(path)  # fail fast, before any request
     async with Client(
-        endpoint=options["endpoint"],
-        api_key=options["api_key"],
-        api_secret=options["api_secret"],
-        settings=settings,
-        bwlimit_bytes_per_s=options["bwlimit"],
+        endpoint=config.endpoint,
+        api_key=config.api_key,
+        api_secret=config.api_secret,
+        settings=config.upload_settings(),
+        bwlimit_bytes_per_s=config.bwlimit,
     ) as client:
         with file_progress(
             path.name, source.size_bytes, enabled=None if not options["json"] else False
@@ -105,20 +109,6 @@ async def _run(
                 on_progress=bar,
                 state=state,
             )
-
-
-def _settings(options: dict[str, Any]) -> UploadSettings:
-    """The upload's settings, each checked against what the protocol allows."""
-    if not options["upload_url"]:
-        options["endpoint"] = check_endpoint(options["endpoint"])
-    if options["bwlimit"] is not None:
-        check_bwlimit(options["bwlimit"])
-    return UploadSettings(
-        chunk_size_bytes=check_chunk_size(options["chunk_size"]),
-        api_format=options["api_format"],
-        verify_tls=not options["insecure"],
-        verify_md5=not options["no_verify_md5"],
-    )
 
 
 def _interrupted(state: KeptUploadState | None, file: Path) -> NoReturn:
@@ -157,39 +147,54 @@ def _failed(exc: BaseException, state: KeptUploadState | None, file: Path, as_js
 @click.option(
     "--custom", multiple=True, metavar="NAME=VALUE", help="Custom parameter (repeatable)."
 )
-@endpoint_option
-@credential_options
+@config_option
 @click.option(
-    "--chunk-size", type=size_type, default="8MiB", show_default=True, help="Segment size."
+    "--endpoint", default=None, help="API base URL (the emulator: http://127.0.0.1:8080)."
 )
-@click.option("--api-format", type=click.Choice(["json", "xml"]), default="json", show_default=True)
+@click.option("--api-key", default=None, help="API key (or VIDLIFT_API_KEY).")
+@click.option("--api-secret", default=None, help="Prefer VIDLIFT_API_SECRET; never printed.")
+@chunk_size_option
+@click.option(
+    "--api-format", type=click.Choice(["json", "xml"]), default=None, help="API answers (json)."
+)
 @click.option("--bwlimit", type=size_type, default=None, help="Bandwidth cap in bytes/s, e.g. 50M.")
 @click.option(
     "--upload-url", default=None, help="Upload into this URL (protocol only, no API call)."
 )
 @click.option("--session-id", default=None, help="Session id for --upload-url.")
-@click.option("--insecure", is_flag=True, help="Do not verify TLS certificates (unsafe).")
-@click.option("--no-verify-md5", is_flag=True, help="Compare only the size with the platform's.")
+@click.option(
+    "--insecure", is_flag=True, default=None, help="Do not verify TLS certificates (unsafe)."
+)
+@click.option(
+    "--verify-md5/--no-verify-md5",
+    default=None,
+    help="Compare the md5 with the platform's (default on; off: the size only).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-def upload(file: Path, as_json: bool, **options: Any) -> None:
+def upload(file: Path, config_file: Path | None, as_json: bool, **flags: Any) -> None:
     """Upload FILE: create a video through the API, then send it in resumable segments."""
+    options = {
+        name: flags.pop(name)
+        for name in ("title", "description", "tags", "custom", "upload_url", "session_id")
+    }
     options["json"] = as_json
     if bool(options["upload_url"]) != bool(options["session_id"]):
         raise click.UsageError("--upload-url and --session-id go together")
-    if options["insecure"]:
-        warn_insecure()
     import anyio
 
     from vidlift.cli.resume import KeptUploadState, state_path
+    from vidlift.cli.settings import load_run_config
 
     state: KeptUploadState | None = None
     try:
         with fatal_errors():  # bad settings: exit 2, before any request
-            settings = _settings(options)
+            config = load_run_config(flags, config_file=config_file)
+            if config.insecure:
+                warn_insecure()
             if not options["upload_url"]:
-                where = state_path(file, options["endpoint"], options["api_key"] or "")
+                where = state_path(file, config.endpoint, config.api_key or "")
                 state = KeptUploadState.load(where)
-        result = anyio.run(_run, file, options, settings, state)
+        result = anyio.run(_run, file, options, config, state)
     except (KeyboardInterrupt, VidliftError, BaseExceptionGroup) as raised:
         _failed(unwrap_error(raised), state, file, as_json)
     if state is not None:

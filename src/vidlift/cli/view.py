@@ -16,6 +16,7 @@ from typing import Any
 
 from vidlift.jobs.events import (
     BatchEvent,
+    BatchStarted,
     JobDone,
     JobFailed,
     JobInterrupted,
@@ -149,6 +150,7 @@ class BatchView:
         """Fold one event into the totals."""
         now = self.clock()
         if isinstance(event, JobStarted):
+            self.total_bytes += event.newly_sized
             counted = None if event.resumed else 0
             self.active[event.job_id] = FileView(event.path, event.size_bytes, counted=counted)
         elif isinstance(event, JobProgress):
@@ -165,6 +167,8 @@ class BatchView:
             )
         elif isinstance(event, JobRetrying):
             self.retries += 1
+        elif isinstance(event, BatchStarted):
+            self.concurrency = event.limits.files_in_flight
         else:
             self._finish(event)
         self.meter.add(now, self.sent_bytes)

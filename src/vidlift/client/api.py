@@ -13,7 +13,7 @@ from typing import Protocol
 from urllib.parse import urlencode
 
 from vidlift.client.transport import HttpRequest, HttpResponse, Transport
-from vidlift.config import Credentials
+from vidlift.config import DEFAULT_API_FORMAT, Credentials, Timeouts
 from vidlift.errors import AnswerParseError, ApiError, RateLimited
 from vidlift.protocol.answers import (
     api_error_from,
@@ -30,6 +30,7 @@ from vidlift.protocol.signing import ParamValue, signed_params
 __all__ = ["ApiClient", "CallPacer", "NonceSequence"]
 
 API_KIT = "vidlift-0.1"
+_API_TIMEOUT_S = Timeouts().api_s
 
 
 class CallPacer(Protocol):
@@ -82,8 +83,8 @@ class ApiClient:
         *,
         endpoint: str,
         credentials: Credentials,
-        api_format: str = "json",
-        timeout_s: float = 60.0,
+        api_format: str = DEFAULT_API_FORMAT,
+        timeout_s: float = _API_TIMEOUT_S,
         clock: Callable[[], float] = time.time,
         nonce: Callable[[], int] | None = None,
         pacer: CallPacer | None = None,

@@ -19,11 +19,12 @@ from typing import Any
 import anyio
 from aiohttp import payload
 
+from vidlift.config import READ_PIECE_BYTES
 from vidlift.errors import ConnectionDropped
 
 __all__ = ["FileSlice", "FileSlicePayload", "loop_can_sendfile"]
 
-_COPY_PIECE_BYTES = 1024 * 1024
+_COPY_PIECE_BYTES = READ_PIECE_BYTES
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ import aiofiles.os
 import anyio
 
 from vidlift.client.fileslice import FileSlice
+from vidlift.config import READ_PIECE_BYTES
 from vidlift.errors import SourceError
 from vidlift.protocol.ranges import ByteRange
 
@@ -85,7 +86,7 @@ class SourceFile:
                 "the new version into the same video",
             )
 
-    def open(self, piece_bytes: int = 1024 * 1024, *, hash_md5: bool = True) -> SourceReader:
+    def open(self, piece_bytes: int = READ_PIECE_BYTES, *, hash_md5: bool = True) -> SourceReader:
         """A reader for ranges of the file (opened lazily on ``async with``)."""
         return SourceReader(self, piece_bytes, hash_md5=hash_md5)
 

@@ -9,7 +9,7 @@ outcome = await vidlift.run_batch(
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,7 +21,7 @@ from vidlift.client.transport import AiohttpTransport, Transport
 from vidlift.client.uploader import SegmentSender
 from vidlift.config import DEFAULT_ENDPOINT, Credentials
 from vidlift.errors import VidliftError
-from vidlift.jobs.events import ApiAnswered, EventSink, LibrarySurveyed
+from vidlift.jobs.events import ApiAnswered, BatchStarted, EventSink, LibrarySurveyed
 from vidlift.jobs.ingest import MetadataChange, ingest_manifest, job_spec
 from vidlift.jobs.manager import (
     BatchOutcome,
@@ -33,27 +33,50 @@ from vidlift.jobs.pacing import AdaptiveGate, ApiPacer
 from vidlift.jobs.policy import RetryPolicy, Verdict
 from vidlift.jobs.survey import library_tag, survey_library
 from vidlift.jobs.sync import sync_metadata
-from vidlift.journal.base import JobRecord, Journal
+from vidlift.journal.base import JobCounts, JobRecord, Journal
+from vidlift.journal.spec import JobSpec
+from vidlift.journal.state import RUNNABLE_STATES
 from vidlift.manifest import ManifestEntry
 from vidlift.platforms.base import Platform
 from vidlift.platforms.v1 import V1Platform
 from vidlift.platforms.v2 import V2Platform, V2Settings
 from vidlift.protocol.models import RateLimit
 
-__all__ = ["piece_bytes_for", "run_batch"]
+__all__ = ["mean_left_bytes", "piece_bytes_for", "resolve_limits", "run_batch"]
 
-# Bytes of file data a batch may hold in memory for its segments in flight (each upload
-# keeps about two pieces: one being sent, one being read). benchmarks/RESULTS.md: peak RSS
-# is about 60 MB + 2 x concurrency x piece size.
-PIECE_BUDGET_BYTES = 64 * 1024 * 1024
 MIN_PIECE_BYTES = 64 * 1024
 
 
 def piece_bytes_for(settings: BatchSettings) -> int:
-    """The read size: the configured one, made smaller at high concurrency so that
-    memory stays within PIECE_BUDGET_BYTES whatever the file sizes."""
-    fair_share = PIECE_BUDGET_BYTES // (2 * settings.concurrency)
+    """The read size: the configured one, made smaller at high concurrency so that the
+    file data in memory stays within ``limits.bytes_in_flight`` whatever the file sizes
+    (each upload keeps about two pieces: one being sent, one being read;
+    benchmarks/RESULTS.md: peak RSS is about 60 MB + 2 x files in flight x piece size).
+    Needs resolved limits."""
+    limits = settings.limits
+    if not limits.bytes_in_flight:
+        return settings.upload.piece_bytes
+    fair_share = limits.bytes_in_flight // (2 * max(1, limits.files_in_flight))
     return max(MIN_PIECE_BYTES, min(settings.upload.piece_bytes, fair_share))
+
+
+def mean_left_bytes(counts: JobCounts) -> float | None:
+    """The bytes not done yet per runnable job (failed jobs' bytes count too: the journal
+    sums sizes by done / not done only); None when no job is runnable."""
+    left = sum(counts.by_state.get(state, 0) for state in RUNNABLE_STATES)
+    return (counts.total_bytes - counts.done_bytes) / left if left else None
+
+
+async def resolve_limits(settings: BatchSettings, journal: Journal) -> BatchSettings:
+    """``settings`` with its AUTO limits chosen for the jobs still to run in ``journal``
+    (their mean size: :func:`vidlift.config.auto_files_in_flight`), and the read size
+    that fits ``bytes_in_flight``. What ``run_batch`` runs with."""
+    limits = settings.limits
+    mean = mean_left_bytes(await journal.counts()) if not limits.files_in_flight else None
+    limits = limits.resolved(mean, settings.upload.chunk_size_bytes)
+    settings = replace(settings, limits=limits)
+    upload = replace(settings.upload, piece_bytes=piece_bytes_for(settings))
+    return replace(settings, upload=upload)
 
 
 async def _prepare(
@@ -103,6 +126,15 @@ def _quota_reporter(sink: EventSink | None) -> Callable[[RateLimit | None], None
     return report
 
 
+def _specs(entries: Iterable[ManifestEntry], whole_urls: dict[str, str]) -> Iterator[JobSpec]:
+    """The journal's job specs of a library caller's entries; the whole URL of each URL
+    entry noted (the spec keeps it without its query)."""
+    for entry in entries:
+        if entry.source_url is not None and entry.source_url != entry.source_name:
+            whole_urls[entry.job_id] = entry.source_url
+        yield job_spec(entry)
+
+
 async def run_batch(
     manifest: Path | Iterable[ManifestEntry] | None,
     *,
@@ -120,9 +152,9 @@ async def run_batch(
     survey: bool | None = None,
     metadata_changes: Sequence[MetadataChange] = (),
     site_id: str | None = None,
-    parts_in_flight: int = 4,
     jobs: AsyncIterable[JobRecord] | None = None,
     api_pacer: ApiPacer | None = None,
+    secret_urls: Mapping[str, str] | None = None,
 ) -> BatchOutcome:
     """Queue the manifest's rows (a path, or entries; None: only what the journal holds)
     and run every runnable job. Safe to call again after a crash: it resumes.
@@ -132,8 +164,17 @@ async def run_batch(
     journal then creates nothing twice. ``survey`` None: survey when the journal held no
     job before this call.
 
+    ``settings.limits`` may be AUTO (the default): files in flight and connections are
+    then chosen for the mean size of the files still to send (:func:`resolve_limits`);
+    the first event is a ``BatchStarted`` with the limits the batch runs with.
+
     ``site_id`` set: JW's v2 API (Bearer ``api_secret``; ``api_key`` unused), files cut in
-    parts of at least ``chunk_size``, ``parts_in_flight`` parts of a file at once.
+    parts of at least ``chunk_size_bytes``, ``limits.parts_in_flight`` parts of a file at
+    once.
+
+    ``secret_urls`` maps job ids to whole URLs (with a query: often a signature) of URL
+    rows the caller queued itself (``manifest`` None): the journal keeps URLs without
+    their query, so the run reads with these; a manifest given here supplies its own.
 
     ``jobs`` replaces the journal's runnable jobs with another feed (a fleet worker's
     claimed jobs, see :mod:`vidlift.jobs.feed`); ``api_pacer`` replaces the per-process
@@ -149,23 +190,25 @@ async def run_batch(
     if library is None and isinstance(manifest, Path):
         library = library_tag(manifest)
     changes = list(metadata_changes)
-    secret_urls: dict[str, str] = {}
+    whole_urls: dict[str, str] = dict(secret_urls or {})
     if isinstance(manifest, Path):
         stats = await ingest_manifest(journal, manifest, strict=strict, on_event=on_event)
         changes.extend(stats.metadata_changes)
-        secret_urls = stats.secret_urls
+        whole_urls.update(stats.secret_urls)
     elif manifest is not None:
-        await journal.add_entries(map(job_spec, manifest))
-    upload = replace(settings.upload, piece_bytes=piece_bytes_for(settings))
-    settings = replace(settings, upload=upload)
+        await journal.add_entries(_specs(manifest, whole_urls))
+    settings = await resolve_limits(settings, journal)
+    upload, limits = settings.upload, settings.limits
+    if on_event is not None:
+        on_event(BatchStarted(limits))
     own_transport = transport is None
     transport = transport or AiohttpTransport(
         timeouts=upload.timeouts,
         verify_tls=upload.verify_tls,
-        connection_limit=settings.concurrency * 2 + 4,
+        connection_limit=limits.connections,
     )
     try:
-        gate = AdaptiveGate(settings.concurrency)
+        gate = AdaptiveGate(limits.files_in_flight)
         platform: Platform
         if credentials is None:
             v2 = V2Settings(
@@ -173,7 +216,7 @@ async def run_batch(
                 api_secret=api_secret,
                 endpoint=endpoint,
                 part_floor_bytes=upload.chunk_size_bytes,
-                parts_in_flight=parts_in_flight,
+                parts_in_flight=limits.parts_in_flight,
                 api_timeout_s=upload.timeouts.api_s,
                 zero_copy=upload.zero_copy,
                 verify_md5=upload.verify_md5,
@@ -208,7 +251,7 @@ async def run_batch(
             gate=gate,
             jobs=jobs,
         )
-        runner.secret_urls = secret_urls
+        runner.secret_urls = whole_urls
         if not await _prepare(runner, platform, journal, policy, survey and library, changes):
             return runner.outcome
         return await runner.run(stop)

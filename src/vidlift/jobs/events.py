@@ -5,9 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from vidlift.config import Limits
+
 __all__ = [
     "ApiAnswered",
     "BatchEvent",
+    "BatchStarted",
     "EventSink",
     "JobAcked",
     "JobDone",
@@ -19,7 +22,16 @@ __all__ = [
     "JobVerifying",
     "LibrarySurveyed",
     "ManifestProblemFound",
+    "SourceNoticed",
 ]
+
+
+@dataclass(frozen=True, slots=True)
+class BatchStarted:
+    """The batch begins its jobs with these limits (AUTO ones resolved: the files in
+    flight and connections it runs with)."""
+
+    limits: Limits
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +51,7 @@ class JobStarted:
     path: str
     size_bytes: int
     resumed: bool
+    newly_sized: int = 0  # bytes no total counted yet: a URL's size, learned on first open
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,8 +134,17 @@ class LibrarySurveyed:
     api_calls: int
 
 
+@dataclass(frozen=True, slots=True)
+class SourceNoticed:
+    """Something the operator should know about a source, not a failure (an origin that
+    ignores Range requests and is read as one stream)."""
+
+    message: str
+
+
 BatchEvent = (
-    ManifestProblemFound
+    BatchStarted
+    | ManifestProblemFound
     | LibrarySurveyed
     | JobStarted
     | JobProgress
@@ -133,5 +155,6 @@ BatchEvent = (
     | JobDone
     | JobFailed
     | JobInterrupted
+    | SourceNoticed
 )
 EventSink = Callable[[BatchEvent], None]

@@ -8,6 +8,11 @@ every ``lease_s / 3`` seconds and updates the worker registry. The feed ends whe
 runnable job is left anywhere in the journal (jobs held by other workers count: a
 worker that dies leaves its jobs to be taken over when their leases expire), or never
 with ``follow``.
+
+Sources must be readable on every host; a worker that cannot open a claimed job's local
+file gives the job back at once, never claims it again, and tells ``on_left`` why: the
+job is left for a worker that can read it, not failed. Its feed ends when the only
+runnable jobs left are such jobs.
 """
 
 from __future__ import annotations
@@ -32,7 +37,9 @@ __all__ = ["ClaimFeed", "FeedSettings", "SharedApiPacer", "new_worker"]
 
 @dataclass(frozen=True, slots=True)
 class FeedSettings:
-    """How a worker takes jobs: lease length, claim size, idle polling, follow mode."""
+    """How a worker takes jobs: lease length, idle polling, follow mode, and
+    ``claim_batch``, its slots: each claim asks for the slots not held (at least one), so
+    a worker starting takes ``claim_batch`` jobs in one statement, then one as each ends."""
 
     lease_s: float = 60.0
     claim_batch: int = 1
@@ -58,6 +65,7 @@ class ClaimFeed:
         *,
         bytes_sent: Callable[[], int] = lambda: 0,
         on_lost: Callable[[str], None] | None = None,
+        on_left: Callable[[JobRecord, str], None] | None = None,
     ) -> None:
         self.journal = journal
         self.worker = worker
@@ -65,6 +73,8 @@ class ClaimFeed:
         self.claimed = 0
         self._bytes_sent = bytes_sent
         self._on_lost = on_lost
+        self._on_left = on_left
+        self.left: dict[str, str] = {}  # job -> why this worker cannot read its file
         self._group: TaskGroup | None = None
 
     async def __aenter__(self) -> ClaimFeed:
@@ -87,11 +97,13 @@ class ClaimFeed:
     async def _jobs(self) -> AsyncIterator[JobRecord]:
         settings = self.settings
         while True:
-            batch = await self.journal.claim(
-                self.worker.worker_id, settings.claim_batch, settings.lease_s
-            )
+            worker_id = self.worker.worker_id
+            wanted = max(1, settings.claim_batch - self.journal.held(worker_id))
+            batch = await self.journal.claim(worker_id, wanted, settings.lease_s, skip=self.left)
             self.claimed += len(batch)
             for record in batch:
+                if await self._leave_if_unreadable(record):
+                    continue
                 yield record
             if batch:
                 continue
@@ -99,9 +111,29 @@ class ClaimFeed:
                 return
             await anyio.sleep(settings.poll_s)  # an idle worker polls for new jobs
 
+    async def _leave_if_unreadable(self, record: JobRecord) -> bool:
+        """Give the job back if its local file cannot be opened here (say why)."""
+        if record.source_path is None or record.source_url is not None:
+            return False
+        try:
+            async with await anyio.open_file(record.source_path, "rb"):
+                return False
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+        await self.journal.release(record.job_id)
+        self.left[record.job_id] = reason
+        if self._on_left is not None:
+            self._on_left(record, reason)
+        return True
+
     async def _queue_is_empty(self) -> bool:
+        """No runnable job left but those this worker cannot read."""
         counts = await self.journal.counts()
-        return sum(counts.by_state.get(state, 0) for state in RUNNABLE_STATES) == 0
+        runnable = sum(counts.by_state.get(state, 0) for state in RUNNABLE_STATES)
+        for job_id in self.left:
+            record = await self.journal.get(job_id)
+            runnable -= record is not None and record.state in RUNNABLE_STATES
+        return runnable <= 0
 
     async def _heartbeat(self) -> None:
         while True:

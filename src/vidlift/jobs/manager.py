@@ -1,6 +1,6 @@
 """The batch job manager: many uploads at once from the journal (jobs layer).
 
-``concurrency`` workers in one anyio task group take runnable jobs from the journal in
+``limits.files_in_flight`` workers in one anyio task group take runnable jobs from the journal in
 order; each job is one coroutine sending its segments in order over the shared
 session. A failed job is a *result* written to the journal, never an exception that
 cancels its siblings; only errors the policy classes as STOP_BATCH (credentials, the
@@ -19,8 +19,8 @@ import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from vidlift.client.source import SourceFile
-from vidlift.config import SourceSettings, UploadSettings
-from vidlift.errors import LeaseLost, SourceError, VidliftError
+from vidlift.config import Limits, SourceSettings, UploadSettings
+from vidlift.errors import LeaseLost, ProgrammingError, SourceError, VidliftError
 from vidlift.jobs.events import (
     BatchEvent,
     EventSink,
@@ -32,6 +32,7 @@ from vidlift.jobs.events import (
     JobRetrying,
     JobStarted,
     JobVerifying,
+    SourceNoticed,
 )
 from vidlift.jobs.job import (
     JobContext,
@@ -52,7 +53,7 @@ from vidlift.jobs.verification import (
     ListingVerifier,
 )
 from vidlift.journal.base import JobRecord, Journal
-from vidlift.journal.state import JobState
+from vidlift.journal.state import RUNNABLE_STATES, JobState
 from vidlift.platforms.base import BatchListing, Platform, RemoteVideo, UploadHandle
 from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.ranges import RangeSet
@@ -67,14 +68,12 @@ __all__ = [
     "verify_batch_size_for",
 ]
 
-RUNNABLE_STATES = (JobState.PENDING, JobState.CREATING, JobState.UPLOADING, JobState.VERIFYING)
-
 
 @dataclass(frozen=True, slots=True)
 class BatchSettings:
-    """How a batch runs."""
+    """How a batch runs. ``limits`` may hold AUTO values: ``run_batch`` resolves them."""
 
-    concurrency: int = 8
+    limits: Limits = field(default_factory=Limits)
     upload: UploadSettings = field(default_factory=UploadSettings)
     grace_s: float = 5.0
     # How long the platform may answer nothing at all before the batch stops (exit 2,
@@ -98,7 +97,7 @@ def verify_batch_size_for(settings: BatchSettings) -> int:
         return 0  # a final answer stating the size is enough: no call to batch
     if settings.verify_batch_size is not None:
         return max(0, settings.verify_batch_size)
-    return min(DEFAULT_BATCH_SIZE, 2 * settings.concurrency)
+    return min(DEFAULT_BATCH_SIZE, 2 * settings.limits.files_in_flight)
 
 
 @dataclass(slots=True)
@@ -142,6 +141,8 @@ class BatchRunner:
         gate: AdaptiveGate | None = None,
         jobs: AsyncIterable[JobRecord] | None = None,
     ) -> None:
+        if settings.limits.files_in_flight < 1:
+            raise ProgrammingError("BatchRunner needs resolved limits (run_batch resolves them)")
         self._journal = journal
         self._jobs = jobs  # a worker's claimed jobs (fleet mode); else the journal's order
         self._feed_scope = anyio.CancelScope()
@@ -151,14 +152,16 @@ class BatchRunner:
         self.look_up_all = False
         # Whole URLs (query strings: signatures) of URL jobs, by job id: never journaled.
         self.secret_urls: Mapping[str, str] = {}
-        self._sources = SourceOpener(settings.sources)
+        self._sources = SourceOpener(
+            settings.sources, on_notice=lambda text: self._emit(SourceNoticed(text))
+        )
         self._settings = settings
         self._policy = policy
         self._sink = on_event
         self._stopping = False
         self.outcome = BatchOutcome()
-        self._workers = settings.concurrency
-        self._slots = JobSlots(settings.concurrency)  # jobs at work (not waiting)
+        self._workers = settings.limits.files_in_flight
+        self._slots = JobSlots(self._workers)  # jobs at work (not waiting)
         self.verifier: ListingVerifier | None = None
         batch_size = verify_batch_size_for(settings)
         if batch_size and isinstance(platform, BatchListing):
@@ -281,7 +284,7 @@ class BatchRunner:
         self.outcome.done += 1
         video_key = result.video_key or ""
         await self._journal.mark_done(record.job_id, video_key=video_key, md5=result.md5)
-        self._emit(JobDone(record.job_id, path, video_key, record.size_bytes))
+        self._emit(JobDone(record.job_id, path, video_key, result.size_bytes))
 
     async def _fail(self, record: JobRecord, path: str, error: str) -> None:
         await self._journal.mark_failed(record.job_id, error)
@@ -367,7 +370,8 @@ class BatchRunner:
         source = await self._check_source(record)
         resumed = record.state is not JobState.PENDING
         await self._journal.bump_attempts(record.job_id)
-        self._emit(JobStarted(record.job_id, source.name, source.size_bytes, resumed))
+        newly_sized = max(0, source.size_bytes - record.size_bytes)  # 0 but for a new URL
+        self._emit(JobStarted(record.job_id, source.name, source.size_bytes, resumed, newly_sized))
         size = source.size_bytes
         job_id = record.job_id
         return await run_job(

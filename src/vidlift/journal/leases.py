@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from typing import Protocol
 
@@ -74,9 +74,12 @@ class WorkQueue(Protocol):
         """Add (or refresh) a worker in the registry."""
         ...
 
-    async def claim(self, worker_id: str, n: int, lease_s: float) -> list[JobRecord]:
+    async def claim(
+        self, worker_id: str, n: int, lease_s: float, *, skip: Collection[str] = ()
+    ) -> list[JobRecord]:
         """Up to ``n`` runnable jobs nobody holds (or whose lease expired), in queue
-        order, leased to ``worker_id`` for ``lease_s`` seconds."""
+        order, leased to ``worker_id`` for ``lease_s`` seconds; never the jobs in ``skip``
+        (those whose files this worker cannot read: left to the others)."""
         ...
 
     async def renew_leases(self, worker_id: str, lease_s: float, *, bytes_sent: int) -> list[str]:
@@ -85,6 +88,11 @@ class WorkQueue(Protocol):
 
     async def release(self, job_id: str) -> None:
         """Give a held job back to the queue now (a stopped worker)."""
+        ...
+
+    def held(self, worker_id: str) -> int:
+        """How many jobs this journal holds for ``worker_id``: claimed, not yet settled,
+        given back or lost (no I/O; a worker claims only for its free slots)."""
         ...
 
     async def workers(self) -> list[WorkerInfo]:
@@ -132,6 +140,10 @@ class LeaseBook:
         lease = Lease(record.job_id, worker_id, generation)
         self._leases[record.job_id] = (lease, self._clock() + lease_s)
         self._claimed.setdefault(worker_id, set()).add(record.job_id)
+
+    def held(self, worker_id: str) -> int:
+        """How many jobs ``worker_id`` holds a lease on."""
+        return sum(lease.worker_id == worker_id for lease, _ in self._leases.values())
 
     def drop(self, job_id: str) -> None:
         """The job is finished or given back: no lease any more."""

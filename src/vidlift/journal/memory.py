@@ -172,14 +172,18 @@ class MemoryJournal:
     async def register_worker(self, worker: WorkerInfo) -> None:
         self._leases.register(worker)
 
-    async def claim(self, worker_id: str, n: int, lease_s: float) -> list[JobRecord]:
+    async def claim(
+        self, worker_id: str, n: int, lease_s: float, *, skip: Collection[str] = ()
+    ) -> list[JobRecord]:
         records = self._open_records()
         picked: list[JobRecord] = []
         for job_id in self._order:
             record = records[job_id]
             if len(picked) >= n:
                 break
-            if record.state in RUNNABLE_STATES and self._leases.free(job_id, worker_id):
+            if job_id in skip or record.state not in RUNNABLE_STATES:
+                continue
+            if self._leases.free(job_id, worker_id):
                 self._leases.take(record, worker_id, lease_s)
                 picked.append(record)
         return picked
@@ -189,6 +193,9 @@ class MemoryJournal:
 
     async def release(self, job_id: str) -> None:
         self._leases.drop(job_id)
+
+    def held(self, worker_id: str) -> int:
+        return self._leases.held(worker_id)
 
     async def workers(self) -> list[WorkerInfo]:
         return self._leases.workers()

@@ -25,6 +25,7 @@ __all__ = [
     "COUNTS",
     "EXPIRED_LEASES",
     "FAILURES",
+    "FENCED_UPDATE",
     "HEARTBEAT",
     "INSERT",
     "LOCK_ONE",
@@ -41,6 +42,7 @@ __all__ = [
     "SELECT_ONE",
     "TAKE_TOKENS",
     "UPDATE",
+    "UPDATE_ONE",
     "WORKERS",
     "pg_row",
 ]
@@ -100,6 +102,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE jobs ADD COLUMN source_url TEXT",
         "ALTER TABLE jobs ADD COLUMN source_identity TEXT",
     ),
+    (  # 4: claims step over no leased job: one index of free jobs, one of leases by expiry
+        "DROP INDEX jobs_claimable",
+        f"CREATE INDEX jobs_free ON jobs (seq) WHERE state IN ({_RUNNABLE}) "
+        "AND lease_owner IS NULL",
+        f"CREATE INDEX jobs_leased ON jobs (lease_expires_at) WHERE state IN ({_RUNNABLE}) "
+        "AND lease_owner IS NOT NULL",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -124,6 +133,19 @@ UPDATE = (
     + f", lease_expires_at = CASE WHEN ${len(COLUMNS) + 1} THEN NULL ELSE lease_expires_at END"
     + " WHERE job_id = $1"
 )
+_N = len(COLUMNS)
+UPDATE_ONE = UPDATE + " RETURNING xmin::text"
+# A held job's write in one statement: it applies only if the row is still the version
+# this journal last read or wrote (xmin) and the lease still this worker's (owner and
+# fencing token); else nothing changes and the caller takes the locking path. Its last
+# parameter false: committed without waiting for the WAL flush (progress), as in CLAIM.
+FENCED_UPDATE = (
+    UPDATE
+    + f" AND xmin::text = ${_N + 2} AND lease_owner = ${_N + 3} AND lease_generation = ${_N + 4}"
+    + f" AND CASE WHEN ${_N + 5} THEN true"
+    + " ELSE set_config('synchronous_commit', 'off', true) IS NOT NULL END"
+    + " RETURNING xmin::text"
+)
 COUNTS = (
     "SELECT state, COUNT(*), COALESCE(SUM(size_bytes), 0), COALESCE(SUM(acked_bytes), 0) "
     "FROM jobs GROUP BY state"
@@ -132,20 +154,38 @@ FAILURES = (
     "SELECT job_id, source_path, location, last_error FROM jobs WHERE state = 'failed' "
     "ORDER BY updated_at DESC, seq DESC LIMIT $1"
 )
-# A worker never claims again a job it holds, even on an expired lease: it may still be
-# working on it (a renewal keeps it unless another worker took it over meanwhile).
+# Expired leases first (taken over), then free jobs in queue order, each from its own
+# partial index, so a claim never steps over the jobs other workers hold. A worker never
+# claims again a job it holds, even on an expired lease: it may still be working on it (a
+# renewal keeps it unless another worker took it over meanwhile). The commit does not wait
+# for the WAL flush (set_config(..., true): this transaction only): a claim lost in a
+# crash of the database host is harmless, the worker's next write finds another owner or
+# generation and lets the job go (the fencing token), and any later durable commit of the
+# session flushes it anyway.
 CLAIM = f"""
 WITH picked AS (
-    SELECT seq FROM jobs
-    WHERE state IN ({_RUNNABLE})
-        AND (lease_owner IS NULL OR (lease_expires_at < {NOW} AND lease_owner <> $1))
-    ORDER BY seq LIMIT $2
-    FOR UPDATE SKIP LOCKED
+    SELECT seq FROM (
+        SELECT seq FROM jobs
+        WHERE state IN ({_RUNNABLE}) AND lease_owner IS NOT NULL
+            AND lease_expires_at < {NOW} AND lease_owner <> $1 AND job_id <> ALL($4::text[])
+        ORDER BY lease_expires_at LIMIT $2
+        FOR UPDATE SKIP LOCKED
+    ) AS expired
+    UNION ALL
+    SELECT seq FROM (
+        SELECT seq FROM jobs
+        WHERE state IN ({_RUNNABLE}) AND lease_owner IS NULL AND job_id <> ALL($4::text[])
+        ORDER BY seq LIMIT $2
+        FOR UPDATE SKIP LOCKED
+    ) AS free
+    LIMIT $2
 )
 UPDATE jobs SET lease_owner = $1, lease_expires_at = {NOW} + $3,
     lease_generation = jobs.lease_generation + 1
-FROM picked WHERE jobs.seq = picked.seq
-RETURNING jobs.seq, {", ".join(f"jobs.{c}" for c in COLUMNS)}, jobs.lease_generation
+FROM picked
+WHERE jobs.seq = picked.seq AND set_config('synchronous_commit', 'off', true) IS NOT NULL
+RETURNING jobs.seq, {", ".join(f"jobs.{c}" for c in COLUMNS)}, jobs.lease_generation,
+    jobs.xmin::text
 """
 RENEW = f"""
 UPDATE jobs SET lease_expires_at = {NOW} + $2

@@ -276,7 +276,9 @@ class SqliteJournal:
     async def register_worker(self, worker: WorkerInfo) -> None:
         self._leases.register(worker)
 
-    async def claim(self, worker_id: str, n: int, lease_s: float) -> list[JobRecord]:
+    async def claim(
+        self, worker_id: str, n: int, lease_s: float, *, skip: Collection[str] = ()
+    ) -> list[JobRecord]:
         picked: list[JobRecord] = []
         after, limit = 0, max(n, 64)
         while len(picked) < n:
@@ -285,7 +287,9 @@ class SqliteJournal:
                 write=False,
             )
             for _, record in page:
-                if len(picked) < n and self._leases.free(record.job_id, worker_id):
+                if record.job_id in skip or len(picked) >= n:
+                    continue
+                if self._leases.free(record.job_id, worker_id):
                     self._leases.take(record, worker_id, lease_s)
                     picked.append(record)
             if len(page) < limit:
@@ -298,6 +302,9 @@ class SqliteJournal:
 
     async def release(self, job_id: str) -> None:
         self._leases.drop(job_id)
+
+    def held(self, worker_id: str) -> int:
+        return self._leases.held(worker_id)
 
     async def workers(self) -> list[WorkerInfo]:
         return self._leases.workers()

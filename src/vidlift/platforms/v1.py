@@ -16,6 +16,7 @@ from dataclasses import replace
 from vidlift.client.api import ApiClient
 from vidlift.client.reading import RangeReader
 from vidlift.client.uploader import SegmentSender, UploadTarget
+from vidlift.config import DEFAULT_API_FORMAT
 from vidlift.platforms.base import (
     AckedCallback,
     FinishedUpload,
@@ -126,7 +127,7 @@ class V1Platform:
         sender: SegmentSender,
         *,
         chunk_size_bytes: int,
-        api_format: str = "json",
+        api_format: str = DEFAULT_API_FORMAT,
         gate: AbstractAsyncContextManager[None] | None = None,
         library: str | None = None,
         verify_batch_size: int | None = None,

@@ -67,7 +67,7 @@ class UploadSession:
     """One file's upload: sizes, acknowledged ranges, the segment in flight."""
 
     total_bytes: int
-    segment_bytes: int
+    chunk_size_bytes: int
     acked: RangeSet = field(default_factory=RangeSet)
     phase: UploadPhase = UploadPhase.SENDING
     in_flight: SendSegment | None = None
@@ -82,21 +82,21 @@ class UploadSession:
     def __post_init__(self) -> None:
         if self.total_bytes <= 0:
             raise LocalProtocolError("a resumable upload needs at least one byte")
-        if self.segment_bytes <= 0:
-            raise LocalProtocolError("segment size must be positive")
+        if self.chunk_size_bytes <= 0:
+            raise LocalProtocolError("chunk_size_bytes (the segment size) must be positive")
         if self.acked and self.acked.ranges[-1].end >= self.total_bytes:
             raise LocalProtocolError(
                 f"acknowledged ranges {self.acked} reach beyond the file's {self.total_bytes} bytes"
             )
 
     @classmethod
-    def resume(cls, total_bytes: int, segment_bytes: int, acked: RangeSet) -> UploadSession:
+    def resume(cls, total_bytes: int, chunk_size_bytes: int, acked: RangeSet) -> UploadSession:
         """A session known from an earlier run, or obtained elsewhere (then with an empty
         ``acked``): the server may hold more than we know, so its truth is asked first,
         and until it answers, any failed request may have completed the file."""
         return cls(
             total_bytes,
-            segment_bytes,
+            chunk_size_bytes,
             acked,
             phase=UploadPhase.PROBING,
             server_state_known=False,
@@ -119,7 +119,7 @@ class UploadSession:
         if gap is None:
             # Every byte acknowledged with 201, yet no final answer: ask once more.
             return self._start(SendSegment(PROBE_RANGE, probe=True))
-        end = min(gap.start + self.segment_bytes - 1, gap.end)
+        end = min(gap.start + self.chunk_size_bytes - 1, gap.end)
         return self._start(SendSegment(ByteRange(gap.start, end)))
 
     def _start(self, action: SendSegment) -> SendSegment:

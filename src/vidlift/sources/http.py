@@ -20,6 +20,7 @@ timeouts the transport errors: the job loop retries them. Nothing here retries o
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -29,9 +30,10 @@ import aiohttp
 from yarl import URL
 
 from vidlift.client.transport import map_exception
-from vidlift.config import HttpSourceSettings
+from vidlift.config import READ_PIECE_BYTES, HttpSourceSettings
 from vidlift.errors import (
     ConnectError,
+    ConnectionDropped,
     RangeHeaderError,
     SourceChanged,
     SourceError,
@@ -39,7 +41,7 @@ from vidlift.errors import (
     VidliftError,
 )
 from vidlift.protocol.ranges import ByteRange, parse_content_range
-from vidlift.sources.remote import RemoteReader, read_exactly
+from vidlift.sources.remote import RemoteReader
 
 __all__ = ["HttpReader", "HttpSource", "public_url"]
 
@@ -157,7 +159,7 @@ class HttpSource:
         size, identity, _ = await self._probe()
         self._compare(size, identity)
 
-    def open(self, piece_bytes: int = 1024 * 1024, *, hash_md5: bool = True) -> HttpReader:
+    def open(self, piece_bytes: int = READ_PIECE_BYTES, *, hash_md5: bool = True) -> HttpReader:
         """A reader of ranges (nothing is requested before the first range)."""
         return HttpReader(self, piece_bytes, hash_md5=hash_md5)
 
@@ -343,6 +345,16 @@ def _retry_after_s(headers: Mapping[str, str]) -> float | None:
     return float(value) if value.isdigit() else None
 
 
+class _Body:
+    """An answer's body being read, and the rest of a chunk cut at a piece's end."""
+
+    __slots__ = ("response", "spare")
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self.response = response
+        self.spare = b""
+
+
 class HttpReader(RemoteReader):
     """Ranges of an :class:`HttpSource`: one ranged GET per range, or one sequential
     stream when the origin ignores ``Range``. Reads one range at a time."""
@@ -350,53 +362,84 @@ class HttpReader(RemoteReader):
     def __init__(self, source: HttpSource, piece_bytes: int, *, hash_md5: bool) -> None:
         super().__init__(source, piece_bytes, hash_md5=hash_md5)
         self.source = source
-        self._stream: aiohttp.ClientResponse | None = None  # a whole-file answer
+        self._stream: _Body | None = None  # a whole-file answer
         self._stream_at = 0  # the stream's next byte
+        self._stream_turn = asyncio.Lock()  # not anyio's: released where a part ends
 
     async def aclose(self) -> None:
         """Close the sequential stream, if one is open."""
         if self._stream is not None:
-            self._stream.close()
+            self._stream.response.close()
             self._stream = None
 
     async def _fetch(self, byte_range: ByteRange) -> AsyncIterator[bytes]:
-        if not self.source.ranges_ignored or self._stream is None:
+        response: aiohttp.ClientResponse | None = None
+        if not self.source.ranges_ignored:
             response = await self.source.open_answer(byte_range)
             if response.status == 206:
                 try:
-                    async for piece in self._pieces(response, byte_range.start, byte_range.end):
+                    body = _Body(response)  # its own: ranges may be read side by side
+                    async for piece in self._pieces(body, byte_range.start, byte_range.end):
                         yield piece
                 finally:
                     response.release()
                 return
-            self.source.note_ranges_ignored()  # a 200: keep it as the stream
-            await self.aclose()
-            self._stream, self._stream_at = response, 0
-        async for piece in self._from_stream(byte_range):
-            yield piece
+            self.source.note_ranges_ignored()  # a 200: the whole file, as a stream
+        # One stream, one range at a time: parts in flight take their turns (each reading
+        # from where the stream is, or from byte 0 again when it is past their start).
+        async with self._stream_turn:
+            if response is not None:
+                if self._stream is None:
+                    self._stream, self._stream_at = _Body(response), 0
+                else:
+                    response.close()  # another range's stream is already open
+            async for piece in self._from_stream(byte_range):
+                yield piece
 
-    async def _pieces(
-        self, response: aiohttp.ClientResponse, position: int, end: int
-    ) -> AsyncIterator[bytes]:
-        """Read ``position``..``end`` (inclusive) from the answer's body, in pieces."""
+    async def _pieces(self, body: _Body, position: int, end: int) -> AsyncIterator[bytes]:
+        """Read ``position``..``end`` (inclusive) from the answer's body: the chunks the
+        connection delivered, as they are (never joined: a copy per byte costs CPU), hashed
+        ``piece_bytes`` at a time. A chunk that runs past a piece (or past ``end``, on a
+        stream) is cut there, its rest kept for the next piece or range."""
         while position <= end:
-            size = min(self._piece_bytes, end + 1 - position)
+            chunks: list[bytes] = []
+            got, wanted = 0, min(self._piece_bytes, end + 1 - position)
+            while got < wanted:
+                chunk = await self._chunk(body, wanted - got)
+                chunks.append(chunk)
+                got += len(chunk)
+            await self._account_all(position, chunks)
+            position += got
+            for chunk in chunks:
+                yield chunk
+
+    async def _chunk(self, body: _Body, limit: int) -> bytes:
+        """The next chunk of the body, at most ``limit`` bytes."""
+        chunk, body.spare = body.spare, b""
+        content = body.response.content
+        if not chunk:
             try:
-                piece = await read_exactly(response.content.read, size, self.source.name)
+                # readchunk() hands over one buffered chunk as it is; readany() joins
+                # every buffered chunk into a new bytes (a copy of each byte).
+                chunk, boundary = await content.readchunk()
+                while not chunk and boundary:  # the end of an HTTP chunk: read on
+                    chunk, boundary = await content.readchunk()
             except VidliftError:
                 raise
             except Exception as exc:
                 raise self.source.mapped(exc) from None
-            await self._account(position, piece)
-            position += size
-            yield piece
+            if not chunk:
+                raise ConnectionDropped(f"{self.source.name}: the answer ended early")
+        if len(chunk) > limit:
+            chunk, body.spare = chunk[:limit], chunk[limit:]
+        return chunk
 
     async def _from_stream(self, byte_range: ByteRange) -> AsyncIterator[bytes]:
         """The range from the sequential stream (reopened from byte 0 when it is past
         the range's start: an origin that ignores Range cannot start elsewhere)."""
         if self._stream is None or self._stream_at > byte_range.start:
             await self.aclose()
-            self._stream, self._stream_at = await self.source.open_answer(None), 0
+            self._stream, self._stream_at = _Body(await self.source.open_answer(None)), 0
         stream = self._stream
         try:
             while self._stream_at < byte_range.start:  # skip (and hash) up to the range

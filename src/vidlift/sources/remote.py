@@ -11,7 +11,7 @@ again for the final digest. Remote sources are never sent zero-copy.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from types import TracebackType
 from typing import Protocol, Self
@@ -55,6 +55,11 @@ async def read_exactly(read: Callable[[int], Awaitable[bytes]], size: int, what:
     return b"".join(parts)
 
 
+def _update_all(digest: hashlib._Hash, chunks: Sequence[bytes]) -> None:
+    for chunk in chunks:
+        digest.update(chunk)
+
+
 class RemoteReader:
     """The common part of HTTP and S3 readers; subclasses implement :meth:`_fetch`."""
 
@@ -89,14 +94,20 @@ class RemoteReader:
 
     async def _account(self, position: int, data: bytes) -> None:
         """Count ``data`` (read at ``position``) and hash it if it extends the md5."""
-        self._bytes_read += len(data)
-        if self._md5 is None or position != self._hashed_upto or not data:
+        await self._account_all(position, (data,))
+
+    async def _account_all(self, position: int, chunks: Sequence[bytes]) -> None:
+        """Count ``chunks`` (read one after another from ``position``) and hash them if
+        they extend the md5: one worker-thread hop for the lot, no joined copy."""
+        size = sum(len(chunk) for chunk in chunks)
+        self._bytes_read += size
+        if self._md5 is None or position != self._hashed_upto or not size:
             return
-        if len(data) >= _THREAD_HASH_MIN_BYTES:
-            await anyio.to_thread.run_sync(self._md5.update, data)
+        if size >= _THREAD_HASH_MIN_BYTES:
+            await anyio.to_thread.run_sync(_update_all, self._md5, chunks)
         else:
-            self._md5.update(data)
-        self._hashed_upto += len(data)
+            _update_all(self._md5, chunks)
+        self._hashed_upto += size
 
     async def iter_range(self, byte_range: ByteRange) -> AsyncIterator[bytes]:
         """The bytes of ``byte_range`` in pieces of at most ``piece_bytes``.

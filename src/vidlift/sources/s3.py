@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from vidlift.client.transport import map_exception
-from vidlift.config import S3SourceSettings
+from vidlift.config import READ_PIECE_BYTES, S3SourceSettings
 from vidlift.errors import (
     ConfigError,
     ConnectError,
@@ -119,7 +119,7 @@ class S3Source:
         size, etag = await self._head()
         self.compare(size, etag)
 
-    def open(self, piece_bytes: int = 1024 * 1024, *, hash_md5: bool = True) -> S3Reader:
+    def open(self, piece_bytes: int = READ_PIECE_BYTES, *, hash_md5: bool = True) -> S3Reader:
         """A reader of ranges (nothing is requested before the first range)."""
         return S3Reader(self, piece_bytes, hash_md5=hash_md5)
 

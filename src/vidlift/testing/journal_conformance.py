@@ -490,15 +490,30 @@ async def _ids(records: list[JobRecord]) -> list[str]:
 
 async def check_claims_in_queue_order_once(journal: FleetJournal) -> None:
     """Claims hand out runnable jobs in queue order, each to one worker; a settled job
-    is never handed out; a job given back is handed out again."""
+    is never handed out; a job given back is handed out again. ``held`` counts what a
+    worker holds: claimed, not settled or given back."""
     await journal.add_entries(sample_entry(n) for n in range(6))
     await journal.mark_failed("job-2", "x")
     assert await _ids(await journal.claim("w1", 2, 30.0)) == ["job-0", "job-1"]
     assert await _ids(await journal.claim("w2", 2, 30.0)) == ["job-3", "job-4"]
+    assert (journal.held("w1"), journal.held("w2"), journal.held("w3")) == (2, 2, 0)
     await walk_to(journal, "job-0", JobState.DONE)
     await journal.release("job-1")
+    assert journal.held("w1") == 0
     assert await _ids(await journal.claim("w2", 5, 30.0)) == ["job-1", "job-5"]
+    assert journal.held("w2") == 4
     assert await journal.claim("w3", 5, 30.0) == []
+
+
+async def check_claims_skip_what_a_worker_cannot_read(journal: FleetJournal) -> None:
+    """A job given back by a worker that cannot read its file is not claimed again by
+    that worker (``skip``), but is by the others."""
+    await journal.add_entries(sample_entry(n) for n in range(3))
+    assert await _ids(await journal.claim("w1", 1, 30.0)) == ["job-0"]
+    await journal.release("job-0")
+    assert await _ids(await journal.claim("w1", 2, 30.0, skip={"job-0"})) == ["job-1", "job-2"]
+    assert await journal.claim("w1", 2, 30.0, skip={"job-0"}) == []
+    assert await _ids(await journal.claim("w2", 2, 30.0, skip={"job-9"})) == ["job-0"]
 
 
 async def check_expired_lease_is_taken_over(journal: FleetJournal) -> None:
@@ -543,6 +558,7 @@ async def check_shared_token_bucket(journal: FleetJournal) -> None:
 
 FLEET_CHECKS: tuple[FleetCheck, ...] = (
     check_claims_in_queue_order_once,
+    check_claims_skip_what_a_worker_cannot_read,
     check_expired_lease_is_taken_over,
     check_worker_registry,
     check_shared_token_bucket,

@@ -20,6 +20,7 @@ for ever), are what real origins do:
 - ``delay_s``: wait that long before the body (for read timeouts).
 - ``validators``: False to send neither ETag nor Last-Modified.
 - ``require_headers``: headers a request must carry (else 403), for private origins.
+- ``require_query``: the query string a request must carry (else 403): a signed URL.
 
 :attr:`Origin.requests` lists what was asked (path, Range header, status, body bytes
 sent), never the query string or the headers' values.
@@ -56,6 +57,7 @@ class OriginFault:
     delay_s: float = 0.0
     validators: bool = True
     require_headers: Mapping[str, str] = field(default_factory=dict)
+    require_query: str | None = None  # a signed URL: its query string or 403
     times: int | None = None
 
 
@@ -196,6 +198,8 @@ class Origin:
         for header, value in fault.require_headers.items():
             if request.headers.get(header) != value:
                 return self._answer(request, name, web.Response(status=403))
+        if fault.require_query is not None and request.query_string != fault.require_query:
+            return self._answer(request, name, web.Response(status=403))
         if fault.status is not None:
             return self._answer(request, name, web.Response(status=fault.status))
         headers = {"Accept-Ranges": "bytes", "Content-Type": "video/mp4"}

@@ -19,6 +19,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Awaitable, Callable
 
+import anyio
+import anyio.lowlevel
+
 from vidlift.errors import VidliftError
 from vidlift.protocol.ranges import ByteRange
 from vidlift.sources.base import Source, SourceReader
@@ -79,6 +82,31 @@ async def check_without_md5(source: Source, data: bytes) -> None:
         assert await _read(reader, 0, min(99, len(data) - 1)) == data[:100]
 
 
+async def check_ranges_side_by_side(source: Source, data: bytes) -> None:
+    """Several ranges of one reader read at the same time (v2's parts in flight), their
+    pieces interleaved: each range gets its own bytes, and the md5 is the whole source's."""
+    bounds = [
+        (s, min(s + len(data) // 3, len(data)) - 1) for s in range(0, len(data), 1 + len(data) // 3)
+    ]
+    got: dict[int, bytes] = {}
+
+    async def read(start: int, end: int) -> None:
+        pieces = []
+        async for piece in reader.iter_range(ByteRange(start, end)):
+            assert 0 < len(piece) <= PIECE_BYTES, "pieces too big or empty"
+            pieces.append(piece)
+            await anyio.lowlevel.checkpoint()  # let the other ranges read in between
+        got[start] = b"".join(pieces)
+
+    async with source.open(PIECE_BYTES) as reader:
+        async with anyio.create_task_group() as group:
+            for start, end in bounds:
+                group.start_soon(read, start, end)
+        assert await reader.md5_hexdigest() == hashlib.md5(data).hexdigest()
+    for start, end in bounds:
+        assert got[start] == data[start : end + 1], f"range {start}-{end} got other bytes"
+
+
 async def check_ranges_beyond_the_end_are_refused(source: Source, data: bytes) -> None:
     """Asking for bytes the source does not have is a bug, not a read."""
     async with source.open(PIECE_BYTES) as reader:
@@ -94,5 +122,6 @@ SOURCE_CHECKS: tuple[SourceCheck, ...] = (
     check_ranges_in_order_hash_once,
     check_out_of_order_and_md5,
     check_without_md5,
+    check_ranges_side_by_side,
     check_ranges_beyond_the_end_are_refused,
 )

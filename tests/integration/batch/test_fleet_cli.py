@@ -7,7 +7,9 @@ paused worker's late write is refused (it lets the job go)."""
 from __future__ import annotations
 
 import json
+import shutil
 import signal
+import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,8 +24,9 @@ from tests.postgres import POSTGRES_URL, pg_url
 from vidlift.testing.emulator import Emulator
 from vidlift.testing.library import write_sample_library
 
-from .conftest import SECRET, KiB, cli_env, run_cli
+from .conftest import SECRET, CliResult, KiB, cli_env, emulator_config, run_cli
 from .test_run_cli import assert_migrated
+from .test_run_v2 import assert_v2_migrated, v2_env
 
 __all__ = ["pg_url"]
 
@@ -112,6 +115,17 @@ async def test_three_workers_one_killed_one_paused(
     assert max(row["lease_generation"] for row in rows) >= 2  # taken over
     api_calls = emulator.request_counts().get("api", 0)
     print(f"API calls per file with a kill and a take-over: {api_calls / COUNT:.2f}")
+    # Bytes re-sent on take-over: what the platform received beyond the library's size.
+    # Each take-over resumes from the platform's ranges, so at most the segment each
+    # stopped worker had in flight is sent twice (64 KiB segments, one file each).
+    library = sum(path.stat().st_size for path in (manifest.parent / "videos").iterdir())
+    resent = emulator.request_counts()["bytes_received"] - library
+    status = await run_cli(["status", "--journal", pg_url], env)
+    print(f"bytes re-sent on take-over: {resent} of {library}; vidlift status says:")
+    print(status.stdout)
+    assert 0 <= resent <= 2 * 64 * KiB
+    assert status.code == 0 and "workers: 3" in status.stdout, status.stderr
+    assert "by the workers (re-sent bytes count again" in status.stdout
     sleeper_log = b"".join(logs[1]).decode()
     events = [json.loads(line) for line in sleeper_log.splitlines() if line.startswith("{")]
     assert any(e.get("event") == "job_interrupted" and e.get("job_id") == stolen for e in events), (
@@ -167,3 +181,82 @@ async def test_fleet_commands_fail_cleanly(emulator: Emulator, tmp_path: Path) -
     assert missing.code == 2 and "nope.csv: manifest not found" in missing.stderr
     usage = await run_cli(["worker"], env)
     assert usage.code == 2 and "--journal" in usage.stderr
+
+
+async def test_workers_on_v2_take_the_site_id_from_flag_or_environment(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """`vidlift worker --api v2 --site-id ID` (and VIDLIFT_API / VIDLIFT_SITE_ID): two
+    workers share the queue on JW's v2 API, one media per row, byte-identical."""
+    async with Emulator(emulator_config(tmp_path)) as emu:
+        manifest = write_sample_library(tmp_path / "lib", 4, sizes=(60 * KiB, 130 * KiB))
+        env = v2_env(emu) | FLEET_ENV
+        queued = await run_cli(["enqueue", str(manifest), "--journal", pg_url], env)
+        assert queued.code == 0, queued.stderr
+        by_flag = {k: v for k, v in env.items() if k not in ("VIDLIFT_API", "VIDLIFT_SITE_ID")}
+        args = ["worker", "--journal", pg_url, "--concurrency", "1"]
+        results: list[CliResult] = []
+
+        async def work(args: list[str], env: dict[str, str]) -> None:
+            results.append(await run_cli(args, env))
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(work, [*args, "--api", "v2", "--site-id", emu.site_id], by_flag)
+            group.start_soon(work, args, env)
+        for result in results:
+            assert result.code == 0, result.stderr
+            assert "Traceback" not in result.stderr and emu.api_secret not in result.stderr
+        assert_v2_migrated(emu, manifest, 4)
+        assert emu.request_counts().get("api", 0) == 0  # nothing went to the v1 API
+        usage = await run_cli([*args, "--api", "v2"], by_flag)
+        assert usage.code == 2 and "VIDLIFT_SITE_ID" in usage.stderr, usage.stderr
+
+
+def _hiding(folder: Path) -> list[str] | None:
+    """A command prefix that runs a program with ``folder`` hidden (an empty tmpfs
+    mounted over it in a mount namespace of its own): a host that does not have it."""
+    for prefix in (["unshare", "--mount"], ["unshare", "--mount", "--map-root-user"]):
+        probe = [*prefix, "sh", "-c", 'mount -t tmpfs none "$0"', str(folder)]
+        if shutil.which("unshare") and subprocess.run(probe, check=False).returncode == 0:
+            return [*prefix, "sh", "-c", 'mount -t tmpfs none "$0" && exec "$@"']
+    return None
+
+
+async def test_a_worker_that_cannot_read_a_file_leaves_it_to_another(
+    emulator: Emulator, tmp_path: Path, pg_url: str
+) -> None:
+    """Worker A runs where one source file is not mounted: it gives that job back, says
+    so, does the others and ends (exit 0, nothing failed); worker B, which can read the
+    file, does that job. Every file once, byte-identical."""
+    manifest = write_sample_library(tmp_path / "lib", 3, sizes=(50 * KiB, 80 * KiB))
+    videos = manifest.parent / "videos"
+    elsewhere = manifest.parent / "only-on-b"  # clip-001 is reached through a symbolic link
+    elsewhere.mkdir()
+    (videos / "clip-001.mp4").rename(elsewhere / "clip-001.mp4")
+    (videos / "clip-001.mp4").symlink_to(elsewhere / "clip-001.mp4")
+    hide = _hiding(elsewhere)
+    if hide is None:
+        pytest.skip("needs mount namespaces (unshare --mount) to hide a folder from one worker")
+    env = cli_env(emulator) | FLEET_ENV
+    assert (await run_cli(["enqueue", str(manifest), "--journal", pg_url], env)).code == 0
+    args = ["-m", "vidlift", "worker", "--journal", pg_url, "--concurrency", "2"]
+    a = await anyio.run_process(
+        [*hide, str(elsewhere), sys.executable, *args], env=env, check=False
+    )
+    a_err = a.stderr.decode()
+    assert a.returncode == 0, a_err
+    assert f"job legacy-001: cannot read {videos / 'clip-001.mp4'} on this host" in a_err
+    assert "left for another worker" in a_err and "this worker left 1 job" in a_err
+    assert "2 done, 0 failed" in a_err and "Traceback" not in a_err
+    schema = pg_url.rsplit("schema=", 1)[1]
+    db = await asyncpg.connect(POSTGRES_URL, server_settings={"search_path": schema})
+    try:
+        row = await db.fetchrow("SELECT state, attempts, lease_owner FROM jobs WHERE seq = 1")
+        assert dict(row) == {"state": "pending", "attempts": 0, "lease_owner": None}
+        b = await run_cli(["worker", "--journal", pg_url], env)
+        assert b.code == 0 and "3 done, 0 failed, 0 left" in b.stderr, b.stderr
+        states = await db.fetch("SELECT state FROM jobs ORDER BY seq")
+    finally:
+        await db.close()
+    assert [r["state"] for r in states] == ["done"] * 3
+    assert_migrated(emulator, manifest, 3)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 import vidlift
 from vidlift import BatchSettings, JobState, SqliteJournal, run_batch
-from vidlift.config import RetrySettings, UploadSettings
+from vidlift.config import Limits, RetrySettings, UploadSettings
 from vidlift.platforms.v1 import MARKER_FIELD
 from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.models import CreateAnswer
@@ -28,7 +29,7 @@ def settings(concurrency: int = 4, attempts: int = 12) -> BatchSettings:
         piece_bytes=16 * KiB,
         retry=RetrySettings(max_attempts=attempts, base_delay_s=0.01, max_delay_s=0.1),
     )
-    return BatchSettings(concurrency=concurrency, upload=upload, grace_s=1.0)
+    return BatchSettings(limits=Limits(files_in_flight=concurrency), upload=upload, grace_s=1.0)
 
 
 async def batch(
@@ -214,3 +215,23 @@ async def test_a_look_up_never_adopts_another_librarys_video(
     assert emulator.request_counts().get("api_update", 0) == 0  # the other video untouched
     untouched = emulator.video(other.video_key)
     assert untouched is not None and untouched.status == "created"
+
+
+async def test_a_library_caller_gets_auto_limits_resolved_by_run_batch(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    # Small files (at most 400 KiB, 8 MiB segments): auto picks the most files in flight.
+    manifest = write_sample_library(tmp_path / "lib", 3, sizes=SIZES)
+    journal = await SqliteJournal.open(tmp_path / "j.sqlite")
+    events: list[vidlift.BatchEvent] = []
+    auto = BatchSettings(upload=replace(settings().upload, chunk_size_bytes=8 * 1024 * KiB))
+    assert auto.limits.files_in_flight == 0  # AUTO: the default
+    try:
+        outcome = await batch(emulator, manifest, journal, settings=auto, on_event=events.append)
+    finally:
+        await journal.close()
+    assert outcome.done == 3 and outcome.failed == 0
+    assert isinstance(events[0], vidlift.BatchStarted)  # before any job
+    (started,) = [e for e in events if isinstance(e, vidlift.BatchStarted)]
+    assert started.limits.files_in_flight == 64 and started.limits.connections == 132
+    one_identical_video_per_job(emulator, manifest, 3)

@@ -95,6 +95,27 @@ async def test_renewal_reports_a_lost_lease_and_unclaimed_writes_wait(
     assert await first.expired_leases() == 0
 
 
+async def test_a_held_jobs_write_never_overwrites_a_change_made_meanwhile(
+    two: tuple[PostgresJournal, PostgresJournal],
+) -> None:
+    """A held job's write goes in one statement from the row as the worker last saw it,
+    only if the row is still that version: the manifest queued again with a new title
+    while the job waited in the worker is kept, not overwritten by the stale row."""
+    worker, enqueuer = two
+    await enqueuer.add_entries([sample_entry(1)])
+    assert [r.metadata.title for r in await worker.claim("A", 1, 30.0)] == ["Clip 1 — été"]
+    await enqueuer.add_entries([sample_entry(1, title="Renamed")])
+    assert await worker.bump_attempts("job-1") == 1
+    await worker.mark_creating("job-1")  # the fast path again, from the fresh row
+    record = await enqueuer.get("job-1")
+    assert record is not None
+    assert (record.metadata.title, record.state, record.attempts) == (
+        "Renamed",
+        JobState.CREATING,
+        1,
+    )
+
+
 async def test_schema_is_versioned_and_shared(pg_url: str) -> None:
     async with await PostgresJournal.open(pg_url) as journal:
         await journal.add_entries([sample_entry(1)])

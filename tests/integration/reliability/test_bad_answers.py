@@ -23,7 +23,7 @@ from tests.unit.protocol.samples import BILLION_LAUGHS_XML, XXE_XML
 from vidlift import BatchSettings, SqliteJournal, run_batch
 from vidlift.client.api import ApiClient
 from vidlift.client.transport import AiohttpTransport, HttpRequest, HttpResponse
-from vidlift.config import Credentials, RetrySettings, Timeouts, UploadSettings
+from vidlift.config import Credentials, Limits, RetrySettings, Timeouts, UploadSettings
 from vidlift.errors import ConnectionDropped, RateLimited
 from vidlift.jobs.events import BatchEvent, JobRetrying
 from vidlift.jobs.policy import RetryPolicy, Verdict
@@ -64,7 +64,7 @@ def fast_settings(**upload: object) -> BatchSettings:
         retry=RetrySettings(max_attempts=ATTEMPTS, base_delay_s=0.01, max_delay_s=0.05),
         **upload,  # type: ignore[arg-type]
     )
-    return BatchSettings(concurrency=3, upload=settings, grace_s=1.0)
+    return BatchSettings(limits=Limits(files_in_flight=3), upload=settings, grace_s=1.0)
 
 
 @dataclass

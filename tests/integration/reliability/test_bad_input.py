@@ -18,7 +18,7 @@ import anyio
 import pytest
 
 from vidlift import BatchSettings, SqliteJournal, run_batch
-from vidlift.config import RetrySettings, UploadSettings
+from vidlift.config import Limits, RetrySettings, UploadSettings
 from vidlift.jobs.ingest import ingest_manifest
 from vidlift.journal.state import JobState
 from vidlift.testing.emulator import Emulator, EmulatorConfig, FaultPlan
@@ -116,7 +116,7 @@ def settings() -> BatchSettings:
         chunk_size_bytes=64 * 1024,
         retry=RetrySettings(max_attempts=3, base_delay_s=0.01, max_delay_s=0.05),
     )
-    return BatchSettings(concurrency=2, upload=upload)
+    return BatchSettings(limits=Limits(files_in_flight=2), upload=upload)
 
 
 @pytest.mark.parametrize("when", ["at-ingest", "after-queued"])

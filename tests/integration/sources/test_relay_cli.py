@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 import os
 import signal
 import sys
@@ -171,3 +172,102 @@ async def test_kill_9_mid_relay_then_resume_rereads_only_what_is_missing(
     reread = origin.body_bytes("big.mp4") - read_before
     assert reread <= len(data) + 3 * 64 * KiB
     assert origin.body_bytes("big.mp4") < 2 * len(data) + 3 * 64 * KiB
+
+
+async def test_v2_relay_killed_9_resumes_checking_held_parts_against_the_source(
+    emulator: Emulator, origin: Origin, tmp_path: Path
+) -> None:
+    """`--api v2` from a URL: parts stream from the origin; after kill -9 the new run
+    compares each part the platform holds (its ETag) with the md5 of the same range read
+    again from the origin, sends only the rest, and completes one media."""
+    mib = 1024 * KiB
+    data = os.urandom(11 * mib)  # three parts of 5 MiB (the last 1 MiB)
+    origin.add("long.mp4", data)
+    origin.fault("long.mp4", OriginFault(delay_s=0.05))
+    listed = manifest(tmp_path / "urls.csv", "download_url", {"long.mp4": origin.url("long.mp4")})
+    env = env_for(emulator)
+    del env["VIDLIFT_API_KEY"]
+    env.update(VIDLIFT_API="v2", VIDLIFT_SITE_ID=emulator.site_id)
+    args = [sys.executable, "-m", "vidlift", "run", str(listed), "--chunk-size", "5MiB"]
+    process = await anyio.open_process([*args, "--parts-in-flight", "1"], env=env)
+    with anyio.fail_after(120):
+        await emulator.wait_until(
+            lambda: emulator.request_counts().get("part_ok", 0) >= 1, timeout_s=120
+        )
+    process.kill()
+    assert await process.wait() == -signal.SIGKILL
+    held = emulator.request_counts()["part_ok"]
+    origin.fault("long.mp4", None)
+    code, out, err = await run([str(listed), "--chunk-size", "5MiB"], env)
+    assert code == 0, err
+    assert "Traceback" not in err and emulator.api_secret not in out + err
+    media = emulator.media()
+    assert len(media) == 1 and media[0].md5 == hashlib.md5(data).hexdigest()
+    assert emulator.request_counts()["part_ok"] <= 3 + held  # nothing stored twice but the kill's
+
+
+async def test_a_missing_url_fails_its_row_naming_host_and_path_never_the_query(
+    emulator: Emulator, origin: Origin, tmp_path: Path
+) -> None:
+    origin.add("here.mp4", os.urandom(70 * KiB))
+    refs = {
+        "here.mp4": origin.url("here.mp4"),
+        "gone.mp4": origin.url("gone.mp4", query=SIGNATURE),
+    }
+    listed = manifest(tmp_path / "urls.csv", "download_url", refs)
+    args = [str(listed), "--chunk-size", CHUNK, "--log-format", "json"]
+    code, out, err = await run(args, env_for(emulator))
+    # A URL's size is learned when its job opens it: the log and the totals say it.
+    events = [json.loads(line) for line in (out + err).splitlines() if line.startswith("{")]
+    done = [e for e in events if e.get("event") == "job_done"]
+    assert [e["size_bytes"] for e in done] == [70 * KiB], done
+    assert events[-1]["event"] == "summary" and events[-1]["bytes_total"] == 70 * KiB
+    assert code == 1, err
+    assert "Traceback" not in err and SIGNATURE.split("=")[1] not in out + err
+    failed = [line for line in err.splitlines() if "failed:" in line]
+    assert len(failed) == 1, err
+    assert failed[0].strip().startswith("failed: urls.csv:3: ") and "/gone.mp4" in failed[0]
+    assert "None" not in failed[0]
+    assert [video.title for video in emulator.videos()] == ["here.mp4"]
+
+
+async def test_an_origin_that_ignores_range_is_one_json_notice_in_a_json_log(
+    emulator: Emulator, origin: Origin, tmp_path: Path
+) -> None:
+    """The notice about an origin that ignores Range is an event of the log (one JSON
+    object per line), not a bare line in the middle of it; the file still migrates."""
+    data = os.urandom(300 * KiB)
+    origin.add("whole.mp4", data)
+    origin.fault("whole.mp4", OriginFault(ignore_range=True))
+    listed = manifest(tmp_path / "urls.csv", "download_url", {"whole.mp4": origin.url("whole.mp4")})
+    args = [str(listed), "--chunk-size", CHUNK, "--log-format", "json"]
+    code, out, err = await run(args, env_for(emulator))
+    assert code == 0, err
+    lines = [line for line in (out + err).splitlines() if line.strip()]
+    stray = [line for line in lines if not line.startswith(("{", "vidlift: "))]
+    assert stray == [], stray
+    notices = [json.loads(line) for line in lines if '"source_notice"' in line]
+    assert len(notices) == 1 and "ignores Range" in notices[0]["message"], notices
+    assert stored_md5s(emulator) == {"whole.mp4": [hashlib.md5(data).hexdigest()]}
+
+
+async def test_a_signed_url_is_read_with_its_query_though_the_journal_stores_it_without(
+    emulator: Emulator, origin: Origin, tmp_path: Path
+) -> None:
+    """A signed CDN or S3 URL: the origin answers 403 without its query. The journal keeps
+    the URL without the query (a secret), the run reads with the whole URL from the
+    manifest; a later run from the same manifest does too."""
+    data = os.urandom(150 * KiB)
+    origin.add("signed.mp4", data)
+    origin.fault("signed.mp4", OriginFault(require_query=SIGNATURE))
+    listed = manifest(
+        tmp_path / "urls.csv",
+        "download_url",
+        {"signed.mp4": origin.url("signed.mp4", query=SIGNATURE)},
+    )
+    code, out, err = await run([str(listed), "--chunk-size", CHUNK], env_for(emulator))
+    assert code == 0, err
+    assert SIGNATURE.split("=")[1] not in out + err
+    assert SIGNATURE.encode() not in (tmp_path / "urls.csv.vidlift.sqlite").read_bytes()
+    assert stored_md5s(emulator) == {"signed.mp4": [hashlib.md5(data).hexdigest()]}
+    assert {r.status for r in origin.requests} <= {200, 206}  # never asked without it

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from vidlift.cli.settings import RunConfig, auto_concurrency, load_run_config
-from vidlift.config import MiB
+from vidlift.cli.settings import RunConfig, load_run_config
+from vidlift.config import AUTO, MiB, auto_files_in_flight
 from vidlift.errors import ConfigError
 
 EXAMPLE = Path(__file__).parents[3] / "configs" / "vidlift.example.toml"
@@ -21,11 +21,11 @@ def test_example_config_lists_every_setting_with_its_default() -> None:
     # Credentials are commented out on purpose; bwlimit, site_id and the S3 endpoint have
     # no default.
     commented = {"api_key", "api_secret", "bwlimit", "site_id", "s3_endpoint_url"}
-    assert set(documented) | commented == set(RunConfig.model_fields)
-    defaults = RunConfig()
-    from_file = RunConfig.model_validate(documented)
+    assert set(documented) | commented == RunConfig.keys()
+    defaults = RunConfig().model_dump(by_alias=True)
+    from_file = RunConfig.model_validate(documented).model_dump(by_alias=True)
     for name in documented:
-        assert getattr(from_file, name) == getattr(defaults, name), name
+        assert from_file[name] == defaults[name], name
     for name in commented:
         assert f"# {name} = " in text
 
@@ -35,8 +35,8 @@ def test_flags_beat_env_beat_file_beat_defaults(tmp_path: Path) -> None:
     config.write_text('[vidlift]\nconcurrency = 3\nchunk_size = "1MiB"\nmax_attempts = 2\n')
     env = {"VIDLIFT_CHUNK_SIZE": "2MiB", "VIDLIFT_MAX_ATTEMPTS": "4", "OTHER": "x"}
     loaded = load_run_config({"max_attempts": 5, "endpoint": None}, config_file=config, env=env)
-    assert loaded.concurrency == 3  # file
-    assert loaded.chunk_size == 2 * 1024 * 1024  # env beats file
+    assert loaded.files_in_flight == 3  # file
+    assert loaded.chunk_size_bytes == 2 * 1024 * 1024  # env beats file
     assert loaded.max_attempts == 5  # flag beats env
     assert loaded.endpoint == RunConfig().endpoint  # default
 
@@ -46,15 +46,18 @@ def test_flags_beat_env_beat_file_beat_defaults(tmp_path: Path) -> None:
     [(None, 8), (0, 8), (20 * MiB, 8), (8 * MiB, 8), (2 * MiB, 32), (256 * 1024, 64), (1, 64)],
 )
 def test_auto_concurrency_grows_for_small_files(mean: float | None, expected: int) -> None:
-    assert auto_concurrency(mean, 8 * MiB) == expected
-    assert RunConfig().batch_settings(mean).concurrency == expected  # auto is the default
+    assert auto_files_in_flight(mean, 8 * MiB) == expected
+    limits = RunConfig().batch_settings().limits  # auto is the default
+    assert limits.resolved(mean, 8 * MiB).files_in_flight == expected
 
 
 def test_a_number_or_auto_from_any_source(tmp_path: Path) -> None:
     env = {"VIDLIFT_CONCURRENCY": "16"}
-    assert load_run_config({}, config_file=None, env=env).batch_settings(1).concurrency == 16
+    loaded = load_run_config({}, config_file=None, env=env)
+    assert loaded.batch_settings().limits.files_in_flight == 16
     flags = {"concurrency": "auto"}
-    assert load_run_config(flags, config_file=None, env=env).concurrency == "auto"
+    assert load_run_config(flags, config_file=None, env=env).files_in_flight == "auto"
+    assert load_run_config(flags, config_file=None, env=env).limits().files_in_flight == AUTO
     with pytest.raises(ConfigError, match="concurrency"):
         load_run_config({"concurrency": "lots"}, config_file=None, env={})
 

@@ -95,3 +95,12 @@ def test_file_states_for_the_display() -> None:
 )
 def test_human_duration(seconds: float | None, text: str) -> None:
     assert human_duration(seconds) == text
+
+
+def test_the_files_in_flight_come_from_the_batch_itself() -> None:
+    from vidlift.config import Limits
+    from vidlift.jobs.events import BatchStarted
+
+    view = BatchView(clock=Clock())
+    view.apply(BatchStarted(Limits().resolved(256 * 1024, 8 * MiB)))
+    assert view.summary()["concurrency"] == 64

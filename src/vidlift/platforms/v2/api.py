@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from pydantic import BaseModel
 
 from vidlift.client.transport import HttpRequest, HttpResponse, Transport
+from vidlift.config import DEFAULT_CHUNK_SIZE_BYTES, Limits, MiB, Timeouts
 from vidlift.errors import (
     AnswerParseError,
     ApiError,
@@ -38,7 +39,6 @@ from vidlift.platforms.v2.models import (
 __all__ = ["DEFAULT_ENDPOINT", "V2Api", "V2Settings"]
 
 DEFAULT_ENDPOINT = "https://api.jwplayer.com"
-_MiB = 1024 * 1024
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
@@ -56,11 +56,11 @@ class V2Settings:
     site_id: str
     api_secret: str = field(repr=False)
     endpoint: str = DEFAULT_ENDPOINT
-    part_floor_bytes: int = 8 * _MiB
-    parts_in_flight: int = 4
-    bytes_in_flight: int = 256 * _MiB
+    part_floor_bytes: int = DEFAULT_CHUNK_SIZE_BYTES
+    parts_in_flight: int = Limits().parts_in_flight
+    bytes_in_flight: int = 256 * MiB
     page_length: int = 1000
-    api_timeout_s: float = 60.0
+    api_timeout_s: float = Timeouts().api_s
     zero_copy: bool = True
     verify_md5: bool = True
 

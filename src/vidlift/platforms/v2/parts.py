@@ -54,9 +54,15 @@ def _md5_of_fd(fd: int, offset: int, length: int) -> str:
 
 
 async def hash_range(reader: RangeReader, byte_range: ByteRange) -> str:
-    """The md5 (hex) of a range of the source, read in a worker thread."""
-    piece = reader.file_slice(byte_range, None)
-    return await asyncio.to_thread(_md5_of_fd, piece.fd, piece.offset, piece.length)
+    """The md5 (hex) of a range of the source: a local file is read in a worker thread; a
+    remote source (URL, bucket) is read again over the network, range by range."""
+    if reader.can_zero_copy:
+        piece = reader.file_slice(byte_range, None)
+        return await asyncio.to_thread(_md5_of_fd, piece.fd, piece.offset, piece.length)
+    digest = hashlib.md5(usedforsecurity=False)
+    async for chunk in reader.iter_range(byte_range):
+        digest.update(chunk)
+    return digest.hexdigest()
 
 
 async def _streamed(
