@@ -32,7 +32,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
-from vidlift.errors import JournalError, LeaseLost
+from vidlift.errors import IllegalTransition, JournalError, LeaseLost
 from vidlift.journal import postgres_schema as sql
 from vidlift.journal import transitions
 from vidlift.journal.base import JobCounts, JobFailure, JobRecord
@@ -250,11 +250,15 @@ class PostgresJournal:
         self, job_id: str, change: transitions.Change, durable: bool
     ) -> JobRecord | None:
         """A held job's write in one round trip (FENCED_UPDATE), from the row as this
-        journal last saw it; None when that row changed since (the caller then locks)."""
+        journal last saw it; None when that row changed since, or the change does not
+        apply to it (the caller then locks the row, checks the lease, decides again)."""
         lease, seen = self._held.get(job_id), self._rows.get(job_id)
         if lease is None or seen is None:
             return None
-        record = change(seen[0], self._clock.now())
+        try:
+            record = change(seen[0], self._clock.now())
+        except IllegalTransition:
+            return None
         settled = record.state in SETTLED_STATES
         args = (*sql.pg_row(record), settled, seen[1], lease.worker_id, lease.generation, durable)
         with _mapped(self.name):
