@@ -53,7 +53,7 @@ async def test_fifty_files_cost_at_most_1_1_calls_each(tmp_path: Path) -> None:
         assert len(batches) == 1  # 50 videos, batches of 50
 
 
-async def test_the_listing_confirms_md5_and_a_missed_video_is_shown(
+async def test_batches_that_do_not_fill_are_listed_and_confirm_every_md5(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     manifest = write_sample_library(tmp_path / "lib", 6, sizes=(8 * KiB,))
