@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         JobVerifying,
         LibrarySurveyed,
         ManifestProblemFound,
+        PosterFailed,
         SourceNoticed,
     )
     from vidlift.jobs.facade import Client, UploadResult
@@ -73,6 +74,7 @@ __all__ = [
     "Limits",
     "ManifestProblemFound",
     "MemoryJournal",
+    "PosterFailed",
     "RangesShrank",
     "RetrySettings",
     "SegmentRejected",
@@ -119,6 +121,7 @@ _EXPORTS = {
     "Limits": "vidlift.config",
     "ManifestProblemFound": "vidlift.jobs.events",
     "MemoryJournal": "vidlift.journal.memory",
+    "PosterFailed": "vidlift.jobs.events",
     "RangesShrank": "vidlift.errors",
     "RetrySettings": "vidlift.config",
     "SegmentRejected": "vidlift.errors",

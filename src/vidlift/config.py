@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_API_FORMAT",
     "DEFAULT_CHUNK_SIZE_BYTES",
     "DEFAULT_ENDPOINT",
+    "DEFAULT_UPLOAD_METHOD",
     "READ_PIECE_BYTES",
     "MiB",
     "Credentials",
@@ -31,6 +32,7 @@ __all__ = [
     "S3SourceSettings",
     "SourceSettings",
     "Timeouts",
+    "UploadMethod",
     "UploadSettings",
     "auto_files_in_flight",
     "parse_size",
@@ -44,6 +46,9 @@ DEFAULT_CHUNK_SIZE_BYTES = 8 * MiB
 READ_PIECE_BYTES = 1 * MiB
 ApiFormat = Literal["json", "xml"]  # what the v1 API answers in
 DEFAULT_API_FORMAT: ApiFormat = "json"
+# v1: resumable segments, or "s3": each file in one signed PUT (not resumable).
+UploadMethod = Literal["multipart", "s3"]
+DEFAULT_UPLOAD_METHOD: UploadMethod = "multipart"
 # A limit set to AUTO is chosen by vidlift at run time (see Limits).
 AUTO = 0
 
@@ -167,6 +172,7 @@ class UploadSettings:
 
     chunk_size_bytes: int = DEFAULT_CHUNK_SIZE_BYTES
     api_format: ApiFormat = DEFAULT_API_FORMAT
+    upload_method: UploadMethod = DEFAULT_UPLOAD_METHOD  # v1 only
     piece_bytes: int = READ_PIECE_BYTES
     verify_tls: bool = True
     verify_md5: bool = True
@@ -181,6 +187,8 @@ class UploadSettings:
             raise ConfigError("chunk_size_bytes must be at least 1 byte")
         if self.api_format not in ("json", "xml"):
             raise ConfigError("api_format must be json or xml")
+        if self.upload_method not in ("multipart", "s3"):
+            raise ConfigError("upload_method must be multipart or s3")
 
 
 # concurrency = "auto": this many files in flight at least, and at most.

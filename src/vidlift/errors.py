@@ -16,6 +16,10 @@ Every error vidlift raises on purpose is a :class:`VidliftError`. The tree::
     │   ├── AnswerParseError         malformed or unsafe body (bad XML/JSON, DTD, pickle)
     │   └── RangeHeaderError         a Range answer that is garbage or beyond the total
     ├── PlatformUnreachable          no answer from the platform for too long: stop the batch
+    ├── Processing                   the platform is processing a video (--wait-ready)
+    │   ├── StillProcessing          not ready yet: ask again later
+    │   └── ProcessingFailed         the platform could not process it: its message
+    ├── PosterNotSet                 a row's poster could not be set (reported, not fatal)
     ├── TransportError               the request may or may not have reached the server
     │   ├── ConnectError             could not connect (nothing was sent)
     │   ├── RequestTimeout           no answer in time
@@ -56,6 +60,9 @@ __all__ = [
     "NonceReused",
     "PartLinkRefused",
     "PlatformUnreachable",
+    "PosterNotSet",
+    "Processing",
+    "ProcessingFailed",
     "ProgrammingError",
     "RangeHeaderError",
     "RangesShrank",
@@ -66,6 +73,7 @@ __all__ = [
     "SourceChanged",
     "SourceError",
     "SourceUnavailable",
+    "StillProcessing",
     "TransportError",
     "UploadError",
     "UploadGone",
@@ -253,6 +261,37 @@ class VideoMissing(ApiError):
 class PlatformUnreachable(VidliftError):
     """The platform answered nothing for longer than ``unreachable_s``: the batch stops
     with every job left as it was, so that the next run simply goes on."""
+
+
+class Processing(VidliftError):
+    """About a video's processing after its upload (``--wait-ready``): its key, the
+    status the platform reported and, when it failed, the platform's message."""
+
+    def __init__(self, video_key: str, status: str, message: str | None = None) -> None:
+        self.video_key = video_key
+        self.status = status
+        self.platform_message = message
+        super().__init__(self._text())
+
+    def _text(self) -> str:
+        return f"video {self.video_key} is {self.status} on the platform"
+
+
+class StillProcessing(Processing):
+    """The upload is verified; the platform has not finished processing it: ask again."""
+
+
+class ProcessingFailed(Processing):
+    """The platform could not process the uploaded file (its status is ``failed``)."""
+
+    def _text(self) -> str:
+        reason = self.platform_message or "no reason given"
+        return f"the platform failed to process video {self.video_key}: {reason}"
+
+
+class PosterNotSet(VidliftError):
+    """The poster from a row's ``thumbnail_download_url`` could not be set. Reported, never
+    fatal: the video itself is done."""
 
 
 class RateLimited(ApiError):

@@ -30,6 +30,7 @@ from vidlift.jobs.events import (
     JobVerifying,
     LibrarySurveyed,
     ManifestProblemFound,
+    PosterFailed,
     SourceNoticed,
 )
 
@@ -47,6 +48,7 @@ EVENT_NAMES: dict[type[BatchEvent], str] = {
     JobAcked: "job_acked",
     ApiAnswered: "api_answered",
     LibrarySurveyed: "library_surveyed",
+    PosterFailed: "poster_failed",
     SourceNoticed: "source_notice",
 }
 SUMMARY_INTERVAL_S = 10.0  # seconds between two summary lines (the log_interval_s setting)

@@ -181,6 +181,7 @@ async def migrate(
             survey=fresh,
             metadata_changes=stats.metadata_changes,
             secret_urls=stats.secret_urls,
+            thumbnail_urls=stats.thumbnail_urls,
         )
         tg.cancel_scope.cancel()
     return outcome
@@ -235,6 +236,12 @@ async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: b
         f"{human_bytes(counts.total_bytes)} on the platform",
         err=True,
     )
+    if outcome is not None and outcome.posters_failed:
+        click.echo(
+            f"vidlift: the poster of {count_of(outcome.posters_failed, 'done video')} could "
+            "not be set (poster_failed in the log); the videos themselves are done",
+            err=True,
+        )
     if outcome is not None and outcome.metadata_updated:
         click.echo(
             f"vidlift: metadata of {outcome.metadata_updated} done "
@@ -287,6 +294,25 @@ async def _finish(journal: Journal, outcome: BatchOutcome | None, interrupted: b
     "--verify-md5/--no-verify-md5",
     default=None,
     help="Compare each file's md5 with the platform's (default on; off saves ~1.5 CPU s/GB).",
+)
+@click.option(
+    "--upload-method",
+    type=click.Choice(["multipart", "s3"]),
+    default=None,
+    help="v1: resumable segments (default), or s3: each file in one signed PUT (not resumable).",
+)
+@click.option(
+    "--wait-ready/--no-wait-ready",
+    default=None,
+    help="After each upload, wait until the platform has processed the video (ready), "
+    "or fail the job with the platform's message.",
+)
+@click.option(
+    "--remote",
+    type=click.Choice(["relay", "fetch"]),
+    default=None,
+    help="download_url rows: relay (vidlift streams the bytes; default) or fetch (the "
+    "platform downloads the URL itself; vidlift waits until each video is ready).",
 )
 @click.option(
     "--event-loop",

@@ -31,6 +31,7 @@ from vidlift.config import (
     S3SourceSettings,
     SourceSettings,
     Timeouts,
+    UploadMethod,
     UploadSettings,
     check_bwlimit,
     check_chunk_size,
@@ -116,6 +117,7 @@ class RunConfig(BaseModel):
     api: Literal["v1", "v2"] = "v1"
     site_id: str | None = None
     parts_in_flight: int = Field(default=_LIMITS.parts_in_flight, ge=1, le=64)
+    upload_method: UploadMethod = _UPLOAD.upload_method
     api_key: str | None = Field(default=None, repr=False)
     api_secret: str | None = Field(default=None, repr=False)
     # Limits.files_in_flight; AUTO is written "auto"
@@ -136,6 +138,8 @@ class RunConfig(BaseModel):
     unreachable_s: float = Field(default=_BATCH.unreachable_s, gt=0)
     insecure: bool = not _UPLOAD.verify_tls
     verify_md5: bool = _UPLOAD.verify_md5
+    wait_ready: bool = _BATCH.wait_ready
+    remote: Literal["relay", "fetch"] = _BATCH.remote
     log_format: Literal["auto", "rich", "text", "json"] = "auto"
     log_interval_s: float = Field(default=SUMMARY_INTERVAL_S, gt=0)
     metrics_port: int = Field(default=0, ge=0, le=65535)
@@ -228,6 +232,7 @@ class RunConfig(BaseModel):
         return UploadSettings(
             chunk_size_bytes=self.chunk_size_bytes,
             api_format=self.api_format,
+            upload_method=self.upload_method,
             verify_tls=not self.insecure,
             verify_md5=self.verify_md5,
             timeouts=self.timeouts(),
@@ -265,6 +270,8 @@ class RunConfig(BaseModel):
             grace_s=self.grace_s,
             unreachable_s=self.unreachable_s,
             sources=self.source_settings(),
+            wait_ready=self.wait_ready,
+            remote=self.remote,
         )
 
 

@@ -53,13 +53,13 @@ def _result_document(result: UploadResult) -> dict[str, Any]:
         "size": result.size_bytes,
         "md5": result.md5,
         "bytes_sent": result.bytes_sent,
-        "segments_sent": result.segments_sent,
+        "segments_sent": result.segments_sent,  # v2: parts
         "failures_survived": result.failures,
         "final_answer": final,
     }
 
 
-def _print_human(result: UploadResult) -> None:
+def _print_human(result: UploadResult, unit: str) -> None:
     click.echo(f"uploaded {result.path}")
     click.echo(f"  video key : {result.video_key or '(not reported)'}")
     click.echo(f"  size      : {result.size_bytes} bytes")
@@ -67,7 +67,7 @@ def _print_human(result: UploadResult) -> None:
         click.echo(f"  md5       : {result.md5} (matches the platform)")
     click.echo(
         f"  sent      : {count_of(result.bytes_sent, 'byte')} in "
-        f"{count_of(result.segments_sent, 'segment')}, "
+        f"{count_of(result.segments_sent, unit)}, "
         f"{count_of(result.failures, 'failure')} survived"
     )
     final = result.final
@@ -84,11 +84,13 @@ async def _run(
 
     source = await SourceFile.inspect(path)  # fail fast, before any request
     async with Client(
-        endpoint=config.endpoint,
+        endpoint=config.api_endpoint(),
         api_key=config.api_key,
         api_secret=config.api_secret,
         settings=config.upload_settings(),
         bwlimit_bytes_per_s=config.bwlimit,
+        site_id=(config.site_id or "") if config.api == "v2" else None,  # "": refused
+        parts_in_flight=config.parts_in_flight,
     ) as client:
         with file_progress(
             path.name, source.size_bytes, enabled=None if not options["json"] else False
@@ -108,6 +110,7 @@ async def _run(
                 custom=parse_custom(options["custom"]),
                 on_progress=bar,
                 state=state,
+                wait_ready=config.wait_ready,
             )
 
 
@@ -171,6 +174,22 @@ def _failed(exc: BaseException, state: KeptUploadState | None, file: Path, as_js
     help="Compare the md5 with the platform's (default on; off: the size only).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@click.option(
+    "--api", type=click.Choice(["v1", "v2"]), default=None, help="JW API: v1 (default) or v2."
+)
+@click.option("--site-id", default=None, help="v2: the site id (or VIDLIFT_SITE_ID).")
+@click.option("--parts-in-flight", type=int, default=None, help="v2: parts of the file at once.")
+@click.option(
+    "--upload-method",
+    type=click.Choice(["multipart", "s3"]),
+    default=None,
+    help="v1: resumable segments (default), or s3: one signed PUT (not resumable).",
+)
+@click.option(
+    "--wait-ready/--no-wait-ready",
+    default=None,
+    help="Then wait until the platform has processed the video (or says it failed).",
+)
 def upload(file: Path, config_file: Path | None, as_json: bool, **flags: Any) -> None:
     """Upload FILE: create a video through the API, then send it in resumable segments."""
     options = {
@@ -180,6 +199,8 @@ def upload(file: Path, config_file: Path | None, as_json: bool, **flags: Any) ->
     options["json"] = as_json
     if bool(options["upload_url"]) != bool(options["session_id"]):
         raise click.UsageError("--upload-url and --session-id go together")
+    if flags.get("api") == "v2" and options["upload_url"]:
+        raise click.UsageError("--upload-url is v1's protocol-only upload (not with --api v2)")
     import anyio
 
     from vidlift.cli.resume import KeptUploadState, state_path
@@ -192,7 +213,8 @@ def upload(file: Path, config_file: Path | None, as_json: bool, **flags: Any) ->
             if config.insecure:
                 warn_insecure()
             if not options["upload_url"]:
-                where = state_path(file, config.endpoint, config.api_key or "")
+                owner = f"v2/{config.site_id}" if config.api == "v2" else config.api_key or ""
+                where = state_path(file, config.endpoint, owner)
                 state = KeptUploadState.load(where)
         result = anyio.run(_run, file, options, config, state)
     except (KeyboardInterrupt, VidliftError, BaseExceptionGroup) as raised:
@@ -202,4 +224,4 @@ def upload(file: Path, config_file: Path | None, as_json: bool, **flags: Any) ->
     if as_json:
         click.echo(json.dumps(_result_document(result)))
     else:
-        _print_human(result)
+        _print_human(result, "part" if config.api == "v2" else "segment")

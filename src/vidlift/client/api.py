@@ -18,13 +18,15 @@ from vidlift.errors import AnswerParseError, ApiError, RateLimited
 from vidlift.protocol.answers import (
     api_error_from,
     parse_create_answer,
+    parse_fetch_create_answer,
     parse_rate_limit,
+    parse_s3_create_answer,
     parse_video_info,
     parse_video_list,
 )
 from vidlift.protocol.documents import Document, decode_document
 from vidlift.protocol.metadata import VideoMetadata
-from vidlift.protocol.models import CreateAnswer, RateLimit, VideoInfo, VideoList
+from vidlift.protocol.models import CreateAnswer, RateLimit, S3CreateAnswer, VideoInfo, VideoList
 from vidlift.protocol.signing import ParamValue, signed_params
 
 __all__ = ["ApiClient", "CallPacer", "NonceSequence"]
@@ -172,6 +174,25 @@ class ApiClient:
         params: dict[str, ParamValue] = {"video_key": video_key, "upload_method": "multipart"}
         doc = await self.call("videos/update", params, post=True)
         return parse_create_answer(doc, call="videos/update")
+
+    async def create_video_s3(self, metadata: VideoMetadata) -> S3CreateAnswer:
+        """videos/create with ``upload_method=s3``: the video key and one signed PUT link
+        for the whole file (the seed's recommended path; not resumable)."""
+        params: dict[str, ParamValue] = {**metadata.to_params(), "upload_method": "s3"}
+        return parse_s3_create_answer(await self.call("videos/create", params, post=True))
+
+    async def update_video_s3(self, video_key: str) -> S3CreateAnswer:
+        """videos/update with ``upload_method=s3``: a new PUT link for ``video_key``."""
+        params: dict[str, ParamValue] = {"video_key": video_key, "upload_method": "s3"}
+        doc = await self.call("videos/update", params, post=True)
+        return parse_s3_create_answer(doc, call="videos/update")
+
+    async def create_video_fetch(self, metadata: VideoMetadata, download_url: str) -> str:
+        """videos/create with ``download_url``: the platform fetches the file itself. The
+        new video's key. The URL (often signed) goes in the POST body, never in a message."""
+        params: dict[str, ParamValue] = {**metadata.to_params(), "download_url": download_url}
+        doc = await self.call("videos/create", params, post=True)
+        return parse_fetch_create_answer(doc).video_key
 
     async def update_video_metadata(self, video_key: str, metadata: VideoMetadata) -> None:
         """videos/update with new metadata (title, description, tags, date, link, custom)."""

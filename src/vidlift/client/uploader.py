@@ -49,6 +49,16 @@ class SegmentSender:
         self._throttle = throttle
         self._zero_copy = zero_copy
 
+    @property
+    def transport(self) -> Transport:
+        """The shared transport (an s3 upload's PUT goes over it too)."""
+        return self._transport
+
+    @property
+    def zero_copy(self) -> bool:
+        """Whether bodies may go out with sendfile."""
+        return self._zero_copy
+
     def _zero_copy_for(
         self, target: UploadTarget, reader: RangeReader, byte_range: ByteRange
     ) -> bool:

@@ -20,7 +20,7 @@ from vidlift.client.throttle import Throttle
 from vidlift.client.transport import AiohttpTransport, Transport
 from vidlift.client.uploader import SegmentSender
 from vidlift.config import DEFAULT_ENDPOINT, Credentials
-from vidlift.errors import VidliftError
+from vidlift.errors import ConfigError, VidliftError
 from vidlift.jobs.events import ApiAnswered, BatchStarted, EventSink, LibrarySurveyed
 from vidlift.jobs.ingest import MetadataChange, ingest_manifest, job_spec
 from vidlift.jobs.manager import (
@@ -126,12 +126,16 @@ def _quota_reporter(sink: EventSink | None) -> Callable[[RateLimit | None], None
     return report
 
 
-def _specs(entries: Iterable[ManifestEntry], whole_urls: dict[str, str]) -> Iterator[JobSpec]:
+def _specs(
+    entries: Iterable[ManifestEntry], whole_urls: dict[str, str], thumbnail_urls: dict[str, str]
+) -> Iterator[JobSpec]:
     """The journal's job specs of a library caller's entries; the whole URL of each URL
-    entry noted (the spec keeps it without its query)."""
+    entry (the spec keeps it without its query) and each poster noted."""
     for entry in entries:
         if entry.source_url is not None and entry.source_url != entry.source_name:
             whole_urls[entry.job_id] = entry.source_url
+        if entry.thumbnail_url:
+            thumbnail_urls[entry.job_id] = entry.thumbnail_url
         yield job_spec(entry)
 
 
@@ -155,6 +159,7 @@ async def run_batch(
     jobs: AsyncIterable[JobRecord] | None = None,
     api_pacer: ApiPacer | None = None,
     secret_urls: Mapping[str, str] | None = None,
+    thumbnail_urls: Mapping[str, str] | None = None,
 ) -> BatchOutcome:
     """Queue the manifest's rows (a path, or entries; None: only what the journal holds)
     and run every runnable job. Safe to call again after a crash: it resumes.
@@ -171,10 +176,13 @@ async def run_batch(
     ``site_id`` set: JW's v2 API (Bearer ``api_secret``; ``api_key`` unused), files cut in
     parts of at least ``chunk_size_bytes``, ``limits.parts_in_flight`` parts of a file at
     once.
+    ``settings.upload.upload_method`` "s3" (v1 only): each file in one PUT to a signed
+    link, not resumable.
 
     ``secret_urls`` maps job ids to whole URLs (with a query: often a signature) of URL
     rows the caller queued itself (``manifest`` None): the journal keeps URLs without
     their query, so the run reads with these; a manifest given here supplies its own.
+    ``thumbnail_urls`` likewise: the poster image of each job, set once its video is ready.
 
     ``jobs`` replaces the journal's runnable jobs with another feed (a fleet worker's
     claimed jobs, see :mod:`vidlift.jobs.feed`); ``api_pacer`` replaces the per-process
@@ -185,18 +193,22 @@ async def run_batch(
     """
     settings = settings or BatchSettings()
     credentials = Credentials(api_key, api_secret) if site_id is None else None
+    if site_id is not None and settings.upload.upload_method != "multipart":
+        raise ConfigError("--upload-method s3 is v1's (v2 chooses parts or a direct PUT itself)")
     if survey is None:
         survey = (await journal.counts()).total_jobs == 0
     if library is None and isinstance(manifest, Path):
         library = library_tag(manifest)
     changes = list(metadata_changes)
     whole_urls: dict[str, str] = dict(secret_urls or {})
+    posters: dict[str, str] = dict(thumbnail_urls or {})
     if isinstance(manifest, Path):
         stats = await ingest_manifest(journal, manifest, strict=strict, on_event=on_event)
         changes.extend(stats.metadata_changes)
         whole_urls.update(stats.secret_urls)
+        posters.update(stats.thumbnail_urls)
     elif manifest is not None:
-        await journal.add_entries(_specs(manifest, whole_urls))
+        await journal.add_entries(_specs(manifest, whole_urls, posters))
     settings = await resolve_limits(settings, journal)
     upload, limits = settings.upload, settings.limits
     if on_event is not None:
@@ -220,6 +232,7 @@ async def run_batch(
                 api_timeout_s=upload.timeouts.api_s,
                 zero_copy=upload.zero_copy,
                 verify_md5=upload.verify_md5,
+                library=library,
             )
             platform = V2Platform(transport, v2)
         else:
@@ -239,6 +252,7 @@ async def run_batch(
                 api_format=upload.api_format,
                 gate=gate,
                 library=library,
+                upload_method=upload.upload_method,
                 verify_batch_size=verify_batch_size_for(settings) or None,
             )
         policy = RetryPolicy(upload.retry)
@@ -251,7 +265,7 @@ async def run_batch(
             gate=gate,
             jobs=jobs,
         )
-        runner.secret_urls = whole_urls
+        runner.secret_urls, runner.thumbnail_urls = whole_urls, posters
         if not await _prepare(runner, platform, journal, policy, survey and library, changes):
             return runner.outcome
         return await runner.run(stop)

@@ -22,6 +22,7 @@ __all__ = [
     "JobVerifying",
     "LibrarySurveyed",
     "ManifestProblemFound",
+    "PosterFailed",
     "SourceNoticed",
 ]
 
@@ -142,6 +143,15 @@ class SourceNoticed:
     message: str
 
 
+@dataclass(frozen=True, slots=True)
+class PosterFailed:
+    """The row's poster (thumbnail_download_url) could not be set; the video is done."""
+
+    job_id: str
+    path: str
+    error: str
+
+
 BatchEvent = (
     BatchStarted
     | ManifestProblemFound
@@ -155,6 +165,7 @@ BatchEvent = (
     | JobDone
     | JobFailed
     | JobInterrupted
+    | PosterFailed
     | SourceNoticed
 )
 EventSink = Callable[[BatchEvent], None]

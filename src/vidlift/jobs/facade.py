@@ -2,6 +2,9 @@
 
 async with vidlift.Client(endpoint=..., api_key=..., api_secret=...) as client:
     result = await client.upload("talk.mp4", title="Talk")
+
+With ``site_id`` (and no API key) the client speaks JW's v2 API (:mod:`vidlift.platforms.v2`):
+the same job loop, state and guarantees, parts of the file in flight.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from vidlift.client.source import SourceFile
 from vidlift.client.throttle import Throttle
 from vidlift.client.transport import AiohttpTransport, Transport
 from vidlift.client.uploader import SegmentSender
-from vidlift.config import DEFAULT_ENDPOINT, Credentials, UploadSettings
+from vidlift.config import DEFAULT_ENDPOINT, Credentials, Limits, UploadSettings
 from vidlift.errors import ConfigError, SourceError
 from vidlift.jobs.job import (
     JobContext,
@@ -31,8 +34,10 @@ from vidlift.jobs.job import (
 )
 from vidlift.jobs.policy import RetryPolicy
 from vidlift.jobs.upload_state import UploadState
-from vidlift.platforms.base import UploadHandle
+from vidlift.platforms.base import Platform, UploadHandle
 from vidlift.platforms.v1 import V1Platform
+from vidlift.platforms.v2 import V2Platform, V2Settings
+from vidlift.platforms.v2.api import DEFAULT_ENDPOINT as V2_ENDPOINT
 from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.models import FinalAnswer
 from vidlift.protocol.ranges import RangeSet
@@ -80,7 +85,17 @@ class Client:
         settings: UploadSettings | None = None,
         transport: Transport | None = None,
         bwlimit_bytes_per_s: int | None = None,
+        site_id: str | None = None,
+        parts_in_flight: int | None = None,
     ) -> None:
+        """``site_id`` set: JW's v2 API (Bearer ``api_secret``, no key; ``endpoint`` left
+        at v1's default means v2's), ``parts_in_flight`` parts of a file at once (None: the
+        ``Limits`` default).
+
+        ``settings.upload_method`` "s3" (v1): the file in one signed PUT, not resumable.
+
+        Raises ConfigError for v2 without a secret or site id, or with a bandwidth limit.
+        """
         self.settings = settings or UploadSettings()
         self._transport = transport or AiohttpTransport(
             timeouts=self.settings.timeouts, verify_tls=self.settings.verify_tls
@@ -104,14 +119,40 @@ class Client:
             else None
         )
 
-        self._platform = V1Platform(
+        self._platform: Platform = V1Platform(
             self._api,
             sender,
             chunk_size_bytes=self.settings.chunk_size_bytes,
             api_format=self.settings.api_format,
+            upload_method=self.settings.upload_method,
+        )
+        self._site_id = site_id
+        if site_id is not None:
+            if bwlimit_bytes_per_s:
+                raise ConfigError("a bandwidth limit is not offered on the v2 API yet")
+            if self.settings.upload_method != "multipart":
+                raise ConfigError("--upload-method s3 is v1's (v2 picks parts or one PUT)")
+            self._endpoint = V2_ENDPOINT if endpoint == DEFAULT_ENDPOINT else endpoint
+            self._platform = V2Platform(
+                self._transport, self._v2_settings(api_secret or "", parts_in_flight)
+            )
+
+    def _v2_settings(self, api_secret: str, parts_in_flight: int | None) -> V2Settings:
+        upload = self.settings
+        return V2Settings(
+            site_id=self._site_id or "",
+            api_secret=api_secret,
+            endpoint=self._endpoint,
+            part_floor_bytes=upload.chunk_size_bytes,
+            parts_in_flight=parts_in_flight or Limits().parts_in_flight,
+            api_timeout_s=upload.timeouts.api_s,
+            zero_copy=upload.zero_copy,
+            verify_md5=upload.verify_md5,
         )
 
     def __repr__(self) -> str:
+        if self._site_id is not None:
+            return f"Client(endpoint={self._endpoint!r}, site_id={self._site_id!r})"
         key = self._credentials.api_key if self._credentials else None
         return f"Client(endpoint={self._endpoint!r}, api_key={key!r})"
 
@@ -152,18 +193,21 @@ class Client:
         link: str = "",
         on_progress: ProgressCallback | None = None,
         state: UploadState | None = None,
+        wait_ready: bool = False,
     ) -> UploadResult:
-        """Create a video through the API, upload the file, verify size and md5.
+        """Create a video through the API, upload the file, verify size and md5 (v2: each
+        part's ETag and the size); ``wait_ready``: then until the platform processed it.
 
         ``state`` (optional) records the upload as it goes; after a cancel or a crash,
         pass it again (kept with ``to_json``/``from_json``) to continue the same upload:
         no second video, no byte sent twice.
 
         Raises SourceError before any request for a missing, unreadable or empty file
-        (or one changed since ``state`` was recorded); ApiError, UploadError or
-        VerificationError otherwise.
+        (or one changed since ``state`` was recorded); ApiError, UploadError,
+        VerificationError or ProcessingFailed (``wait_ready``) otherwise.
         """
-        api = self.api
+        if self._site_id is None and self._api is None:
+            _ = self.api  # raises ConfigError saying where the credentials go
         source = await SourceFile.inspect(path)
         metadata = VideoMetadata(
             title=title if title is not None else source.path.stem,
@@ -193,7 +237,7 @@ class Client:
             acked=state.acked_ranges,
             look_up_first=state.create_sent,
         )
-        return await self._run(spec, api is not None, on_progress, log=state)
+        return await self._run(spec, True, on_progress, log=state, wait_ready=wait_ready)
 
     async def upload_to_url(
         self,
@@ -217,6 +261,8 @@ class Client:
             handle=handle,
             acked=RangeSet(),  # the session may hold anything: ask first
         )
+        if self._site_id is not None:
+            raise ConfigError("upload_to_url is v1's protocol-only upload; v2 has none")
         has_api = self._api is not None and video_key is not None
         return await self._run(spec, has_api, on_progress)
 
@@ -226,6 +272,7 @@ class Client:
         has_api: bool,
         on_progress: ProgressCallback | None,
         log: JobLog | None = None,
+        wait_ready: bool = False,
     ) -> UploadResult:
         context = JobContext(
             platform=self._platform,
@@ -234,6 +281,7 @@ class Client:
             piece_bytes=self.settings.piece_bytes,
             verify_md5=self.settings.verify_md5 and has_api,
             has_api=has_api,
+            wait_ready=wait_ready,
         )
         result = await run_job(context, spec, on_progress=on_progress)
         return UploadResult.of(Path(spec.source.name), result)

@@ -52,6 +52,9 @@ class IngestStats:
     problems: int = 0
     warnings: list[str] = field(default_factory=list)  # e.g. unknown columns
     secret_urls: dict[str, str] = field(default_factory=dict, repr=False)
+    # job id -> the row's thumbnail_download_url (a poster to set once the video is
+    # ready); like secret URLs, taken from this run's manifest, never stored or shown.
+    thumbnail_urls: dict[str, str] = field(default_factory=dict, repr=False)
     metadata_changes: list[MetadataChange] = field(default_factory=list)
 
 
@@ -122,6 +125,8 @@ async def ingest_manifest(
         for row in batch:
             if isinstance(row, ManifestEntry) and row.source_url not in (None, row.source_name):
                 stats.secret_urls[row.job_id] = row.source_url
+            if isinstance(row, ManifestEntry) and row.thumbnail_url:
+                stats.thumbnail_urls[row.job_id] = row.thumbnail_url
         for row in batch:
             if isinstance(row, ManifestProblem) and row.job_id.endswith(" columns>"):
                 # Unknown columns are a warning, not a failed pseudo-job (issue 11, 2).

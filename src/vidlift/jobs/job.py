@@ -20,7 +20,9 @@ from typing import Protocol, TypeVar
 import anyio
 
 from vidlift.errors import (
+    ProcessingFailed,
     RangesShrank,
+    StillProcessing,
     UploadError,
     VerificationError,
     VidliftError,
@@ -73,6 +75,8 @@ class Step(StrEnum):
     SEND = "send"  # send what the platform does not hold
     RECONCILE = "reconcile"  # ask the platform whether it holds the file
     VERIFY = "verify"  # compare the platform's size and md5 with the source's
+    READY = "ready"  # wait until the platform has processed the video (--wait-ready)
+    POSTER = "poster"  # set the row's poster (thumbnail_download_url) on the ready video
     DONE = "done"
 
 
@@ -90,6 +94,8 @@ class JobLog(Protocol):
     ) -> None: ...
 
     async def mark_verifying(self, job_id: str) -> None: ...
+
+    async def mark_processing(self, job_id: str, *, md5: str | None) -> None: ...
 
     async def reset_upload(self, job_id: str) -> None: ...
 
@@ -109,6 +115,9 @@ class NullJobLog:
         """Nothing to record."""
 
     async def mark_verifying(self, job_id: str) -> None:
+        """Nothing to record."""
+
+    async def mark_processing(self, job_id: str, *, md5: str | None) -> None:
         """Nothing to record."""
 
     async def reset_upload(self, job_id: str) -> None:
@@ -134,6 +143,7 @@ class JobResult:
     md5: str | None
     final: FinalAnswer | None
     stats: JobStats
+    poster_error: str | None = None  # the row's poster could not be set (not fatal)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +160,11 @@ class JobStart:
     acked: RangeSet = field(default_factory=RangeSet)  # recorded for that upload
     look_up_first: bool = False  # a create call may have reached the platform
     known: RemoteVideo | None = None  # what a survey of the platform found for this job
+    verified: bool = False  # uploaded and verified: the platform is processing it
+    verified_md5: str | None = None  # the file's md5 recorded then
+    # Server-side fetch: the platform downloads this URL itself (a secret: often signed).
+    fetch_url: str | None = field(default=None, repr=False)
+    thumbnail_url: str | None = field(default=None, repr=False)  # the poster, once ready
 
 
 @dataclass(slots=True)
@@ -161,6 +176,7 @@ class JobContext:
     log: JobLog
     piece_bytes: int
     verify_md5: bool = True
+    wait_ready: bool = False  # after verifying, poll until the platform has processed it
     gate: AdaptiveGate | None = None
     reachability: Reachability | None = None
     has_api: bool = True  # False for protocol-only uploads: nothing to ask or verify
@@ -196,6 +212,8 @@ class _Run:
         self.failures = 0
         self.recreated = False
         self.md5: str | None = None
+        self.poster_id: str | None = None
+        self.poster_error: str | None = None
         self.acked_bytes = spec.acked.byte_count
         self.in_request = 0
 
@@ -203,6 +221,13 @@ class _Run:
 
     async def _first_step(self) -> Step:
         known, size = self.spec.known, self.spec.source.size_bytes
+        if self.spec.verified and self.video_key is not None:  # resumed while processing
+            self.md5 = self.spec.verified_md5
+            return self._after_verify()
+        if self.spec.fetch_url is not None and self.video_key is not None and self.handle is None:
+            # The platform was asked to fetch it (a run stopped before it said so).
+            await self.ctx.log.mark_processing(self.spec.job_id, md5=None)
+            return Step.READY
         if self.transfer is not None:
             return Step.SEND
         if known is None or self.video_key is not None:
@@ -246,6 +271,10 @@ class _Run:
             return await self._send(reader)
         if step is Step.RECONCILE:
             return await self._reconcile()
+        if step is Step.READY:
+            return await self._await_ready()
+        if step is Step.POSTER:
+            return await self._poster()
         return await self._verify(reader)
 
     async def _act(self, decision: Decision, exc: VidliftError, step: Step) -> Step:
@@ -257,6 +286,12 @@ class _Run:
         if verdict in (Verdict.RETRY, Verdict.WAIT):
             await self._back_off(exc, decision.delay_s)
             return step
+        if verdict is Verdict.POLL:
+            await anyio.sleep(decision.delay_s)  # not a failure: processing takes time
+            return step
+        if step is Step.POSTER and verdict is Verdict.GIVE_UP:
+            self.poster_error = str(exc)  # reported with the job; the video is done
+            return Step.DONE
         if verdict is Verdict.RECONCILE and self.ctx.has_api:
             return Step.RECONCILE
         if verdict is Verdict.RENEW and self.video_key and self.ctx.has_api:
@@ -310,6 +345,8 @@ class _Run:
                 path=where,
                 session_id=upload_id,
             )
+        if isinstance(exc, StillProcessing):
+            return VidliftError(f"{exc}; gave up waiting after {self.failures} status checks")
         if isinstance(exc, UploadError):
             exc.locate(where, upload_id)
         return exc
@@ -326,11 +363,27 @@ class _Run:
             self.look_up = False
             if found is not None:
                 self.video_key = found.key
+                if spec.fetch_url is not None:
+                    return await self._fetching(found.key)
                 return await self._renew()
+        if spec.fetch_url is not None:
+            key = await platform.create_fetched(
+                spec.metadata, marker=spec.marker, tag=spec.tag, download_url=spec.fetch_url
+            )
+            return await self._fetching(key)
         handle = await platform.create(
             spec.metadata, marker=spec.marker, tag=spec.tag, size_bytes=spec.source.size_bytes
         )
         return await self._opened(handle)
+
+    async def _fetching(self, video_key: str) -> Step:
+        """The platform fetches the file into ``video_key``: record it, follow its status."""
+        self.video_key = video_key
+        await self.ctx.log.record_created(
+            self.spec.job_id, video_key=video_key, upload_url="", session_id=""
+        )
+        await self.ctx.log.mark_processing(self.spec.job_id, md5=None)
+        return Step.READY
 
     async def _renew(self) -> Step:
         assert self.video_key is not None
@@ -376,14 +429,18 @@ class _Run:
     def _acked_now(self) -> int:
         return self.transfer.acked.byte_count if self.transfer is not None else 0
 
-    def _settle(self) -> None:
-        # Progress may go backwards: bytes of a failed request no longer count.
-        self.in_request = 0
+    def _settle(self, newly_acked: int | None = None) -> None:
+        # Progress may go backwards: bytes of a failed request no longer count. An ack
+        # settles only its own bytes: other requests (v2 parts) may still be in flight.
+        if newly_acked is None:
+            self.in_request = 0
+        else:
+            self.in_request = max(0, self.in_request - newly_acked)
         if self.on_progress is not None:
-            self.on_progress(self._acked_now())
+            self.on_progress(self._acked_now() + self.in_request)
 
     async def _acked(self, ranges: RangeSet) -> None:
-        self._settle()
+        self._settle(max(0, ranges.byte_count - self.acked_bytes))
         if ranges.byte_count > self.acked_bytes:
             self.failures = 0  # progress: the failures in a row start again
         if self.ctx.reachability is not None:
@@ -427,6 +484,45 @@ class _Run:
             info = info or await self.ctx.platform.show(self.video_key)
             self.held = None  # a reconcile's answer is used once; a retry asks again
             _check_platform(info, source.size_bytes, self.md5)
+        if self.ctx.wait_ready and self.ctx.has_api and self.video_key is not None:
+            await self.ctx.log.mark_processing(self.spec.job_id, md5=self.md5)
+        return self._after_verify()
+
+    def _after_verify(self) -> Step:
+        wanted = self.ctx.wait_ready or self.spec.fetch_url is not None
+        wanted = wanted or self.spec.thumbnail_url is not None  # a poster needs it ready
+        waits = wanted and self.ctx.has_api and self.video_key is not None
+        return Step.READY if waits else Step.DONE
+
+    async def _await_ready(self) -> Step:
+        """One status check: ready is done; failed raises ProcessingFailed with the
+        platform's message; anything else raises StillProcessing (the table: poll)."""
+        assert self.video_key is not None
+        info = await self.ctx.platform.show(self.video_key)
+        if info.status == "ready":
+            if self.spec.fetch_url is not None:  # what it fetched: the size the source said
+                _check_platform(info, self.spec.source.size_bytes, None)
+                self.md5 = info.md5  # the platform's, of what it fetched (nothing read here)
+            return Step.POSTER if self.spec.thumbnail_url is not None else Step.DONE
+        if info.status == "failed":
+            reason = info.error_message
+            if self.spec.fetch_url is not None:  # the platform read the URL itself
+                reason = (
+                    f"{reason or 'no reason given'} (with --remote fetch the platform reads "
+                    "the URL itself; an origin only vidlift can read needs --remote relay)"
+                )
+            raise ProcessingFailed(info.key, info.status, reason)
+        raise StillProcessing(info.key, info.status)
+
+    async def _poster(self) -> Step:
+        """The row's poster: asked for once (its id kept across retries), then made the
+        video's poster when the platform has it."""
+        assert self.video_key is not None and self.spec.thumbnail_url is not None
+        if self.poster_id is None:
+            self.poster_id = await self.ctx.platform.add_poster(
+                self.video_key, self.spec.thumbnail_url
+            )
+        await self.ctx.platform.set_poster(self.video_key, self.poster_id)
         return Step.DONE
 
     async def _listed(self, video_key: str) -> RemoteVideo | None:
@@ -444,12 +540,13 @@ class _Run:
             self.md5,
             finished.final,
             self.stats,
+            self.poster_error,
         )
 
 
 def _check_platform(info: RemoteVideo, size_bytes: int, md5: str | None) -> None:
     if info.status == "failed":
-        raise VerificationError(f"the platform reports video {info.key} as failed")
+        raise ProcessingFailed(info.key, info.status, info.error_message)
     if info.size_bytes is not None and info.size_bytes != size_bytes:
         raise VerificationError(
             f"the platform has {info.size_bytes} bytes for video {info.key}, the file has "

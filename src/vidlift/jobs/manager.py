@@ -14,6 +14,7 @@ import time
 from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
@@ -32,6 +33,7 @@ from vidlift.jobs.events import (
     JobRetrying,
     JobStarted,
     JobVerifying,
+    PosterFailed,
     SourceNoticed,
 )
 from vidlift.jobs.job import (
@@ -80,6 +82,12 @@ class BatchSettings:
     # jobs left as they were), instead of every job failing one by one.
     unreachable_s: float = 300.0
     sources: SourceSettings = field(default_factory=SourceSettings)  # URL sources
+    # After verifying, wait until the platform has processed each video (ready) or says it
+    # failed (the job fails with the platform's message): --wait-ready.
+    wait_ready: bool = False
+    # URL rows: "relay" streams the bytes through vidlift; "fetch" hands the URL to the
+    # platform, which downloads the file itself (then followed until ready or failed).
+    remote: Literal["relay", "fetch"] = "relay"
     # Finished uploads are confirmed by one listing call per this many videos (v1), each
     # waiting at most verify_wait_s for its batch; 0: one videos/show per job; None: twice
     # the concurrency, at most DEFAULT_BATCH_SIZE (see verify_batch_size_for).
@@ -110,6 +118,7 @@ class BatchOutcome:
     stopped_by: str | None = None
     bytes_sent: int = 0
     metadata_updated: int = 0  # done videos whose metadata followed the manifest
+    posters_failed: int = 0  # done videos whose row's poster could not be set
     started_at: float = field(default_factory=time.monotonic)
 
     @property
@@ -152,6 +161,7 @@ class BatchRunner:
         self.look_up_all = False
         # Whole URLs (query strings: signatures) of URL jobs, by job id: never journaled.
         self.secret_urls: Mapping[str, str] = {}
+        self.thumbnail_urls: Mapping[str, str] = {}  # job id -> poster to set (secret)
         self._sources = SourceOpener(
             settings.sources, on_notice=lambda text: self._emit(SourceNoticed(text))
         )
@@ -180,6 +190,7 @@ class BatchRunner:
             log=journal,
             piece_bytes=settings.upload.piece_bytes,
             verify_md5=settings.upload.verify_md5,
+            wait_ready=settings.wait_ready,
             gate=gate,
             reachability=Reachability(settings.unreachable_s),
             should_stop=lambda: self._stopping,
@@ -285,6 +296,15 @@ class BatchRunner:
         video_key = result.video_key or ""
         await self._journal.mark_done(record.job_id, video_key=video_key, md5=result.md5)
         self._emit(JobDone(record.job_id, path, video_key, result.size_bytes))
+        poster_error = result.poster_error
+        if record.job_id in self.thumbnail_urls and not self._context.platform.sets_posters:
+            poster_error = (
+                "v1 cannot set a poster from thumbnail_download_url (use --api v2); the "
+                "platform's own thumbnail stays"
+            )
+        if poster_error is not None:
+            self.outcome.posters_failed += 1
+            self._emit(PosterFailed(record.job_id, path, poster_error))
 
     async def _fail(self, record: JobRecord, path: str, error: str) -> None:
         await self._journal.mark_failed(record.job_id, error)
@@ -364,7 +384,26 @@ class BatchRunner:
             acked=RangeSet.of(record.acked_ranges),
             look_up_first=record.create_sent or self.look_up_all,
             known=known if record.video_key is None else None,
+            verified_md5=record.md5 if record.state is JobState.PROCESSING else None,
+            verified=record.state is JobState.PROCESSING,
+            fetch_url=self._fetch_url(record),
+            thumbnail_url=self._poster_url(record),
         )
+
+    def _poster_url(self, record: JobRecord) -> str | None:
+        """The row's poster image, when the platform can set one (else reported at done)."""
+        url = self.thumbnail_urls.get(record.job_id)
+        return url if url is not None and self._context.platform.sets_posters else None
+
+    def _fetch_url(self, record: JobRecord) -> str | None:
+        """The whole URL the platform should fetch (``--remote fetch``, http(s) rows only;
+        an ``s3://`` object has no URL the platform could read: it is relayed)."""
+        url = record.to_entry().source_url
+        if self._settings.remote != "fetch" or url is None:
+            return None
+        if not url.lower().startswith(("http://", "https://")):
+            return None
+        return self.secret_urls.get(record.job_id, url)
 
     async def _process(self, record: JobRecord) -> JobResult:
         source = await self._check_source(record)

@@ -29,12 +29,15 @@ from vidlift.errors import (
     NonceReused,
     PartLinkRefused,
     PlatformUnreachable,
+    PosterNotSet,
+    ProcessingFailed,
     ProgrammingError,
     RangesShrank,
     RateLimited,
     RemoteProtocolError,
     SegmentRejected,
     SourceError,
+    StillProcessing,
     TransportError,
     UploadGone,
     UploadServerBusy,
@@ -52,6 +55,7 @@ class Verdict(StrEnum):
 
     RETRY = "retry"  # back off, then the same step again (an upload probes first)
     WAIT = "wait"  # the API quota is spent: wait for its reset, then the same step
+    POLL = "poll"  # not ready yet (processing): ask again later, paced, not a failure
     RECONCILE = "reconcile"  # ask the platform what it holds before sending more
     RENEW = "renew"  # the upload is gone on the platform: open a new one, same video
     RECREATE = "recreate"  # the video is gone on the platform: create it again (once)
@@ -106,6 +110,9 @@ RULES: tuple[Rule, ...] = (
     Rule(JournalError, Verdict.STOP_BATCH),
     Rule(ProgrammingError, Verdict.STOP_BATCH, why="a bug (an illegal job move)"),
     Rule(PlatformUnreachable, Verdict.STOP_BATCH, may_have_acted=False, why="down too long"),
+    Rule(StillProcessing, Verdict.POLL, may_have_acted=False, why="--wait-ready: not yet"),
+    Rule(ProcessingFailed, Verdict.GIVE_UP, may_have_acted=False, why="the platform's verdict"),
+    Rule(PosterNotSet, Verdict.GIVE_UP, may_have_acted=False, why="reported; the video is done"),
     Rule(RangesShrank, Verdict.RECONCILE, why="session completed or reset"),
     Rule(UploadGone, Verdict.RECONCILE, why="v2: upload completed or replaced"),
     Rule(PartLinkRefused, Verdict.RETRY, may_have_acted=False, why="v2: list parts again"),
@@ -125,6 +132,9 @@ RULES: tuple[Rule, ...] = (
 
 # A quota running out is not the job's fault: wait this many times longer before giving up.
 RATE_LIMIT_PATIENCE = 10
+# Processing takes minutes to hours: status checks (each after up to max_delay_s, 60 s by
+# default) before a job waiting for it gives up: 10 x max_attempts (80: over an hour).
+POLL_PATIENCE = 10
 
 
 def rule_for(error: BaseException) -> Rule | None:
@@ -156,6 +166,13 @@ class RetryPolicy:
         ceiling = min(self.settings.max_delay_s, self.settings.base_delay_s * growth)
         return self._rand() * ceiling
 
+    def poll_delay_s(self, polls: int) -> float:
+        """Status checks back off like retries, but never below half their ceiling
+        (equal jitter): a poll that comes back at once only spends the API budget."""
+        growth: float = 2.0 ** max(0, polls - 1)
+        ceiling = min(self.settings.max_delay_s, self.settings.base_delay_s * growth)
+        return ceiling * (0.5 + self._rand() / 2)
+
     def classify(self, error: BaseException) -> Verdict:
         """The verdict of the table for an error, ignoring attempt counts."""
         rule = rule_for(error)
@@ -170,6 +187,10 @@ class RetryPolicy:
         acted, slow = rule.may_have_acted, rule.slow_down
         if verdict is Verdict.RETRY and failures >= self.settings.max_attempts:
             return Decision(Verdict.GIVE_UP, may_have_acted=acted)
+        if verdict is Verdict.POLL:
+            if failures >= self.settings.max_attempts * POLL_PATIENCE:
+                return Decision(Verdict.GIVE_UP, may_have_acted=acted)
+            return Decision(verdict, self.poll_delay_s(failures), acted)
         if verdict is Verdict.WAIT:
             if failures >= self.settings.max_attempts * RATE_LIMIT_PATIENCE:
                 return Decision(Verdict.GIVE_UP, may_have_acted=acted)

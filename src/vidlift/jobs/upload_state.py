@@ -69,6 +69,9 @@ class UploadState:
     async def mark_verifying(self, job_id: str) -> None:
         """Every byte is in."""
 
+    async def mark_processing(self, job_id: str, *, md5: str | None) -> None:
+        """Verified; the platform is processing the video (``wait_ready``)."""
+
     async def reset_upload(self, job_id: str) -> None:
         """The upload is gone; the video stays."""
         self.upload_id = self.upload_secret = None

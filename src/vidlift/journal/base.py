@@ -250,6 +250,11 @@ class Journal(Protocol):
         """All bytes are in; the platform's size/checksum is being checked."""
         ...
 
+    async def mark_processing(self, job_id: str, *, md5: str | None) -> None:
+        """The upload is verified (``md5``: the file's, if computed); the platform is
+        processing the video (``--wait-ready`` waits for it)."""
+        ...
+
     async def mark_done(self, job_id: str, *, video_key: str, md5: str | None) -> None:
         """The video is on the platform and verified."""
         ...

@@ -51,6 +51,12 @@ NOW = "extract(epoch from now())::float8"
 _BOOLEAN_COLUMNS = frozenset({"manifest_problem", "create_sent"})
 _RUNNABLE = ", ".join(f"'{state.value}'" for state in RUNNABLE_STATES)
 
+# The indexes claims use, over the runnable states (re-created when those change).
+_CLAIM_INDEXES = (
+    f"CREATE INDEX jobs_free ON jobs (seq) WHERE state IN ({_RUNNABLE}) AND lease_owner IS NULL",
+    f"CREATE INDEX jobs_leased ON jobs (lease_expires_at) WHERE state IN ({_RUNNABLE}) "
+    "AND lease_owner IS NOT NULL",
+)
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (  # 1: the jobs (the SQLite layout)
         """CREATE TABLE jobs (
@@ -104,10 +110,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     (  # 4: claims step over no leased job: one index of free jobs, one of leases by expiry
         "DROP INDEX jobs_claimable",
-        f"CREATE INDEX jobs_free ON jobs (seq) WHERE state IN ({_RUNNABLE}) "
-        "AND lease_owner IS NULL",
-        f"CREATE INDEX jobs_leased ON jobs (lease_expires_at) WHERE state IN ({_RUNNABLE}) "
-        "AND lease_owner IS NOT NULL",
+        *_CLAIM_INDEXES,
+    ),
+    (  # 5: the processing state (--wait-ready) is runnable: the claim indexes cover it
+        "DROP INDEX IF EXISTS jobs_free",
+        "DROP INDEX IF EXISTS jobs_leased",
+        *_CLAIM_INDEXES,
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -244,6 +244,9 @@ class SqliteJournal:
     async def mark_verifying(self, job_id: str) -> None:
         await self._change(job_id, transitions.verifying)
 
+    async def mark_processing(self, job_id: str, *, md5: str | None) -> None:
+        await self._change(job_id, partial(transitions.processing, md5=md5))
+
     async def mark_done(self, job_id: str, *, video_key: str, md5: str | None) -> None:
         await self._change(job_id, partial(transitions.done, video_key=video_key, md5=md5))
 

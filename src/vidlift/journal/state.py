@@ -3,9 +3,11 @@
 
 ::
 
-    pending -> creating -> uploading -> verifying -> done
-        \\          \\           \\            \\
-         +----------+-----------+------------+--> failed   (requeue: -> pending,
+    pending -> creating -> uploading -> verifying ---------------> done
+        \\          \\           \\           |  \\                  ^
+         \\          \\           \\          |   +-> processing ---+   (--wait-ready)
+          \\          \\           \\         |          |
+           +----------+-----------+--------+----------+--> failed   (requeue: -> pending,
                                                              or -> creating if a create call
     pending -> skipped                                       may have reached the server)
 
@@ -45,6 +47,7 @@ class JobState(StrEnum):
     CREATING = "creating"
     UPLOADING = "uploading"
     VERIFYING = "verifying"
+    PROCESSING = "processing"  # verified; waiting for the platform to process it
     DONE = "done"
     FAILED = "failed"
     SKIPPED = "skipped"
@@ -62,6 +65,7 @@ class JobEvent(StrEnum):
     RESET_UPLOAD = "reset_upload"
     INSPECT = "record_source"  # the source's size and identity, when the job first reads it
     VERIFY = "mark_verifying"
+    PROCESS = "mark_processing"  # verified; the platform is processing it (--wait-ready)
     FINISH = "mark_done"
     RETITLE = "record_metadata"  # the manifest's new metadata, applied on the platform
     FAIL = "mark_failed"
@@ -70,16 +74,25 @@ class JobEvent(StrEnum):
     REQUEUE_TO_RECONCILE = "requeue_failed (create sent)"  # failed -> creating
 
 
-ACTIVE_STATES = frozenset({JobState.CREATING, JobState.UPLOADING, JobState.VERIFYING})
+ACTIVE_STATES = frozenset(
+    {JobState.CREATING, JobState.UPLOADING, JobState.VERIFYING, JobState.PROCESSING}
+)
 """States of a job that was started and not finished (the bytes acknowledged count)."""
 
 SETTLED_STATES = frozenset({JobState.DONE, JobState.FAILED, JobState.SKIPPED})
 """States in which a job needs no worker (its lease ends); only done and skipped are final."""
 
-RUNNABLE_STATES = (JobState.PENDING, JobState.CREATING, JobState.UPLOADING, JobState.VERIFYING)
+RUNNABLE_STATES = (
+    JobState.PENDING,
+    JobState.CREATING,
+    JobState.UPLOADING,
+    JobState.VERIFYING,
+    JobState.PROCESSING,
+)
 """States a batch or a worker takes jobs in (not finished, not given up)."""
 
 _P, _C, _U, _V = JobState.PENDING, JobState.CREATING, JobState.UPLOADING, JobState.VERIFYING
+_R = JobState.PROCESSING
 _D, _F, _S = JobState.DONE, JobState.FAILED, JobState.SKIPPED
 
 
@@ -104,15 +117,18 @@ TRANSITIONS: Mapping[JobEvent, Mapping[JobState, JobState]] = MappingProxyType(
             # Progress may arrive batched after the job moved on: outside these states
             # it is dropped (see ADVISORY_EVENTS), never an error.
             JobEvent.PROGRESS: _same(_U, _V),
-            JobEvent.ATTEMPT: _same(_P, _C, _U, _V),
+            JobEvent.ATTEMPT: _same(_P, _C, _U, _V, _R),
             JobEvent.RESET_UPLOAD: _same(_U, _V),
-            JobEvent.INSPECT: _same(_P, _C, _U, _V),
+            JobEvent.INSPECT: _same(_P, _C, _U, _V, _R),
             # verifying -> verifying: a run killed while verifying, resumed.
             JobEvent.VERIFY: {_U: _V, _V: _V},
-            JobEvent.FINISH: {_V: _D},
+            # processing -> processing: a run killed while waiting, resumed.
+            # uploading -> processing: the platform fetches the file itself (--remote fetch).
+            JobEvent.PROCESS: {_U: _R, _V: _R, _R: _R},
+            JobEvent.FINISH: {_V: _D, _R: _D},
             JobEvent.RETITLE: {_D: _D},
-            JobEvent.FAIL: {_P: _F, _C: _F, _U: _F, _V: _F},
-            JobEvent.SKIP: {_P: _S, _C: _S, _U: _S, _V: _S, _F: _S},
+            JobEvent.FAIL: {_P: _F, _C: _F, _U: _F, _V: _F, _R: _F},
+            JobEvent.SKIP: {_P: _S, _C: _S, _U: _S, _V: _S, _R: _S, _F: _S},
             JobEvent.REQUEUE: {_F: _P},
             JobEvent.REQUEUE_TO_RECONCILE: {_F: _C},
         }.items()

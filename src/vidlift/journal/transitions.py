@@ -34,6 +34,7 @@ __all__ = [
     "failed",
     "is_new_job",
     "merge_manifest_item",
+    "processing",
     "progressed",
     "requeued",
     "retitled",
@@ -266,6 +267,12 @@ def progressed(record: JobRecord, now: float, *, ranges: tuple[tuple[int, int], 
 def verifying(record: JobRecord, now: float) -> JobRecord:
     """``mark_verifying``."""
     return _moved(record, JobEvent.VERIFY, now)
+
+
+def processing(record: JobRecord, now: float, *, md5: str | None) -> JobRecord:
+    """``mark_processing``: verified (the local md5 kept, if computed); the platform is
+    processing the video."""
+    return _moved(record, JobEvent.PROCESS, now, md5=md5)
 
 
 def done(record: JobRecord, now: float, *, video_key: str, md5: str | None) -> JobRecord:

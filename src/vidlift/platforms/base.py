@@ -137,6 +137,29 @@ class Platform(Protocol):
         """Create a video carrying ``marker`` and open its upload."""
         ...
 
+    async def create_fetched(
+        self, metadata: VideoMetadata, *, marker: str, tag: str | None, download_url: str
+    ) -> str:
+        """Create a video carrying ``marker`` whose file the platform fetches itself from
+        ``download_url`` (server-side fetch); its key. Nothing is uploaded."""
+        ...
+
+    @property
+    def sets_posters(self) -> bool:
+        """True when :meth:`add_poster` can work (v2); False where the platform cannot
+        set a poster from a URL (v1): the job then neither waits nor asks."""
+        ...
+
+    async def add_poster(self, video_key: str, image_url: str) -> str:
+        """Ask the platform to fetch ``image_url`` as a poster for the video; the poster's
+        id (PosterNotSet where the platform cannot)."""
+        ...
+
+    async def set_poster(self, video_key: str, poster_id: str) -> None:
+        """Make ``poster_id`` the video's poster: StillProcessing while the platform is not
+        ready with it, PosterNotSet when it could not use the image."""
+        ...
+
     async def reopen(self, video_key: str, *, size_bytes: int) -> UploadHandle:
         """A new upload into an existing video. Raises VideoMissing when it is gone."""
         ...

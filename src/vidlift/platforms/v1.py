@@ -17,6 +17,7 @@ from vidlift.client.api import ApiClient
 from vidlift.client.reading import RangeReader
 from vidlift.client.uploader import SegmentSender, UploadTarget
 from vidlift.config import DEFAULT_API_FORMAT
+from vidlift.errors import ConfigError, PosterNotSet
 from vidlift.platforms.base import (
     AckedCallback,
     FinishedUpload,
@@ -27,17 +28,19 @@ from vidlift.platforms.base import (
     VerifyBatch,
 )
 from vidlift.platforms.batches import BatchBook
+from vidlift.platforms.v1_s3 import S3_UPLOAD_ID, V1S3Transfer
 from vidlift.protocol.metadata import VideoMetadata
-from vidlift.protocol.models import CreateAnswer, VideoInfo
+from vidlift.protocol.models import CreateAnswer, S3CreateAnswer, VideoInfo
 from vidlift.protocol.ranges import RangeSet
 from vidlift.protocol.session import Finish, SendSegment, UploadSession
-from vidlift.protocol.urls import build_upload_url
+from vidlift.protocol.urls import build_put_url, build_upload_url
 
 __all__ = [
     "BATCH_FIELD",
     "LIBRARY_FIELD",
     "MARKER_FIELD",
     "SOURCE_FIELD",
+    "UPLOAD_METHODS",
     "V1Platform",
     "V1Transfer",
 ]
@@ -47,6 +50,7 @@ SOURCE_FIELD = "vidlift_source"
 LIBRARY_FIELD = "vidlift_library"
 BATCH_FIELD = "vidlift_batch"  # the verification batch (platforms.batches)
 LIST_PAGE_LIMIT = 1000  # the most videos/list answers in one call
+UPLOAD_METHODS = ("multipart", "s3")  # resumable segments, or one signed PUT (v1_s3.py)
 
 
 def remote_video(info: VideoInfo) -> RemoteVideo:
@@ -58,6 +62,7 @@ def remote_video(info: VideoInfo) -> RemoteVideo:
         md5=info.md5.lower() if info.md5 else None,
         marker=info.custom.get(MARKER_FIELD),
         tag=info.custom.get(SOURCE_FIELD),
+        error_message=info.error_message,
     )
 
 
@@ -130,8 +135,15 @@ class V1Platform:
         api_format: str = DEFAULT_API_FORMAT,
         gate: AbstractAsyncContextManager[None] | None = None,
         library: str | None = None,
+        upload_method: str = "multipart",
         verify_batch_size: int | None = None,
     ) -> None:
+        """``upload_method`` "s3": each file in one PUT to a signed link (not resumable).
+
+        Raises ConfigError for another upload method."""
+        if upload_method not in UPLOAD_METHODS:
+            raise ConfigError(f"upload_method must be multipart or s3, not {upload_method!r}")
+        self._s3 = upload_method == "s3"
         self._api = api
         self._library = library
         # Set: every video created carries a batch name, listed at once to verify them.
@@ -153,7 +165,9 @@ class V1Platform:
         """False for protocol-only uploads (an upload URL and session id, nothing else)."""
         return self._api is not None
 
-    def _handle(self, created: CreateAnswer) -> UploadHandle:
+    def _handle(self, created: CreateAnswer | S3CreateAnswer) -> UploadHandle:
+        if isinstance(created, S3CreateAnswer):
+            return UploadHandle(created.video_key, S3_UPLOAD_ID, build_put_url(created.link))
         url = build_upload_url(created.link, api_format=self._api_format)
         return UploadHandle(created.video_key, created.session_id, url)
 
@@ -170,31 +184,72 @@ class V1Platform:
                 return remote_video(video)
         return None
 
-    async def create(
-        self, metadata: VideoMetadata, *, marker: str, tag: str | None, size_bytes: int
-    ) -> UploadHandle:
-        """videos/create with the job's marker and source tag in its custom fields."""
+    def _tagged(self, metadata: VideoMetadata, marker: str, tag: str | None) -> VideoMetadata:
         custom = {**metadata.custom, MARKER_FIELD: marker}
         if tag is not None:
             custom[SOURCE_FIELD] = tag
         if self._library is not None:
             custom[LIBRARY_FIELD] = self._library
+        return replace(metadata, custom=custom)
+
+    async def create(
+        self, metadata: VideoMetadata, *, marker: str, tag: str | None, size_bytes: int
+    ) -> UploadHandle:
+        """videos/create with the job's marker and source tag in its custom fields."""
+        tagged = self._tagged(metadata, marker, tag)
         batch = self._batches.next_name() if self._batches is not None else None
-        if batch is not None:
-            custom[BATCH_FIELD] = batch
-        handle = self._handle(await self.api.create_video(replace(metadata, custom=custom)))
+        if batch is not None:  # verified with its batch: one listing call for many
+            tagged = replace(tagged, custom={**tagged.custom, BATCH_FIELD: batch})
+        if self._s3:
+            handle = self._handle(await self.api.create_video_s3(tagged))
+        else:
+            handle = self._handle(await self.api.create_video(tagged))
         if self._batches is not None and batch is not None:
             self._batches.created(handle.video_key, batch)
         return handle
 
+    async def create_fetched(
+        self, metadata: VideoMetadata, *, marker: str, tag: str | None, download_url: str
+    ) -> str:
+        """videos/create with ``download_url``: the platform fetches the file itself; the
+        new video's key. The marker and tag go in its custom fields as for an upload."""
+        return await self.api.create_video_fetch(self._tagged(metadata, marker, tag), download_url)
+
+    @property
+    def sets_posters(self) -> bool:
+        """False: v1 sets no poster from a URL."""
+        return False
+
+    async def add_poster(self, video_key: str, image_url: str) -> str:
+        """v1 sets no poster from a URL (its videos/thumbnails/update takes a frame position
+        or an uploaded image): PosterNotSet, reported; the video is done."""
+        raise PosterNotSet("v1 cannot set a poster from a URL")
+
+    async def set_poster(self, video_key: str, poster_id: str) -> None:
+        """Never reached on v1 (see :meth:`add_poster`)."""
+        raise PosterNotSet("v1 cannot set a poster from a URL")
+
     async def reopen(self, video_key: str, *, size_bytes: int) -> UploadHandle:
-        """videos/update: a new session on the same video."""
+        """videos/update: a new session (or s3 link) on the same video."""
+        if self._s3:
+            return self._handle(await self.api.update_video_s3(video_key))
         return self._handle(await self.api.update_video(video_key))
 
-    def transfer(self, handle: UploadHandle, size_bytes: int, acked: RangeSet | None) -> V1Transfer:
+    def transfer(
+        self, handle: UploadHandle, size_bytes: int, acked: RangeSet | None
+    ) -> V1Transfer | V1S3Transfer:
         """The sending state of ``handle``: ``acked`` None for a session just opened (the
         server holds nothing), else what an earlier run recorded (possibly nothing): the
-        server is then probed first, as it may hold more."""
+        server is then probed first, as it may hold more. An s3 handle: one PUT."""
+        if handle.upload_id == S3_UPLOAD_ID:
+            return V1S3Transfer(
+                self._sender.transport,
+                handle.upload_secret,
+                video_key=handle.video_key,
+                size_bytes=size_bytes,
+                acked=acked or RangeSet(),
+                zero_copy=self._sender.zero_copy,
+            )
         target = UploadTarget(handle.upload_secret, handle.upload_id, "")
         if acked is None:
             session = UploadSession(size_bytes, self._chunk_size_bytes)

@@ -23,9 +23,11 @@ from vidlift.errors import (
 from vidlift.protocol.documents import Document
 from vidlift.protocol.models import (
     CreateAnswer,
+    FetchCreateAnswer,
     FinalAnswer,
     RateLimit,
     RedirectLink,
+    S3CreateAnswer,
     VideoInfo,
     VideoList,
 )
@@ -33,8 +35,10 @@ from vidlift.protocol.models import (
 __all__ = [
     "api_error_from",
     "parse_create_answer",
+    "parse_fetch_create_answer",
     "parse_final_answer",
     "parse_rate_limit",
+    "parse_s3_create_answer",
     "parse_video_info",
     "parse_video_list",
 ]
@@ -140,15 +144,35 @@ def parse_create_answer(
     doc: Document, *, http_status: int = 200, call: str = "videos/create"
 ) -> CreateAnswer:
     """The video key, link block and session id of a create/update answer."""
+    data = _created(doc, http_status, call)
+    data["session_id"] = doc.get("session_id") or _section(doc, "video", "media").get("session_id")
+    return _validate(CreateAnswer, data, call)
+
+
+def parse_s3_create_answer(
+    doc: Document, *, http_status: int = 200, call: str = "videos/create"
+) -> S3CreateAnswer:
+    """The video key and the signed PUT link of an ``upload_method=s3`` create/update."""
+    return _validate(S3CreateAnswer, _created(doc, http_status, call), call)
+
+
+def parse_fetch_create_answer(doc: Document, *, http_status: int = 200) -> FetchCreateAnswer:
+    """The video key of a videos/create with ``download_url`` (the platform fetches)."""
+    _check_ok(doc, "videos/create", http_status)
+    video = _section(doc, "video", "media")
+    data = {"video_key": video.get("key"), "rate_limit": parse_rate_limit(doc)}
+    return _validate(FetchCreateAnswer, data, "videos/create")
+
+
+def _created(doc: Document, http_status: int, call: str) -> dict[str, object]:
+    """What every create/update answer carries: the video key, the link, the quota."""
     _check_ok(doc, call, http_status)
     video = _section(doc, "video", "media")
-    data = {
+    return {
         "video_key": video.get("key"),
         "link": doc.get("link") or video.get("link"),
-        "session_id": doc.get("session_id") or video.get("session_id"),
         "rate_limit": parse_rate_limit(doc),
     }
-    return _validate(CreateAnswer, data, call)
 
 
 def parse_final_answer(doc: Document, *, http_status: int = 200) -> FinalAnswer:

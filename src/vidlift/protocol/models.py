@@ -13,11 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 __all__ = [
     "CreateAnswer",
+    "FetchCreateAnswer",
     "FinalAnswer",
     "LinkBlock",
     "LinkQuery",
+    "PutLink",
     "RateLimit",
     "RedirectLink",
+    "S3CreateAnswer",
     "VideoInfo",
     "VideoList",
 ]
@@ -44,13 +47,12 @@ class LinkQuery(BaseModel):
         return {name: str(value) for name, value in (self.model_extra or {}).items()}
 
 
-class LinkBlock(_Answer):
-    """Where to send segments: ``protocol://address`` + ``path`` + ``query``."""
+class _Link(_Answer):
+    """``protocol://address`` + ``path``: where an upload goes (a checked host)."""
 
     protocol: Literal["http", "https"]
     address: str = Field(min_length=1)
     path: str = Field(min_length=1)
-    query: LinkQuery
 
     @field_validator("protocol", mode="before")
     @classmethod
@@ -63,6 +65,12 @@ class LinkBlock(_Answer):
         if not _ADDRESS.fullmatch(value):
             raise ValueError("address must be a host name or address, with an optional port")
         return value
+
+
+class LinkBlock(_Link):
+    """Where to send segments: ``protocol://address`` + ``path`` + ``query``."""
+
+    query: LinkQuery
 
 
 class RateLimit(_Answer):
@@ -87,6 +95,29 @@ class CreateAnswer(_Answer):
         if not _SESSION_ID.fullmatch(value):
             raise ValueError("session_id must be 1-200 letters, digits, '_' or '-'")
         return value
+
+
+class PutLink(_Link):
+    """An ``upload_method=s3`` link block: ``protocol://address`` + ``path`` + the signed
+    ``query`` (one PUT of the whole file; a secret like an upload token)."""
+
+    query: dict[str, str] = Field(default_factory=dict, repr=False)
+
+
+class S3CreateAnswer(_Answer):
+    """The answer of videos/create or videos/update with ``upload_method=s3``."""
+
+    video_key: str = Field(min_length=1)
+    link: PutLink
+    rate_limit: RateLimit | None = None
+
+
+class FetchCreateAnswer(_Answer):
+    """The answer of videos/create with ``download_url``: the video the platform fetches
+    the file into (nothing to upload)."""
+
+    video_key: str = Field(min_length=1)
+    rate_limit: RateLimit | None = None
 
 
 class RedirectLink(_Answer):
@@ -115,6 +146,15 @@ class VideoInfo(_Answer):
     md5: str | None = None
     custom: dict[str, str] = Field(default_factory=dict)
     upload_session_id: str | None = None
+    error_message: str | None = Field(default=None, validation_alias="error")
+
+    @field_validator("error_message", mode="before")
+    @classmethod
+    def _error_text(cls, value: object) -> object:
+        # A failed video's ``error`` block: {"message": "..."} (or a bare string).
+        if isinstance(value, dict):
+            value = value.get("message")
+        return str(value)[:300] if value else None
 
     @field_validator("title", "status", mode="before")
     @classmethod

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 from vidlift.errors import LocalProtocolError
-from vidlift.protocol.models import LinkBlock
+from vidlift.protocol.models import LinkBlock, PutLink
 
-__all__ = ["API_FORMATS", "Redirect", "build_upload_url"]
+__all__ = ["API_FORMATS", "Redirect", "build_put_url", "build_upload_url"]
 
 API_FORMATS = ("json", "xml", "php", "py")
 
@@ -65,3 +65,11 @@ def build_upload_url(link: LinkBlock, *, api_format: str, redirect: Redirect | N
     path = link.path if link.path.startswith("/") else f"/{link.path}"
     text = "&".join(f"{_encode(name)}={_encode(value)}" for name, value in query)
     return f"{link.protocol}://{link.address}{_quote_path(path)}?{text}"
+
+
+def build_put_url(link: PutLink) -> str:
+    """An ``upload_method=s3`` link block as its URL: ``protocol://address`` + path +
+    the signed query, every parameter as given (the signature covers them)."""
+    path = link.path if link.path.startswith("/") else f"/{link.path}"
+    text = "&".join(f"{_encode(name)}={_encode(value)}" for name, value in link.query.items())
+    return f"{link.protocol}://{link.address}{_quote_path(path)}" + (f"?{text}" if text else "")

@@ -222,6 +222,31 @@ async def check_upload_lifecycle(journal: Journal) -> None:
     assert done.updated_at > creating.updated_at and done.created_at == creating.created_at
 
 
+async def check_processing_keeps_the_md5_and_is_runnable(journal: Journal) -> None:
+    """``mark_processing`` (--wait-ready): a verified job keeps its md5 while the platform
+    processes it, is found again among runnable jobs, ends done or failed with a reason."""
+    await journal.add_entries([sample_entry(1), sample_entry(2)])
+    for job_id in ("job-1", "job-2"):
+        await walk_to(journal, job_id, JobState.VERIFYING)
+        await journal.mark_processing(job_id, md5="a" * 32)
+        await journal.mark_processing(job_id, md5="a" * 32)  # resumed while waiting
+    record = await _record(journal, "job-1")
+    assert (record.state, record.md5, record.video_key) == (JobState.PROCESSING, "a" * 32, "K")
+    runnable = [JobState.PENDING, JobState.CREATING, JobState.VERIFYING, JobState.PROCESSING]
+    assert await _all(journal, runnable) == ["job-1", "job-2"]
+    await journal.mark_done("job-1", video_key="K", md5="a" * 32)
+    await journal.mark_failed("job-2", "the platform failed to process video K: too short")
+    failed = await _record(journal, "job-2")
+    assert failed.state is JobState.FAILED and "too short" in (failed.last_error or "")
+    assert (await _record(journal, "job-1")).state is JobState.DONE
+    try:
+        await journal.mark_processing("job-1", md5=None)
+    except IllegalTransition:
+        pass
+    else:
+        raise AssertionError("mark_processing of a done job must raise IllegalTransition")
+
+
 async def check_reads_see_batched_progress(journal: Journal) -> None:
     """Progress not yet flushed is visible to reads in the same process."""
     await journal.add_entries([sample_entry(1)])
@@ -467,6 +492,7 @@ CONFORMANCE_CHECKS: tuple[Check, ...] = (
     check_fixed_row_replaces_problem,
     check_rerun_refreshes_unstarted_jobs,
     check_upload_lifecycle,
+    check_processing_keeps_the_md5_and_is_runnable,
     check_reads_see_batched_progress,
     check_new_session_starts_empty,
     check_bad_ranges_are_refused,

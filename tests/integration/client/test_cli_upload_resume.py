@@ -46,6 +46,21 @@ async def test_bad_settings_are_refused_at_once(
     assert emulator.request_counts().get("api", 0) == 0  # refused before any request
 
 
+async def interrupt_once(
+    emu: Emulator, command: list[str], env: dict[str, str], counter: str, at_least: int
+) -> None:
+    """Start ``command``, Ctrl-C it once the emulator counted ``at_least`` ``counter``
+    requests: it exits 130 saying which video it keeps and how to go on."""
+    async with await anyio.open_process(command, env=env) as first:
+        await emu.wait_until(lambda: emu.request_counts().get(counter, 0) >= at_least)
+        first.send_signal(signal.SIGINT)
+        assert await first.wait() == 130
+        assert first.stderr is not None
+        err = (await first.stderr.receive()).decode()
+    assert "interrupted; video " in err and "run the same command again" in err, err
+    assert "Traceback" not in err
+
+
 async def test_ctrl_c_then_the_same_command_continues_the_same_upload(
     emulator: Emulator, tmp_path: Path
 ) -> None:
@@ -53,14 +68,7 @@ async def test_ctrl_c_then_the_same_command_continues_the_same_upload(
     env = env_for(emulator) | {"XDG_STATE_HOME": str(tmp_path / "state")}
     command = [sys.executable, "-m", "vidlift", "upload", str(source)]
     command += ["--endpoint", emulator.endpoint, "--chunk-size", "64KiB"]
-    async with await anyio.open_process([*command, "--bwlimit", "256KiB"], env=env) as first:
-        await emulator.wait_until(lambda: emulator.request_counts().get("segment", 0) >= 4)
-        first.send_signal(signal.SIGINT)
-        assert await first.wait() == 130
-        assert first.stderr is not None
-        err = (await first.stderr.receive()).decode()
-    assert "interrupted; video " in err and "run the same command again" in err, err
-    assert "Traceback" not in err
+    await interrupt_once(emulator, [*command, "--bwlimit", "256KiB"], env, "segment", 4)
     sent_before = emulator.request_counts().get("bytes_received", 0)
 
     code, out, err = await vidlift(*command[3:], env=env)

@@ -140,8 +140,10 @@ async def test_legacy_resumable_true_and_missing_upload_method(
     assert (await call(http, emulator, "create", resumable="true"))[0] == 200
     status, doc = await call(http, emulator, "create")
     assert (status, doc["code"]) == (400, "ParameterMissing")
-    status, doc = await call(http, emulator, "create", upload_method="s3")
+    status, doc = await call(http, emulator, "create", upload_method="form")
     assert (status, doc["code"]) == (400, "ParameterInvalid")
+    status, doc = await call(http, emulator, "create", upload_method="s3")  # one signed PUT
+    assert status == 200 and "session_id" not in doc and "X-Amz-Signature" in doc["link"]["query"]
 
 
 class _NoClasses(pickle.Unpickler):

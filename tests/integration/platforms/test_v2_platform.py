@@ -4,6 +4,7 @@ answers (docs/PLATFORMS.md)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
@@ -22,7 +23,6 @@ from tests.integration.platforms.conftest import (
 from vidlift.client.source import SourceFile
 from vidlift.client.transport import AiohttpTransport
 from vidlift.errors import (
-    ApiError,
     AuthError,
     ConnectionDropped,
     PartLinkRefused,
@@ -31,6 +31,7 @@ from vidlift.errors import (
     UploadGone,
     VideoMissing,
 )
+from vidlift.platforms.base import LibraryPage
 from vidlift.platforms.v2 import V2Platform, V2Settings
 from vidlift.platforms.v2.transfer import V2DirectTransfer, V2Transfer
 from vidlift.protocol.metadata import VideoMetadata
@@ -242,9 +243,7 @@ async def test_errors_map_to_vidlift_classes(
         V2Settings(site_id=emulator.site_id, api_secret="nope", endpoint=emulator.endpoint),
     )
     platform = V2Platform(transport, settings_for(emulator))
-    with pytest.raises(ApiError) as refused:
-        await platform.list_library(offset=0, limit=10)
-    assert refused.value.code == "not_supported"
+    assert await platform.list_library(offset=0, limit=10) == LibraryPage((), 0)  # no tag
     with pytest.raises(AuthError) as caught:
         await wrong.find("x", None)
     assert "nope" not in str(caught.value)
@@ -286,3 +285,27 @@ async def test_without_md5_parts_are_not_hashed_but_the_file_arrives(
     await drive(transfer, await SourceFile.inspect(path))
     assert isinstance(transfer, V2Transfer) and transfer.etags_checked == 0
     assert (await _received(emulator, handle.video_key))["md5"] == md5_of(path)
+
+
+async def test_the_library_is_listed_by_its_tag_page_by_page(
+    emulator: Emulator, transport: AiohttpTransport
+) -> None:
+    """v2 survey (issue 12 point 4): media created for a library carry its tag; listing
+    finds those and only those, pages of ``limit``, with the marker, source and size."""
+    mine = V2Platform(transport, replace(settings_for(emulator), library="lib-a"))
+    other = V2Platform(transport, replace(settings_for(emulator), library="lib-b"))
+    for n in range(5):
+        await mine.create(VideoMetadata(title=f"A{n}"), marker=f"a-{n}", tag="t", size_bytes=900)
+    await other.create(VideoMetadata(title="B"), marker="b-0", tag="t", size_bytes=900)
+    pages = [await mine.list_library(offset=offset, limit=2) for offset in (0, 2, 4)]
+    assert [len(page.videos) for page in pages] == [2, 2, 1]
+    assert {page.total for page in pages} == {5}
+    listed = [video for page in pages for video in page.videos]
+    assert [video.marker for video in listed] == [f"a-{n}" for n in range(5)]
+    assert {(video.tag, video.size_bytes, video.status) for video in listed} == {
+        ("t", 900, "created")
+    }
+    # A metadata update keeps the library's tag: the media is still listed afterwards.
+    await mine.update_metadata(listed[0].key, VideoMetadata(title="Renamed"))
+    again = await mine.list_library(offset=0, limit=10)
+    assert listed[0].key in {video.key for video in again.videos} and again.total == 5

@@ -1,5 +1,7 @@
 """The chaos harness: a real `vidlift run` against a faulty `vidlift serve` that is killed
 and restarted, and a client that may be killed with -9 too; then every file is checked.
+The same scenarios run on JW's v1 and v2 APIs (``ChaosPlan.api``): only the faults, the
+file sizes and where the platform keeps the files differ (:class:`ChaosApi`).
 
 Shared by tests/integration/reliability/test_chaos.py (bounded, in `make test`) and
 benchmarks/soak.py (minutes to hours). Both processes are real subprocesses: the emulator
@@ -20,7 +22,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +56,23 @@ CHAOS_FAULTS = FaultPlan(
     truncated_answer_p=0.02,
     forget_completed=0.5,
 )
+# v2: every part and direct PUT, API and completion fault at once. Sizes: a direct upload
+# (one PUT), files of 2 and 3 parts of 5 MiB (the last one short).
+MiB = 1024 * KiB
+V2_CHAOS_SIZES = (200 * KiB + 7, 6 * MiB + 3, 11 * MiB + 1)
+V2_CHAOS_FAULTS = FaultPlan(
+    part_drop_p=0.08,
+    part_lost_answer_p=0.08,
+    part_503_p=0.05,
+    part_500_p=0.02,
+    part_expired_p=0.03,
+    v2_create_lost_answer_p=0.1,
+    v2_complete_lost_answer_p=0.2,
+    v2_api_429_p=0.02,
+    latency_ms=1.0,
+    latency_jitter_ms=10.0,
+)
+V2_FAULT_KINDS = ("part_drop", "part_lost_answer", "part_503", "v2_complete_lost_answer")
 ALL_FAULT_KINDS = (
     "drop_mid_segment",
     "lost_ack",
@@ -87,6 +106,60 @@ class ChaosPlan:
     deadline_s: float = 110.0
     seed: int = 1
     emulator_fsync: bool = True
+    api: str = "v1"  # or "v2": the same scenario on JW's v2 API (--api v2)
+    # Re-sent bytes allowed, in % of the library: what a cut request costs is a 64 KiB
+    # segment on v1, up to a 5 MiB part on v2 (a kill -9 cuts every part in flight).
+    max_resent_pct: float = 25.0
+
+
+def v2_plan(**changes: Any) -> ChaosPlan:
+    """A chaos plan on v2: its faults, sizes that make direct and multipart uploads, parts
+    of 5 MiB."""
+    base = ChaosPlan(
+        api="v2",
+        concurrency=4,
+        sizes=V2_CHAOS_SIZES,
+        faults=V2_CHAOS_FAULTS,
+        chunk_bytes=5 * MiB,
+        max_resent_pct=75.0,
+    )
+    return replace(base, **changes)
+
+
+@dataclass(frozen=True, slots=True)
+class ChaosApi:
+    """What differs between v1 and v2 when checking a chaos batch."""
+
+    name: str
+
+    @property
+    def client_args(self) -> list[str]:
+        """`vidlift run` flags for this API (the emulator's default site id)."""
+        if self.name == "v2":
+            return ["--api", "v2", "--site-id", "demosite", "--parts-in-flight", "2"]
+        return []
+
+    @property
+    def upload_counter(self) -> str:
+        """The emulator's counter of requests carrying file bytes."""
+        return "part" if self.name == "v2" else "segment"
+
+    def videos(self, stats: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The platform's videos as (key, marker, status, size, md5, sha256 or None)."""
+        if self.name == "v2":
+            return [
+                {**media, "marker": media.get("external_id") or "", "sha256": None}
+                for media in stats.get("media", [])
+            ]
+        return [
+            {**video, "marker": str(video["custom"].get(MARKER, ""))} for video in stats["videos"]
+        ]
+
+    def stored(self, data_dir: Path, key: str) -> Path:
+        """Where the emulator keeps a completed video's bytes."""
+        if self.name == "v2":
+            return data_dir / "v2" / "files" / f"{key}.bin"
+        return data_dir / "media" / f"{key}.bin"
 
 
 @dataclass(slots=True)
@@ -363,7 +436,8 @@ async def run_client(
 
 
 def client_env(endpoint: str, plan: ChaosPlan) -> dict[str, str]:
-    """The environment of a `vidlift run`: the emulator's credentials and fast backoff."""
+    """The environment of a `vidlift run`: the emulator's credentials (v1 and v2: the same
+    secret) and fast backoff."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIDLIFT_")}
     env.update(
         VIDLIFT_ENDPOINT=endpoint,
@@ -394,6 +468,7 @@ class ChaosRun:
         self.log = log
         self.rng = random.Random(plan.seed)
         self.figures = ChaosFigures(files=plan.files)
+        self.api = ChaosApi(plan.api)
         self.manifest = workdir / "lib" / "library.csv"
         self.journal = workdir / "lib" / "library.csv.vidlift.sqlite"
         faults_file = workdir / "faults.toml"
@@ -452,6 +527,7 @@ class ChaosRun:
             sys.executable, "-m", "vidlift", "run", str(self.manifest),
             "--log-format", "json", "--chunk-size", str(plan.chunk_bytes),
             "--concurrency", str(plan.concurrency), "--max-attempts", str(plan.max_attempts),
+            *self.api.client_args,
         ]  # fmt: skip
         env = client_env(self.emulator.endpoint, plan)
         while True:
@@ -486,7 +562,7 @@ class ChaosRun:
         if not self.emulator.running:  # killed by the restart loop as it was cancelled
             await self.emulator.start()
         await self.emulator.sample()
-        videos = list((await self.emulator.stats())["videos"])
+        videos = self.api.videos(await self.emulator.stats())
         rows = await self._report()
         sources = {
             f"legacy-{n:03d}": self.manifest.parent / "videos" / f"clip-{n:03d}.mp4"
@@ -501,7 +577,7 @@ class ChaosRun:
         figures.videos_total = len(videos)
         by_job: dict[str, list[Mapping[str, Any]]] = {}
         for video in videos:
-            by_job.setdefault(str(video["custom"].get(MARKER, "")), []).append(video)
+            by_job.setdefault(video["marker"], []).append(video)
         figures.duplicate_videos = sum(len(v) - 1 for v in by_job.values()) + len(
             by_job.get("", [])
         )
@@ -509,7 +585,8 @@ class ChaosRun:
         figures.files_done = sum(1 for job in sources if job in done)
         for job, (size, md5, sha256) in digests.items():
             found = by_job.get(job, [])
-            if await self._identical(job, found, done.get(job), (size, md5, sha256)):
+            expected = (size, md5, sha256 if self.api.name == "v1" else None)
+            if await self._identical(job, found, done.get(job), expected):
                 figures.files_identical += 1
 
     async def _identical(
@@ -517,7 +594,7 @@ class ChaosRun:
         job: str,
         found: list[Mapping[str, Any]],
         row: Mapping[str, Any] | None,
-        digests: tuple[int, str, str],
+        digests: tuple[int, str, str | None],
     ) -> bool:
         if len(found) != 1:
             self.figures.problems.append(f"{job}: {len(found)} videos on the platform")
@@ -530,7 +607,7 @@ class ChaosRun:
         if row is None or row["video_key"] != video["key"]:
             self.figures.problems.append(f"{job}: report row {row} does not name {video['key']}")
             return False
-        stored = self.emulator.data_dir / "media" / f"{video['key']}.bin"
+        stored = self.api.stored(self.emulator.data_dir, video["key"])
         source = self.manifest.parent / "videos" / f"clip-{job.split('-')[1]}.mp4"
         same = await anyio.to_thread.run_sync(_same_bytes, stored, source)
         if not same:
@@ -542,7 +619,7 @@ class ChaosRun:
         self.figures.faults = dict(ledger.total("faults"))
         requests = ledger.total("requests")
         self.figures.bytes_received = requests["bytes_received"]
-        self.figures.segments = requests["segment"]
+        self.figures.segments = requests[self.api.upload_counter]
 
 
 def _same_bytes(a: Path, b: Path) -> bool:

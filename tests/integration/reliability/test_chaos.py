@@ -1,7 +1,8 @@
-"""Chaos: a real `vidlift run` of a few hundred files against a faulty `vidlift serve` that
-is killed with -9 and restarted every few seconds; and a faulty batch whose client is
-killed with -9 again and again. Expected: every file done, byte-identical (sha256 and a
-byte compare), exactly one video per job, and little re-sent.
+"""Chaos, on JW's v1 and v2 APIs alike (one parametrized suite): a real `vidlift run`
+against a faulty `vidlift serve` that is killed with -9 and restarted every few seconds;
+and a faulty batch whose client is killed with -9 again and again. Expected: every file
+done, byte-identical (checksums and a byte compare), exactly one video per job, and little
+re-sent.
 
 The figures are printed (`pytest -s`); benchmarks/soak.py runs the same at scale.
 """
@@ -9,11 +10,20 @@ The figures are printed (`pytest -s`); benchmarks/soak.py runs the same at scale
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from .chaos import ALL_FAULT_KINDS, ChaosFigures, ChaosPlan, run_chaos
+from .chaos import (
+    ALL_FAULT_KINDS,
+    V2_CHAOS_FAULTS,
+    V2_FAULT_KINDS,
+    ChaosFigures,
+    ChaosPlan,
+    run_chaos,
+    v2_plan,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -24,42 +34,86 @@ def show(title: str, figures: ChaosFigures) -> str:
     return text
 
 
-def assert_nothing_lost(figures: ChaosFigures, text: str) -> None:
+def assert_nothing_lost(figures: ChaosFigures, plan: ChaosPlan, text: str) -> None:
     assert figures.problems == [], text
     assert figures.files_done == figures.files, text  # 100% completed
     assert figures.files_identical == figures.files, text  # 100% byte-identical
     assert figures.videos_total == figures.files, text
     assert figures.duplicate_videos == 0, text
     # A finished upload is never sent twice: re-sent bytes are what faults cut, not files.
-    assert figures.resent_pct < 25, text
+    assert figures.resent_pct < plan.max_resent_pct, text
+
+
+# The same scenarios on both APIs: (plan, the fault kinds each run must have injected).
+EMULATOR_KILLS = {
+    "v1": (
+        ChaosPlan(files=250, restart_emulator_every_s=5.0, deadline_s=300.0, seed=11),
+        ALL_FAULT_KINDS,
+    ),
+    "v2": (
+        v2_plan(
+            files=40,
+            restart_emulator_every_s=3.0,
+            deadline_s=300.0,
+            seed=21,
+            # 20 MiB/s: the batch lasts long enough for several kills of the platform,
+            # and a part (8 in flight) still goes up between two kills.
+            faults=replace(V2_CHAOS_FAULTS, bandwidth_bytes_per_s=20 * 1024 * 1024),
+        ),
+        V2_FAULT_KINDS,
+    ),
+}
+CLIENT_KILLS = {
+    "v1": (
+        ChaosPlan(
+            files=80,
+            restart_emulator_every_s=None,
+            kill_client_after_done=(1, 5),
+            max_client_kills=8,
+            deadline_s=300.0,
+            seed=12,
+        ),
+        ("drop_mid_segment", "lost_ack", "upload_503"),
+    ),
+    "v2": (
+        v2_plan(
+            files=24,
+            restart_emulator_every_s=None,
+            kill_client_after_done=(1, 3),
+            max_client_kills=4,
+            deadline_s=300.0,
+            seed=22,
+        ),
+        ("part_drop", "part_lost_answer"),
+    ),
+}
 
 
 @pytest.mark.timeout(330)
-async def test_chaos_batch_survives_faults_and_emulator_kill_9(tmp_path: Path) -> None:
-    plan = ChaosPlan(files=250, restart_emulator_every_s=5.0, deadline_s=300.0, seed=11)
+@pytest.mark.parametrize("api", sorted(EMULATOR_KILLS))
+async def test_chaos_batch_survives_faults_and_emulator_kill_9(tmp_path: Path, api: str) -> None:
+    plan, kinds = EMULATOR_KILLS[api]
     figures = await run_chaos(plan, tmp_path / "chaos", log=print)
-    text = show("chaos: faults + emulator kill -9 every 5 s", figures)
-    assert_nothing_lost(figures, text)
+    text = show(
+        f"chaos {api}: faults + emulator kill -9 every {plan.restart_emulator_every_s} s", figures
+    )
+    assert_nothing_lost(figures, plan, text)
     assert figures.emulator_restarts >= 3, text
     assert figures.client_runs == 1, text  # one run finished the batch despite all that
-    for kind in ALL_FAULT_KINDS:
+    for kind in kinds:
         assert figures.faults.get(kind, 0) > 0, (kind, text)
 
 
 @pytest.mark.timeout(330)
-async def test_faulty_batch_survives_client_kill_9_again_and_again(tmp_path: Path) -> None:
-    plan = ChaosPlan(
-        files=80,
-        restart_emulator_every_s=None,
-        kill_client_after_done=(1, 5),
-        max_client_kills=8,
-        deadline_s=300.0,
-        seed=12,
-    )
+@pytest.mark.parametrize("api", sorted(CLIENT_KILLS))
+async def test_faulty_batch_survives_client_kill_9_again_and_again(
+    tmp_path: Path, api: str
+) -> None:
+    plan, kinds = CLIENT_KILLS[api]
     figures = await run_chaos(plan, tmp_path / "kills", log=print)
-    text = show("chaos: faults + client kill -9 x8", figures)
-    assert_nothing_lost(figures, text)
-    assert figures.client_kills == 8, text
-    assert figures.client_runs == 9, text
-    for kind in ("drop_mid_segment", "lost_ack", "upload_503"):
+    text = show(f"chaos {api}: faults + client kill -9 x{plan.max_client_kills}", figures)
+    assert_nothing_lost(figures, plan, text)
+    assert figures.client_kills == plan.max_client_kills, text
+    assert figures.client_runs == plan.max_client_kills + 1, text
+    for kind in kinds:
         assert figures.faults.get(kind, 0) > 0, (kind, text)

@@ -12,11 +12,13 @@ from vidlift.errors import (
     ConnectionDropped,
     JournalError,
     NonceReused,
+    ProcessingFailed,
     RangesShrank,
     RateLimited,
     RequestTimeout,
     SegmentRejected,
     SourceError,
+    StillProcessing,
     UploadServerBusy,
     VerificationError,
 )
@@ -48,6 +50,8 @@ def policy(rand: float = 1.0, now: float = 1000.0) -> RetryPolicy:
         (SourceError("p", "gone"), Verdict.GIVE_UP),
         (VerificationError("x"), Verdict.GIVE_UP),
         (JournalError("x"), Verdict.STOP_BATCH),
+        (StillProcessing("K", "processing"), Verdict.POLL),
+        (ProcessingFailed("K", "failed", "too short"), Verdict.GIVE_UP),
         (RuntimeError("bug"), Verdict.STOP_BATCH),
     ],
 )
@@ -79,3 +83,18 @@ def test_rate_limit_waits_for_the_reset() -> None:
 def test_retry_after_hint_is_honoured() -> None:
     busy = UploadServerBusy("x", http_status=503, retry_after_s=7.0)
     assert policy(rand=0.1).decide(busy, 1).delay_s == 7.0
+
+
+def test_processing_polls_back_off_with_equal_jitter_and_are_bounded() -> None:
+    """--wait-ready: a status check comes back after at least half its ceiling (never at
+    once), the ceiling doubles up to max_delay_s, and patience runs out after 10 x the
+    attempts."""
+    waiting = StillProcessing("K", "processing")
+    assert policy(rand=0.0).decide(waiting, 1).delay_s == 0.5
+    assert policy(rand=1.0).decide(waiting, 3).delay_s == 4.0
+    assert policy(rand=0.0).decide(waiting, 30).delay_s == 4.0  # half the 8 s cap
+    decision = policy().decide(waiting, 39)
+    assert decision.verdict is Verdict.POLL and not decision.may_have_acted
+    assert policy().decide(waiting, 40).verdict is Verdict.GIVE_UP
+    failed = ProcessingFailed("K", "failed", "Media is too short")
+    assert str(failed) == "the platform failed to process video K: Media is too short"

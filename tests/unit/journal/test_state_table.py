@@ -33,6 +33,7 @@ CHANGES: dict[JobEvent, transitions.Change] = {
     JobEvent.RESET_UPLOAD: transitions.upload_reset,
     JobEvent.INSPECT: partial(transitions.source_recorded, size_bytes=9, identity='etag:"e"'),
     JobEvent.VERIFY: transitions.verifying,
+    JobEvent.PROCESS: partial(transitions.processing, md5="0" * 32),
     JobEvent.FINISH: partial(transitions.done, video_key="K", md5=None),
     JobEvent.RETITLE: partial(transitions.retitled, metadata=VideoMetadata(title="New")),
     JobEvent.FAIL: partial(transitions.failed, error="gave up"),

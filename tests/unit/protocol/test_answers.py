@@ -457,3 +457,11 @@ def test_property_parsers_raise_only_parse_or_api_errors(
         assert error.http_status == http_status
     except AnswerParseError:
         assert doc.get("status") != "error"
+
+
+def test_a_failed_videos_error_message_is_read() -> None:
+    """videos/show of a video whose processing failed: ``error.message`` (--wait-ready)."""
+    doc = {"status": "ok", "video": {"key": "K", "status": "failed", "error": {"message": "bad"}}}
+    info = parse_video_info(doc)
+    assert (info.status, info.error_message) == ("failed", "bad")
+    assert parse_video_info({"status": "ok", "video": {"key": "K"}}).error_message is None

@@ -33,6 +33,7 @@ from vidlift.platforms.v2.models import (
     MediaAnswer,
     MediaList,
     PartsPage,
+    ThumbnailAnswer,
     parse_answer,
 )
 
@@ -51,6 +52,7 @@ class V2Settings:
     ``bytes_in_flight`` would be exceeded. ``page_length`` parts per listing call.
     ``verify_md5=False`` hashes nothing while sending (each part's ETag is then trusted;
     on resume, a part listed with an ETag but not acked is still hashed and compared).
+    ``library`` tags every media created, so that a lost journal is rebuilt by listing.
     """
 
     site_id: str
@@ -63,6 +65,7 @@ class V2Settings:
     api_timeout_s: float = Timeouts().api_s
     zero_copy: bool = True
     verify_md5: bool = True
+    library: str | None = None  # the library's tag (custom_params.vidlift_library)
 
     def __post_init__(self) -> None:
         if not self.site_id:
@@ -84,6 +87,9 @@ class V2Api:
         self._transport = transport
         self._settings = settings
         self._base = settings.endpoint.rstrip("/")
+
+    def _site_path(self, tail: str) -> str:
+        return f"/v2/sites/{self._settings.site_id}/{tail}"
 
     def _media_path(self, media_id: str = "") -> str:
         tail = f"{media_id}/" if media_id else ""
@@ -115,12 +121,49 @@ class V2Api:
         response = await self._call(method, path, **kwargs)
         return parse_answer(model, response.body, call=kwargs["call"])
 
-    async def create(self, method: str, metadata: Mapping[str, Any]) -> CreateAnswer:
-        """``POST /v2/sites/{site}/media/``: a new media and its upload."""
-        body = {"upload": {"method": method}, "metadata": dict(metadata)}
+    async def create(
+        self, method: str, metadata: Mapping[str, Any], *, download_url: str | None = None
+    ) -> CreateAnswer:
+        """``POST /v2/sites/{site}/media/``: a new media and its upload (``fetch``: the
+        platform downloads ``download_url`` itself; the URL never shows in a message)."""
+        upload: dict[str, str] = {"method": method}
+        if download_url is not None:
+            upload["download_url"] = download_url
+        body = {"upload": upload, "metadata": dict(metadata)}
         return await self._json(
             CreateAnswer, "POST", self._media_path(), call="media create", body=body
         )
+
+    async def create_thumbnail(self, media_id: str, image_url: str) -> ThumbnailAnswer:
+        """``POST /v2/sites/{site}/thumbnails/``: a static thumbnail the platform fetches
+        from ``image_url`` for ``media_id``."""
+        body = {
+            "relationships": {"media": [{"id": media_id}]},
+            "upload": {
+                "source_type": "custom_upload",
+                "method": "fetch",
+                "thumbnail_type": "static",
+                "download_url": image_url,
+            },
+        }
+        return await self._json(
+            ThumbnailAnswer,
+            "POST",
+            self._site_path("thumbnails/"),
+            call="thumbnail create",
+            body=body,
+        )
+
+    async def thumbnail(self, thumbnail_id: str) -> ThumbnailAnswer:
+        """``GET .../thumbnails/{id}/``."""
+        path = self._site_path(f"thumbnails/{thumbnail_id}/")
+        return await self._json(ThumbnailAnswer, "GET", path, call="thumbnail show")
+
+    async def make_poster(self, thumbnail_id: str) -> None:
+        """``PATCH .../thumbnails/{id}/``: the thumbnail becomes its media's poster."""
+        body = {"relationships": {"media": [{"is_poster": True}]}}
+        path = self._site_path(f"thumbnails/{thumbnail_id}/")
+        await self._json(ThumbnailAnswer, "PATCH", path, call="thumbnail update", body=body)
 
     async def reupload(self, media_id: str, method: str) -> CreateAnswer:
         """``PUT .../media/{id}/reupload/``: a new upload for the same media."""
@@ -139,6 +182,17 @@ class V2Api:
             MediaList, "GET", self._media_path(), call="media list", query=query
         )
         return answer.media
+
+    async def list_with(self, param: str, value: str, *, page: int, page_length: int) -> MediaList:
+        """One page of the media whose custom param ``param`` is ``value``."""
+        query = {
+            "q": f'custom_params.{param}:"{value}"',
+            "page": str(page),
+            "page_length": str(page_length),
+        }
+        return await self._json(
+            MediaList, "GET", self._media_path(), call="media list", query=query
+        )
 
     async def show(self, media_id: str) -> MediaAnswer:
         """``GET .../media/{id}/``; VideoMissing on 404."""

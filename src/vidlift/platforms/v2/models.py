@@ -21,6 +21,7 @@ __all__ = [
     "MediaMetadata",
     "PartAnswer",
     "PartsPage",
+    "ThumbnailAnswer",
     "parse_answer",
 ]
 
@@ -55,6 +56,14 @@ class CreateAnswer(MediaAnswer):
     upload_id: str | None = None
     upload_token: str | None = Field(default=None, repr=False)
     upload_link: str | None = Field(default=None, repr=False)
+
+
+class ThumbnailAnswer(_Answer):
+    """A thumbnail: ``.../thumbnails/{id}/`` (status processing, ready or failed)."""
+
+    id: str = Field(min_length=1)
+    status: str
+    error_message: str | None = None
 
 
 class MediaList(_Answer):

@@ -1,5 +1,5 @@
-"""Sending one v2 part (or a direct upload) to its pre-signed link, and classifying the
-answer (platforms layer).
+"""Sending one v2 part (or a whole file: v2 direct, v1 s3) to its pre-signed link, and
+classifying the answer (platforms layer).
 
 The body is a zero-copy :class:`~vidlift.client.fileslice.FileSlice` on plain HTTP with
 an event loop that has ``sendfile``; the part's md5 is then computed beside the send in a
@@ -29,9 +29,10 @@ from vidlift.errors import (
     UploadServerBusy,
     VerificationError,
 )
-from vidlift.protocol.ranges import ByteRange
+from vidlift.platforms.base import AckedCallback, FinishedUpload
+from vidlift.protocol.ranges import ByteRange, RangeSet
 
-__all__ = ["hash_range", "put_part"]
+__all__ = ["GONE_STATUS", "WholeFileTransfer", "hash_range", "put_part"]
 
 SentCallback = Callable[[int], None]
 _S3_CODE = re.compile(rb"<Code>([A-Za-z]{1,64})</Code>")
@@ -151,3 +152,89 @@ def _without_query(message: str, link: str) -> str:
     if query:
         message = message.replace(query, "…")
     return message.replace(link, base)
+
+
+# SegmentRejected 410: the job loop renews (a new upload on the same video/media).
+GONE_STATUS = 410
+
+
+class WholeFileTransfer:
+    """A whole file in one PUT to a pre-signed link (v2 direct uploads, v1 ``upload_method
+    =s3``): nothing acknowledged until the PUT is answered, then all of it (its ETag must be
+    the file's md5). A failed PUT raises its error and the job loop sends the whole file
+    again (a signed PUT overwrites). A link that no longer takes the file (403, 404) goes
+    to :meth:`refused`, which each API settles its own way. ``LABEL`` names the upload in
+    messages; the link is never shown."""
+
+    LABEL = "video {key} upload"
+
+    def __init__(
+        self,
+        transport: Transport,
+        link: str,
+        *,
+        video_key: str,
+        size_bytes: int,
+        acked: RangeSet,
+        zero_copy: bool = True,
+        verify_md5: bool = True,
+    ) -> None:
+        self._transport = transport
+        self._link = link
+        self._video_key = video_key
+        self._size = size_bytes
+        self._acked = acked
+        self._label = self.LABEL.format(key=video_key)
+        self._zero_copy = zero_copy
+        self._verify_md5 = verify_md5
+        self.etags_checked = 0
+        self.requests_sent = 0
+
+    def __repr__(self) -> str:  # never the link
+        return f"{type(self).__name__}(video={self._video_key}, acked={self._acked.byte_count})"
+
+    @property
+    def acked(self) -> RangeSet:
+        """The whole file once a PUT was answered, else nothing."""
+        return self._acked
+
+    def restart(self) -> None:
+        """The platform lost the file: send it again."""
+        self._acked = RangeSet()
+
+    async def run(
+        self,
+        reader: RangeReader,
+        *,
+        on_sent: SentCallback | None = None,
+        on_acked: AckedCallback | None = None,
+    ) -> FinishedUpload:
+        """PUT the file, unless an earlier PUT was answered; a link that no longer takes
+        it is settled by :meth:`refused`."""
+        if self._acked.byte_count >= self._size:
+            return FinishedUpload()
+        whole = ByteRange(0, self._size - 1)
+        self.requests_sent += 1
+        try:
+            await put_part(
+                self._transport,
+                self._link,
+                reader,
+                whole,
+                label=self._label,
+                zero_copy=self._zero_copy,
+                verify_md5=self._verify_md5,
+                on_sent=on_sent,
+            )
+            self.etags_checked = int(self._verify_md5)
+        except (UploadGone, PartLinkRefused) as exc:
+            await self.refused(exc)
+        self._acked = RangeSet.of([whole])
+        if on_acked is not None:
+            await on_acked(self._acked)
+        return FinishedUpload()
+
+    async def refused(self, error: UploadGone | PartLinkRefused) -> None:
+        """The link no longer takes the file: return when the platform holds it anyway,
+        else raise SegmentRejected 410 (a new link on the same video)."""
+        raise SegmentRejected(f"{error.message}; a new link is needed", http_status=GONE_STATUS)

@@ -20,7 +20,7 @@ from datetime import UTC
 from typing import Any
 
 from vidlift.client.transport import Transport
-from vidlift.errors import AnswerParseError, ApiError, LocalProtocolError
+from vidlift.errors import AnswerParseError, LocalProtocolError, PosterNotSet, StillProcessing
 from vidlift.platforms.base import LibraryPage, Platform, RemoteVideo, Transfer, UploadHandle
 from vidlift.platforms.v2.api import V2Api, V2Settings
 from vidlift.platforms.v2.models import CreateAnswer, MediaAnswer
@@ -29,11 +29,21 @@ from vidlift.platforms.v2.transfer import V2DirectTransfer, V2Transfer
 from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.ranges import RangeSet
 
-__all__ = ["SIZE_FIELD", "SOURCE_FIELD", "V2Platform", "V2Settings", "to_v2_metadata"]
+__all__ = [
+    "LIBRARY_FIELD",
+    "SIZE_FIELD",
+    "SOURCE_FIELD",
+    "V2Platform",
+    "V2Settings",
+    "to_v2_metadata",
+]
 
 _DIRECT = "direct"
 SOURCE_FIELD = "vidlift_source"  # custom_params: the source's tag (as v1's custom field)
 SIZE_FIELD = "vidlift_size"  # custom_params: the file's size in bytes
+LIBRARY_FIELD = "vidlift_library"  # custom_params: the library's tag (the survey lists it)
+_OWN_FIELDS = (SOURCE_FIELD, SIZE_FIELD, LIBRARY_FIELD)  # kept by metadata updates
+LIST_PAGE_LENGTH = 1000  # media per survey call
 
 
 class V2Platform:
@@ -69,9 +79,48 @@ class V2Platform:
         custom = {**fields.get("custom_params", {}), SIZE_FIELD: str(size_bytes)}
         if tag is not None:
             custom[SOURCE_FIELD] = tag
+        if self._settings.library is not None:
+            custom[LIBRARY_FIELD] = self._settings.library
         fields["custom_params"] = custom
         answer = await self.api.create(_method(plan), fields)
         return _handle(answer, plan)
+
+    async def create_fetched(
+        self, metadata: VideoMetadata, *, marker: str, tag: str | None, download_url: str
+    ) -> str:
+        """A new media (external_id = ``marker``) whose file the platform fetches from
+        ``download_url`` (``upload.method: fetch``); its id."""
+        fields = to_v2_metadata(metadata, marker=marker, tag=tag)
+        custom = dict(fields.get("custom_params", {}))
+        if tag is not None:
+            custom[SOURCE_FIELD] = tag
+        if self._settings.library is not None:
+            custom[LIBRARY_FIELD] = self._settings.library
+        fields["custom_params"] = custom
+        answer = await self.api.create("fetch", fields, download_url=download_url)
+        return answer.id
+
+    @property
+    def sets_posters(self) -> bool:
+        """True: the v2 thumbnails API fetches an image and makes it the poster."""
+        return True
+
+    async def add_poster(self, video_key: str, image_url: str) -> str:
+        """A thumbnail the platform fetches from ``image_url`` for the media; its id."""
+        return (await self.api.create_thumbnail(video_key, image_url)).id
+
+    async def set_poster(self, video_key: str, poster_id: str) -> None:
+        """Make thumbnail ``poster_id`` the media's poster once the platform has it:
+        StillProcessing before, PosterNotSet when the platform could not use the image."""
+        thumbnail = await self.api.thumbnail(poster_id)
+        if thumbnail.status == "failed":
+            raise PosterNotSet(
+                f"the platform could not use the poster image: "
+                f"{thumbnail.error_message or 'no reason given'}"
+            )
+        if thumbnail.status != "ready":
+            raise StillProcessing(video_key, f"waiting for its poster ({thumbnail.status})")
+        await self.api.make_poster(poster_id)
 
     async def reopen(self, video_key: str, *, size_bytes: int) -> UploadHandle:
         """A new upload for the same media (reupload): never a second media."""
@@ -124,18 +173,21 @@ class V2Platform:
         (vidlift's own custom params are kept: one show, one update)."""
         current = (await self.api.show(video_key)).metadata.custom_params
         fields = to_v2_metadata(metadata, marker=None, tag=None)
-        kept = {k: v for k, v in current.items() if k in (SOURCE_FIELD, SIZE_FIELD)}
+        kept = {k: v for k, v in current.items() if k in _OWN_FIELDS}
         fields["custom_params"] = {**fields.get("custom_params", {}), **kept}
         await self.api.update(video_key, fields)
 
-    async def list_library(self, *, offset: int, limit: int) -> LibraryPage:
-        """Not offered on v2: the job loop then looks each job up by external_id."""
-        raise ApiError(
-            http_status=0,
-            code="not_supported",
-            message="v2 does not list a library; each job is looked up by its external_id",
-            call="media list",
+    async def list_library(self, *, offset: int, limit: int = LIST_PAGE_LENGTH) -> LibraryPage:
+        """One page of the media tagged with this library (``custom_params.vidlift_library``),
+        one call; ``offset`` is a multiple of ``limit`` (the survey's pages)."""
+        if self._settings.library is None:
+            return LibraryPage((), 0)
+        length = max(1, min(limit, LIST_PAGE_LENGTH))
+        found = await self.api.list_with(
+            LIBRARY_FIELD, self._settings.library, page=offset // length + 1, page_length=length
         )
+        total = found.total if found.total is not None else offset + len(found.media)
+        return LibraryPage(tuple(_remote(media) for media in found.media), total)
 
 
 def to_v2_metadata(

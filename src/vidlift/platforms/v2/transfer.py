@@ -25,14 +25,11 @@ from vidlift.errors import (
 from vidlift.platforms.base import HOLDS_FILE, AckedCallback, FinishedUpload, SentCallback
 from vidlift.platforms.v2.api import V2Api, V2Settings
 from vidlift.platforms.v2.models import PartAnswer
-from vidlift.platforms.v2.parts import hash_range, put_part
+from vidlift.platforms.v2.parts import GONE_STATUS, WholeFileTransfer, hash_range, put_part
 from vidlift.platforms.v2.plan import PartPlan
-from vidlift.protocol.ranges import ByteRange, RangeSet
+from vidlift.protocol.ranges import RangeSet
 
 __all__ = ["TransferStage", "V2DirectTransfer", "V2Transfer"]
-
-# The job loop renews (a new upload into the same media) after these answers.
-_GONE_STATUS = 410
 
 
 class TransferStage(StrEnum):
@@ -129,7 +126,7 @@ class V2Transfer:
             return
         raise SegmentRejected(
             f"{exc.message}; the media holds no file: a new upload is needed",
-            http_status=_GONE_STATUS,
+            http_status=GONE_STATUS,
         ) from None
 
     # ------------------------------------------------------------------ listing
@@ -147,7 +144,7 @@ class V2Transfer:
             raise SegmentRejected(
                 f"upload {self._upload_id}: it holds parts beyond this file's "
                 f"{self.plan.count}; a new upload is needed",
-                http_status=_GONE_STATUS,
+                http_status=GONE_STATUS,
             )
         changed = False
         for number in range(1, self.plan.count + 1):
@@ -155,7 +152,7 @@ class V2Transfer:
             if part is None:
                 raise SegmentRejected(
                     f"upload {self._upload_id}: part {number} was not listed",
-                    http_status=_GONE_STATUS,
+                    http_status=GONE_STATUS,
                 )
             self._links[number] = part.upload_link
             changed |= await self._judge(reader, number, part.etag)
@@ -251,8 +248,10 @@ class V2Transfer:
         self.stage = TransferStage.SENDING
 
 
-class V2DirectTransfer:
+class V2DirectTransfer(WholeFileTransfer):
     """A direct upload: the whole file in one PUT to the media's upload link."""
+
+    LABEL = "media {key} direct upload"
 
     def __init__(
         self,
@@ -265,67 +264,24 @@ class V2DirectTransfer:
         size_bytes: int,
         acked: RangeSet,
     ) -> None:
+        super().__init__(
+            transport,
+            upload_link,
+            video_key=video_key,
+            size_bytes=size_bytes,
+            acked=acked,
+            zero_copy=settings.zero_copy,
+            verify_md5=settings.verify_md5,
+        )
         self._api = api
-        self._transport = transport
-        self._settings = settings
-        self._video_key = video_key
-        self._link = upload_link
-        self._size = size_bytes
-        self._acked = acked
-        self.etags_checked = 0
-        self.requests_sent = 0
-        self.stage = TransferStage.SENDING
 
-    def __repr__(self) -> str:  # never the link
-        return f"V2DirectTransfer(video={self._video_key}, stage={self.stage})"
-
-    @property
-    def acked(self) -> RangeSet:
-        """The whole file once the PUT was answered, else nothing."""
-        return self._acked
-
-    def restart(self) -> None:
-        """The platform lost the file: send it again."""
-        self._acked = RangeSet()
-        self.stage = TransferStage.SENDING
-
-    async def run(
-        self,
-        reader: RangeReader,
-        *,
-        on_sent: SentCallback | None = None,
-        on_acked: AckedCallback | None = None,
-    ) -> FinishedUpload:
-        """PUT the file; a link that no longer takes it (the file is there, or the link
-        expired) is settled through the media's status."""
-        if self.stage is TransferStage.SENDING:
-            whole = ByteRange(0, self._size - 1)
-            self.requests_sent += 1
-            try:
-                await put_part(
-                    self._transport,
-                    self._link,
-                    reader,
-                    whole,
-                    label=f"media {self._video_key} direct upload",
-                    zero_copy=self._settings.zero_copy,
-                    verify_md5=self._settings.verify_md5,
-                    on_sent=on_sent,
-                )
-                self.etags_checked = int(self._settings.verify_md5)
-            except (UploadGone, PartLinkRefused):
-                await self._settle()  # raises SegmentRejected 410 when it has no file
-            self._acked = RangeSet.of([whole])
-            self.stage = TransferStage.FINISHED
-            if on_acked is not None:
-                await on_acked(self._acked)
-        return FinishedUpload()
-
-    async def _settle(self) -> None:
+    async def refused(self, error: UploadGone | PartLinkRefused) -> None:
+        """The link no longer takes the file (it arrived, or the link expired): the
+        media's status settles it; no file there raises SegmentRejected 410."""
         media = await self._api.show(self._video_key)
         if media.status not in HOLDS_FILE:
             raise SegmentRejected(
                 f"media {self._video_key}: the direct upload link no longer takes the file; "
                 "a new upload is needed",
-                http_status=_GONE_STATUS,
+                http_status=GONE_STATUS,
             )

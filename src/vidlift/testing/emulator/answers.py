@@ -21,9 +21,11 @@ __all__ = [
     "RedirectRequest",
     "create_answer",
     "error_answer",
+    "fetch_create_answer",
     "final_answer",
     "list_answer",
     "nginx_page",
+    "s3_create_answer",
     "show_answer",
     "video_fields",
 ]
@@ -116,6 +118,34 @@ def create_answer(video: VideoRecord, link: LinkBlock, rate_limit: RateLimitStat
     return Answer(data, xml_data=xml_data, legacy_data={**data, "video": nested})
 
 
+def s3_create_answer(
+    video: VideoRecord, link: dict[str, object], rate_limit: RateLimitState
+) -> Answer:
+    """The create/update answer of an ``upload_method=s3`` call: the video and one signed
+    PUT link for the whole file (no session: not resumable)."""
+    data: dict[str, object] = {
+        "status": "ok",
+        "media": {"type": "video", "key": video.key},
+        "link": link,
+        "rate_limit": rate_limit.as_dict(),
+    }
+    nested = {"key": video.key, "link": link}
+    xml_data = {"status": "ok", "video": nested, "rate_limit": rate_limit.as_dict()}
+    return Answer(data, xml_data=xml_data, legacy_data={**data, "video": nested})
+
+
+def fetch_create_answer(video: VideoRecord, rate_limit: RateLimitState) -> Answer:
+    """The answer of a videos/create with ``download_url``: the video only (the platform
+    fetches the file; there is nothing to upload)."""
+    data: dict[str, object] = {
+        "status": "ok",
+        "media": {"type": "video", "key": video.key},
+        "rate_limit": rate_limit.as_dict(),
+    }
+    xml_data = {"status": "ok", "video": {"key": video.key}, "rate_limit": rate_limit.as_dict()}
+    return Answer(data, xml_data=xml_data, legacy_data={**data, "video": {"key": video.key}})
+
+
 def video_fields(video: VideoRecord) -> dict[str, object]:
     """One video as ``/videos/show`` and ``/videos/list`` describe it."""
     return {
@@ -135,6 +165,7 @@ def video_fields(video: VideoRecord) -> dict[str, object]:
         "upload_session_id": video.session_id,
         "created": int(video.created_at),
         "updated": int(video.updated_at or video.created_at),
+        **({"error": {"message": video.error_message}} if video.error_message else {}),
     }
 
 

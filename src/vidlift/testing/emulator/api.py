@@ -19,18 +19,22 @@ from vidlift.testing.emulator.answers import (
     LinkBlock,
     create_answer,
     error_answer,
+    fetch_create_answer,
     list_answer,
+    s3_create_answer,
     show_answer,
 )
 from vidlift.testing.emulator.config import UPLOAD_PATH
 from vidlift.testing.emulator.context import CONTEXT, EmulatorContext
 from vidlift.testing.emulator.faults import FaultKind
+from vidlift.testing.emulator.fetcher import FetchRefused, check_fetch_url, start_v1_fetch
 from vidlift.testing.emulator.formats import Answer, ApiFormat
 from vidlift.testing.emulator.params import Params, read_metadata, read_params
 from vidlift.testing.emulator.quota import RateLimitState
 from vidlift.testing.emulator.replies import answer_response
 from vidlift.testing.emulator.signing import signature_matches
 from vidlift.testing.emulator.store import SessionRecord, SessionStatus, VideoRecord, VideoStatus
+from vidlift.testing.emulator.v1_s3 import s3_link_block
 
 __all__ = ["API_ROUTE", "handle_api"]
 
@@ -128,17 +132,34 @@ def _admit(ctx: EmulatorContext, api_key: str) -> RateLimitState:
 # ------------------------------------------------------------------------------ calls
 
 
-def _require_resumable(params: Params) -> None:
+def _upload_method(params: Params) -> str:
+    """``multipart`` (resumable; also the older ``resumable=true``) or ``s3`` (one PUT)."""
     method, resumable = params.get("upload_method"), params.get("resumable")
-    if method == "multipart" or (method is None and (resumable or "").lower() in ("true", "1")):
-        return
+    if method in ("multipart", "s3"):
+        return method
+    if method is None and (resumable or "").lower() in ("true", "1"):
+        return "multipart"
     if method is None:
         raise ApiFailure(
             400,
             "ParameterMissing",
-            "upload_method=multipart is required (the emulator serves resumable uploads only)",
+            "upload_method (multipart or s3) is required: the emulator serves no form uploads",
         )
-    raise ApiFailure(400, "ParameterInvalid", "upload_method must be multipart")
+    raise ApiFailure(400, "ParameterInvalid", "upload_method must be multipart or s3")
+
+
+def _created(
+    ctx: EmulatorContext,
+    request: web.Request,
+    video: VideoRecord,
+    session: SessionRecord,
+    method: str,
+    rate: RateLimitState,
+) -> Answer:
+    """The create/update answer for ``method``: a resumable session, or an s3 link."""
+    if method == "s3":
+        return s3_create_answer(video, s3_link_block(ctx, request, session.session_id), rate)
+    return create_answer(video, _link_for(ctx, request, session.upload_key), rate)
 
 
 def _link_for(ctx: EmulatorContext, request: web.Request, upload_key: str) -> LinkBlock:
@@ -169,7 +190,13 @@ def _new_session(ctx: EmulatorContext, video_key: str) -> SessionRecord:
 async def _create(
     ctx: EmulatorContext, request: web.Request, params: Params, rate: RateLimitState
 ) -> Answer:
-    _require_resumable(params)
+    url = params.get("download_url")
+    method = "fetch" if url is not None else _upload_method(params)
+    if url is not None:
+        try:
+            check_fetch_url(url)
+        except FetchRefused as exc:
+            raise ApiFailure(400, "ParameterInvalid", str(exc)) from None
     meta, custom = read_metadata(params)
     key = ctx.new_id(8)
     session = _new_session(ctx, key)
@@ -190,7 +217,10 @@ async def _create(
     video = dataclasses.replace(video, **meta, custom=custom)
     ctx.store.put(video, session)
     await ctx.store.save(key)
-    return create_answer(video, _link_for(ctx, request, session.upload_key), rate)
+    if url is not None:
+        start_v1_fetch(ctx, request.app, video, url)
+        return fetch_create_answer(video, rate)
+    return _created(ctx, request, video, session, method, rate)
 
 
 async def _update(
@@ -204,7 +234,7 @@ async def _update(
         ctx.store.put(video)
         await ctx.store.save(video.key)
         return show_answer(video, rate)
-    _require_resumable(params)
+    method = _upload_method(params)
     old = ctx.store.session(video.session_id)
     session = _new_session(ctx, video.key)
     status = VideoStatus.CREATED if video.status is VideoStatus.CREATED else VideoStatus.UPDATING
@@ -222,7 +252,7 @@ async def _update(
     await ctx.store.save(video.key)
     if old is not None:
         await ctx.store.drop_part(old.session_id)
-    return create_answer(video, _link_for(ctx, request, session.upload_key), rate)
+    return _created(ctx, request, video, session, method, rate)
 
 
 def _video_of(ctx: EmulatorContext, params: Params) -> VideoRecord:
@@ -237,7 +267,13 @@ async def _show(
     ctx: EmulatorContext, request: web.Request, params: Params, rate: RateLimitState
 ) -> Answer:
     del request
-    return show_answer(_video_of(ctx, params), rate)
+    return show_answer(_as_read(ctx, _video_of(ctx, params)), rate)
+
+
+def _as_read(ctx: EmulatorContext, video: VideoRecord) -> VideoRecord:
+    """The video as show and list describe it now (processing after it completed)."""
+    status = video.status_at(ctx.clock(), ctx.config.v1_processing_s)
+    return video if status is video.status else dataclasses.replace(video, status=status)
 
 
 async def _list(
@@ -250,7 +286,7 @@ async def _list(
     exact = [(name, value) for name, value in wanted.custom if name != "*"]
     pool = ctx.store.videos_with_custom(*exact[0]) if exact else ctx.store.videos()
     found = [video for video in pool if wanted.matches(video)]
-    page = found[offset : offset + limit]
+    page = [_as_read(ctx, video) for video in found[offset : offset + limit]]
     return list_answer(page, total=len(found), limit=limit, offset=offset, rate_limit=rate)
 
 

@@ -15,10 +15,12 @@ from vidlift.testing.emulator.answers import ApiFailure, error_answer
 from vidlift.testing.emulator.api import API_ROUTE, handle_api
 from vidlift.testing.emulator.config import UPLOAD_PATH
 from vidlift.testing.emulator.context import CONTEXT, ConnectionDrop, EmulatorContext, RequestLog
+from vidlift.testing.emulator.fetcher import FETCHER, Fetcher
 from vidlift.testing.emulator.formats import ApiFormat
 from vidlift.testing.emulator.replies import BARE, answer_response, strip_bare_content_type
 from vidlift.testing.emulator.segment import BYTES_IN
 from vidlift.testing.emulator.upload import handle_upload
+from vidlift.testing.emulator.v1_s3 import S3_ROUTE, handle_s3_put
 from vidlift.testing.emulator.v2_api import add_v2_routes
 from vidlift.testing.emulator.v2_parts import LINK_ROUTE, handle_link_put
 
@@ -32,14 +34,21 @@ def build_app(ctx: EmulatorContext) -> web.Application:
     and the emulator's own endpoints."""
     app = web.Application(middlewares=[_edge])
     app[CONTEXT] = ctx
+    app[FETCHER] = Fetcher()
+    app.on_cleanup.append(_stop_fetches)
     app.router.add_route("*", UPLOAD_PATH, handle_upload)
     app.router.add_route("*", API_ROUTE, handle_api)
     app.router.add_get(STATS_PATH, _handle_stats)
     add_v2_routes(app)
     app.router.add_route("*", LINK_ROUTE, handle_link_put)
+    app.router.add_route("*", S3_ROUTE, handle_s3_put)
     app.router.add_route("*", "/{tail:.*}", _handle_unknown)
     app.on_response_prepare.append(strip_bare_content_type)
     return app
+
+
+async def _stop_fetches(app: web.Application) -> None:
+    await app[FETCHER].close()
 
 
 @web.middleware
@@ -133,7 +142,23 @@ def stats_document(ctx: EmulatorContext) -> dict[str, object]:
         }
         for video in ctx.store.videos()
     ]
-    return {"faults": ctx.faults.counts(), "requests": ctx.requests.snapshot(), "videos": videos}
+    now = ctx.clock()
+    media = [
+        {
+            "key": record.media_id,
+            "status": str(ctx.v2.status_of(record, now, ctx.config.processing_s)),
+            "size": record.size,
+            "md5": record.md5,
+            "external_id": record.external_id,
+        }
+        for record in ctx.v2.all_media()
+    ]
+    return {
+        "faults": ctx.faults.counts(),
+        "requests": ctx.requests.snapshot(),
+        "videos": videos,
+        "media": media,
+    }
 
 
 async def _handle_stats(request: web.Request) -> web.Response:

@@ -53,6 +53,7 @@ _PROBABILITIES = (
     "v2_complete_lost_answer_p",
     "v2_api_429_p",
     "v2_processing_failed_p",
+    "processing_failed_p",
 )
 _DURATIONS = ("latency_ms", "latency_jitter_ms", "slow_answer_ms")
 
@@ -91,6 +92,7 @@ class FaultPlan:
     v2_complete_lost_answer_p: float = 0.0
     v2_api_429_p: float = 0.0
     v2_processing_failed_p: float = 0.0
+    processing_failed_p: float = 0.0  # v1: a completed video's processing fails
 
     def __post_init__(self) -> None:
         if isinstance(self.forget_completed, bool):
@@ -128,6 +130,7 @@ class EmulatorConfig:
     upload links expire ``link_ttl_s`` after they were issued; a completed media stays
     ``processing`` for ``processing_s``, then turns ``ready`` (``failed`` when its file is
     under ``min_media_bytes``: the emulator's stand-in for "shorter than 2 seconds").
+    A completed v1 video reads ``processing`` for ``v1_processing_s`` (0: ready at once).
     """
 
     data_dir: Path | None = None
@@ -150,12 +153,15 @@ class EmulatorConfig:
     link_ttl_s: float = 3600.0
     processing_s: float = 0.05
     min_media_bytes: int = 1024
+    v1_processing_s: float = 0.0
 
     def __post_init__(self) -> None:
         if not self.api_key or not self.api_secret:
             raise ValueError("api_key and api_secret must not be empty")
         if not self.site_id or not self.site_id.isalnum():
             raise ValueError(f"site_id must be non-empty alphanumerics, not {self.site_id!r}")
+        if self.v1_processing_s < 0:
+            raise ValueError("v1_processing_s must be >= 0")
         if self.link_ttl_s <= 0 or self.processing_s < 0 or self.min_media_bytes < 0:
             raise ValueError("link_ttl_s must be positive; processing_s, min_media_bytes >= 0")
         if not 0 <= self.port <= 65535:

@@ -44,6 +44,7 @@ class FaultKind(StrEnum):
     V2_COMPLETE_LOST_ANSWER = "v2_complete_lost_answer"
     V2_API_429 = "v2_api_429"
     V2_PROCESSING_FAILED = "v2_processing_failed"
+    PROCESSING_FAILED = "processing_failed"  # v1
 
 
 class ChangeSignal:

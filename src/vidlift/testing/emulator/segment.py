@@ -288,13 +288,16 @@ async def _complete(
         session = dataclasses.replace(session, status=SessionStatus.COMPLETE)
         video = ctx.store.video(session.video_key)
         assert video is not None
+        failed = ctx.faults.fires(FaultKind.PROCESSING_FAILED, ctx.faults.plan.processing_failed_p)
         video = dataclasses.replace(
             video,
-            status=VideoStatus.READY,
+            status=VideoStatus.FAILED if failed else VideoStatus.READY,
             size=session.total,
             md5=md5,
             sha256=sha256,
             updated_at=ctx.clock(),
+            completed_at=ctx.clock(),
+            error_message="Video processing failed (injected fault)" if failed else None,
         )
         ctx.store.put(video, session)
         await ctx.store.save(video.key)

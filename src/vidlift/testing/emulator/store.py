@@ -39,7 +39,9 @@ class VideoStatus(StrEnum):
 
     CREATED = "created"
     UPDATING = "updating"
+    PROCESSING = "processing"  # only as read, within v1_processing_s of completion
     READY = "ready"
+    FAILED = "failed"  # processing failed (a fault): ``error_message`` says why
 
 
 class SessionStatus(StrEnum):
@@ -48,6 +50,9 @@ class SessionStatus(StrEnum):
     RECEIVING = "receiving"
     COMPLETE = "complete"
     SUPERSEDED = "superseded"  # a later /videos/update issued a new session
+
+
+_PROCESSED = frozenset({VideoStatus.READY, VideoStatus.FAILED})
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +75,16 @@ class VideoRecord:
     date: int | None = None
     link: str = ""
     updated_at: float = 0.0
+    completed_at: float | None = None
+    error_message: str | None = None
+
+    def status_at(self, now: float, processing_s: float) -> VideoStatus:
+        """What videos/show reports at ``now``: processing for ``processing_s`` after the
+        file completed, then the stored status (ready, or failed)."""
+        done = self.completed_at
+        if done is not None and now < done + processing_s and self.status in _PROCESSED:
+            return VideoStatus.PROCESSING
+        return self.status
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from vidlift.testing.emulator.context import CONTEXT, ConnectionDrop, EmulatorContext
 from vidlift.testing.emulator.faults import FaultKind
+from vidlift.testing.emulator.fetcher import FetchRefused, check_fetch_url, start_v2_fetch
 from vidlift.testing.emulator.quota import RateLimitState
 from vidlift.testing.emulator.v2_answers import (
     V2Failure,
@@ -39,6 +40,7 @@ from vidlift.testing.emulator.v2_store import (
     UploadRecord,
     UploadStatus,
 )
+from vidlift.testing.emulator.v2_thumbnails import THUMBNAILS, Thumbnails, thumbnail_routes
 
 __all__ = ["add_v2_routes"]
 
@@ -58,6 +60,8 @@ def add_v2_routes(app: web.Application) -> None:
         ("/v2/uploads/{upload_id}/parts{slash:/?}", _list_parts, False),
         ("/v2/uploads/{upload_id}/complete{slash:/?}", _complete, False),
     ]
+    routes += [(path, handler, True) for path, handler in thumbnail_routes()]
+    app[THUMBNAILS] = Thumbnails()
     for path, handler, on_site in routes:
         app.router.add_route("*", path, _api(handler, on_site=on_site))
     app.router.add_get("/_emulator/media/{media_id}", _inspect_media)
@@ -149,7 +153,13 @@ def _upload_method(body: dict[str, Any]) -> UploadMethod:
             400, "invalid_body", "upload.method must be multipart, direct or fetch"
         ) from None
     if method is UploadMethod.FETCH:
-        raise V2Failure(400, "invalid_body", "the emulator does not fetch URLs (fetch)")
+        url = upload.get("download_url")
+        if not isinstance(url, str) or not url:
+            raise V2Failure(400, "invalid_body", "upload.download_url is required for fetch")
+        try:
+            check_fetch_url(url)
+        except FetchRefused as exc:
+            raise V2Failure(400, "invalid_body", str(exc)) from None
     return method
 
 
@@ -202,22 +212,19 @@ async def _media_collection(ctx: EmulatorContext, request: web.Request, token: s
     ctx.v2.put(media, upload)
     await ctx.v2.save(media_id)
     ctx.requests.add("v2_create")
+    if method is UploadMethod.FETCH:
+        start_v2_fetch(ctx, request.app, upload, str(body["upload"]["download_url"]))
     if ctx.faults.fires(FaultKind.V2_CREATE_LOST_ANSWER, ctx.faults.plan.v2_create_lost_answer_p):
         raise ConnectionDrop("lost create answer (injected fault)")
+    if method is UploadMethod.FETCH:
+        return json_answer(_show(ctx, media), 201)
     return json_answer({**_show(ctx, media), **_upload_fields(ctx, request, upload)}, 201)
 
 
 def _list_media(ctx: EmulatorContext, request: web.Request) -> web.Response:
     page = _int_param(request, "page", 1, 1, 1_000_000)
     page_length = _int_param(request, "page_length", 10, 1, 10_000)
-    query = request.query.get("q", "")
-    if not query:
-        found = ctx.v2.all_media()
-    else:
-        name, sep, value = query.partition(":")
-        if name.strip() != "external_id" or not sep or not value.strip().strip('"'):
-            raise V2Failure(400, "invalid_query_param", "q: the emulator supports external_id:<id>")
-        found = ctx.v2.with_external_id(value.strip().strip('"'))
+    found = _query_media(ctx, request.query.get("q", ""))
     start = (page - 1) * page_length
     ctx.requests.add("v2_list")
     return json_answer(
@@ -228,6 +235,26 @@ def _list_media(ctx: EmulatorContext, request: web.Request) -> web.Response:
             "total": len(found),
         }
     )
+
+
+def _query_media(ctx: EmulatorContext, query: str) -> list[MediaRecord]:
+    """The media a ``q`` selects: all, ``external_id:<id>`` or ``custom_params.<name>:<value>``
+    (a value may be quoted), in creation order."""
+    if not query:
+        return ctx.v2.all_media()
+    name, sep, raw = query.partition(":")
+    name, value = name.strip(), raw.strip().strip('"')
+    param = name.removeprefix("custom_params.")
+    if not sep or not value or not param or name not in ("external_id", f"custom_params.{param}"):
+        raise V2Failure(
+            400,
+            "invalid_query_param",
+            "q: the emulator supports external_id:<id> and custom_params.<name>:<value>",
+        )
+    if name == "external_id":
+        return ctx.v2.with_external_id(value)
+    media = ctx.v2.all_media()
+    return [m for m in media if m.metadata.get("custom_params", {}).get(param) == value]
 
 
 async def _media_item(ctx: EmulatorContext, request: web.Request, token: str) -> web.Response:
@@ -334,6 +361,7 @@ async def _inspect_media(request: web.Request) -> web.Response:
     if media is None:
         return v2_error(V2Failure(404, "not_found", "no such media"))
     status = ctx.v2.status_of(media, ctx.clock(), ctx.config.processing_s)
+    poster = request.app[THUMBNAILS].poster_of(media.media_id)
     return json_answer(
         {
             "id": media.media_id,
@@ -343,6 +371,8 @@ async def _inspect_media(request: web.Request) -> web.Response:
             "error_message": media.error_message,
             "external_id": media.external_id,
             "upload_id": media.upload_id,
+            "poster": poster.thumbnail_id if poster else None,
+            "poster_md5": poster.md5 if poster else None,
         }
     )
 

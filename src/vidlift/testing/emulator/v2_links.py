@@ -65,10 +65,18 @@ def _string_to_sign(method: str, path: str, query: Mapping[str, str]) -> bytes:
 
 
 def sign_link(
-    secret: str, base: str, upload_id: str, part: int | None, *, now: float, ttl_s: float
+    secret: str,
+    base: str,
+    upload_id: str,
+    part: int | None,
+    *,
+    now: float,
+    ttl_s: float,
+    prefix: str = LINK_PREFIX,
 ) -> str:
-    """A pre-signed PUT link for part ``part`` of an upload (``None``: a direct upload)."""
-    path = f"{LINK_PREFIX}/{upload_id}"
+    """A pre-signed PUT link for part ``part`` of an upload (``None``: a direct upload;
+    ``prefix``: the path its uploads live under)."""
+    path = f"{prefix}/{upload_id}"
     stamp = time.strftime(_DATE_FORMAT, time.gmtime(now))
     query: dict[str, str] = {}
     if part is not None:

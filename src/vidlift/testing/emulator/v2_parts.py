@@ -38,9 +38,11 @@ __all__ = [
     "LINK_ROUTE",
     "MIN_PART_BYTES",
     "complete_upload",
+    "finish_media",
     "handle_link_put",
     "link_base",
     "new_upload",
+    "receive_body",
 ]
 
 LINK_ROUTE = LINK_PREFIX + "/{upload_id}"
@@ -77,7 +79,7 @@ async def handle_link_put(request: web.Request) -> web.Response:
     temp = None  # discard mode keeps the part's size and md5, not its bytes
     if not ctx.config.discard:
         temp = ctx.v2.root / "uploads" / upload.upload_id / f".{number}.{ctx.new_id(12)}.tmp"
-    part = await _receive(ctx, request, temp)
+    part = await receive_body(ctx, request, temp)
     current = ctx.v2.upload(upload.upload_id)
     if current is None or current.status is not UploadStatus.OPEN:
         if temp is not None:
@@ -137,9 +139,9 @@ def _part_number(upload: UploadRecord, request: web.Request) -> int:
     return int(raw)
 
 
-async def _receive(ctx: EmulatorContext, request: web.Request, temp: Path | None) -> PartRecord:
-    """Stream the body to ``temp`` (md5 as it goes; None: hash only), fsync it; drop the
-    connection on a short body."""
+async def receive_body(ctx: EmulatorContext, request: web.Request, temp: Path | None) -> PartRecord:
+    """Stream a PUT's body to ``temp`` (md5 as it goes; None: hash only), fsync it; drop
+    the connection on a short body (and where the ``part_drop_p`` fault cuts it)."""
     length = request.content_length or 0
     drop_at = ctx.faults.cut_point(FaultKind.PART_DROP, ctx.faults.plan.part_drop_p, length)
     digest = hashlib.md5(usedforsecurity=False)
@@ -155,6 +157,8 @@ async def _receive(ctx: EmulatorContext, request: web.Request, temp: Path | None
             ctx.requests.add("bytes_received", len(chunk))
             if drop_at is not None and received > drop_at:
                 raise ConnectionDrop("part dropped mid-body (injected fault)")
+            if ctx.throttle is not None:  # bandwidth_bytes_per_s: shared with v1 segments
+                await ctx.throttle.consume(len(chunk))
             batch.append(chunk)
             batch_bytes += len(chunk)
             if batch_bytes >= _BATCH_BYTES:
@@ -197,7 +201,7 @@ async def _finish_direct(
 ) -> None:
     if temp is not None:
         await ctx.v2.run(ctx.v2.commit_file, temp, upload.media_id)
-    await _finish_media(ctx, upload, part)
+    await finish_media(ctx, upload, part)
     await ctx.v2.drop_parts(upload.upload_id)
 
 
@@ -233,7 +237,7 @@ async def complete_upload(ctx: EmulatorContext, upload: UploadRecord) -> MediaRe
             temp = ctx.v2.file_path(upload.media_id).with_suffix(".assembling")
             whole = await ctx.v2.run(_concatenate, paths, temp, ctx.v2.fsync)
             await ctx.v2.run(ctx.v2.commit_file, temp, upload.media_id)
-        media = await _finish_media(ctx, upload, whole)
+        media = await finish_media(ctx, upload, whole)
     finally:
         ctx.v2.completing.discard(upload.upload_id)
     await ctx.v2.drop_parts(upload.upload_id)
@@ -256,7 +260,7 @@ def _concatenate(paths: list[Path], target: Path, fsync: bool) -> PartRecord:
     return PartRecord(size=size, md5=digest.hexdigest())
 
 
-async def _finish_media(
+async def finish_media(
     ctx: EmulatorContext, upload: UploadRecord, whole: PartRecord
 ) -> MediaRecord:
     """The media has its file: processing, then ready (or failed, decided now)."""
