@@ -200,6 +200,7 @@ class _Run:
         self.on_retry = on_retry
         self.on_acked: ProgressCallback | None = None  # bytes the platform holds
         self.on_verifying: Callable[[], None] | None = None
+        self.on_processing: Callable[[], None] | None = None  # told once
         self.stats = JobStats()
         self.video_key = spec.video_key or (spec.handle.video_key if spec.handle else None) or None
         self.handle = spec.handle
@@ -250,6 +251,9 @@ class _Run:
             while step is not Step.DONE:
                 if self.ctx.should_stop():
                     raise TransferInterrupted(source.name)
+                if step is Step.READY and self.on_processing is not None:
+                    self.on_processing()  # the platform holds it: waiting for processing
+                    self.on_processing = None
                 try:
                     step = await self._do(step, reader)
                 except VidliftError as exc:
@@ -588,6 +592,7 @@ async def run_job(
     on_retry: RetryCallback | None = None,
     on_acked: ProgressCallback | None = None,
     on_verifying: Callable[[], None] | None = None,
+    on_processing: Callable[[], None] | None = None,
 ) -> JobResult:
     """Run one job to a verified upload.
 
@@ -596,4 +601,5 @@ async def run_job(
     """
     run = _Run(ctx, spec, on_progress, on_retry)
     run.on_acked, run.on_verifying = on_acked, on_verifying
+    run.on_processing = on_processing
     return await run.run()

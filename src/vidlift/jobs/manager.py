@@ -29,6 +29,7 @@ from vidlift.jobs.events import (
     JobDone,
     JobFailed,
     JobInterrupted,
+    JobProcessing,
     JobProgress,
     JobRetrying,
     JobStarted,
@@ -420,4 +421,5 @@ class BatchRunner:
             on_retry=self._retry_hook(job_id),
             on_acked=lambda acked: self._emit(JobAcked(job_id, acked, size)),
             on_verifying=lambda: self._emit(JobVerifying(job_id)),
+            on_processing=lambda: self._emit(JobProcessing(job_id)),
         )
