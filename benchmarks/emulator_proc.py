@@ -32,6 +32,8 @@ def main() -> None:
     parser.add_argument("--no-checksums", action="store_true")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="added to every request")
     parser.add_argument("--uvloop", action="store_true", help="serve on uvloop (less CPU)")
+    parser.add_argument("--rate-limit", type=int, help="API calls per window per key")
+    parser.add_argument("--api-window-s", type=float, default=60.0, help="the rate limit's window")
     args = parser.parse_args()
     config = EmulatorConfig(
         data_dir=args.data,
@@ -43,6 +45,8 @@ def main() -> None:
         discard=args.discard,
         checksums=not args.no_checksums,
         faults=FaultPlan(latency_ms=args.latency_ms),
+        api_calls_per_minute=args.rate_limit,
+        api_window_s=args.api_window_s,
     )
     if args.uvloop:
         import uvloop

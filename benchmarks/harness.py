@@ -120,9 +120,16 @@ class EmulatorProcess:
     """The emulator in a process of its own (benchmarks/emulator_proc.py)."""
 
     def __init__(
-        self, log: Path, *, max_segment_bytes: int, cheap: bool = True, latency_ms: float = 0
+        self,
+        log: Path,
+        *,
+        max_segment_bytes: int,
+        cheap: bool = True,
+        latency_ms: float = 0,
+        extra: Sequence[str] = (),
     ) -> None:
         flags = ["--no-fsync", "--discard"] + (["--no-checksums"] if cheap else [])
+        flags += list(extra)
         flags += ["--latency-ms", str(latency_ms)] if latency_ms else []
         # Its state files on tmpfs: on this disk (ext4) each replace-by-rename of a video's
         # small state file costs ~1 ms of CPU even without fsync (ext4 flushes a file
@@ -173,11 +180,16 @@ class EmulatorProcess:
 
 @contextmanager
 def emulator(
-    log: Path, *, max_segment_bytes: int = 64 * MiB, cheap: bool = True, latency_ms: float = 0
+    log: Path,
+    *,
+    max_segment_bytes: int = 64 * MiB,
+    cheap: bool = True,
+    latency_ms: float = 0,
+    extra: Sequence[str] = (),
 ) -> Iterator[EmulatorProcess]:
-    """An :class:`EmulatorProcess` stopped on exit."""
+    """An :class:`EmulatorProcess` stopped on exit (``extra``: more emulator_proc flags)."""
     process = EmulatorProcess(
-        log, max_segment_bytes=max_segment_bytes, cheap=cheap, latency_ms=latency_ms
+        log, max_segment_bytes=max_segment_bytes, cheap=cheap, latency_ms=latency_ms, extra=extra
     )
     try:
         yield process

@@ -31,6 +31,7 @@ from harness import API_KEY, API_SECRET
 from vidlift import BatchSettings, Limits, MemoryJournal, SqliteJournal, UploadSettings, run_batch
 from vidlift.jobs.batch import piece_bytes_for
 from vidlift.jobs.ingest import ingest_manifest
+from vidlift.jobs.verification import DEFAULT_MAX_WAIT_S
 from vidlift.journal.base import Journal
 
 
@@ -43,6 +44,8 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     settings = BatchSettings(
         limits=Limits(files_in_flight=args.concurrency),
         grace_s=30.0,
+        verify_batch_size=args.verify_batch_size,
+        verify_wait_s=args.verify_wait_s,
         upload=UploadSettings(
             chunk_size_bytes=args.chunk_bytes,
             piece_bytes=args.piece_bytes,
@@ -110,6 +113,8 @@ def main() -> None:
     parser.add_argument("journal", type=Path)
     parser.add_argument("endpoint")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--verify-batch-size", type=int, help="default: 2 x concurrency, max 50")
+    parser.add_argument("--verify-wait-s", type=float, default=DEFAULT_MAX_WAIT_S)
     parser.add_argument("--chunk-bytes", type=int, default=8 * 1024 * 1024)
     parser.add_argument("--piece-bytes", type=int, default=1024 * 1024)
     parser.add_argument(

@@ -26,7 +26,8 @@ __all__ = ["LiveDisplay"]
 _REFRESH_S = 0.25
 _MAX_ROWS = 10
 _BAR_WIDTH = 78
-_FIXED_COLUMNS = 9 + 4 + 11 + 6 + 15 + 2 * 5  # size, done, rate, left, state, and gaps
+# size, done, rate, left, state ("waiting for processing": 22), and gaps
+_FIXED_COLUMNS = 9 + 4 + 11 + 6 + 22 + 2 * 5
 
 
 def _percent(done: int, total: int) -> str:
@@ -85,7 +86,7 @@ class LiveDisplay:
         table.add_column("done", justify="right", no_wrap=True, min_width=4)
         table.add_column("rate", justify="right", no_wrap=True, min_width=11)
         table.add_column("left", justify="right", no_wrap=True, min_width=6)
-        table.add_column("state", no_wrap=True, min_width=15)
+        table.add_column("state", no_wrap=True, min_width=22)
         for file in list(self.view.active.values())[:_MAX_ROWS]:
             rate = file.meter.rate(now)
             left = (file.size_bytes - file.done_bytes) / rate if rate > 0 else None

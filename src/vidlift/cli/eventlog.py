@@ -24,6 +24,7 @@ from vidlift.jobs.events import (
     JobDone,
     JobFailed,
     JobInterrupted,
+    JobProcessing,
     JobProgress,
     JobRetrying,
     JobStarted,
@@ -39,6 +40,7 @@ __all__ = ["EVENT_NAMES", "SUMMARY_INTERVAL_S", "LineDisplay", "format_text_line
 EVENT_NAMES: dict[type[BatchEvent], str] = {
     JobStarted: "job_started",
     JobVerifying: "job_verifying",
+    JobProcessing: "job_processing",
     JobDone: "job_done",
     JobFailed: "job_failed",
     JobRetrying: "job_retrying",

@@ -3,6 +3,10 @@
 Its settings come through the same loader as ``vidlift run``'s (flags, then VIDLIFT_*
 variables, then the ``--config`` TOML file, then defaults): chunk size, endpoint, API
 format, timeouts, retries, bandwidth limit, TLS and md5 verification. It speaks the v1 API.
+
+Users script one ``vidlift upload`` per file, so its start-up counts: the upload stack
+(aiohttp, pydantic, the answer models, the settings loader) is imported when the command
+runs, not for ``--help`` or a usage error (benchmarks/startup.py).
 """
 
 from __future__ import annotations
@@ -10,9 +14,8 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import anyio
 import click
 
 from vidlift.cli.exits import (
@@ -30,13 +33,13 @@ from vidlift.cli.options import (
     size_type,
     warn_insecure,
 )
-from vidlift.cli.progress import file_progress
-from vidlift.cli.resume import KeptUploadState, state_path
-from vidlift.cli.settings import RunConfig, load_run_config
 from vidlift.cli.wording import count_of
-from vidlift.client.source import SourceFile
 from vidlift.errors import AuthError, ConfigError, VidliftError
-from vidlift.jobs.facade import Client, UploadResult
+
+if TYPE_CHECKING:
+    from vidlift.cli.resume import KeptUploadState
+    from vidlift.cli.settings import RunConfig
+    from vidlift.jobs.facade import UploadResult
 
 __all__ = ["upload"]
 
@@ -75,6 +78,10 @@ def _print_human(result: UploadResult, unit: str) -> None:
 async def _run(
     path: Path, options: dict[str, Any], config: RunConfig, state: KeptUploadState | None
 ) -> UploadResult:
+    from vidlift.cli.progress import file_progress
+    from vidlift.client.source import SourceFile
+    from vidlift.jobs.facade import Client
+
     source = await SourceFile.inspect(path)  # fail fast, before any request
     async with Client(
         endpoint=config.api_endpoint(),
@@ -194,6 +201,11 @@ def upload(file: Path, config_file: Path | None, as_json: bool, **flags: Any) ->
         raise click.UsageError("--upload-url and --session-id go together")
     if flags.get("api") == "v2" and options["upload_url"]:
         raise click.UsageError("--upload-url is v1's protocol-only upload (not with --api v2)")
+    import anyio
+
+    from vidlift.cli.resume import KeptUploadState, state_path
+    from vidlift.cli.settings import load_run_config
+
     state: KeptUploadState | None = None
     try:
         with fatal_errors():  # bad settings: exit 2, before any request

@@ -20,6 +20,7 @@ from vidlift.jobs.events import (
     JobDone,
     JobFailed,
     JobInterrupted,
+    JobProcessing,
     JobProgress,
     JobRetrying,
     JobStarted,
@@ -96,6 +97,7 @@ class FileState(StrEnum):
     STARTING = "starting"
     SENDING = "sending"
     VERIFYING = "verifying"
+    PROCESSING = "waiting for processing"  # verified; the platform is still processing it
     RETRYING = "retrying"
 
 
@@ -113,7 +115,7 @@ class FileView:
     meter: RateMeter = field(default_factory=lambda: RateMeter(_FILE_RATE_WINDOW_S))
 
     def describe(self, now: float) -> str:
-        """'sending', 'verifying', 'retrying in 4s', 'resuming'."""
+        """'sending', 'verifying', 'waiting for processing', 'retrying in 4s', 'resuming'."""
         if self.state is FileState.RETRYING:
             if now >= self.retry_at:
                 return "resuming"
@@ -157,6 +159,8 @@ class BatchView:
             self._progress(event, now)
         elif isinstance(event, JobVerifying) and event.job_id in self.active:
             self.active[event.job_id].state = FileState.VERIFYING
+        elif isinstance(event, JobProcessing) and event.job_id in self.active:
+            self.active[event.job_id].state = FileState.PROCESSING
         elif isinstance(event, JobRetrying) and event.job_id in self.active:
             self.retries += 1
             file = self.active[event.job_id]

@@ -19,6 +19,7 @@ from vidlift.protocol.answers import (
     api_error_from,
     parse_create_answer,
     parse_fetch_create_answer,
+    parse_rate_limit,
     parse_s3_create_answer,
     parse_video_info,
     parse_video_list,
@@ -47,6 +48,10 @@ class CallPacer(Protocol):
 
     def rate_limited(self, reset_at: float | None) -> None:
         """A 429 answer."""
+        ...
+
+    def call_ended(self) -> None:
+        """The call :meth:`wait_turn` let out ended, answered or not."""
         ...
 
 
@@ -107,8 +112,18 @@ class ApiClient:
         Raises ApiError (and its AuthError / RateLimited) for error answers, AnswerParseError
         for unreadable ones, TransportError when no answer came.
         """
-        if self._pacer is not None:
-            await self._pacer.wait_turn()
+        if self._pacer is None:
+            return await self._send(route, params, post=post)
+        await self._pacer.wait_turn()
+        try:
+            return await self._send(route, params, post=post)
+        except RateLimited as exc:
+            self._pacer.rate_limited(exc.reset_at)
+            raise
+        finally:
+            self._pacer.call_ended()
+
+    async def _send(self, route: str, params: Mapping[str, ParamValue], *, post: bool) -> Document:
         signed = signed_params(
             params,
             api_key=self._credentials.api_key,
@@ -125,19 +140,21 @@ class ApiClient:
         else:
             request = HttpRequest("GET", f"{url}?{urlencode(form)}")
         response = await self._transport.send(request, timeout_s=self._timeout_s)
+        block: RateLimit | None = None
         try:
-            return self._decode(route, response)
-        except RateLimited as exc:
-            if self._pacer is not None:
-                self._pacer.rate_limited(exc.reset_at)
-            raise
+            doc = self._document(route, response)
+            block = parse_rate_limit(doc)
+            self.last_rate_limit = block or self.last_rate_limit
+            if response.status >= 400 or doc.get("status") == "error":
+                raise api_error_from(doc, http_status=response.status, call=route)
+            return doc
         finally:
             if self._pacer is not None:
-                self._pacer.observe(self.last_rate_limit)
+                self._pacer.observe(block)
 
-    def _decode(self, route: str, response: HttpResponse) -> Document:
+    def _document(self, route: str, response: HttpResponse) -> Document:
         try:
-            doc = decode_document(response.body, content_type=response.headers.get("content-type"))
+            return decode_document(response.body, content_type=response.headers.get("content-type"))
         except AnswerParseError as exc:
             if response.status >= 400:
                 # A 429 is a rate limit whatever its body (a proxy's HTML page, a cut one).
@@ -146,15 +163,6 @@ class ApiClient:
                     http_status=response.status, code="HttpError", message=str(exc), call=route
                 ) from None
             raise AnswerParseError(f"{route}: {exc}") from None
-        block = doc.get("rate_limit")
-        if isinstance(block, dict):
-            try:
-                self.last_rate_limit = RateLimit.model_validate(block)
-            except ValueError:
-                self.last_rate_limit = None
-        if response.status >= 400 or doc.get("status") == "error":
-            raise api_error_from(doc, http_status=response.status, call=route)
-        return doc
 
     async def create_video(self, metadata: VideoMetadata) -> CreateAnswer:
         """videos/create with a resumable upload: the video key, link block and session id."""

@@ -23,7 +23,12 @@ from vidlift.config import DEFAULT_ENDPOINT, Credentials
 from vidlift.errors import ConfigError, VidliftError
 from vidlift.jobs.events import ApiAnswered, BatchStarted, EventSink, LibrarySurveyed
 from vidlift.jobs.ingest import MetadataChange, ingest_manifest, job_spec
-from vidlift.jobs.manager import BatchOutcome, BatchRunner, BatchSettings
+from vidlift.jobs.manager import (
+    BatchOutcome,
+    BatchRunner,
+    BatchSettings,
+    verify_batch_size_for,
+)
 from vidlift.jobs.pacing import AdaptiveGate, ApiPacer
 from vidlift.jobs.policy import RetryPolicy, Verdict
 from vidlift.jobs.survey import library_tag, survey_library
@@ -248,6 +253,7 @@ async def run_batch(
                 gate=gate,
                 library=library,
                 upload_method=upload.upload_method,
+                verify_batch_size=verify_batch_size_for(settings) or None,
             )
         policy = RetryPolicy(upload.retry)
         runner = BatchRunner(

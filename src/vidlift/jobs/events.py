@@ -19,6 +19,7 @@ __all__ = [
     "JobProgress",
     "JobRetrying",
     "JobStarted",
+    "JobProcessing",
     "JobVerifying",
     "LibrarySurveyed",
     "ManifestProblemFound",
@@ -101,6 +102,14 @@ class JobVerifying:
 
 
 @dataclass(frozen=True, slots=True)
+class JobProcessing:
+    """The platform holds the file (verified) and has not finished processing it: the job
+    waits for ready (``wait_ready``, a fetched URL, a poster to set)."""
+
+    job_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class JobDone:
     """A verified upload."""
 
@@ -162,6 +171,7 @@ BatchEvent = (
     | JobAcked
     | ApiAnswered
     | JobVerifying
+    | JobProcessing
     | JobDone
     | JobFailed
     | JobInterrupted

@@ -30,6 +30,7 @@ from vidlift.errors import (
 from vidlift.jobs.pacing import AdaptiveGate
 from vidlift.jobs.policy import Decision, RetryPolicy, Verdict
 from vidlift.jobs.reachability import Reachability
+from vidlift.jobs.verification import ListingVerifier
 from vidlift.platforms.base import FinishedUpload, Platform, RemoteVideo, Transfer, UploadHandle
 from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.models import FinalAnswer
@@ -179,6 +180,7 @@ class JobContext:
     gate: AdaptiveGate | None = None
     reachability: Reachability | None = None
     has_api: bool = True  # False for protocol-only uploads: nothing to ask or verify
+    verifier: ListingVerifier | None = None  # batched verification (else a show per job)
     should_stop: Callable[[], bool] = lambda: False
 
 
@@ -198,6 +200,7 @@ class _Run:
         self.on_retry = on_retry
         self.on_acked: ProgressCallback | None = None  # bytes the platform holds
         self.on_verifying: Callable[[], None] | None = None
+        self.on_processing: Callable[[], None] | None = None  # told once
         self.stats = JobStats()
         self.video_key = spec.video_key or (spec.handle.video_key if spec.handle else None) or None
         self.handle = spec.handle
@@ -248,6 +251,9 @@ class _Run:
             while step is not Step.DONE:
                 if self.ctx.should_stop():
                     raise TransferInterrupted(source.name)
+                if step is Step.READY and self.on_processing is not None:
+                    self.on_processing()  # the platform holds it: waiting for processing
+                    self.on_processing = None
                 try:
                     step = await self._do(step, reader)
                 except VidliftError as exc:
@@ -478,7 +484,8 @@ class _Run:
         # is enough: no videos/show call.
         needs_show = self.ctx.verify_md5 or finished.size_bytes is None
         if self.ctx.has_api and self.video_key is not None and needs_show:
-            info = self.held or await self.ctx.platform.show(self.video_key)
+            info = self.held or await self._listed(self.video_key)
+            info = info or await self.ctx.platform.show(self.video_key)
             self.held = None  # a reconcile's answer is used once; a retry asks again
             _check_platform(info, source.size_bytes, self.md5)
         if self.ctx.wait_ready and self.ctx.has_api and self.video_key is not None:
@@ -521,6 +528,13 @@ class _Run:
             )
         await self.ctx.platform.set_poster(self.video_key, self.poster_id)
         return Step.DONE
+
+    async def _listed(self, video_key: str) -> RemoteVideo | None:
+        """The video as its batch's listing shows it (waiting in ``verifying`` for that
+        call); None: no batch, or not shown whole there (then videos/show is asked)."""
+        if self.ctx.verifier is None:
+            return None
+        return await self.ctx.verifier.confirm(video_key, self.spec.source.size_bytes)
 
     async def _result(self, reader: SourceReader) -> JobResult:
         finished = self.finished or FinishedUpload()
@@ -578,6 +592,7 @@ async def run_job(
     on_retry: RetryCallback | None = None,
     on_acked: ProgressCallback | None = None,
     on_verifying: Callable[[], None] | None = None,
+    on_processing: Callable[[], None] | None = None,
 ) -> JobResult:
     """Run one job to a verified upload.
 
@@ -586,4 +601,5 @@ async def run_job(
     """
     run = _Run(ctx, spec, on_progress, on_retry)
     run.on_acked, run.on_verifying = on_acked, on_verifying
+    run.on_processing = on_processing
     return await run.run()

@@ -29,6 +29,7 @@ from vidlift.jobs.events import (
     JobDone,
     JobFailed,
     JobInterrupted,
+    JobProcessing,
     JobProgress,
     JobRetrying,
     JobStarted,
@@ -48,15 +49,27 @@ from vidlift.jobs.job import (
 from vidlift.jobs.pacing import AdaptiveGate
 from vidlift.jobs.policy import RetryPolicy, Verdict
 from vidlift.jobs.reachability import Reachability
+from vidlift.jobs.verification import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_MAX_WAIT_S,
+    JobSlots,
+    ListingVerifier,
+)
 from vidlift.journal.base import JobRecord, Journal
 from vidlift.journal.state import RUNNABLE_STATES, JobState
-from vidlift.platforms.base import Platform, RemoteVideo, UploadHandle
+from vidlift.platforms.base import BatchListing, Platform, RemoteVideo, UploadHandle
 from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.ranges import RangeSet
 from vidlift.sources.base import Source
 from vidlift.sources.opener import SourceOpener
 
-__all__ = ["RUNNABLE_STATES", "BatchOutcome", "BatchRunner", "BatchSettings"]
+__all__ = [
+    "RUNNABLE_STATES",
+    "BatchOutcome",
+    "BatchRunner",
+    "BatchSettings",
+    "verify_batch_size_for",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +89,24 @@ class BatchSettings:
     # URL rows: "relay" streams the bytes through vidlift; "fetch" hands the URL to the
     # platform, which downloads the file itself (then followed until ready or failed).
     remote: Literal["relay", "fetch"] = "relay"
+    # Finished uploads are confirmed by one listing call per this many videos (v1), each
+    # waiting at most verify_wait_s for its batch; 0: one videos/show per job; None: twice
+    # the concurrency, at most DEFAULT_BATCH_SIZE (see verify_batch_size_for).
+    verify_batch_size: int | None = None
+    verify_wait_s: float = DEFAULT_MAX_WAIT_S
+
+
+def verify_batch_size_for(settings: BatchSettings) -> int:
+    """Videos per verification batch; 0: none (no md5 to verify, or turned off).
+
+    Twice the concurrency by default: while half the jobs wait for their batch's listing
+    the other half work, so a batch fills and jobs are seen done every 2 x concurrency
+    files; at most DEFAULT_BATCH_SIZE (1.02 calls per file)."""
+    if not settings.upload.verify_md5:
+        return 0  # a final answer stating the size is enough: no call to batch
+    if settings.verify_batch_size is not None:
+        return max(0, settings.verify_batch_size)
+    return min(DEFAULT_BATCH_SIZE, 2 * settings.limits.files_in_flight)
 
 
 @dataclass(slots=True)
@@ -140,6 +171,20 @@ class BatchRunner:
         self._sink = on_event
         self._stopping = False
         self.outcome = BatchOutcome()
+        self._workers = settings.limits.files_in_flight
+        self._slots = JobSlots(self._workers)  # jobs at work (not waiting)
+        self.verifier: ListingVerifier | None = None
+        batch_size = verify_batch_size_for(settings)
+        if batch_size and isinstance(platform, BatchListing):
+            # Jobs waiting for their batch's listing lend their slot: up to a batch more
+            # jobs are held at once, so that batches fill even at low concurrency.
+            self._workers += batch_size
+            self.verifier = ListingVerifier(
+                platform,
+                max_wait_s=settings.verify_wait_s,
+                slots=self._slots,
+                capacity=self._workers,
+            )
         self._context = JobContext(
             platform=platform,
             policy=policy,
@@ -150,6 +195,7 @@ class BatchRunner:
             gate=gate,
             reachability=Reachability(settings.unreachable_s),
             should_stop=lambda: self._stopping,
+            verifier=self.verifier,
         )
 
     def emit(self, event: BatchEvent) -> None:
@@ -175,7 +221,7 @@ class BatchRunner:
             async with anyio.create_task_group() as work:
                 work.start_soon(self._feed, send)
                 async with receive:
-                    for _ in range(self._settings.limits.files_in_flight):
+                    for _ in range(self._workers):
                         work.start_soon(self._worker, receive.clone())
             outer.cancel_scope.cancel()
         await self._journal.flush()
@@ -190,27 +236,44 @@ class BatchRunner:
 
     async def _feed(self, send: ObjectSendStream[JobRecord]) -> None:
         jobs = self._jobs if self._jobs is not None else self._journal.iter_jobs(RUNNABLE_STATES)
-        with self._feed_scope:
-            async with send:
-                async for record in jobs:
-                    if self._stopping:
-                        return
-                    await send.send(record)
+        try:
+            with self._feed_scope:
+                async with send:
+                    async for record in jobs:
+                        if self._stopping:
+                            return
+                        await send.send(record)
+        finally:
+            if self.verifier is not None:
+                self.verifier.no_more_jobs()
 
     async def _worker(self, receive: ObjectReceiveStream[JobRecord]) -> None:
         async with receive:
-            async for record in receive:
-                if self._stopping:
-                    return
-                await self._run_job(record)
+            while True:
+                await self._slots.acquire()
+                try:
+                    try:
+                        record = await receive.receive()
+                    except anyio.EndOfStream:
+                        return
+                    if self._stopping:
+                        return
+                    await self._run_job(record)
+                finally:
+                    self._slots.release()
 
     async def _run_job(self, record: JobRecord) -> None:
+        if self.verifier is not None:
+            self.verifier.job_started()
         try:
             await self._run_leased_job(record)
         except LeaseLost:
             # Fleet mode: this worker was paused past its lease and another took the
             # job over; the journal refused the late write. The job is not ours now.
             self._emit(JobInterrupted(record.job_id, record.source_name))
+        finally:
+            if self.verifier is not None:
+                self.verifier.job_ended()
 
     async def _run_leased_job(self, record: JobRecord) -> None:
         path = record.source_name
@@ -358,4 +421,5 @@ class BatchRunner:
             on_retry=self._retry_hook(job_id),
             on_acked=lambda acked: self._emit(JobAcked(job_id, acked, size)),
             on_verifying=lambda: self._emit(JobVerifying(job_id)),
+            on_processing=lambda: self._emit(JobProcessing(job_id)),
         )

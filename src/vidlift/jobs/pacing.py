@@ -23,7 +23,15 @@ _MAX_PAUSE_S = 120.0
 
 
 class ApiPacer:
-    """Makes API calls wait while the quota is spent."""
+    """Makes API calls wait while the quota is spent.
+
+    Every answer states what is left of the window (``remaining``) and when it resets. A
+    new call goes out only while the calls already in flight (sent, not answered: the
+    server may not have counted them yet) fit in what is left, keeping ``_RESERVE_CALLS``
+    in reserve; otherwise it waits for an answer or for the reset. After a reset the
+    first call goes alone, and its answer tells the new window's budget. So 64 jobs in
+    flight do not send 64 calls into a window with 10 left, to have 54 refused (429).
+    """
 
     def __init__(
         self,
@@ -34,6 +42,10 @@ class ApiPacer:
         self._resume_at = 0.0
         self._on_answer = on_answer
         self.pauses = 0
+        self._in_flight = 0
+        self._remaining: int | None = None  # left in the current window, None: unknown
+        self._reset_at: float | None = None  # when the current window ends
+        self._changed = anyio.Event()
 
     def observe(self, rate_limit: RateLimit | None) -> None:
         """Learn from an answer's rate_limit block."""
@@ -41,8 +53,19 @@ class ApiPacer:
             self._on_answer(rate_limit)
         if rate_limit is None or rate_limit.remaining is None or rate_limit.reset is None:
             return
+        reset = float(rate_limit.reset)
+        if reset == self._reset_at and self._remaining is not None:
+            # Answers can arrive out of order: the smallest is the latest count.
+            self._remaining = min(self._remaining, rate_limit.remaining)
+        else:
+            self._reset_at, self._remaining = reset, rate_limit.remaining  # another window
         if rate_limit.remaining <= _RESERVE_CALLS:
-            self._pause_until(float(rate_limit.reset))
+            self._pause_until(reset)
+
+    def call_ended(self) -> None:
+        """A call that :meth:`wait_turn` let out ended (answered or not)."""
+        self._in_flight = max(0, self._in_flight - 1)
+        self._notify()
 
     def rate_limited(self, reset_at: float | None) -> None:
         """A 429 arrived: everyone waits until the reset (or a short while)."""
@@ -54,11 +77,33 @@ class ApiPacer:
             self._resume_at = moment
             self.pauses += 1
 
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = anyio.Event()
+
+    def _budget_left(self, now: float) -> bool:
+        """True when one more call fits in the window (see the class doc)."""
+        if self._reset_at is not None and now >= self._reset_at:
+            self._reset_at, self._remaining = None, None  # the window rolled over
+        if self._remaining is None:
+            return self._in_flight == 0  # unknown budget: one call asks for it
+        return self._in_flight < self._remaining - _RESERVE_CALLS
+
     async def wait_turn(self) -> None:
-        """Return when a new API call may go out."""
-        # The deadline can move while we sleep (another 429), hence the loop.
-        while (delay := self._resume_at - self._clock()) > 0:  # noqa: ASYNC110
-            await anyio.sleep(delay)
+        """Return when a new API call may go out (then call :meth:`call_ended`)."""
+        # The deadline can move while we wait (another 429), hence the loop.
+        while True:
+            now = self._clock()
+            if (delay := self._resume_at - now) > 0:
+                await anyio.sleep(delay)
+                continue
+            if self._budget_left(now):
+                self._in_flight += 1
+                return
+            until_reset = (self._reset_at or now) - now
+            # Wait for an answer (it may leave room) or for the reset, whichever is first.
+            with anyio.move_on_after(min(max(until_reset, 0.05), _MAX_PAUSE_S)):
+                await self._changed.wait()
 
 
 class AdaptiveGate:

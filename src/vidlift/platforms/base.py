@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from vidlift.client.reading import RangeReader
 from vidlift.protocol.metadata import VideoMetadata
@@ -20,6 +20,7 @@ from vidlift.protocol.ranges import RangeSet
 
 __all__ = [
     "AckedCallback",
+    "BatchListing",
     "FinishedUpload",
     "LibraryPage",
     "Platform",
@@ -27,6 +28,7 @@ __all__ = [
     "SentCallback",
     "Transfer",
     "UploadHandle",
+    "VerifyBatch",
 ]
 
 SentCallback = Callable[[int], None]
@@ -61,6 +63,16 @@ class LibraryPage:
 
     videos: tuple[RemoteVideo, ...]
     total: int
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyBatch:
+    """The listing through which a video created by this process can be confirmed: one
+    listing call answers for every video of the batch."""
+
+    name: str
+    members: int  # videos created into it so far
+    closed: bool  # no more will be
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,4 +180,18 @@ class Platform(Protocol):
     async def list_library(self, *, offset: int, limit: int) -> LibraryPage:
         """One page of the videos this platform object's library created (one call), to
         rebuild a lost journal without a call per job."""
+        ...
+
+
+@runtime_checkable
+class BatchListing(Protocol):
+    """A platform that can confirm many finished uploads with one listing call: it tags
+    the videos it creates with a batch name and lists a batch at once (v1)."""
+
+    def batch_of(self, video_key: str) -> VerifyBatch | None:
+        """The batch ``video_key`` was created into by this object, if any."""
+        ...
+
+    async def list_batch(self, name: str) -> LibraryPage:
+        """Every video of the batch ``name`` (one call)."""
         ...

@@ -25,7 +25,9 @@ from vidlift.platforms.base import (
     RemoteVideo,
     SentCallback,
     UploadHandle,
+    VerifyBatch,
 )
+from vidlift.platforms.batches import BatchBook
 from vidlift.platforms.v1_s3 import S3_UPLOAD_ID, V1S3Transfer
 from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.models import CreateAnswer, S3CreateAnswer, VideoInfo
@@ -34,6 +36,7 @@ from vidlift.protocol.session import Finish, SendSegment, UploadSession
 from vidlift.protocol.urls import build_put_url, build_upload_url
 
 __all__ = [
+    "BATCH_FIELD",
     "LIBRARY_FIELD",
     "MARKER_FIELD",
     "SOURCE_FIELD",
@@ -45,6 +48,7 @@ __all__ = [
 MARKER_FIELD = "vidlift_job_id"
 SOURCE_FIELD = "vidlift_source"
 LIBRARY_FIELD = "vidlift_library"
+BATCH_FIELD = "vidlift_batch"  # the verification batch (platforms.batches)
 LIST_PAGE_LIMIT = 1000  # the most videos/list answers in one call
 UPLOAD_METHODS = ("multipart", "s3")  # resumable segments, or one signed PUT (v1_s3.py)
 
@@ -132,6 +136,7 @@ class V1Platform:
         gate: AbstractAsyncContextManager[None] | None = None,
         library: str | None = None,
         upload_method: str = "multipart",
+        verify_batch_size: int | None = None,
     ) -> None:
         """``upload_method`` "s3": each file in one PUT to a signed link (not resumable).
 
@@ -141,6 +146,8 @@ class V1Platform:
         self._s3 = upload_method == "s3"
         self._api = api
         self._library = library
+        # Set: every video created carries a batch name, listed at once to verify them.
+        self._batches = BatchBook(verify_batch_size) if verify_batch_size else None
         self._sender = sender
         self._chunk_size_bytes = chunk_size_bytes
         self._api_format = api_format
@@ -190,9 +197,16 @@ class V1Platform:
     ) -> UploadHandle:
         """videos/create with the job's marker and source tag in its custom fields."""
         tagged = self._tagged(metadata, marker, tag)
+        batch = self._batches.next_name() if self._batches is not None else None
+        if batch is not None:  # verified with its batch: one listing call for many
+            tagged = replace(tagged, custom={**tagged.custom, BATCH_FIELD: batch})
         if self._s3:
-            return self._handle(await self.api.create_video_s3(tagged))
-        return self._handle(await self.api.create_video(tagged))
+            handle = self._handle(await self.api.create_video_s3(tagged))
+        else:
+            handle = self._handle(await self.api.create_video(tagged))
+        if self._batches is not None and batch is not None:
+            self._batches.created(handle.video_key, batch)
+        return handle
 
     async def create_fetched(
         self, metadata: VideoMetadata, *, marker: str, tag: str | None, download_url: str
@@ -259,5 +273,16 @@ class V1Platform:
             search={f"custom.{LIBRARY_FIELD}": self._library},
             result_limit=min(limit, LIST_PAGE_LIMIT),
             result_offset=offset,
+        )
+        return LibraryPage(tuple(remote_video(v) for v in found.videos), found.total)
+
+    def batch_of(self, video_key: str) -> VerifyBatch | None:
+        """The verification batch this object created ``video_key`` into, if any."""
+        return self._batches.batch_of(video_key) if self._batches is not None else None
+
+    async def list_batch(self, name: str) -> LibraryPage:
+        """videos/list by ``custom.vidlift_batch``: one call for the whole batch."""
+        found = await self.api.list_videos(
+            search={f"custom.{BATCH_FIELD}": name}, result_limit=LIST_PAGE_LIMIT
         )
         return LibraryPage(tuple(remote_video(v) for v in found.videos), found.total)

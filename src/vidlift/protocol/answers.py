@@ -37,6 +37,7 @@ __all__ = [
     "parse_create_answer",
     "parse_fetch_create_answer",
     "parse_final_answer",
+    "parse_rate_limit",
     "parse_s3_create_answer",
     "parse_video_info",
     "parse_video_list",
@@ -87,7 +88,8 @@ def _check_ok(doc: Document, what: str, http_status: int) -> None:
         raise AnswerParseError(f"{what} answer has status {status!r}, expected 'ok'")
 
 
-def _rate_limit(doc: Mapping[str, Any]) -> RateLimit | None:
+def parse_rate_limit(doc: Mapping[str, Any]) -> RateLimit | None:
+    """An answer's ``rate_limit`` block, None when it has no readable one."""
     block = doc.get("rate_limit")
     if not isinstance(block, dict):
         return None
@@ -113,7 +115,7 @@ def api_error_from(doc: Mapping[str, Any], *, http_status: int, call: str = "") 
     message = str(doc.get("message") or doc.get("title") or "no message")
     title = str(doc.get("title") or "")
     if http_status == 429 or code == "RateLimitExceeded":
-        limit = _rate_limit(doc)
+        limit = parse_rate_limit(doc)
         reset = _reset_time(limit)
         return RateLimited(
             reset_at=reset,
@@ -158,7 +160,7 @@ def parse_fetch_create_answer(doc: Document, *, http_status: int = 200) -> Fetch
     """The video key of a videos/create with ``download_url`` (the platform fetches)."""
     _check_ok(doc, "videos/create", http_status)
     video = _section(doc, "video", "media")
-    data = {"video_key": video.get("key"), "rate_limit": _rate_limit(doc)}
+    data = {"video_key": video.get("key"), "rate_limit": parse_rate_limit(doc)}
     return _validate(FetchCreateAnswer, data, "videos/create")
 
 
@@ -169,7 +171,7 @@ def _created(doc: Document, http_status: int, call: str) -> dict[str, object]:
     return {
         "video_key": video.get("key"),
         "link": doc.get("link") or video.get("link"),
-        "rate_limit": _rate_limit(doc),
+        "rate_limit": parse_rate_limit(doc),
     }
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from vidlift import JobState, JobVerifying, SqliteJournal
+from vidlift import JobProcessing, JobState, JobVerifying, SqliteJournal
 from vidlift.testing.emulator import Emulator, FaultPlan
 from vidlift.testing.library import write_sample_library
 
@@ -57,12 +57,18 @@ async def test_wait_ready_polls_until_the_platform_has_processed_each_video(
         journal = await SqliteJournal.open(tmp_path / "j.sqlite")
         try:
             waiting = replace(settings(), wait_ready=True)
-            outcome = await batch(emu, manifest, journal, settings=waiting, **api.kwargs(emu))
+            events: list[object] = []
+            outcome = await batch(
+                emu, manifest, journal, settings=waiting, on_event=events.append, **api.kwargs(emu)
+            )
             counts = await journal.counts()
         finally:
             await journal.close()
         assert (outcome.done, outcome.failed) == (3, 0)
         assert counts.by_state.get(JobState.DONE) == 3
+        # Each job was shown "waiting for processing" once, before it was done.
+        processing = [e.job_id for e in events if isinstance(e, JobProcessing)]
+        assert sorted(processing) == ["legacy-001", "legacy-002", "legacy-003"]
         # Asked more than once per video (processing first), but paced: not a busy loop.
         shows = emu.request_counts().get(api.shows, 0)
         assert 3 * 2 <= shows <= 3 * 12, shows

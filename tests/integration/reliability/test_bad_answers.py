@@ -12,7 +12,7 @@ import asyncio
 import json
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import anyio
@@ -225,11 +225,27 @@ async def test_malformed_xml_show_answer_fails_the_job_clearly(tmp_path: Path) -
             return Reply(200, b"<response><status>ok</status><video><size>12", {})
         return reply
 
-    outcome = await run_case(tmp_path, hook, fast_settings(api_format="xml"))
+    # A show per file (the verification batches off): this is the show's answer.
+    settings = replace(fast_settings(api_format="xml"), verify_batch_size=0)
+    outcome = await run_case(tmp_path, hook, settings)
     assert_good_files_done(outcome)
     assert outcome.state("bad") is JobState.FAILED
     assert "videos/show: malformed XML answer" in outcome.error("bad")
     assert_bad_file_identical(outcome)  # uploaded; only the platform's check could not run
+
+
+async def test_a_malformed_listing_answer_falls_back_to_a_show_per_file(tmp_path: Path) -> None:
+    async def hook(call: Call) -> Reply:
+        if call.route == "videos/list" and "search:custom.vidlift_batch" in call.params():
+            return Reply(200, b"<response><status>ok</status><videos><video", {})
+        return await call.forward()
+
+    outcome = await run_case(tmp_path, hook, fast_settings(api_format="xml"))
+    assert_good_files_done(outcome)
+    assert outcome.state("bad") is JobState.DONE, outcome.error("bad")
+    listed = [c for c in outcome.proxy.calls if c.route == "videos/list"]
+    shows = [c for c in outcome.proxy.calls if c.route == "videos/show"]
+    assert listed and len(shows) >= len(outcome.records)  # each file checked by its show
 
 
 async def test_html_502_from_a_proxy_on_the_api_is_retried_then_fails_clearly(
@@ -341,7 +357,8 @@ async def test_ranges_that_no_longer_cover_what_was_acknowledged_are_reconciled(
     assert outcome.state("bad") is JobState.DONE, outcome.error("bad")
     assert_bad_file_identical(outcome)
     shows = [c for c in outcome.proxy.calls if c.route == "videos/show"]
-    assert len(shows) >= 4  # the reconciliation, then one verification per file
+    assert len(shows) >= 1  # the reconciliation (the files are verified by batch listings)
+    assert any(c.route == "videos/list" for c in outcome.proxy.calls)
     assert len(outcome.bad_video_keys()) == 1
 
 

@@ -8,7 +8,14 @@ from rich.console import Console
 
 from vidlift.cli.display import LiveDisplay
 from vidlift.cli.view import BatchView
-from vidlift.jobs.events import JobDone, JobProgress, JobRetrying, JobStarted, JobVerifying
+from vidlift.jobs.events import (
+    JobDone,
+    JobProcessing,
+    JobProgress,
+    JobRetrying,
+    JobStarted,
+    JobVerifying,
+)
 
 MiB = 1024 * 1024
 
@@ -31,7 +38,7 @@ def test_header_fits_80_columns_and_files_show_their_state() -> None:
     view = BatchView(clock=clock)
     view.total_jobs, view.total_bytes, view.concurrency = 1234, 987 * 1024 * MiB, 64
     display = LiveDisplay(view, Console(file=io.StringIO(), width=80))
-    names = ("a-very-long-file-name-that-goes-on-and-on-and-on.mp4", "b.mp4", "c.mp4")
+    names = ("a-very-long-file-name-that-goes-on-and-on-and-on.mp4", "b.mp4", "c.mp4", "d.mp4")
     for n, name in enumerate(names):
         display(JobStarted(f"j{n}", f"/srv/{name}", 100 * MiB, resumed=False))
     for second in range(1, 5):
@@ -40,14 +47,16 @@ def test_header_fits_80_columns_and_files_show_their_state() -> None:
             display(JobProgress(f"j{n}", second * 10 * MiB, 100 * MiB))
     display(JobRetrying("j1", "connection reset", 4.0, "TransportError"))
     display(JobVerifying("j2"))
+    display(JobProcessing("j3"))
     lines = frame(display)
     assert all(len(line) <= 80 for line in lines), lines
     assert lines[0].startswith("Transferred: 120.0 MiB / 987.0 GiB, 0%, 30.0 MiB/s, ETA 9h")
-    assert lines[1] == "Files:       0 / 1234 done, 0 failed, 3/64 in flight"
+    assert lines[1] == "Files:       0 / 1234 done, 0 failed, 4/64 in flight"
     assert lines[2] == "Elapsed:     4s, retries 1"
     text = "\n".join(lines)
     assert "retrying in 4s" in text and "verifying" in text and "sending" in text
-    assert "a-very-long-file-name" in text and " 6s " in text  # 60 MiB left at 10 MiB/s
+    assert "waiting for processing" in text
+    assert "a-very-long-file" in text and " 6s " in text  # 60 MiB left at 10 MiB/s
 
 
 def test_the_final_frame_shows_the_real_totals() -> None:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from vidlift.cli.view import BatchView, RateMeter, human_duration
-from vidlift.jobs.events import JobDone, JobProgress, JobRetrying, JobStarted, JobVerifying
+from vidlift.jobs.events import (
+    JobDone,
+    JobProcessing,
+    JobProgress,
+    JobRetrying,
+    JobStarted,
+    JobVerifying,
+)
 
 MiB = 1024 * 1024
 
@@ -85,6 +92,8 @@ def test_file_states_for_the_display() -> None:
     assert view.active["a"].describe(clock.now) == "retrying in 1s"
     view.apply(JobVerifying("a"))
     assert view.active["a"].describe(clock.now) == "verifying"
+    view.apply(JobProcessing("a"))
+    assert view.active["a"].describe(clock.now) == "waiting for processing"
     view.apply(JobDone("a", "a.mp4", "key", MiB))
     assert not view.active and view.done_jobs == 1 and view.retries == 1
 

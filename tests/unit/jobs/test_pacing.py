@@ -70,3 +70,36 @@ def test_gate_halves_on_503_and_recovers_step_by_step() -> None:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_calls_in_flight_count_against_what_is_left() -> None:
+    clock = Clock()
+    pacer = ApiPacer(clock)
+    with anyio.fail_after(1):
+        await pacer.wait_turn()  # the budget is unknown: one call goes alone
+    pacer.observe(RateLimit(reset=1030, limit=60, remaining=3))
+    pacer.call_ended()
+    with anyio.fail_after(1):
+        await pacer.wait_turn()
+        await pacer.wait_turn()  # 3 left, 1 in reserve: two may be in flight
+    let_out: list[int] = []
+
+    async def third() -> None:
+        await pacer.wait_turn()
+        let_out.append(1)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(third)
+        await anyio.wait_all_tasks_blocked()
+        assert let_out == []  # held: it would not fit in the window
+        pacer.observe(RateLimit(reset=1030, limit=60, remaining=2))
+        pacer.call_ended()  # one answered: 2 left, 1 in reserve, 1 still in flight
+        await anyio.wait_all_tasks_blocked()
+        assert let_out == []
+        clock.now = 1031  # the window rolled over; the next call asks for the new budget
+        pacer.call_ended()
+        with anyio.fail_after(1):
+            while not let_out:
+                await anyio.wait_all_tasks_blocked()
+    assert let_out == [1]

@@ -141,6 +141,7 @@ class EmulatorConfig:
     public_url: str | None = None
     faults: FaultPlan = field(default_factory=FaultPlan)
     api_calls_per_minute: int | None = None
+    api_window_s: float = 60.0  # the quota's "minute" (shorter: the same shape, faster)
     max_concurrent_segments_per_session: int = 4
     max_segment_bytes: int = 64 * 1024 * 1024
     timestamp_window_s: float = 300.0
@@ -167,6 +168,8 @@ class EmulatorConfig:
             raise ValueError(f"port must be in 0..65535, not {self.port}")
         if self.api_calls_per_minute is not None and self.api_calls_per_minute <= 0:
             raise ValueError("api_calls_per_minute must be positive (or None: unlimited)")
+        if self.api_window_s <= 0:
+            raise ValueError("api_window_s must be positive")
         if self.max_concurrent_segments_per_session <= 0 or self.max_segment_bytes <= 0:
             raise ValueError("segment limits must be positive")
         if self.timestamp_window_s <= 0:

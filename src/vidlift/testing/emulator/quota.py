@@ -1,7 +1,8 @@
 """The emulator's API rate limit: calls per minute per API key, and the ``rate_limit``
 block every API answer carries (part of the public test kit, :mod:`vidlift.testing`).
 
-A window opens at a key's first call and lasts 60 s; ``reset`` is its end as Unix time.
+A window opens at a key's first call and lasts 60 s (``window_s``: shorter for benchmarks
+that run the real platform's shape faster); ``reset`` is its end as Unix time.
 Without a configured limit the block reports :data:`UNLIMITED` and nothing is refused.
 """
 
@@ -39,6 +40,7 @@ class Quota:
     """Counts API calls per key in 60-second windows."""
 
     calls_per_minute: int | None
+    window_s: float = _WINDOW_S  # "a minute" of the quota
     _windows: dict[str, _Window] = field(default_factory=dict)
 
     @property
@@ -57,16 +59,16 @@ class Quota:
     def peek(self, api_key: str, now: float) -> RateLimitState:
         """The state without counting a call (and without remembering an unknown key)."""
         window = self._windows.get(api_key)
-        if window is None or now >= window.opened_at + _WINDOW_S:
+        if window is None or now >= window.opened_at + self.window_s:
             window = _Window(opened_at=now)
         return self._state(window)
 
     def _window(self, api_key: str, now: float) -> _Window:
         window = self._windows.get(api_key)
-        if window is None or now >= window.opened_at + _WINDOW_S:
+        if window is None or now >= window.opened_at + self.window_s:
             window = self._windows[api_key] = _Window(opened_at=now)
         return window
 
     def _state(self, window: _Window) -> RateLimitState:
-        reset = int(window.opened_at + _WINDOW_S + 0.999)
+        reset = int(window.opened_at + self.window_s + 0.999)
         return RateLimitState(reset=reset, limit=self.limit, remaining=self.limit - window.used)

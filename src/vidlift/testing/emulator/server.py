@@ -96,7 +96,7 @@ class Emulator:
             faults=faults,
             throttle=Throttle(bandwidth, faults) if bandwidth else None,
             nonces=NonceBook(window_s=self.config.timestamp_window_s),
-            quota=Quota(self.config.api_calls_per_minute),
+            quota=Quota(self.config.api_calls_per_minute, self.config.api_window_s),
             changes=changes,
             requests=Tally(changes),
             v2=v2,
