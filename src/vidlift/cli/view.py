@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from vidlift.cli.wording import without_prefix
 from vidlift.jobs.events import (
     BatchEvent,
     BatchStarted,
@@ -202,7 +203,8 @@ class BatchView:
             file = self.active.pop(event.job_id, None)
             self.failed_jobs += 1
             self.failed_bytes += file.size_bytes if file is not None else 0
-            self.failures.append(f"{event.path}: {event.error}")
+            # the path once: an error about a source often starts with it already
+            self.failures.append(f"{event.path}: {without_prefix(event.error, event.path)}")
         elif isinstance(event, ManifestProblemFound):
             self.failed_jobs += 1
             self.failures.append(f"{event.location}: {event.reason}")

@@ -7,6 +7,7 @@ import pytest
 from vidlift.cli.view import BatchView, RateMeter, human_duration
 from vidlift.jobs.events import (
     JobDone,
+    JobFailed,
     JobProcessing,
     JobProgress,
     JobRetrying,
@@ -113,3 +114,12 @@ def test_the_files_in_flight_come_from_the_batch_itself() -> None:
     view = BatchView(clock=Clock())
     view.apply(BatchStarted(Limits().resolved(256 * 1024, 8 * MiB)))
     assert view.summary()["concurrency"] == 64
+
+
+def test_a_failure_names_its_path_once() -> None:
+    """An error about a source starts with the source's name: the display says it once."""
+    view = BatchView()
+    url = "http://cdn.example/a.mp4"
+    view.apply(JobStarted("j1", url, 10, False))
+    view.apply(JobFailed("j1", url, f"{url}: not found on the origin (HTTP 404)"))
+    assert list(view.failures) == [f"{url}: not found on the origin (HTTP 404)"]
