@@ -73,19 +73,45 @@ def metadata_digest(metadata: VideoMetadata) -> bytes:
     return hashlib.sha1(metadata_to_json(metadata).encode(), usedforsecurity=False).digest()
 
 
-async def _done_metadata(journal: Journal) -> dict[str, tuple[str, bytes]]:
-    """job id -> (video key, digest of the metadata its video carries), for done jobs."""
+_Done = dict[str, tuple[str, bytes, int, int]]
+
+
+async def _done_jobs(journal: Journal) -> _Done:
+    """job id -> (video key, digest of the metadata its video carries, size, mtime of the
+    file it was made from), for done jobs."""
     return {
-        record.job_id: (record.video_key or "", metadata_digest(record.metadata))
+        record.job_id: (
+            record.video_key or "",
+            metadata_digest(record.metadata),
+            record.size_bytes,
+            record.mtime_ns,
+        )
         async for record in journal.iter_jobs([JobState.DONE])
     }
 
 
-def _changed(done: dict[str, tuple[str, bytes]], spec: JobSpec) -> MetadataChange | None:
+def _changed(done: _Done, spec: JobSpec) -> MetadataChange | None:
     known = done.get(spec.job_id)
     if known is None or not known[0] or known[1] == metadata_digest(spec.metadata):
         return None
     return MetadataChange(spec.job_id, known[0], spec.metadata)
+
+
+def _file_changed_since_done(done: _Done, spec: JobSpec) -> str | None:
+    """The warning for a done job whose local file changed since it was uploaded: the
+    rule is that its video keeps that version (as the dry run says)."""
+    known = done.get(spec.job_id)
+    if (
+        known is None
+        or spec.path is None
+        or (known[2], known[3]) == (spec.size_bytes, spec.mtime_ns)
+    ):
+        return None
+    return (
+        f"{spec.location}: {spec.path}: the file changed since its upload ({known[2]} -> "
+        f"{spec.size_bytes} bytes, or its time): its video {known[0]} keeps the version "
+        "uploaded before (not uploaded again)"
+    )
 
 
 def job_spec(entry: ManifestEntry) -> JobSpec:
@@ -168,7 +194,7 @@ async def ingest_manifest(
     Raises ManifestError for an unreadable manifest (or the first bad row with ``strict``).
     """
     stats = IngestStats()
-    done = await _done_metadata(journal)  # the manifest is the truth for metadata too
+    done = await _done_jobs(journal)  # the manifest is the truth for metadata too
     rows = iter_manifest(manifest, strict=strict, allow_duplicate_files=allow_duplicate_files)
     while batch := await anyio.to_thread.run_sync(next_batch, rows):
         stats.rows += len(batch)
@@ -176,6 +202,8 @@ async def ingest_manifest(
         if done:
             changes = (_changed(done, spec) for spec in entries)
             stats.metadata_changes.extend(c for c in changes if c is not None)
+            notes = (_file_changed_since_done(done, spec) for spec in entries)
+            stats.warnings.extend(note for note in notes if note is not None)
         for problem in _note_rows(stats, batch):
             stats.problems += 1
             await _warn_if_kept(journal, problem, stats)

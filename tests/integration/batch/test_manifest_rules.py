@@ -145,3 +145,29 @@ async def test_a_row_removed_from_the_manifest_is_not_part_of_the_run(
     result = await run_cli(["report"], env, cwd=lib)
     assert "vidlift: 2 jobs no longer in" in result.stderr, result.stderr
     assert any(f"(in_manifest=no): {ids}" in result.stderr for ids in ("c, d", "d, c"))
+
+
+async def test_a_done_file_that_changed_is_said_every_run_and_its_video_kept(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """The rule for a row whose file changed after its video was done: the video keeps
+    the version uploaded before; every run says so (the row and the video), not silently."""
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    (lib / "a.mp4").write_bytes(os.urandom(30_000))
+    manifest = lib / "m.csv"
+    manifest.write_text("id,path,title\na,a.mp4,A\n")
+    env = cli_env(emulator)
+    first = await run_cli(["run", str(manifest)], env)
+    assert first.code == 0, first.stderr
+    sent = emulator.request_counts().get("bytes_received", 0)
+    with (lib / "a.mp4").open("ab") as handle:
+        handle.write(b"more")
+    for _ in range(2):
+        again = await run_cli(["run", str(manifest)], env)
+        assert again.code == 0 and "Traceback" not in again.stderr, again.stderr
+        warned = [line for line in again.stderr.splitlines() if "changed since its upload" in line]
+        assert len(warned) == 1 and "m.csv:2" in warned[0], again.stderr
+        assert "30000 -> 30004 bytes" in warned[0] and "keeps the version" in warned[0]
+    assert emulator.request_counts().get("bytes_received", 0) == sent  # nothing re-sent
+    assert len(emulator.videos()) == 1
