@@ -163,10 +163,8 @@ class BatchRunner:
         # Whole URLs (query strings: signatures) of URL jobs, by job id: never journaled.
         self.secret_urls: Mapping[str, str] = {}
         self.thumbnail_urls: Mapping[str, str] = {}  # job id -> poster to set (secret)
-        self._sources = SourceOpener(
-            settings.sources, on_notice=lambda text: self._emit(SourceNoticed(text))
-        )
         self._settings = settings
+        self._sources = SourceOpener(settings.sources, on_notice=self._source_notice)
         self._policy = policy
         self._sink = on_event
         self._stopping = False
@@ -395,6 +393,12 @@ class BatchRunner:
         """The row's poster image, when the platform can set one (else reported at done)."""
         url = self.thumbnail_urls.get(record.job_id)
         return url if url is not None and self._context.platform.sets_posters else None
+
+    def _source_notice(self, text: str) -> None:
+        # With --remote fetch vidlift only inspects http(s) URLs (the platform reads
+        # them): how the origin serves a stream is not the operator's concern then.
+        if self._settings.remote != "fetch":
+            self._emit(SourceNoticed(text))
 
     def _fetch_url(self, record: JobRecord) -> str | None:
         """The whole URL the platform should fetch (``--remote fetch``, http(s) rows only;
