@@ -97,20 +97,25 @@ def _changed(done: _Done, spec: JobSpec) -> MetadataChange | None:
     return MetadataChange(spec.job_id, known[0], spec.metadata)
 
 
+KEPT_VERSION = "keeps the version uploaded before (not uploaded again)"
+"""What happens to a done video whose row's file changed since (the run and the dry run)."""
+
+
+def file_changed(size_bytes: int, mtime_ns: int, spec: JobSpec) -> bool:
+    """True when ``spec``'s local file is not the one a job saw (size, mtime); a URL's
+    version is learnt by its job, never here."""
+    return spec.source_url is None and (size_bytes, mtime_ns) != (spec.size_bytes, spec.mtime_ns)
+
+
 def _file_changed_since_done(done: _Done, spec: JobSpec) -> str | None:
     """The warning for a done job whose local file changed since it was uploaded: the
     rule is that its video keeps that version (as the dry run says)."""
     known = done.get(spec.job_id)
-    if (
-        known is None
-        or spec.path is None
-        or (known[2], known[3]) == (spec.size_bytes, spec.mtime_ns)
-    ):
+    if known is None or not file_changed(known[2], known[3], spec):
         return None
     return (
         f"{spec.location}: {spec.path}: the file changed since its upload ({known[2]} -> "
-        f"{spec.size_bytes} bytes, or its time): its video {known[0]} keeps the version "
-        "uploaded before (not uploaded again)"
+        f"{spec.size_bytes} bytes, or its time): its video {known[0]} {KEPT_VERSION}"
     )
 
 

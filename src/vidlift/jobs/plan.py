@@ -18,7 +18,9 @@ from pathlib import Path
 import anyio
 
 from vidlift.jobs.ingest import (
+    KEPT_VERSION,
     MetadataChange,
+    file_changed,
     job_problem,
     job_spec,
     metadata_digest,
@@ -56,14 +58,8 @@ class ManifestPlan:
     absent: AbsentJobs = field(default_factory=AbsentJobs)
 
 
-def _changed_file(record: JobRecord, spec: JobSpec) -> bool:
-    if spec.source_url is not None:  # a URL's version is learnt by its job
-        return False
-    return (record.size_bytes, record.mtime_ns) != (spec.size_bytes, spec.mtime_ns)
-
-
 _WHAT_HAPPENS = {
-    JobState.DONE: "its video keeps the version uploaded before (not uploaded again)",
+    JobState.DONE: f"its video {KEPT_VERSION}",
     JobState.FAILED: "the new version is uploaded into the same video",
     JobState.PENDING: "the job takes the file as it is now",
 }
@@ -78,7 +74,7 @@ def _judge_entry(plan: ManifestPlan, record: JobRecord | None, spec: JobSpec) ->
         return
     plan.by_state[record.state] += 1
     merged = merge_manifest_item(record, spec, time.time())
-    if _changed_file(record, spec):
+    if file_changed(record.size_bytes, record.mtime_ns, spec):
         plan.changed_file_count += 1
         if len(plan.changed_files) < SHOWN:
             what = _WHAT_HAPPENS.get(record.state, _IN_PROGRESS)
