@@ -69,8 +69,15 @@ class Measured:
 
 
 def client_env() -> dict[str, str]:
-    """The environment of a client process: credentials set, nothing else of vidlift's."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDLIFT_")}
+    """The environment of a client process: credentials set, nothing else of vidlift's.
+
+    ``PYTHONDONTWRITEBYTECODE`` is dropped: a user's installed vidlift runs from cached
+    bytecode, and a client compiling its modules on every start measures the compiler."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("VIDLIFT_") and k != "PYTHONDONTWRITEBYTECODE"
+    }
     env.update(VIDLIFT_API_KEY=API_KEY, VIDLIFT_API_SECRET=API_SECRET, PYTHONUNBUFFERED="1")
     return env
 

@@ -1,0 +1,182 @@
+"""Issue 15's two command-line comparisons, one process per file as users script them:
+
+- **protocol only**: N ``vidlift upload --upload-url URL --session-id ID`` processes
+  (sessions created beforehand, no API call, nothing to compare an md5 with, so none is
+  computed) against N curl keep-alive processes sending the same segments to the same
+  emulator;
+- **verified**: N ``vidlift upload FILE`` processes (create, segments, videos/show, md5
+  compared) against the honest baseline, N processes of curl keep-alive with ``md5sum``
+  of the same file beside it (``md5sum F & curl -K C; wait``), sessions created beforehand.
+
+    python benchmarks/protocol.py [--files 4] [--mib 512] [--chunk-mib 8] [--runs 3]
+
+Clients are interleaved per round; one emulator process per round and kind (``--discard``;
+it computes md5s only for the verified rows, where ``vidlift upload`` asks for them).
+Prints Markdown tables of medians (quoted in RESULTS.md) and writes
+``benchmarks/results/protocol.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import curl_clients
+from baselines.naive_client import create_video
+from harness import (
+    BENCH_DIR,
+    VIDLIFT,
+    Measured,
+    MiB,
+    emulator,
+    fresh_dir,
+    median,
+    print_table,
+    run_group,
+    save_results,
+    write_random_files,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    """One client row: how to build its commands against an endpoint, and its kind."""
+
+    name: str
+    verified: bool
+    commands: Callable[[str], list[list[str]]]
+
+
+def _curl_commands(
+    endpoint: str, files: Sequence[Path], work: Path, chunk: int, *, md5sum: bool
+) -> list[list[str]]:
+    commands = []
+    for number, file in enumerate(files):
+        segments = curl_clients.split_file(file, work / "segments" / file.stem, chunk)
+        created = create_video(endpoint, file.stem)
+        config = curl_clients.write_config(
+            work / f"curl-{number}.conf", created, segments, file.name
+        )
+        if md5sum:
+            script = f'md5sum "{file}" >/dev/null & curl -K "{config}"; wait'
+            commands.append(["sh", "-c", script])
+        else:
+            commands.append(["curl", "-K", str(config)])
+    return commands
+
+
+def _vidlift_protocol(endpoint: str, files: Sequence[Path], chunk: int) -> list[list[str]]:
+    commands = []
+    for file in files:
+        created = create_video(endpoint, file.stem)
+        commands.append(
+            [
+                VIDLIFT,
+                "upload",
+                str(file),
+                "--upload-url",
+                created.upload_url,
+                "--session-id",
+                created.session_id,
+                "--chunk-size",
+                str(chunk),
+            ]
+        )
+    return commands
+
+
+def _vidlift_verified(endpoint: str, files: Sequence[Path], chunk: int) -> list[list[str]]:
+    return [
+        [VIDLIFT, "upload", str(file), "--endpoint", endpoint, "--chunk-size", str(chunk)]
+        for file in files
+    ]
+
+
+def _cases(files: Sequence[Path], work: Path, chunk: int) -> list[Case]:
+    return [
+        Case(
+            "curl keep-alive",
+            False,
+            lambda e: _curl_commands(e, files, work, chunk, md5sum=False),
+        ),
+        Case("vidlift upload --upload-url", False, lambda e: _vidlift_protocol(e, files, chunk)),
+        Case(
+            "curl keep-alive + md5sum",
+            True,
+            lambda e: _curl_commands(e, files, work, chunk, md5sum=True),
+        ),
+        Case("vidlift upload (md5 verified)", True, lambda e: _vidlift_verified(e, files, chunk)),
+    ]
+
+
+def _run(case: Case, work: Path, max_segment: int) -> tuple[Measured, int]:
+    with emulator(
+        work / "emulator.log", max_segment_bytes=max_segment, cheap=not case.verified
+    ) as emu:
+        commands = case.commands(emu.endpoint)
+        measured, _ = run_group(commands, fresh_dir(work / "logs"))
+        done = emu.counters().get("files_completed", 0)
+    return measured, done
+
+
+def main() -> None:
+    """Generate the files, run the rounds, print the tables."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--work", type=Path, default=Path("/tmp/vidlift-bench-protocol"))
+    parser.add_argument("--files", type=int, default=4)
+    parser.add_argument("--mib", type=int, default=512)
+    parser.add_argument("--chunk-mib", type=int, default=8)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    work: Path = args.work
+    work.mkdir(parents=True, exist_ok=True)
+    files = write_random_files(work / "files", args.files, args.mib * MiB)
+    chunk = args.chunk_mib * MiB
+    total = sum(f.stat().st_size for f in files)
+    cases = _cases(files, work, chunk)
+    measured: dict[str, list[Measured]] = {case.name: [] for case in cases}
+    for _ in range(args.runs):
+        for case in cases:
+            result, done = _run(case, work, chunk)
+            if result.returncode != 0 or done != len(files):
+                raise SystemExit(
+                    f"{case.name}: exit {result.returncode}, {done}/{len(files)} files "
+                    f"completed; see {work / 'logs'}"
+                )
+            measured[case.name].append(result)
+    gb = total / 1e9
+    summary: dict[str, dict[str, float]] = {}
+    for case in cases:
+        runs = measured[case.name]
+        summary[case.name] = {
+            "mb_per_s": median([total / 1e6 / m.wall_s for m in runs]),
+            "cpu_s_per_gb": median([m.cpu_s / gb for m in runs]),
+            "peak_rss_mb": median([m.peak_rss_bytes / 1e6 for m in runs]),
+        }
+    rows = []
+    for kind, base in ((False, "curl keep-alive"), (True, "curl keep-alive + md5sum")):
+        for case in (c for c in cases if c.verified is kind):
+            row = summary[case.name]
+            rows.append(
+                [
+                    case.name,
+                    f"{row['mb_per_s']:.0f}",
+                    f"{row['mb_per_s'] / summary[base]['mb_per_s']:.2f}",
+                    f"{row['cpu_s_per_gb']:.3f}",
+                    f"{row['cpu_s_per_gb'] / summary[base]['cpu_s_per_gb']:.2f}",
+                    f"{row['peak_rss_mb']:.0f}",
+                ]
+            )
+    title = (
+        f"{args.files} x {args.mib} MiB, {args.chunk_mib} MiB segments, one process per file, "
+        f"median of {args.runs}"
+    )
+    headers = ["client", "MB/s", "x baseline", "CPU s/GB", "x baseline", "peak RSS MB"]
+    print_table(title, headers, rows)
+    save_results(BENCH_DIR / "results", "protocol", {"args": vars(args), "summary": summary})
+
+
+if __name__ == "__main__":
+    main()
