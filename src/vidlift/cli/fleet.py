@@ -36,10 +36,18 @@ from vidlift.cli.run import (
     make_display,
 )
 from vidlift.cli.settings import RunConfig, load_run_config
+from vidlift.cli.view import human_bytes
 from vidlift.cli.wording import count_of
+from vidlift.client.throttle import Throttle
 from vidlift.errors import ConfigError, VidliftError
 from vidlift.jobs.batch import resolve_limits, run_batch
-from vidlift.jobs.feed import ClaimFeed, FeedSettings, SharedApiPacer, new_worker
+from vidlift.jobs.feed import (
+    BandwidthShare,
+    ClaimFeed,
+    FeedSettings,
+    SharedApiPacer,
+    new_worker,
+)
 from vidlift.jobs.ingest import MetadataChange, ingest_manifest
 from vidlift.jobs.manager import BatchOutcome
 from vidlift.jobs.survey import library_tag
@@ -86,9 +94,27 @@ async def run_worker(
             "left for another worker"
         )
 
+    throttle, share = None, None
+    if config.bwlimit_total is not None:
+        own = min(config.bwlimit_total, config.bwlimit or config.bwlimit_total)
+        throttle = Throttle(own)
+        share = BandwidthShare(config.bwlimit_total, throttle, own_cap=config.bwlimit)
+
+    def on_share(share: BandwidthShare) -> None:
+        display.notice(
+            f"bandwidth: {human_bytes(share.rate)}/s, this worker's share of "
+            f"{human_bytes(share.total)}/s for {count_of(share.workers, 'worker')} sending"
+        )
+
     worker_info = new_worker()
     feed = ClaimFeed(
-        journal, worker_info, feed_settings, bytes_sent=lambda: view.sent_bytes, on_left=on_left
+        journal,
+        worker_info,
+        feed_settings,
+        bytes_sent=lambda: view.sent_bytes,
+        on_left=on_left,
+        share=share,
+        on_share=on_share,
     )
     async with feed, anyio.create_task_group() as tg:
         tg.start_soon(display.pulse)
@@ -101,6 +127,7 @@ async def run_worker(
             site_id=config.site_id if config.api == "v2" else None,
             settings=settings,
             bwlimit_bytes_per_s=config.bwlimit,
+            throttle=throttle,
             on_event=display,
             stop=stop,
             library=library,
@@ -232,6 +259,12 @@ def enqueue(manifest: Path, journal_ref: str, strict: bool, allow_duplicate_file
 @click.option("--concurrency", default=None, help="Files in flight in this worker, or auto.")
 @chunk_size_option
 @click.option("--bwlimit", type=size_type, default=None, help="This worker's bandwidth cap.")
+@click.option(
+    "--bwlimit-total",
+    type=size_type,
+    default=None,
+    help="Bandwidth cap for ALL workers together; each sending worker takes its share.",
+)
 @click.option("--lease-s", type=float, default=None, help="Lease on a job, seconds (60).")
 @click.option("--poll-s", type=float, default=None, help="Idle polling interval (2 s).")
 @click.option(

@@ -202,7 +202,7 @@ async def migrate(
             endpoint=config.api_endpoint(),
             site_id=config.site_id if config.api == "v2" else None,
             settings=config.batch_settings(),
-            bwlimit_bytes_per_s=config.bwlimit,
+            bwlimit_bytes_per_s=config.process_bwlimit(),
             on_event=_fan_out(everyone),
             stop=stop,
             library=library_tag(manifest),
@@ -343,6 +343,12 @@ async def _finish(
 )
 @chunk_size_option
 @click.option("--bwlimit", type=size_type, default=None, help="Total bandwidth cap, e.g. 50M.")
+@click.option(
+    "--bwlimit-total",
+    type=size_type,
+    default=None,
+    help="On a postgresql:// journal: the cap for all workers together (this run's share).",
+)
 @click.option(
     "--max-attempts", type=int, default=None, help="Failures in a row before a job fails."
 )

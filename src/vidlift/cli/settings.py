@@ -128,6 +128,8 @@ class RunConfig(BaseModel):
     bytes_in_flight: int = Field(default=_LIMITS.bytes_in_flight, ge=0)
     chunk_size_bytes: int = Field(default=_UPLOAD.chunk_size_bytes, alias="chunk_size")
     bwlimit: int | None = Field(default=None, ge=1)
+    # Fleet mode: one limit for all workers together, each taking its share.
+    bwlimit_total: int | None = Field(default=None, ge=1)
     api_format: ApiFormat = _UPLOAD.api_format
     max_attempts: int = Field(default=_RETRY.max_attempts, ge=1)
     backoff_base_s: float = Field(default=_RETRY.base_delay_s, gt=0)
@@ -162,7 +164,9 @@ class RunConfig(BaseModel):
     def _counts(cls, value: object) -> object:
         return _count_or_auto(value)
 
-    @field_validator("bytes_in_flight", "chunk_size_bytes", "bwlimit", mode="before")
+    @field_validator(
+        "bytes_in_flight", "chunk_size_bytes", "bwlimit", "bwlimit_total", mode="before"
+    )
     @classmethod
     def _sizes(cls, value: object) -> object:
         return _size(value)
@@ -183,13 +187,19 @@ class RunConfig(BaseModel):
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
 
-    @field_validator("bwlimit", mode="after")
+    @field_validator("bwlimit", "bwlimit_total", mode="after")
     @classmethod
     def _bw_bounds(cls, value: int | None) -> int | None:
         try:
             return None if value is None else check_bwlimit(value)
         except ConfigError as exc:
             raise ValueError(str(exc)) from None
+
+    def process_bwlimit(self) -> int | None:
+        """The limit of a run that is the only worker: the lower of ``bwlimit`` and
+        ``bwlimit_total`` (None: no limit)."""
+        limits = [v for v in (self.bwlimit, self.bwlimit_total) if v is not None]
+        return min(limits) if limits else None
 
     def credentials(self) -> tuple[str, str]:
         """``(api_key, api_secret)``; ConfigError saying where to set them when missing.

@@ -26,13 +26,29 @@ class Throttle:
     ) -> None:
         if rate_bytes_per_s <= 0:
             raise ValueError("rate must be positive")
-        self.rate = float(rate_bytes_per_s)
-        self.burst = float(burst_bytes or max(rate_bytes_per_s // 4, 64 * 1024))
+        self._fixed_burst = burst_bytes
+        self.rate = self.burst = 0.0
+        self._set(rate_bytes_per_s)
         self._tokens = self.burst
         self._clock = clock
         self._sleep = sleep
         self._stamp = clock()
         self._lock = anyio.Lock()
+
+    def _set(self, rate_bytes_per_s: int) -> None:
+        self.rate = float(rate_bytes_per_s)
+        self.burst = float(self._fixed_burst or max(rate_bytes_per_s // 4, 64 * 1024))
+
+    def set_rate(self, rate_bytes_per_s: int) -> None:
+        """Change the rate from now on (a fleet worker's share of a fleet-wide limit);
+        tokens already banked are kept up to the new burst."""
+        if rate_bytes_per_s <= 0:
+            raise ValueError("rate must be positive")
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+        self._set(rate_bytes_per_s)
+        self._tokens = min(self._tokens, self.burst)
 
     async def acquire(self, n_bytes: int) -> None:
         """Wait until ``n_bytes`` may be sent. Requests are served in arrival order."""

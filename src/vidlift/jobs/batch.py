@@ -160,6 +160,7 @@ async def run_batch(
     api_pacer: ApiPacer | None = None,
     secret_urls: Mapping[str, str] | None = None,
     thumbnail_urls: Mapping[str, str] | None = None,
+    throttle: Throttle | None = None,
 ) -> BatchOutcome:
     """Queue the manifest's rows (a path, or entries; None: only what the journal holds)
     and run every runnable job. Safe to call again after a crash: it resumes.
@@ -186,7 +187,9 @@ async def run_batch(
 
     ``jobs`` replaces the journal's runnable jobs with another feed (a fleet worker's
     claimed jobs, see :mod:`vidlift.jobs.feed`); ``api_pacer`` replaces the per-process
-    API pacer (v1: a budget shared by all workers).
+    API pacer (v1: a budget shared by all workers); ``throttle`` replaces the one
+    ``bwlimit_bytes_per_s`` would make (a fleet worker changes its rate as workers come
+    and go: :class:`vidlift.jobs.feed.BandwidthShare`).
 
     Raises ManifestError (unreadable manifest), ConfigError, JournalError; a failed job
     is a result in the journal, not an exception.
@@ -244,7 +247,7 @@ async def run_batch(
                 timeout_s=upload.timeouts.api_s,
                 pacer=api_pacer or ApiPacer(on_answer=_quota_reporter(on_event)),
             )
-            throttle = Throttle(bwlimit_bytes_per_s) if bwlimit_bytes_per_s else None
+            throttle = throttle or (Throttle(bwlimit_bytes_per_s) if bwlimit_bytes_per_s else None)
             platform = V1Platform(
                 api,
                 SegmentSender(transport, throttle=throttle, zero_copy=upload.zero_copy),

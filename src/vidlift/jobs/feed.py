@@ -13,6 +13,12 @@ Sources must be readable on every host; a worker that cannot open a claimed job'
 file gives the job back at once, never claims it again, and tells ``on_left`` why: the
 job is left for a worker that can read it, not failed. Its feed ends when the only
 runnable jobs left are such jobs.
+
+A fleet-wide bandwidth limit (``bwlimit_total``) is shared the same way as the leases
+are kept: at each heartbeat the worker counts the workers sending in the registry
+(holding jobs, with a heartbeat within one lease) and sets its own throttle to its share,
+:class:`BandwidthShare`. A worker joining or leaving changes the others' shares within
+``lease_s / 3``; no byte counter is kept in the database.
 """
 
 from __future__ import annotations
@@ -27,12 +33,13 @@ from dataclasses import dataclass
 import anyio
 from anyio.abc import TaskGroup
 
+from vidlift.client.throttle import Throttle
 from vidlift.jobs.pacing import ApiPacer
 from vidlift.journal.base import JobRecord
 from vidlift.journal.leases import FleetJournal, TokenBucket, WorkerInfo
 from vidlift.journal.state import RUNNABLE_STATES
 
-__all__ = ["ClaimFeed", "FeedSettings", "SharedApiPacer", "new_worker"]
+__all__ = ["BandwidthShare", "ClaimFeed", "FeedSettings", "SharedApiPacer", "new_worker"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +52,38 @@ class FeedSettings:
     claim_batch: int = 1
     poll_s: float = 2.0
     follow: bool = False
+
+
+class BandwidthShare:
+    """This worker's part of a fleet-wide bandwidth limit: ``total / live workers``, and
+    never more than its own cap (``--bwlimit``). It sets the rate of ``throttle``, the
+    one every upload of the worker draws from."""
+
+    def __init__(self, total_bytes_per_s: int, throttle: Throttle, *, own_cap: int | None) -> None:
+        self.total = total_bytes_per_s
+        self.own_cap = own_cap
+        self.throttle = throttle
+        self.workers = 1
+
+    def update(self, workers: list[WorkerInfo], *, own_id: str, now: float, lease_s: float) -> bool:
+        """Count the workers sending now: this one, and every other that holds jobs and
+        beat within ``lease_s`` (an idle or finished worker sends nothing, a dead one
+        stops counting when its lease would expire); set the rate. True when the number
+        of workers sharing the limit changed."""
+        others = sum(
+            1
+            for w in workers
+            if w.worker_id != own_id and w.jobs_held > 0 and w.heartbeat_at >= now - lease_s
+        )
+        changed, self.workers = others + 1 != self.workers, others + 1
+        self.throttle.set_rate(self.rate)
+        return changed
+
+    @property
+    def rate(self) -> int:
+        """Bytes a second this worker may send now."""
+        share = max(1, self.total // self.workers)
+        return share if self.own_cap is None else min(share, self.own_cap)
 
 
 def new_worker() -> WorkerInfo:
@@ -66,6 +105,8 @@ class ClaimFeed:
         bytes_sent: Callable[[], int] = lambda: 0,
         on_lost: Callable[[str], None] | None = None,
         on_left: Callable[[JobRecord, str], None] | None = None,
+        share: BandwidthShare | None = None,
+        on_share: Callable[[BandwidthShare], None] | None = None,
     ) -> None:
         self.journal = journal
         self.worker = worker
@@ -75,13 +116,16 @@ class ClaimFeed:
         self._on_lost = on_lost
         self._on_left = on_left
         self.left: dict[str, str] = {}  # job -> why this worker cannot read its file
+        self._share = share
+        self._on_share = on_share
         self._group: TaskGroup | None = None
 
     async def __aenter__(self) -> ClaimFeed:
         await self.journal.register_worker(self.worker)
+        await self._reshare(first=True)
         self._group = anyio.create_task_group()
         await self._group.__aenter__()
-        self._group.start_soon(self._heartbeat)
+        self._group.start_soon(self._beat)
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
@@ -89,7 +133,7 @@ class ClaimFeed:
         self._group.cancel_scope.cancel()
         await self._group.__aexit__(None, None, None)
         with anyio.CancelScope(shield=True):
-            await self._renew()  # a last heartbeat: the registry shows the final figures
+            await self.heartbeat()  # a last heartbeat: the registry shows the final figures
 
     def __aiter__(self) -> AsyncIterator[JobRecord]:
         return self._jobs()
@@ -135,18 +179,32 @@ class ClaimFeed:
             runnable -= record is not None and record.state in RUNNABLE_STATES
         return runnable <= 0
 
-    async def _heartbeat(self) -> None:
+    async def _beat(self) -> None:
         while True:
             await anyio.sleep(self.settings.lease_s / 3)
-            await self._renew()
+            await self.heartbeat()
 
-    async def _renew(self) -> None:
+    async def heartbeat(self) -> None:
+        """Renew this worker's leases, update the registry and its bandwidth share now
+        (the feed does it every ``lease_s / 3`` while open)."""
         lost = await self.journal.renew_leases(
             self.worker.worker_id, self.settings.lease_s, bytes_sent=self._bytes_sent()
         )
         if self._on_lost is not None:
             for job_id in lost:
                 self._on_lost(job_id)
+        await self._reshare()
+
+    async def _reshare(self, *, first: bool = False) -> None:
+        """Set this worker's share of the fleet-wide bandwidth limit (if there is one)."""
+        if self._share is None:
+            return
+        workers = await self.journal.workers()
+        changed = self._share.update(
+            workers, own_id=self.worker.worker_id, now=time.time(), lease_s=self.settings.lease_s
+        )
+        if (changed or first) and self._on_share is not None:
+            self._on_share(self._share)
 
 
 class SharedApiPacer(ApiPacer):

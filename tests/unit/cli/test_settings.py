@@ -18,9 +18,9 @@ def test_example_config_lists_every_setting_with_its_default() -> None:
     text = EXAMPLE.read_text()
     data = tomllib.loads(text)
     documented = {**data["vidlift"], "sources": data["sources"]}
-    # Credentials are commented out on purpose; bwlimit, site_id and the S3 endpoint have
-    # no default.
-    commented = {"api_key", "api_secret", "bwlimit", "site_id", "s3_endpoint_url"}
+    # Credentials are commented out on purpose; the bandwidth limits, site_id and the S3
+    # endpoint have no default.
+    commented = {"api_key", "api_secret", "bwlimit", "bwlimit_total", "site_id", "s3_endpoint_url"}
     assert set(documented) | commented == RunConfig.keys()
     defaults = RunConfig().model_dump(by_alias=True)
     from_file = RunConfig.model_validate(documented).model_dump(by_alias=True)

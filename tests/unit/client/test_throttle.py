@@ -49,3 +49,23 @@ async def test_idle_time_refills_only_up_to_the_burst() -> None:
 def test_rate_must_be_positive() -> None:
     with pytest.raises(ValueError, match="positive"):
         Throttle(0)
+
+
+@pytest.mark.anyio
+async def test_a_new_rate_applies_from_now_and_keeps_banked_tokens_up_to_its_burst() -> None:
+    fake = FakeTime()
+    throttle = Throttle(1_000_000, burst_bytes=100_000, clock=fake.clock, sleep=fake.sleep)
+    await throttle.acquire(100_000)  # the burst, at once
+    throttle.set_rate(500_000)  # a second worker joined: half the fleet's limit
+    for _ in range(10):
+        await throttle.acquire(100_000)
+    assert fake.now == pytest.approx(2.0, rel=1e-6)  # 1 MB at 0.5 MB/s
+    fake.now += 10  # idle: banks at most one burst (100 kB)
+    throttle.set_rate(1_000_000)
+    waits = len(fake.slept)
+    await throttle.acquire(100_000)  # the banked burst: no wait
+    assert len(fake.slept) == waits
+    await throttle.acquire(100_000)  # then the new rate: 0.1 s
+    assert fake.slept[-1] == pytest.approx(0.1, rel=1e-6)
+    with pytest.raises(ValueError, match="positive"):
+        throttle.set_rate(0)
