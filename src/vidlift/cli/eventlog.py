@@ -19,6 +19,7 @@ from vidlift.cli.view import BatchView
 from vidlift.jobs.events import (
     ApiAnswered,
     BatchEvent,
+    BatchRetrying,
     BatchStarted,
     JobAcked,
     JobDone,
@@ -50,6 +51,7 @@ EVENT_NAMES: dict[type[BatchEvent], str] = {
     JobAcked: "job_acked",
     ApiAnswered: "api_answered",
     LibrarySurveyed: "library_surveyed",
+    BatchRetrying: "batch_retrying",
     PosterFailed: "poster_failed",
     SourceNoticed: "source_notice",
 }

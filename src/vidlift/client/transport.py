@@ -8,7 +8,9 @@ single table, :data:`EXCEPTION_MAP`. It never retries and never follows redirect
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import socket
 from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -81,8 +83,24 @@ def map_exception(exc: BaseException) -> VidliftError | None:
                     f"({exc.certificate_error}); check the endpoint, or turn verification "
                     "off with --insecure (unsafe)"
                 )
+            elif isinstance(exc, aiohttp.ClientConnectorError):
+                detail = connect_failure(exc.host, exc.port, exc.os_error)
             return target(detail)
     return None
+
+
+def connect_failure(host: str, port: int | None, error: OSError) -> str:
+    """``cannot connect to HOST:PORT (connection refused)``, or ``cannot resolve the host
+    name HOST (...)``: the facts, without aiohttp's ``ssl:default [...]`` wording."""
+    if isinstance(error, socket.gaierror):
+        reason = error.strerror or type(error).__name__
+        return f"cannot resolve the host name {host} ({reason.lower()})"
+    if error.errno and error.errno > 0:
+        reason = os.strerror(error.errno)
+    else:
+        reason = error.strerror or type(error).__name__
+    where = f"{host}:{port}" if port else host
+    return f"cannot connect to {where} ({reason[:1].lower()}{reason[1:]})"
 
 
 async def _read_body(content: aiohttp.StreamReader) -> bytes:

@@ -58,9 +58,10 @@ class UploadResult:
     bytes_sent: int
     segments_sent: int
     failures: int
+    ready: bool = False  # wait_ready: the platform has processed the video
 
     @classmethod
-    def of(cls, path: Path, result: JobResult) -> UploadResult:
+    def of(cls, path: Path, result: JobResult, *, ready: bool = False) -> UploadResult:
         stats = result.stats
         return cls(
             path,
@@ -71,6 +72,7 @@ class UploadResult:
             stats.bytes_sent,
             stats.segments_sent,
             stats.failures,
+            ready,
         )
 
 
@@ -289,7 +291,7 @@ class Client:
             wait_ready=wait_ready,
         )
         result = await run_job(context, spec, on_progress=on_progress)
-        return UploadResult.of(Path(spec.source.name), result)
+        return UploadResult.of(Path(spec.source.name), result, ready=wait_ready)
 
 
 def _check_upload_url(url: str) -> None:

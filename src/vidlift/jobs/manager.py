@@ -351,7 +351,7 @@ class BatchRunner:
 
     def _retry_hook(self, job_id: str) -> RetryCallback:
         def hook(error: VidliftError, delay_s: float) -> None:
-            self._emit(JobRetrying(job_id, str(error), delay_s, type(error).__name__))
+            self._emit(JobRetrying(job_id, str(error), round(delay_s, 1), type(error).__name__))
 
         return hook
 

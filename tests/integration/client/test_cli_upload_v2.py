@@ -110,3 +110,29 @@ async def test_upload_v2_wait_ready_reports_failed_processing(tmp_path: Path) ->
         assert document["status"] == "error" and "Media processing failed" in document["error"]
         assert "Traceback" not in err and SECRET not in out + err
         assert document["path"] == str(source) and len(emu.media()) == 1
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+@pytest.mark.parametrize("as_json", [False, True])
+async def test_upload_wait_ready_says_the_video_is_ready(
+    tmp_path: Path, api: str, as_json: bool
+) -> None:
+    """--wait-ready that ends well says so (human and JSON), on both APIs; the status
+    checks made while waiting are not failures."""
+    async with Emulator(emulator_config(tmp_path)) as emu:
+        source = make_file(tmp_path / "clip.mp4", 200_000)
+        env = (
+            v2_env(emu, tmp_path)
+            if api == "v2"
+            else env_for(emu)
+            | {"VIDLIFT_ENDPOINT": emu.endpoint, "XDG_STATE_HOME": str(tmp_path / "state")}
+        )
+        args = ["upload", str(source), "--wait-ready", *(["--json"] if as_json else [])]
+        code, out, err = await vidlift(*args, env=env)
+        assert code == 0, (out, err)
+        if as_json:
+            document = json.loads(out)
+            assert document["processing"] == "ready" and document["failures_survived"] == 0
+        else:
+            assert "processing: ready" in out and "0 failures survived" in out, out
+        assert "Traceback" not in err
