@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from vidlift.client.api import ApiClient
@@ -22,7 +23,13 @@ from vidlift.client.source import SourceFile
 from vidlift.client.throttle import Throttle
 from vidlift.client.transport import AiohttpTransport, Transport
 from vidlift.client.uploader import SegmentSender
-from vidlift.config import DEFAULT_ENDPOINT, Credentials, Limits, UploadSettings
+from vidlift.config import (
+    DEFAULT_ENDPOINT,
+    DEFAULT_V2_ENDPOINT,
+    Credentials,
+    Limits,
+    UploadSettings,
+)
 from vidlift.errors import ConfigError, SourceError
 from vidlift.jobs.job import (
     JobContext,
@@ -37,11 +44,12 @@ from vidlift.jobs.policy import RetryPolicy
 from vidlift.jobs.upload_state import UploadState
 from vidlift.platforms.base import Platform, UploadHandle
 from vidlift.platforms.v1 import V1Platform
-from vidlift.platforms.v2 import V2Platform, V2Settings
-from vidlift.platforms.v2.api import DEFAULT_ENDPOINT as V2_ENDPOINT
 from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.models import FinalAnswer
 from vidlift.protocol.ranges import RangeSet
+
+if TYPE_CHECKING:
+    from vidlift.platforms.v2 import V2Settings
 
 __all__ = ["Client", "UploadResult"]
 
@@ -133,12 +141,17 @@ class Client:
                 raise ConfigError("a bandwidth limit is not offered on the v2 API yet")
             if self.settings.upload_method != "multipart":
                 raise ConfigError("--upload-method s3 is v1's (v2 picks parts or one PUT)")
-            self._endpoint = V2_ENDPOINT if endpoint == DEFAULT_ENDPOINT else endpoint
+            # Imported here: a v1 upload (the CLI's default) does not load the v2 stack.
+            from vidlift.platforms.v2 import V2Platform
+
+            self._endpoint = DEFAULT_V2_ENDPOINT if endpoint == DEFAULT_ENDPOINT else endpoint
             self._platform = V2Platform(
                 self._transport, self._v2_settings(api_secret or "", parts_in_flight)
             )
 
     def _v2_settings(self, api_secret: str, parts_in_flight: int | None) -> V2Settings:
+        from vidlift.platforms.v2 import V2Settings
+
         upload = self.settings
         return V2Settings(
             site_id=self._site_id or "",
