@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from vidlift.client.api import ApiClient
 from vidlift.client.source import SourceFile
 from vidlift.client.throttle import Throttle
-from vidlift.client.transport import AiohttpTransport, Transport
+from vidlift.client.transport import Transport
 from vidlift.client.uploader import SegmentSender
 from vidlift.config import (
     DEFAULT_ENDPOINT,
@@ -82,6 +82,14 @@ class UploadResult:
         )
 
 
+def _default_transport(settings: UploadSettings) -> Transport:
+    """The library's transport: one shared aiohttp session (imported only when needed:
+    the CLI's one-file upload passes its own, lighter, transport)."""
+    from vidlift.client.aiohttp_transport import AiohttpTransport
+
+    return AiohttpTransport(timeouts=settings.timeouts, verify_tls=settings.verify_tls)
+
+
 class Client:
     """Uploads files over one shared HTTP session. Use as an async context manager."""
 
@@ -106,9 +114,7 @@ class Client:
         Raises ConfigError for v2 without a secret or site id, or with a bandwidth limit.
         """
         self.settings = settings or UploadSettings()
-        self._transport = transport or AiohttpTransport(
-            timeouts=self.settings.timeouts, verify_tls=self.settings.verify_tls
-        )
+        self._transport = transport or _default_transport(self.settings)
         self._credentials = Credentials(api_key, api_secret) if api_key and api_secret else None
         self._endpoint = endpoint
         self._policy = RetryPolicy(self.settings.retry)
