@@ -34,9 +34,10 @@ print(json.dumps({"code": code, "heavy": [m for m in HEAVY if m in sys.modules]}
 """
 
 
-# What a one-file upload never needs: the batch runner and fleet feed, the journals,
-# the v2 API, the terminal display (its output is a pipe here).
+# What a one-file upload never needs: aiohttp (it sends through h11), the batch runner
+# and fleet feed, the journals, the v2 API, the terminal display (its output is a pipe).
 NOT_FOR_ONE_UPLOAD = (
+    "aiohttp",
     "rich",
     "vidlift.jobs.manager",
     "vidlift.jobs.batch",
