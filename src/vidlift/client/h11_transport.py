@@ -177,8 +177,9 @@ class H11Transport:
             event = h11.Request(method=request.method, target=_target(url), headers=headers)
             # The server may have answered and closed before taking the whole body (a
             # refusal): read what it said, or fail as a dropped connection. A request not
-            # sent whole leaves the connection unusable: it is closed afterwards.
-            with suppress(OSError):
+            # sent whole leaves the connection unusable: it is closed afterwards. (Any
+            # other failure, such as the file's, is raised: no answer would come.)
+            with suppress(ConnectionError):
                 await self._write(connection, event, body)
             response = await self._read(connection)
         except BaseException:
