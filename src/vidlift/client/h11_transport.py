@@ -210,7 +210,7 @@ class H11Transport:
                     host, port, ssl=tls, server_hostname=host if tls else None, limit=READ_BYTES
                 )
         except ssl.SSLCertVerificationError as exc:
-            raise untrusted_certificate(host, port, exc.verify_message or exc) from exc
+            raise untrusted_certificate(host, port, exc) from exc  # as aiohttp words it
         except TimeoutError as exc:
             raise RequestTimeout(
                 f"connecting to {host}:{port} timed out after {self._timeouts.connect_s:g} s"
