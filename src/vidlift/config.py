@@ -23,7 +23,9 @@ __all__ = [
     "DEFAULT_CHUNK_SIZE_BYTES",
     "DEFAULT_ENDPOINT",
     "DEFAULT_UPLOAD_METHOD",
+    "DEFAULT_V2_ENDPOINT",
     "READ_PIECE_BYTES",
+    "SUMMARY_INTERVAL_S",
     "MiB",
     "Credentials",
     "HttpSourceSettings",
@@ -39,6 +41,9 @@ __all__ = [
 ]
 
 DEFAULT_ENDPOINT = "https://api.jwplatform.com"
+DEFAULT_V2_ENDPOINT = "https://api.jwplayer.com"  # JW's v2 API (vidlift.platforms.v2)
+# Seconds between two summary lines of an unattended run's log (the log_interval_s setting).
+SUMMARY_INTERVAL_S = 10.0
 MiB = 1024 * 1024
 # The segment size (v1) and the floor of a part's size (v2): the ``chunk_size`` setting.
 DEFAULT_CHUNK_SIZE_BYTES = 8 * MiB

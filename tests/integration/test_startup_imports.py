@@ -2,16 +2,24 @@
 
 Users script one `vidlift upload` per file; help and usage errors must not pay for the
 upload stack. Imports are checked in a fresh interpreter (a subprocess), not timed:
-benchmarks/startup.py measures the CPU.
+benchmarks/startup.py measures the CPU. A real one-file upload (a subprocess against the
+emulator on loopback, its output in a pipe) must not load what only batches, fleets, the
+v2 API or a terminal display use.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
 
+import anyio
 import pytest
+
+from vidlift.testing.emulator import Emulator, EmulatorConfig
 
 HEAVY = ("aiohttp", "pydantic", "rich", "vidlift.protocol.models", "vidlift.jobs.facade")
 
@@ -26,14 +34,34 @@ print(json.dumps({"code": code, "heavy": [m for m in HEAVY if m in sys.modules]}
 """
 
 
+# What a one-file upload never needs: aiohttp (it sends through h11), the batch runner
+# and fleet feed, the journals, the v2 API, the terminal display (its output is a pipe).
+NOT_FOR_ONE_UPLOAD = (
+    "aiohttp",
+    "rich",
+    "vidlift.jobs.manager",
+    "vidlift.jobs.batch",
+    "vidlift.jobs.feed",
+    "vidlift.journal",
+    "vidlift.manifest",
+    "vidlift.platforms.v2",
+    "vidlift.cli.view",
+    "vidlift.cli.eventlog",
+)
+
+
+def parse_probe(stdout: str, stderr: str) -> dict[str, object]:
+    assert "Traceback" not in stderr, stderr
+    result: dict[str, object] = json.loads(stdout.strip().splitlines()[-1])
+    return result
+
+
 def imported(*args: str) -> dict[str, object]:
     script = f"HEAVY = {HEAVY!r}\n{PROBE}"
     done = subprocess.run(
         [sys.executable, "-c", script, *args], capture_output=True, text=True, check=False
     )
-    assert "Traceback" not in done.stderr, done.stderr
-    result: dict[str, object] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return parse_probe(done.stdout, done.stderr)
 
 
 @pytest.mark.parametrize(
@@ -48,3 +76,33 @@ def imported(*args: str) -> dict[str, object]:
 )
 def test_help_and_usage_errors_import_no_upload_stack(args: list[str], code: int) -> None:
     assert imported(*args) == {"code": code, "heavy": []}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+async def emulator(tmp_path: Path) -> AsyncIterator[Emulator]:
+    async with Emulator(EmulatorConfig(data_dir=tmp_path / "emu")) as emu:
+        yield emu
+
+
+@pytest.mark.anyio
+async def test_one_file_upload_imports_no_batch_journal_v2_or_display(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    tiny = tmp_path / "tiny.bin"
+    tiny.write_bytes(os.urandom(1024))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDLIFT_")}
+    env.update(VIDLIFT_API_KEY=emulator.api_key, VIDLIFT_API_SECRET=emulator.api_secret)
+    script = f"HEAVY = {NOT_FOR_ONE_UPLOAD!r}\n{PROBE}"
+    args = ["upload", str(tiny), "--endpoint", emulator.endpoint, "--json"]
+    done = await anyio.run_process([sys.executable, "-c", script, *args], env=env, check=False)
+    result = parse_probe(done.stdout.decode(), done.stderr.decode())
+    assert result == {"code": 0, "heavy": []}, done.stderr.decode()
+    # the upload really happened: its JSON document precedes the probe's line
+    document = json.loads(done.stdout.decode().strip().splitlines()[0])
+    assert document["status"] == "ok" and document["size"] == 1024
+    assert emulator.video(document["video_key"]) is not None

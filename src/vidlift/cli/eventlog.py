@@ -16,6 +16,7 @@ from typing import Any, TextIO
 import anyio
 
 from vidlift.cli.view import BatchView
+from vidlift.config import SUMMARY_INTERVAL_S
 from vidlift.jobs.events import (
     ApiAnswered,
     BatchEvent,
@@ -55,7 +56,6 @@ EVENT_NAMES: dict[type[BatchEvent], str] = {
     PosterFailed: "poster_failed",
     SourceNoticed: "source_notice",
 }
-SUMMARY_INTERVAL_S = 10.0  # seconds between two summary lines (the log_interval_s setting)
 # Too frequent for a log line (per piece, per segment, per API call): summaries cover them
 # (and the files in flight that BatchStarted states: the summaries' "concurrency").
 _UNLOGGED = (JobProgress, JobAcked, ApiAnswered, BatchStarted)

@@ -19,11 +19,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from vidlift.cli.eventlog import SUMMARY_INTERVAL_S
 from vidlift.cli.eventloop import EventLoop
 from vidlift.config import (
     AUTO,
     DEFAULT_ENDPOINT,
+    DEFAULT_V2_ENDPOINT,
+    SUMMARY_INTERVAL_S,
     ApiFormat,
     HttpSourceSettings,
     Limits,
@@ -39,9 +40,7 @@ from vidlift.config import (
     parse_size,
 )
 from vidlift.errors import ConfigError
-from vidlift.jobs.feed import FeedSettings
-from vidlift.jobs.manager import BatchSettings
-from vidlift.platforms.v2.api import DEFAULT_ENDPOINT as V2_ENDPOINT
+from vidlift.jobs.settings import BatchSettings, FeedSettings
 
 __all__ = ["ENV_PREFIX", "RunConfig", "load_run_config"]
 
@@ -220,7 +219,7 @@ class RunConfig(BaseModel):
     def api_endpoint(self) -> str:
         """``endpoint``; on v2, JW's v2 host when the endpoint is left at v1's default."""
         if self.api == "v2" and self.endpoint == DEFAULT_ENDPOINT:
-            return V2_ENDPOINT
+            return DEFAULT_V2_ENDPOINT
         return self.endpoint
 
     def limits(self) -> Limits:

@@ -5,8 +5,10 @@ variables, then the ``--config`` TOML file, then defaults): chunk size, endpoint
 format, timeouts, retries, bandwidth limit, TLS and md5 verification. It speaks the v1 API.
 
 Users script one ``vidlift upload`` per file, so its start-up counts: the upload stack
-(aiohttp, pydantic, the answer models, the settings loader) is imported when the command
-runs, not for ``--help`` or a usage error (benchmarks/startup.py).
+(pydantic, the answer models, the settings loader) is imported when the command runs,
+not for ``--help`` or a usage error, and it sends through
+:class:`~vidlift.client.h11_transport.H11Transport`, not aiohttp, whose import alone
+cost more than the rest (benchmarks/startup.py).
 """
 
 from __future__ import annotations
@@ -82,15 +84,19 @@ async def _run(
     path: Path, options: dict[str, Any], config: RunConfig, state: KeptUploadState | None
 ) -> UploadResult:
     from vidlift.cli.progress import file_progress
+    from vidlift.client.h11_transport import H11Transport
     from vidlift.client.source import SourceFile
     from vidlift.jobs.facade import Client
 
     source = await SourceFile.inspect(path)  # fail fast, before any request
+    settings = config.upload_settings()
     async with Client(
         endpoint=config.api_endpoint(),
         api_key=config.api_key,
         api_secret=config.api_secret,
-        settings=config.upload_settings(),
+        settings=settings,
+        # h11, not aiohttp: one file, one process, whose start-up counts (issue 15)
+        transport=H11Transport(timeouts=settings.timeouts, verify_tls=settings.verify_tls),
         bwlimit_bytes_per_s=config.bwlimit,
         site_id=(config.site_id or "") if config.api == "v2" else None,  # "": refused
         parts_in_flight=config.parts_in_flight,

@@ -15,14 +15,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from vidlift.client.api import ApiClient
 from vidlift.client.source import SourceFile
 from vidlift.client.throttle import Throttle
-from vidlift.client.transport import AiohttpTransport, Transport
+from vidlift.client.transport import Transport
 from vidlift.client.uploader import SegmentSender
-from vidlift.config import DEFAULT_ENDPOINT, Credentials, Limits, UploadSettings
+from vidlift.config import (
+    DEFAULT_ENDPOINT,
+    DEFAULT_V2_ENDPOINT,
+    Credentials,
+    Limits,
+    UploadSettings,
+)
 from vidlift.errors import ConfigError, SourceError
 from vidlift.jobs.job import (
     JobContext,
@@ -37,11 +44,12 @@ from vidlift.jobs.policy import RetryPolicy
 from vidlift.jobs.upload_state import UploadState
 from vidlift.platforms.base import Platform, UploadHandle
 from vidlift.platforms.v1 import V1Platform
-from vidlift.platforms.v2 import V2Platform, V2Settings
-from vidlift.platforms.v2.api import DEFAULT_ENDPOINT as V2_ENDPOINT
 from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.models import FinalAnswer
 from vidlift.protocol.ranges import RangeSet
+
+if TYPE_CHECKING:
+    from vidlift.platforms.v2 import V2Settings
 
 __all__ = ["Client", "UploadResult"]
 
@@ -76,6 +84,14 @@ class UploadResult:
         )
 
 
+def _default_transport(settings: UploadSettings) -> Transport:
+    """The library's transport: one shared aiohttp session (imported only when needed:
+    the CLI's one-file upload passes its own, lighter, transport)."""
+    from vidlift.client.aiohttp_transport import AiohttpTransport
+
+    return AiohttpTransport(timeouts=settings.timeouts, verify_tls=settings.verify_tls)
+
+
 class Client:
     """Uploads files over one shared HTTP session. Use as an async context manager."""
 
@@ -100,9 +116,7 @@ class Client:
         Raises ConfigError for v2 without a secret or site id, or with a bandwidth limit.
         """
         self.settings = settings or UploadSettings()
-        self._transport = transport or AiohttpTransport(
-            timeouts=self.settings.timeouts, verify_tls=self.settings.verify_tls
-        )
+        self._transport = transport or _default_transport(self.settings)
         self._credentials = Credentials(api_key, api_secret) if api_key and api_secret else None
         self._endpoint = endpoint
         self._policy = RetryPolicy(self.settings.retry)
@@ -135,12 +149,17 @@ class Client:
                 raise ConfigError("a bandwidth limit is not offered on the v2 API yet")
             if self.settings.upload_method != "multipart":
                 raise ConfigError("--upload-method s3 is v1's (v2 picks parts or one PUT)")
-            self._endpoint = V2_ENDPOINT if endpoint == DEFAULT_ENDPOINT else endpoint
+            # Imported here: a v1 upload (the CLI's default) does not load the v2 stack.
+            from vidlift.platforms.v2 import V2Platform
+
+            self._endpoint = DEFAULT_V2_ENDPOINT if endpoint == DEFAULT_ENDPOINT else endpoint
             self._platform = V2Platform(
                 self._transport, self._v2_settings(api_secret or "", parts_in_flight)
             )
 
     def _v2_settings(self, api_secret: str, parts_in_flight: int | None) -> V2Settings:
+        from vidlift.platforms.v2 import V2Settings
+
         upload = self.settings
         return V2Settings(
             site_id=self._site_id or "",

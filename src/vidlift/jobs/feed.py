@@ -28,30 +28,18 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 
 import anyio
 from anyio.abc import TaskGroup
 
 from vidlift.client.throttle import Throttle
 from vidlift.jobs.pacing import ApiPacer
+from vidlift.jobs.settings import FeedSettings
 from vidlift.journal.base import JobRecord
 from vidlift.journal.leases import FleetJournal, TokenBucket, WorkerInfo
 from vidlift.journal.state import RUNNABLE_STATES
 
 __all__ = ["BandwidthShare", "ClaimFeed", "FeedSettings", "SharedApiPacer", "new_worker"]
-
-
-@dataclass(frozen=True, slots=True)
-class FeedSettings:
-    """How a worker takes jobs: lease length, idle polling, follow mode, and
-    ``claim_batch``, its slots: each claim asks for the slots not held (at least one), so
-    a worker starting takes ``claim_batch`` jobs in one statement, then one as each ends."""
-
-    lease_s: float = 60.0
-    claim_batch: int = 1
-    poll_s: float = 2.0
-    follow: bool = False
 
 
 class BandwidthShare:

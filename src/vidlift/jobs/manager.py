@@ -14,13 +14,11 @@ import time
 from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import anyio
 from anyio.abc import ObjectReceiveStream, ObjectSendStream
 
 from vidlift.client.source import SourceFile
-from vidlift.config import Limits, SourceSettings, UploadSettings
 from vidlift.errors import LeaseLost, ProgrammingError, SourceError, VidliftError
 from vidlift.jobs.events import (
     BatchEvent,
@@ -49,12 +47,8 @@ from vidlift.jobs.job import (
 from vidlift.jobs.pacing import AdaptiveGate
 from vidlift.jobs.policy import RetryPolicy, Verdict
 from vidlift.jobs.reachability import Reachability
-from vidlift.jobs.verification import (
-    DEFAULT_BATCH_SIZE,
-    DEFAULT_MAX_WAIT_S,
-    JobSlots,
-    ListingVerifier,
-)
+from vidlift.jobs.settings import DEFAULT_BATCH_SIZE, BatchSettings
+from vidlift.jobs.verification import JobSlots, ListingVerifier
 from vidlift.journal.base import JobRecord, Journal
 from vidlift.journal.state import RUNNABLE_STATES, JobState
 from vidlift.platforms.base import BatchListing, Platform, RemoteVideo, UploadHandle
@@ -70,30 +64,6 @@ __all__ = [
     "BatchSettings",
     "verify_batch_size_for",
 ]
-
-
-@dataclass(frozen=True, slots=True)
-class BatchSettings:
-    """How a batch runs. ``limits`` may hold AUTO values: ``run_batch`` resolves them."""
-
-    limits: Limits = field(default_factory=Limits)
-    upload: UploadSettings = field(default_factory=UploadSettings)
-    grace_s: float = 5.0
-    # How long the platform may answer nothing at all before the batch stops (exit 2,
-    # jobs left as they were), instead of every job failing one by one.
-    unreachable_s: float = 300.0
-    sources: SourceSettings = field(default_factory=SourceSettings)  # URL sources
-    # After verifying, wait until the platform has processed each video (ready) or says it
-    # failed (the job fails with the platform's message): --wait-ready.
-    wait_ready: bool = False
-    # URL rows: "relay" streams the bytes through vidlift; "fetch" hands the URL to the
-    # platform, which downloads the file itself (then followed until ready or failed).
-    remote: Literal["relay", "fetch"] = "relay"
-    # Finished uploads are confirmed by one listing call per this many videos (v1), each
-    # waiting at most verify_wait_s for its batch; 0: one videos/show per job; None: twice
-    # the concurrency, at most DEFAULT_BATCH_SIZE (see verify_batch_size_for).
-    verify_batch_size: int | None = None
-    verify_wait_s: float = DEFAULT_MAX_WAIT_S
 
 
 def verify_batch_size_for(settings: BatchSettings) -> int:

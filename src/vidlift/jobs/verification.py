@@ -33,12 +33,11 @@ from dataclasses import dataclass, field
 import anyio
 
 from vidlift.errors import VidliftError
+from vidlift.jobs.settings import DEFAULT_BATCH_SIZE, DEFAULT_MAX_WAIT_S
 from vidlift.platforms.base import BatchListing, RemoteVideo, VerifyBatch
 
 __all__ = ["DEFAULT_BATCH_SIZE", "DEFAULT_MAX_WAIT_S", "IDLE_S", "JobSlots", "ListingVerifier"]
 
-DEFAULT_BATCH_SIZE = 50  # a create plus 1/50 of a listing: 1.02 calls per verified file
-DEFAULT_MAX_WAIT_S = 30.0
 IDLE_S = 1.0  # every job waits and none started for this long: list now
 
 

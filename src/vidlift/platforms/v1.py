@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from vidlift.client.api import ApiClient
 from vidlift.client.reading import RangeReader
@@ -28,17 +29,20 @@ from vidlift.platforms.base import (
     VerifyBatch,
 )
 from vidlift.platforms.batches import BatchBook
-from vidlift.platforms.v1_s3 import S3_UPLOAD_ID, V1S3Transfer
 from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.models import CreateAnswer, S3CreateAnswer, VideoInfo
 from vidlift.protocol.ranges import RangeSet
 from vidlift.protocol.session import Finish, SendSegment, UploadSession
 from vidlift.protocol.urls import build_put_url, build_upload_url
 
+if TYPE_CHECKING:
+    from vidlift.platforms.v1_s3 import V1S3Transfer
+
 __all__ = [
     "BATCH_FIELD",
     "LIBRARY_FIELD",
     "MARKER_FIELD",
+    "S3_UPLOAD_ID",
     "SOURCE_FIELD",
     "UPLOAD_METHODS",
     "V1Platform",
@@ -51,6 +55,7 @@ LIBRARY_FIELD = "vidlift_library"
 BATCH_FIELD = "vidlift_batch"  # the verification batch (platforms.batches)
 LIST_PAGE_LIMIT = 1000  # the most videos/list answers in one call
 UPLOAD_METHODS = ("multipart", "s3")  # resumable segments, or one signed PUT (v1_s3.py)
+S3_UPLOAD_ID = "s3"  # a handle's upload_id for an s3 upload (its secret: the link)
 
 
 def remote_video(info: VideoInfo) -> RemoteVideo:
@@ -242,6 +247,10 @@ class V1Platform:
         server holds nothing), else what an earlier run recorded (possibly nothing): the
         server is then probed first, as it may hold more. An s3 handle: one PUT."""
         if handle.upload_id == S3_UPLOAD_ID:
+            # Imported here: it builds on v2's whole-file transfer, which a segment
+            # upload (the default) does not need to load.
+            from vidlift.platforms.v1_s3 import V1S3Transfer
+
             return V1S3Transfer(
                 self._sender.transport,
                 handle.upload_secret,

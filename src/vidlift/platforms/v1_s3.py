@@ -10,11 +10,10 @@ videos/update for a new link on the same video (:class:`WholeFileTransfer`'s def
 
 from __future__ import annotations
 
+from vidlift.platforms.v1 import S3_UPLOAD_ID
 from vidlift.platforms.v2.parts import WholeFileTransfer
 
 __all__ = ["S3_UPLOAD_ID", "V1S3Transfer"]
-
-S3_UPLOAD_ID = "s3"  # a handle's upload_id for an s3 upload (its secret: the link)
 
 
 class V1S3Transfer(WholeFileTransfer):

@@ -69,3 +69,33 @@ async def test_self_signed_certificate_is_refused_unless_insecure(tmp_path: Path
         assert "warning: TLS certificate verification is OFF (--insecure)" in errors
         assert sorted(v.custom["vidlift_job_id"] for v in emu.videos()) == ["a", "b"]
         assert proxy.segments_of("a.mp4") and proxy.segments_of("b.mp4")  # uploads over TLS
+
+
+async def test_one_file_upload_refuses_a_self_signed_certificate_unless_insecure(
+    tmp_path: Path,
+) -> None:
+    """`vidlift upload` sends through its own transport (h11): the same verification, the
+    same message, exit 2 at once; with --insecure the file goes up over TLS."""
+    context = self_signed_context(tmp_path)
+    clip = tmp_path / "clip.mp4"
+    clip.write_bytes(os.urandom(150_000))
+    async with tamper_proxy(tmp_path, ssl_context=context) as proxy:
+        emu = proxy.emulator
+        env = {k: v for k, v in os.environ.items() if not k.startswith("VIDLIFT_")}
+        env.update(VIDLIFT_API_KEY=emu.api_key, VIDLIFT_API_SECRET=emu.api_secret)
+        command = [sys.executable, "-m", "vidlift", "upload", str(clip)]
+        command += ["--endpoint", proxy.endpoint, "--chunk-size", "64KiB"]
+        with anyio.fail_after(30):  # the default backoff would take minutes if it retried
+            refused = await anyio.run_process(command, env=env, check=False)
+        errors = refused.stderr.decode()
+        assert refused.returncode == 2, errors
+        assert "Traceback" not in errors
+        assert "the TLS certificate of 127.0.0.1" in errors and "is not trusted" in errors
+        assert "certificate verify failed" in errors and "--insecure" in errors
+        assert emu.videos() == []
+
+        insecure = await anyio.run_process([*command, "--insecure"], env=env, check=False)
+        errors = insecure.stderr.decode()
+        assert insecure.returncode == 0, errors
+        assert "warning: TLS certificate verification is OFF (--insecure)" in errors
+        assert len(emu.videos()) == 1 and proxy.segments_of("clip.mp4")  # sent over TLS

@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 from pydantic import BaseModel
 
 from vidlift.client.transport import HttpRequest, HttpResponse, Transport
-from vidlift.config import DEFAULT_CHUNK_SIZE_BYTES, Limits, MiB, Timeouts
+from vidlift.config import DEFAULT_CHUNK_SIZE_BYTES, DEFAULT_V2_ENDPOINT, Limits, MiB, Timeouts
 from vidlift.errors import (
     AnswerParseError,
     ApiError,
@@ -39,7 +39,7 @@ from vidlift.platforms.v2.models import (
 
 __all__ = ["DEFAULT_ENDPOINT", "V2Api", "V2Settings"]
 
-DEFAULT_ENDPOINT = "https://api.jwplayer.com"
+DEFAULT_ENDPOINT = DEFAULT_V2_ENDPOINT  # written once, in vidlift.config
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
