@@ -13,8 +13,13 @@ per ``window_s`` (6 s: 10x faster than the real minute). Clients:
 Calls are counted at the emulator (refused ones apart). "files per budget minute" is
 files / (wall / window_s): what the client moves per real minute of quota.
 
+``--api v2``: the same through the v2 API (Bearer calls, a direct PUT per small file,
+media listings by ``custom_params.vidlift_batch``), vidlift's two clients only (no naive
+v2 client: the ratio is to a show per file). The v2 counters are ``v2_api`` and
+``v2_error`` (every v2 call, the upload token's included).
+
     python benchmarks/apicost.py [--files 1000] [--naive-files 300] [--shown-files 300]
-                                 [--runs 1] [--window-s 6]
+                                 [--runs 1] [--window-s 6] [--api v1|v2]
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from harness import (
 )
 
 REAL_WINDOW_S = 60.0
+V2_SITE = "demosite"  # the emulator's default site
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +59,7 @@ class ApiCost:
     calls_per_window: int = 60
     window_s: float = 6.0
     runs: int = 1
+    api: str = "v1"
 
 
 def _commands(
@@ -64,6 +71,12 @@ def _commands(
     lib = [*client, str(manifests[0]), "{journal}", endpoint, *flags]
     shown = [*client, str(manifests[1]), "{journal}", endpoint, *flags]
     naive = [PYTHON, str(BENCH_DIR / "baselines" / "naive_checked.py"), endpoint]
+    if shape.api == "v2":
+        lib, shown = [*lib, "--site-id", V2_SITE], [*shown, "--site-id", V2_SITE]
+        return {
+            "vidlift lib v2 (64), a show per file": [*shown, "--verify-batch-size", "0"],
+            "vidlift lib v2 (64), batched listings": lib,
+        }
     return {
         "naive checked (create + upload + show)": [
             *naive,
@@ -104,9 +117,10 @@ def run(shape: ApiCost, work: Path) -> dict[str, object]:
             summary = json.loads(outputs[0]) if measured.returncode == 0 else {}
             count = int(summary.get("files", summary.get("done", 0)))
             wall = float(summary.get("wall_s", measured.wall_s))
-            refused = counters.get("api_error", 0)
-            calls = counters.get("api", 0) - refused
-            done = counters.get("files_completed", 0)
+            v2 = shape.api == "v2"
+            refused = counters.get("v2_error" if v2 else "api_error", 0)
+            calls = counters.get("v2_api" if v2 else "api", 0) - refused
+            done = counters.get("media_completed" if v2 else "files_completed", 0)
             row = {
                 "files": float(count),
                 "completed": float(done),
@@ -140,7 +154,14 @@ def _report(shape: ApiCost, runs: dict[str, list[dict[str, float]]]) -> dict[str
         f"API budget: {shape.calls_per_window} calls per {shape.window_s:g} s window "
         f"(the real minute / {REAL_WINDOW_S / shape.window_s:g}), {shape.size_bytes // KiB} KiB "
         f"files, median of {shape.runs}",
-        ["client", "files", "calls/file", "429s", "files per budget minute", "x naive"],
+        [
+            "client",
+            "files",
+            "calls/file",
+            "429s",
+            "files per budget minute",
+            "x naive" if shape.api == "v1" else "x a show per file",
+        ],
         rows,
     )
     return {"shape": asdict(shape), "runs": runs}
@@ -154,14 +175,21 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--shown-files", type=int, default=300)
     parser.add_argument("--window-s", type=float, default=6.0)
+    parser.add_argument("--api", choices=("v1", "v2"), default="v1")
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/vidlift-bench/apicost"))
     parser.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results")
     args = parser.parse_args()
     shape = ApiCost(
-        args.files, args.naive_files, args.shown_files, runs=args.runs, window_s=args.window_s
+        args.files,
+        args.naive_files,
+        args.shown_files,
+        runs=args.runs,
+        window_s=args.window_s,
+        api=args.api,
     )
     document = run(shape, args.work_dir)
-    print(f"-> {save_results(args.results_dir, 'api_cost', document)}")
+    name = "api_cost" if args.api == "v1" else "api_cost_v2"
+    print(f"-> {save_results(args.results_dir, name, document)}")
 
 
 if __name__ == "__main__":

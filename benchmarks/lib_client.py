@@ -8,11 +8,12 @@ own, unlike ``ru_maxrss``, see harness.py), ingest seconds, jobs
 done/failed, bytes sent and the piece size the batch used (``piece_bytes_for``: the
 configured one, made smaller at high concurrency). ``--time-limit-s`` stops the batch
 cleanly after that long. ``--no-zero-copy`` is ``UploadSettings(zero_copy=False)``: the
-segment bodies go through Python even when sendfile would apply.
+segment bodies go through Python even when sendfile would apply. ``--site-id SITE``: the
+v2 API (parts, or a direct PUT) instead of v1.
 
     python benchmarks/lib_client.py MANIFEST JOURNAL ENDPOINT [--concurrency 8]
         [--chunk-bytes N] [--piece-bytes N] [--no-verify-md5] [--no-zero-copy]
-        [--lever readinto] [--uvloop] [--memory-journal] [--time-limit-s S]
+        [--lever readinto] [--uvloop] [--memory-journal] [--time-limit-s S] [--site-id SITE]
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                 endpoint=args.endpoint,
                 settings=settings,
                 stop=stop,
+                site_id=args.site_id,
             )
             group.cancel_scope.cancel()
     finally:
@@ -127,6 +129,7 @@ def main() -> None:
     parser.add_argument("--uvloop", action="store_true")
     parser.add_argument("--memory-journal", action="store_true")
     parser.add_argument("--time-limit-s", type=float, help="stop (cleanly) after this long")
+    parser.add_argument("--site-id", help="the v2 API on this site (default: v1)")
     args = parser.parse_args()
     levers.apply(args.lever)
     options = {"use_uvloop": True} if args.uvloop else {}

@@ -237,7 +237,9 @@ async def run_batch(
                 verify_md5=upload.verify_md5,
                 library=library,
             )
-            platform = V2Platform(transport, v2)
+            platform = V2Platform(
+                transport, v2, verify_batch_size=verify_batch_size_for(settings) or None
+            )
         else:
             api = ApiClient(
                 transport,

@@ -27,7 +27,7 @@ from vidlift.platforms.base import (
     UploadHandle,
     VerifyBatch,
 )
-from vidlift.platforms.batches import BatchBook
+from vidlift.platforms.batches import BATCH_FIELD, BatchBook
 from vidlift.platforms.v1_s3 import S3_UPLOAD_ID, V1S3Transfer
 from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.models import CreateAnswer, S3CreateAnswer, VideoInfo
@@ -48,7 +48,6 @@ __all__ = [
 MARKER_FIELD = "vidlift_job_id"
 SOURCE_FIELD = "vidlift_source"
 LIBRARY_FIELD = "vidlift_library"
-BATCH_FIELD = "vidlift_batch"  # the verification batch (platforms.batches)
 LIST_PAGE_LIMIT = 1000  # the most videos/list answers in one call
 UPLOAD_METHODS = ("multipart", "s3")  # resumable segments, or one signed PUT (v1_s3.py)
 

@@ -188,3 +188,29 @@ async def test_state_survives_a_restart(tmp_path: Path, http: aiohttp.ClientSess
             media_url(emu), params={"q": "external_id:durable"}, headers=auth(emu.api_secret)
         ) as r:
             assert (await r.json())["total"] == 1
+
+
+async def test_media_listing_sorts_and_pages(
+    emulator: Emulator, http: aiohttp.ClientSession
+) -> None:
+    ids = []
+    for _ in range(3):
+        ids.append((await create(http, emulator, custom_params={"b": "one"}))["id"])
+        emulator.shift_clock(1.0)  # distinct creation times
+    await create(http, emulator, custom_params={"b": "two"})
+    headers = auth(emulator.api_secret)
+
+    async def listed(**params: str) -> list[str]:
+        query = {"q": 'custom_params.b:"one"', **params}
+        async with http.get(media_url(emulator), params=query, headers=headers) as r:
+            assert r.status == 200, await r.text()
+            return [m["id"] for m in (await r.json())["media"]]
+
+    assert await listed(sort="created:asc", page_length="1000") == ids
+    assert await listed(sort="created:dsc", page_length="1000") == ids[::-1]
+    assert await listed(sort="created:dsc", page_length="2", page="2") == ids[:1]
+    for bad in ("title:asc", "created:up"):
+        query = {"sort": bad}
+        async with http.get(media_url(emulator), params=query, headers=headers) as r:
+            assert r.status == 400
+            assert (await r.json())["errors"][0]["code"] == "invalid_sort_param"

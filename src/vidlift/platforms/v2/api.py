@@ -183,13 +183,18 @@ class V2Api:
         )
         return answer.media
 
-    async def list_with(self, param: str, value: str, *, page: int, page_length: int) -> MediaList:
-        """One page of the media whose custom param ``param`` is ``value``."""
+    async def list_with(
+        self, param: str, value: str, *, page: int, page_length: int, sort: str | None = None
+    ) -> MediaList:
+        """One page of the media whose custom param ``param`` is ``value`` (``sort``:
+        e.g. ``created:asc``, the oldest first)."""
         query = {
             "q": f'custom_params.{param}:"{value}"',
             "page": str(page),
             "page_length": str(page_length),
         }
+        if sort is not None:
+            query["sort"] = sort
         return await self._json(
             MediaList, "GET", self._media_path(), call="media list", query=query
         )

@@ -50,6 +50,7 @@ _PROBABILITIES = (
     "part_503_p",
     "part_expired_p",
     "v2_create_lost_answer_p",
+    "v2_list_lost_answer_p",
     "v2_complete_lost_answer_p",
     "v2_api_429_p",
     "v2_processing_failed_p",
@@ -89,6 +90,7 @@ class FaultPlan:
     part_503_p: float = 0.0
     part_expired_p: float = 0.0
     v2_create_lost_answer_p: float = 0.0
+    v2_list_lost_answer_p: float = 0.0  # a media listing is answered by a closed connection
     v2_complete_lost_answer_p: float = 0.0
     v2_api_429_p: float = 0.0
     v2_processing_failed_p: float = 0.0

@@ -32,6 +32,7 @@ from vidlift.testing.emulator.v2_answers import (
     v2_error,
 )
 from vidlift.testing.emulator.v2_links import sign_link
+from vidlift.testing.emulator.v2_listing import select_media
 from vidlift.testing.emulator.v2_parts import complete_upload, link_base, new_upload
 from vidlift.testing.emulator.v2_store import (
     MediaRecord,
@@ -224,9 +225,11 @@ async def _media_collection(ctx: EmulatorContext, request: web.Request, token: s
 def _list_media(ctx: EmulatorContext, request: web.Request) -> web.Response:
     page = _int_param(request, "page", 1, 1, 1_000_000)
     page_length = _int_param(request, "page_length", 10, 1, 10_000)
-    found = _query_media(ctx, request.query.get("q", ""))
+    found = select_media(ctx.v2, request.query.get("q", ""), request.query.get("sort"))
     start = (page - 1) * page_length
     ctx.requests.add("v2_list")
+    if ctx.faults.fires(FaultKind.V2_LIST_LOST_ANSWER, ctx.faults.plan.v2_list_lost_answer_p):
+        raise ConnectionDrop("lost media list answer (injected fault)")
     return json_answer(
         {
             "media": [_show(ctx, m) for m in found[start : start + page_length]],
@@ -235,26 +238,6 @@ def _list_media(ctx: EmulatorContext, request: web.Request) -> web.Response:
             "total": len(found),
         }
     )
-
-
-def _query_media(ctx: EmulatorContext, query: str) -> list[MediaRecord]:
-    """The media a ``q`` selects: all, ``external_id:<id>`` or ``custom_params.<name>:<value>``
-    (a value may be quoted), in creation order."""
-    if not query:
-        return ctx.v2.all_media()
-    name, sep, raw = query.partition(":")
-    name, value = name.strip(), raw.strip().strip('"')
-    param = name.removeprefix("custom_params.")
-    if not sep or not value or not param or name not in ("external_id", f"custom_params.{param}"):
-        raise V2Failure(
-            400,
-            "invalid_query_param",
-            "q: the emulator supports external_id:<id> and custom_params.<name>:<value>",
-        )
-    if name == "external_id":
-        return ctx.v2.with_external_id(value)
-    media = ctx.v2.all_media()
-    return [m for m in media if m.metadata.get("custom_params", {}).get(param) == value]
 
 
 async def _media_item(ctx: EmulatorContext, request: web.Request, token: str) -> web.Response:
