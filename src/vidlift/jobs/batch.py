@@ -187,7 +187,7 @@ async def run_batch(
 
     ``jobs`` replaces the journal's runnable jobs with another feed (a fleet worker's
     claimed jobs, see :mod:`vidlift.jobs.feed`); ``api_pacer`` replaces the per-process
-    API pacer (v1: a budget shared by all workers); ``throttle`` replaces the one
+    API pacer (v1 and v2: a budget shared by all workers); ``throttle`` replaces the one
     ``bwlimit_bytes_per_s`` would make (a fleet worker changes its rate as workers come
     and go: :class:`vidlift.jobs.feed.BandwidthShare`).
 
@@ -238,7 +238,10 @@ async def run_batch(
                 library=library,
             )
             platform = V2Platform(
-                transport, v2, verify_batch_size=verify_batch_size_for(settings) or None
+                transport,
+                v2,
+                verify_batch_size=verify_batch_size_for(settings) or None,
+                pacer=api_pacer or ApiPacer(on_answer=_quota_reporter(on_event)),
             )
         else:
             api = ApiClient(

@@ -41,6 +41,19 @@ async def test_unknown_site_is_404(emulator: Emulator, http: aiohttp.ClientSessi
         assert (await response.json())["errors"][0]["code"] == "not_found"
 
 
+async def test_the_real_platforms_rate_headers_state_no_reset(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    config = EmulatorConfig(data_dir=tmp_path, api_calls_per_minute=5, v2_reset_header=False)
+    async with (
+        Emulator(config) as emu,
+        http.get(media_url(emu), headers=auth(emu.api_secret)) as response,
+    ):
+        assert response.headers["JW-Request-Limit"] == "5"
+        assert response.headers["JW-Request-Remaining"] == "4"
+        assert not any(name.lower().startswith("x-ratelimit") for name in response.headers)
+
+
 async def test_rate_limit_headers_and_429(tmp_path: Path, http: aiohttp.ClientSession) -> None:
     config = EmulatorConfig(data_dir=tmp_path, api_calls_per_minute=2)
     async with Emulator(config) as emu:
@@ -50,9 +63,12 @@ async def test_rate_limit_headers_and_429(tmp_path: Path, http: aiohttp.ClientSe
             assert response.headers["X-RateLimit-Limit"] == "2"
             assert response.headers["X-RateLimit-Remaining"] == "0"
             assert int(response.headers["X-RateLimit-Reset"]) > 0
+            assert response.headers["JW-Request-Limit"] == "2"
+            assert response.headers["JW-Request-Remaining"] == "0"
         async with http.get(media_url(emu), headers=auth(emu.api_secret)) as response:
             assert response.status == 429
             assert response.headers["X-RateLimit-Remaining"] == "0"
+            assert response.headers["JW-Request-Remaining"] == "0"
             assert (await response.json())["errors"][0]["code"] == "too_many_requests"
         # the upload token has a window of its own
         await list_parts(http, emu, created)

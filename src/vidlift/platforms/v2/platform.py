@@ -25,6 +25,7 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
+from vidlift.client.api import CallPacer
 from vidlift.client.transport import Transport
 from vidlift.errors import AnswerParseError, LocalProtocolError, PosterNotSet, StillProcessing
 from vidlift.platforms.base import (
@@ -71,11 +72,13 @@ class V2Platform:
         settings: V2Settings,
         *,
         verify_batch_size: int | None = None,
+        pacer: CallPacer | None = None,
     ) -> None:
-        """``verify_batch_size``: media per verification batch (None: a show per file)."""
+        """``verify_batch_size``: media per verification batch (None: a show per file).
+        ``pacer``: holds API calls while the quota is spent (:mod:`vidlift.jobs.pacing`)."""
         self._transport = transport
         self._settings = settings
-        self.api = V2Api(transport, settings)
+        self.api = V2Api(transport, settings, pacer)
         # Set: every media created carries a batch name, listed at once to verify them.
         self._batches = BatchBook(verify_batch_size) if verify_batch_size else None
 

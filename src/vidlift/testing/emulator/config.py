@@ -133,6 +133,8 @@ class EmulatorConfig:
     ``processing`` for ``processing_s``, then turns ``ready`` (``failed`` when its file is
     under ``min_media_bytes``: the emulator's stand-in for "shorter than 2 seconds").
     A completed v1 video reads ``processing`` for ``v1_processing_s`` (0: ready at once).
+    ``v2_reset_header=False``: v2 answers state the quota in ``JW-Request-*`` headers only,
+    with no reset time, as the real platform's do.
     """
 
     data_dir: Path | None = None
@@ -156,6 +158,7 @@ class EmulatorConfig:
     processing_s: float = 0.05
     min_media_bytes: int = 1024
     v1_processing_s: float = 0.0
+    v2_reset_header: bool = True  # X-RateLimit-* (with the reset) beside JW-Request-*
 
     def __post_init__(self) -> None:
         if not self.api_key or not self.api_secret:

@@ -5,7 +5,8 @@ uploads, and ``GET /_emulator/media/{id}`` (part of the public test kit,
 
 Every call is authenticated (``Authorization: Bearer``: the API secret for ``/v2/sites``,
 the upload token for ``/v2/uploads``), counted against the rate limit per token, and
-answered in JSON with ``X-RateLimit-*`` headers. Rules: docs/EMULATOR.md, "v2".
+answered in JSON with ``JW-Request-*`` (and ``X-RateLimit-*``) headers. Rules:
+docs/EMULATOR.md, "v2".
 """
 
 from __future__ import annotations
@@ -72,6 +73,7 @@ def _api(handler: Handler, *, on_site: bool) -> Callable[[web.Request], Awaitabl
     async def serve(request: web.Request) -> web.Response:
         ctx = request.app[CONTEXT]
         ctx.requests.add("v2_api")
+        with_reset = ctx.config.v2_reset_header
         rate: RateLimitState | None = None
         try:
             token = _bearer(request)
@@ -82,8 +84,10 @@ def _api(handler: Handler, *, on_site: bool) -> Callable[[web.Request], Awaitabl
             ctx.requests.add("v2_error")
             if isinstance(failure, _RateFailure):
                 rate = failure.state
-            return v2_error(failure, rate_headers(rate) if rate else None)
-        response.headers.update(rate_headers(rate))
+                ctx.requests.add("v2_rate_limited")
+            headers = rate_headers(rate, with_reset=with_reset) if rate else None
+            return v2_error(failure, headers)
+        response.headers.update(rate_headers(rate, with_reset=with_reset))
         return response
 
     return serve
