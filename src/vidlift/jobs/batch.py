@@ -224,6 +224,7 @@ async def run_batch(
     )
     try:
         gate = AdaptiveGate(limits.files_in_flight)
+        throttle = throttle or (Throttle(bwlimit_bytes_per_s) if bwlimit_bytes_per_s else None)
         platform: Platform
         if credentials is None:
             v2 = V2Settings(
@@ -242,6 +243,7 @@ async def run_batch(
                 v2,
                 verify_batch_size=verify_batch_size_for(settings) or None,
                 pacer=api_pacer or ApiPacer(on_answer=_quota_reporter(on_event)),
+                throttle=throttle,
             )
         else:
             api = ApiClient(
@@ -252,7 +254,6 @@ async def run_batch(
                 timeout_s=upload.timeouts.api_s,
                 pacer=api_pacer or ApiPacer(on_answer=_quota_reporter(on_event)),
             )
-            throttle = throttle or (Throttle(bwlimit_bytes_per_s) if bwlimit_bytes_per_s else None)
             platform = V1Platform(
                 api,
                 SegmentSender(transport, throttle=throttle, zero_copy=upload.zero_copy),

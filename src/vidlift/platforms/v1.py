@@ -248,6 +248,7 @@ class V1Platform:
                 size_bytes=size_bytes,
                 acked=acked or RangeSet(),
                 zero_copy=self._sender.zero_copy,
+                throttle=self._sender.throttle,
             )
         target = UploadTarget(handle.upload_secret, handle.upload_id, "")
         if acked is None:

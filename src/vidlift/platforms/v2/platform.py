@@ -26,6 +26,7 @@ from datetime import UTC
 from typing import Any
 
 from vidlift.client.api import CallPacer
+from vidlift.client.throttle import Throttle
 from vidlift.client.transport import Transport
 from vidlift.errors import AnswerParseError, LocalProtocolError, PosterNotSet, StillProcessing
 from vidlift.platforms.base import (
@@ -73,10 +74,13 @@ class V2Platform:
         *,
         verify_batch_size: int | None = None,
         pacer: CallPacer | None = None,
+        throttle: Throttle | None = None,
     ) -> None:
         """``verify_batch_size``: media per verification batch (None: a show per file).
-        ``pacer``: holds API calls while the quota is spent (:mod:`vidlift.jobs.pacing`)."""
+        ``pacer``: holds API calls while the quota is spent (:mod:`vidlift.jobs.pacing`).
+        ``throttle``: the bandwidth limit every part and direct PUT shares (``--bwlimit``)."""
         self._transport = transport
+        self._throttle = throttle
         self._settings = settings
         self.api = V2Api(transport, settings, pacer)
         # Set: every media created carries a batch name, listed at once to verify them.
@@ -182,6 +186,7 @@ class V2Platform:
                 upload_link=handle.upload_secret,
                 size_bytes=size_bytes,
                 acked=acked,
+                throttle=self._throttle,
             )
         kind, _, rest = handle.upload_id.partition("/")
         part_text, _, upload_id = rest.partition("/")
@@ -196,6 +201,7 @@ class V2Platform:
             upload_token=handle.upload_secret,
             plan=PartPlan(size_bytes, int(part_text)),
             acked=acked,
+            throttle=self._throttle,
         )
 
     async def show(self, video_key: str) -> RemoteVideo:
