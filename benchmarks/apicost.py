@@ -16,10 +16,14 @@ files / (wall / window_s): what the client moves per real minute of quota.
 ``--api v2``: the same through the v2 API (Bearer calls, a direct PUT per small file,
 media listings by ``custom_params.vidlift_batch``), vidlift's two clients only (no naive
 v2 client: the ratio is to a show per file). The v2 counters are ``v2_api`` and
-``v2_error`` (every v2 call, the upload token's included).
+``v2_error`` (every v2 call, the upload token's included). ``--jw-headers-only`` (v2):
+the emulator states the quota as the real platform does, ``JW-Request-Limit`` and
+``JW-Request-Remaining`` with no reset time, so vidlift's pacer estimates each window's
+end (told the scaled window length).
 
     python benchmarks/apicost.py [--files 1000] [--naive-files 300] [--shown-files 300]
                                  [--runs 1] [--window-s 6] [--api v1|v2]
+                                 [--jw-headers-only]
 """
 
 from __future__ import annotations
@@ -60,6 +64,7 @@ class ApiCost:
     window_s: float = 6.0
     runs: int = 1
     api: str = "v1"
+    jw_headers_only: bool = False  # v2: no reset time in the answers (the real shape)
 
 
 def _commands(
@@ -72,7 +77,8 @@ def _commands(
     shown = [*client, str(manifests[1]), "{journal}", endpoint, *flags]
     naive = [PYTHON, str(BENCH_DIR / "baselines" / "naive_checked.py"), endpoint]
     if shape.api == "v2":
-        lib, shown = [*lib, "--site-id", V2_SITE], [*shown, "--site-id", V2_SITE]
+        v2 = ["--site-id", V2_SITE, "--api-window-s", str(shape.window_s)]
+        lib, shown = [*lib, *v2], [*shown, *v2]
         return {
             "vidlift lib v2 (64), a show per file": [*shown, "--verify-batch-size", "0"],
             "vidlift lib v2 (64), batched listings": lib,
@@ -93,6 +99,7 @@ def run(shape: ApiCost, work: Path) -> dict[str, object]:
     manifest = write_manifest(work / "apicost.csv", files, "cost")
     head = write_manifest(work / "apicost-head.csv", files[: shape.shown_files], "cost")
     flags = ["--rate-limit", str(shape.calls_per_window), "--api-window-s", str(shape.window_s)]
+    flags += ["--no-v2-reset-header"] if shape.jw_headers_only else []
     runs: dict[str, list[dict[str, float]]] = {}
     for round_number in range(shape.runs):
         for name, command in _commands(shape, files, (manifest, head), "{endpoint}").items():
@@ -151,7 +158,8 @@ def _report(shape: ApiCost, runs: dict[str, list[dict[str, float]]]) -> dict[str
             ]
         )
     print_table(
-        f"API budget: {shape.calls_per_window} calls per {shape.window_s:g} s window "
+        f"API budget ({shape.api}{', no reset header' if shape.jw_headers_only else ''}): "
+        f"{shape.calls_per_window} calls per {shape.window_s:g} s window "
         f"(the real minute / {REAL_WINDOW_S / shape.window_s:g}), {shape.size_bytes // KiB} KiB "
         f"files, median of {shape.runs}",
         [
@@ -176,6 +184,7 @@ def main() -> None:
     parser.add_argument("--shown-files", type=int, default=300)
     parser.add_argument("--window-s", type=float, default=6.0)
     parser.add_argument("--api", choices=("v1", "v2"), default="v1")
+    parser.add_argument("--jw-headers-only", action="store_true", help="v2: no reset header")
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/vidlift-bench/apicost"))
     parser.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results")
     args = parser.parse_args()
@@ -186,9 +195,11 @@ def main() -> None:
         runs=args.runs,
         window_s=args.window_s,
         api=args.api,
+        jw_headers_only=args.jw_headers_only,
     )
     document = run(shape, args.work_dir)
     name = "api_cost" if args.api == "v1" else "api_cost_v2"
+    name += "_jw_headers" if args.jw_headers_only else ""
     print(f"-> {save_results(args.results_dir, name, document)}")
 
 
