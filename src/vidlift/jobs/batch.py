@@ -241,7 +241,8 @@ async def run_batch(
             platform = V2Platform(
                 transport,
                 v2,
-                verify_batch_size=verify_batch_size_for(settings) or None,
+                # its finished uploads state no size: asked for even without the md5
+                verify_batch_size=verify_batch_size_for(settings, size_stated=False) or None,
                 pacer=api_pacer or ApiPacer(on_answer=_quota_reporter(on_event)),
                 throttle=throttle,
             )

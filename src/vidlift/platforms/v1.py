@@ -276,6 +276,11 @@ class V1Platform:
         )
         return LibraryPage(tuple(remote_video(v) for v in found.videos), found.total)
 
+    @property
+    def verify_batch_size(self) -> int:
+        """Videos per verification batch (0: built without; a show per video)."""
+        return self._batches.size if self._batches is not None else 0
+
     def batch_of(self, video_key: str) -> VerifyBatch | None:
         """The verification batch this object created ``video_key`` into, if any."""
         return self._batches.batch_of(video_key) if self._batches is not None else None

@@ -229,6 +229,11 @@ class V2Platform:
         total = found.total if found.total is not None else offset + len(found.media)
         return LibraryPage(tuple(_remote(media) for media in found.media), total)
 
+    @property
+    def verify_batch_size(self) -> int:
+        """Media per verification batch (0: built without; a show per media)."""
+        return self._batches.size if self._batches is not None else 0
+
     def batch_of(self, video_key: str) -> VerifyBatch | None:
         """The verification batch this object created ``video_key`` into, if any."""
         return self._batches.batch_of(video_key) if self._batches is not None else None
