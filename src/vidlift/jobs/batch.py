@@ -244,7 +244,7 @@ async def run_batch(
 
     ``jobs`` replaces the journal's runnable jobs with another feed (a fleet worker's
     claimed jobs, see :mod:`vidlift.jobs.feed`); ``api_pacer`` replaces the per-process
-    API pacer (v1: a budget shared by all workers); ``throttle`` replaces the one
+    API pacer (v1 and v2: a budget shared by all workers); ``throttle`` replaces the one
     ``bwlimit_bytes_per_s`` would make (a fleet worker changes its rate as workers come
     and go: :class:`vidlift.jobs.feed.BandwidthShare`).
 
@@ -281,6 +281,7 @@ async def run_batch(
     )
     try:
         gate = AdaptiveGate(limits.files_in_flight)
+        throttle = throttle or (Throttle(bwlimit_bytes_per_s) if bwlimit_bytes_per_s else None)
         platform: Platform
         if credentials is None:
             v2 = V2Settings(
@@ -294,7 +295,14 @@ async def run_batch(
                 verify_md5=upload.verify_md5,
                 library=library,
             )
-            platform = V2Platform(transport, v2)
+            platform = V2Platform(
+                transport,
+                v2,
+                # its finished uploads state no size: asked for even without the md5
+                verify_batch_size=verify_batch_size_for(settings, size_stated=False) or None,
+                pacer=api_pacer or ApiPacer(on_answer=_quota_reporter(on_event)),
+                throttle=throttle,
+            )
         else:
             api = ApiClient(
                 transport,
@@ -304,7 +312,6 @@ async def run_batch(
                 timeout_s=upload.timeouts.api_s,
                 pacer=api_pacer or ApiPacer(on_answer=_quota_reporter(on_event)),
             )
-            throttle = throttle or (Throttle(bwlimit_bytes_per_s) if bwlimit_bytes_per_s else None)
             platform = V1Platform(
                 api,
                 SegmentSender(transport, throttle=throttle, zero_copy=upload.zero_copy),

@@ -113,7 +113,7 @@ class Client:
 
         ``settings.upload_method`` "s3" (v1): the file in one signed PUT, not resumable.
 
-        Raises ConfigError for v2 without a secret or site id, or with a bandwidth limit.
+        Raises ConfigError for v2 without a secret or site id.
         """
         self.settings = settings or UploadSettings()
         self._transport = transport or _default_transport(self.settings)
@@ -145,8 +145,6 @@ class Client:
         )
         self._site_id = site_id
         if site_id is not None:
-            if bwlimit_bytes_per_s:
-                raise ConfigError("a bandwidth limit is not offered on the v2 API yet")
             if self.settings.upload_method != "multipart":
                 raise ConfigError("--upload-method s3 is v1's (v2 picks parts or one PUT)")
             # Imported here: a v1 upload (the CLI's default) does not load the v2 stack.
@@ -154,7 +152,9 @@ class Client:
 
             self._endpoint = DEFAULT_V2_ENDPOINT if endpoint == DEFAULT_ENDPOINT else endpoint
             self._platform = V2Platform(
-                self._transport, self._v2_settings(api_secret or "", parts_in_flight)
+                self._transport,
+                self._v2_settings(api_secret or "", parts_in_flight),
+                throttle=throttle,
             )
 
     def _v2_settings(self, api_secret: str, parts_in_flight: int | None) -> V2Settings:
