@@ -83,7 +83,9 @@ async def run_worker(
     pacer = None
     per_minute = settings.limits.api_calls_per_minute
     if per_minute > 0:
-        bucket = TokenBucket(per_minute / 60, per_minute)
+        # A burst of a tenth of the minute's calls: in any 60 s, the workers together
+        # make at most 1.1 x the per-key rate (a full minute's burst allowed twice it).
+        bucket = TokenBucket(per_minute / 60, max(1.0, per_minute / 10))
         pacer = SharedApiPacer(journal, api_key_id(api_key), bucket)
     feed_settings = FeedSettings(
         lease_s=config.lease_s,
