@@ -20,6 +20,7 @@ from vidlift.client.transport import (
     MAX_ANSWER_BYTES,
     HttpRequest,
     HttpResponse,
+    connect_failure,
     redact_urls,
     untrusted_certificate,
 )
@@ -60,6 +61,8 @@ def map_exception(exc: BaseException) -> VidliftError | None:
         if isinstance(exc, source):
             if isinstance(exc, aiohttp.ClientConnectorCertificateError):
                 return untrusted_certificate(exc.host, exc.port, exc.certificate_error)
+            if isinstance(exc, aiohttp.ClientConnectorError):
+                return target(connect_failure(exc.host, exc.port, exc.os_error))
             return target(redact_urls(str(exc)) or type(exc).__name__)
     return None
 

@@ -32,6 +32,7 @@ from vidlift.client.transport import (
     MAX_ANSWER_BYTES,
     HttpRequest,
     HttpResponse,
+    connect_failure,
     redact_urls,
     untrusted_certificate,
 )
@@ -216,8 +217,7 @@ class H11Transport:
                 f"connecting to {host}:{port} timed out after {self._timeouts.connect_s:g} s"
             ) from exc
         except OSError as exc:
-            detail = exc.strerror or str(exc) or type(exc).__name__
-            raise ConnectError(f"cannot connect to {host}:{port}: {detail}") from exc
+            raise ConnectError(connect_failure(host, port, exc)) from exc
         connection = _Connection(key, reader, writer)
         self._open.add(connection)
         return connection

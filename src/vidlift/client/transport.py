@@ -12,7 +12,9 @@ and ``map_exception`` are still importable from here (loaded on first use).
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 from collections.abc import AsyncIterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -30,6 +32,7 @@ __all__ = [
     "HttpRequest",
     "HttpResponse",
     "Transport",
+    "connect_failure",
     "map_exception",
     "redact_urls",
     "untrusted_certificate",
@@ -69,6 +72,20 @@ def untrusted_certificate(host: str, port: int | None, detail: object) -> Config
         f"the TLS certificate of {host}:{port} is not trusted ({detail}); check the "
         "endpoint, or turn verification off with --insecure (unsafe)"
     )
+
+
+def connect_failure(host: str, port: int | None, error: OSError) -> str:
+    """``cannot connect to HOST:PORT (connection refused)``, or ``cannot resolve the host
+    name HOST (...)``: the facts, in the same words whichever transport failed."""
+    if isinstance(error, socket.gaierror):
+        reason = error.strerror or type(error).__name__
+        return f"cannot resolve the host name {host} ({reason.lower()})"
+    if error.errno and error.errno > 0:
+        reason = os.strerror(error.errno)
+    else:
+        reason = error.strerror or type(error).__name__
+    where = f"{host}:{port}" if port else host
+    return f"cannot connect to {where} ({reason[:1].lower()}{reason[1:]})"
 
 
 @dataclass(frozen=True, slots=True)
