@@ -13,8 +13,17 @@ per ``window_s`` (6 s: 10x faster than the real minute). Clients:
 Calls are counted at the emulator (refused ones apart). "files per budget minute" is
 files / (wall / window_s): what the client moves per real minute of quota.
 
+``--api v2``: the same through the v2 API (Bearer calls, a direct PUT per small file,
+media listings by ``custom_params.vidlift_batch``), vidlift's two clients only (no naive
+v2 client: the ratio is to a show per file). The v2 counters are ``v2_api`` and
+``v2_error`` (every v2 call, the upload token's included). ``--jw-headers-only`` (v2):
+the emulator states the quota as the real platform does, ``JW-Request-Limit`` and
+``JW-Request-Remaining`` with no reset time, so vidlift's pacer estimates each window's
+end (told the scaled window length).
+
     python benchmarks/apicost.py [--files 1000] [--naive-files 300] [--shown-files 300]
-                                 [--runs 1] [--window-s 6]
+                                 [--runs 1] [--window-s 6] [--api v1|v2]
+                                 [--jw-headers-only]
 """
 
 from __future__ import annotations
@@ -40,6 +49,7 @@ from harness import (
 )
 
 REAL_WINDOW_S = 60.0
+V2_SITE = "demosite"  # the emulator's default site
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +63,8 @@ class ApiCost:
     calls_per_window: int = 60
     window_s: float = 6.0
     runs: int = 1
+    api: str = "v1"
+    jw_headers_only: bool = False  # v2: no reset time in the answers (the real shape)
 
 
 def _commands(
@@ -64,6 +76,13 @@ def _commands(
     lib = [*client, str(manifests[0]), "{journal}", endpoint, *flags]
     shown = [*client, str(manifests[1]), "{journal}", endpoint, *flags]
     naive = [PYTHON, str(BENCH_DIR / "baselines" / "naive_checked.py"), endpoint]
+    if shape.api == "v2":
+        v2 = ["--site-id", V2_SITE, "--api-window-s", str(shape.window_s)]
+        lib, shown = [*lib, *v2], [*shown, *v2]
+        return {
+            "vidlift lib v2 (64), a show per file": [*shown, "--verify-batch-size", "0"],
+            "vidlift lib v2 (64), batched listings": lib,
+        }
     return {
         "naive checked (create + upload + show)": [
             *naive,
@@ -80,6 +99,7 @@ def run(shape: ApiCost, work: Path) -> dict[str, object]:
     manifest = write_manifest(work / "apicost.csv", files, "cost")
     head = write_manifest(work / "apicost-head.csv", files[: shape.shown_files], "cost")
     flags = ["--rate-limit", str(shape.calls_per_window), "--api-window-s", str(shape.window_s)]
+    flags += ["--no-v2-reset-header"] if shape.jw_headers_only else []
     runs: dict[str, list[dict[str, float]]] = {}
     for round_number in range(shape.runs):
         for name, command in _commands(shape, files, (manifest, head), "{endpoint}").items():
@@ -104,9 +124,10 @@ def run(shape: ApiCost, work: Path) -> dict[str, object]:
             summary = json.loads(outputs[0]) if measured.returncode == 0 else {}
             count = int(summary.get("files", summary.get("done", 0)))
             wall = float(summary.get("wall_s", measured.wall_s))
-            refused = counters.get("api_error", 0)
-            calls = counters.get("api", 0) - refused
-            done = counters.get("files_completed", 0)
+            v2 = shape.api == "v2"
+            refused = counters.get("v2_error" if v2 else "api_error", 0)
+            calls = counters.get("v2_api" if v2 else "api", 0) - refused
+            done = counters.get("media_completed" if v2 else "files_completed", 0)
             row = {
                 "files": float(count),
                 "completed": float(done),
@@ -137,10 +158,18 @@ def _report(shape: ApiCost, runs: dict[str, list[dict[str, float]]]) -> dict[str
             ]
         )
     print_table(
-        f"API budget: {shape.calls_per_window} calls per {shape.window_s:g} s window "
+        f"API budget ({shape.api}{', no reset header' if shape.jw_headers_only else ''}): "
+        f"{shape.calls_per_window} calls per {shape.window_s:g} s window "
         f"(the real minute / {REAL_WINDOW_S / shape.window_s:g}), {shape.size_bytes // KiB} KiB "
         f"files, median of {shape.runs}",
-        ["client", "files", "calls/file", "429s", "files per budget minute", "x naive"],
+        [
+            "client",
+            "files",
+            "calls/file",
+            "429s",
+            "files per budget minute",
+            "x naive" if shape.api == "v1" else "x a show per file",
+        ],
         rows,
     )
     return {"shape": asdict(shape), "runs": runs}
@@ -154,14 +183,24 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1)
     parser.add_argument("--shown-files", type=int, default=300)
     parser.add_argument("--window-s", type=float, default=6.0)
+    parser.add_argument("--api", choices=("v1", "v2"), default="v1")
+    parser.add_argument("--jw-headers-only", action="store_true", help="v2: no reset header")
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/vidlift-bench/apicost"))
     parser.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results")
     args = parser.parse_args()
     shape = ApiCost(
-        args.files, args.naive_files, args.shown_files, runs=args.runs, window_s=args.window_s
+        args.files,
+        args.naive_files,
+        args.shown_files,
+        runs=args.runs,
+        window_s=args.window_s,
+        api=args.api,
+        jw_headers_only=args.jw_headers_only,
     )
     document = run(shape, args.work_dir)
-    print(f"-> {save_results(args.results_dir, 'api_cost', document)}")
+    name = "api_cost" if args.api == "v1" else "api_cost_v2"
+    name += "_jw_headers" if args.jw_headers_only else ""
+    print(f"-> {save_results(args.results_dir, name, document)}")
 
 
 if __name__ == "__main__":

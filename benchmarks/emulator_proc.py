@@ -34,6 +34,11 @@ def main() -> None:
     parser.add_argument("--uvloop", action="store_true", help="serve on uvloop (less CPU)")
     parser.add_argument("--rate-limit", type=int, help="API calls per window per key")
     parser.add_argument("--api-window-s", type=float, default=60.0, help="the rate limit's window")
+    parser.add_argument(
+        "--no-v2-reset-header",
+        action="store_true",
+        help="v2 answers state the quota in JW-Request-* only, with no reset (the real shape)",
+    )
     args = parser.parse_args()
     config = EmulatorConfig(
         data_dir=args.data,
@@ -47,6 +52,7 @@ def main() -> None:
         faults=FaultPlan(latency_ms=args.latency_ms),
         api_calls_per_minute=args.rate_limit,
         api_window_s=args.api_window_s,
+        v2_reset_header=not args.no_v2_reset_header,
     )
     if args.uvloop:
         import uvloop

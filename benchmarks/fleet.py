@@ -14,11 +14,19 @@ its imports; the registry's ``started_at``) to the last job done (the journal's
 nothing left polls (``poll_s``) until the others' jobs are done. The emulator runs in a
 process of its own (no fsync, bytes discarded); each run uses a PostgreSQL schema of its
 own, dropped after. ``make bench`` runs it when PostgreSQL answers (``--only fleet``).
+
+``--runs R`` plays the 1/2/4 sequence R times (alternating) and gives medians, and the
+ratio to N x one worker paired within each round. Each run also records where the CPU
+went (the 2 cores are shared): the workers' CPU seconds, the emulator's, PostgreSQL's
+(every ``postgres`` process), the whole machine's busy fraction over the run (other
+processes included) and the 1-minute load average at its start.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import statistics
 import subprocess
 import sys
 import uuid
@@ -26,8 +34,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
+import psutil
 from harness import (
     VIDLIFT,
+    EmulatorProcess,
     MiB,
     client_env,
     emulator,
@@ -90,8 +100,35 @@ def _window_and_drop(url: str, schema: str) -> float:
     return anyio.run(read_and_drop)
 
 
-def _one(fleet: Fleet, n: int, files: list[Path], work: Path, endpoint: str) -> dict[str, object]:
+def _postgres_cpu_s() -> float:
+    """user + sys seconds of PostgreSQL so far: every live ``postgres`` process, and the
+    postmaster's ended children (backends of connections closed; the kernel adds them to
+    the postmaster's children times when it reaps them). Other clients of the same server
+    (other sessions' tests) count too."""
+    total = 0.0
+    for process in psutil.process_iter(["name", "ppid"]):
+        if process.info["name"] != "postgres":
+            continue
+        try:
+            times = process.cpu_times()
+            parent = psutil.Process(process.info["ppid"]).name()
+        except psutil.Error:
+            continue
+        total += times.user + times.system
+        if parent != "postgres":  # the postmaster
+            total += times.children_user + times.children_system
+    return total
+
+
+def _busy_s(times: psutil._common.scputimes) -> float:  # type: ignore[name-defined]
+    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
+
+
+def _one(
+    fleet: Fleet, n: int, files: list[Path], work: Path, emu: EmulatorProcess
+) -> dict[str, object]:
     """Queue a library for ``n`` workers, run them, measure."""
+    endpoint = emu.endpoint
     count = max(n, round(n * fleet.bwlimit_bytes * fleet.seconds / fleet.file_bytes))
     folder = fresh_dir(work / f"workers-{n}")
     manifest = write_manifest(folder / "library.csv", files[:count], prefix=f"fleet{n}")
@@ -111,7 +148,10 @@ def _one(fleet: Fleet, n: int, files: list[Path], work: Path, endpoint: str) -> 
         worker = [VIDLIFT, "worker", "--journal", journal, "--endpoint", endpoint]
         worker += ["--bwlimit", str(fleet.bwlimit_bytes), "--concurrency", str(fleet.concurrency)]
         worker += ["--api-calls-per-minute", "0", "--log-format", "json"]
+        load_1m = os.getloadavg()[0]
+        machine_before, emu_before, pg_before = psutil.cpu_times(), emu.cpu_s(), _postgres_cpu_s()
         measured, _ = run_group([worker] * n, folder / "logs")
+        machine_after, emu_after, pg_after = psutil.cpu_times(), emu.cpu_s(), _postgres_cpu_s()
     finally:
         window_s = _window_and_drop(fleet.postgres, schema)
     total = count * fleet.file_bytes
@@ -124,12 +164,32 @@ def _one(fleet: Fleet, n: int, files: list[Path], work: Path, endpoint: str) -> 
         "mb_per_s": round(total / window_s / 1e6, 2) if window_s else 0.0,
         "wall_mb_per_s": round(total / measured.wall_s / 1e6, 2),
         "cpu_s": round(measured.cpu_s, 2),
+        "emulator_cpu_s": round(emu_after - emu_before, 2),
+        "postgres_cpu_s": round(pg_after - pg_before, 2),
+        "machine_busy": round(
+            (_busy_s(machine_after) - _busy_s(machine_before))
+            / (measured.wall_s * (os.cpu_count() or 1)),
+            2,
+        ),
+        "load_1m": round(load_1m, 2),
         "ok": measured.returncode == 0,
     }
 
 
-def run(fleet: Fleet, work: Path) -> dict[str, object]:
-    """Every run; the document ``save_results`` writes."""
+HEADINGS = (
+    "workers", "files", "MB/s", "range", "vs N x one", "range", "API calls/file",
+    "MB/s, wall", "CPU s workers", "CPU s emulator", "CPU s postgres", "machine busy",
+    "load 1m", "all ok",
+)  # fmt: skip
+
+
+def _median(rows: list[dict[str, object]], key: str) -> float:
+    return round(statistics.median(float(row[key]) for row in rows), 2)  # type: ignore[arg-type]
+
+
+def run(fleet: Fleet, work: Path, rounds: int = 1) -> dict[str, object]:
+    """Every run (``rounds`` times the sequence of worker counts); the document
+    ``save_results`` writes."""
     most = max(
         max(n, round(n * fleet.bwlimit_bytes * fleet.seconds / fleet.file_bytes))
         for n in fleet.workers
@@ -137,26 +197,58 @@ def run(fleet: Fleet, work: Path) -> dict[str, object]:
     files = write_random_files(work / "files", most, fleet.file_bytes)
     rows: list[dict[str, object]] = []
     with emulator(work / "emulator.log") as emu:
-        for n in fleet.workers:
-            before = emu.counters()
-            row = _one(fleet, n, files, work, emu.endpoint)
-            after = emu.counters()
-            api = after.get("api", 0) - before.get("api", 0)
-            row["api_calls_per_file"] = round(api / int(row["files"]), 2)  # type: ignore[call-overload]
-            rows.append(row)
-    one = float(rows[0]["mb_per_s"]) if rows[0]["workers"] == 1 else None  # type: ignore[arg-type]
-    for row in rows:
-        n = int(row["workers"])  # type: ignore[call-overload]
-        row["vs_n_x_one"] = round(float(row["mb_per_s"]) / (n * one), 2) if one else None  # type: ignore[arg-type]
-    columns = ("workers", "files", "mb_per_s", "vs_n_x_one", "api_calls_per_file")
-    columns += ("wall_mb_per_s", "ok")
+        for number in range(rounds):
+            order = fleet.workers if number % 2 == 0 else tuple(reversed(fleet.workers))
+            played: list[dict[str, object]] = []
+            for n in order:
+                before = emu.counters()
+                row = _one(fleet, n, files, work, emu)
+                after = emu.counters()
+                api = after.get("api", 0) - before.get("api", 0)
+                row["api_calls_per_file"] = round(api / int(row["files"]), 2)  # type: ignore[call-overload]
+                row["round"] = number
+                played.append(row)
+            ones = [float(row["mb_per_s"]) for row in played if row["workers"] == 1]  # type: ignore[arg-type]
+            for row in played:
+                n = int(row["workers"])  # type: ignore[call-overload]
+                row["vs_n_x_one"] = (
+                    round(float(row["mb_per_s"]) / (n * ones[0]), 2) if ones else None
+                )  # type: ignore[arg-type]
+            rows += played
+    summary: list[dict[str, object]] = []
+    for n in fleet.workers:
+        mine = [row for row in rows if row["workers"] == n]
+        ratios = [float(row["vs_n_x_one"]) for row in mine if row["vs_n_x_one"] is not None]  # type: ignore[arg-type]
+        summary.append(
+            {
+                "workers": n,
+                "files": mine[0]["files"],
+                "mb_per_s": _median(mine, "mb_per_s"),
+                "mb_per_s_range": f"{min(float(r['mb_per_s']) for r in mine):.2f}-"  # type: ignore[arg-type]
+                f"{max(float(r['mb_per_s']) for r in mine):.2f}",  # type: ignore[arg-type]
+                "vs_n_x_one": round(statistics.median(ratios), 2) if ratios else None,
+                "vs_range": f"{min(ratios):.2f}-{max(ratios):.2f}" if ratios else "",
+                "api_calls_per_file": _median(mine, "api_calls_per_file"),
+                "wall_mb_per_s": _median(mine, "wall_mb_per_s"),
+                "workers_cpu_s": _median(mine, "cpu_s"),
+                "emulator_cpu_s": _median(mine, "emulator_cpu_s"),
+                "postgres_cpu_s": _median(mine, "postgres_cpu_s"),
+                "machine_busy": _median(mine, "machine_busy"),
+                "load_1m": _median(mine, "load_1m"),
+                "ok": all(row["ok"] for row in mine),
+            }
+        )
+    columns = ("workers", "files", "mb_per_s", "mb_per_s_range", "vs_n_x_one", "vs_range")
+    columns += ("api_calls_per_file", "wall_mb_per_s", "workers_cpu_s", "emulator_cpu_s")
+    columns += ("postgres_cpu_s", "machine_busy", "load_1m", "ok")
     print_table(
         f"Fleet — workers of {fleet.bwlimit_bytes / MiB:.0f} MiB/s each, "
-        f"{fleet.file_bytes / MiB:.0f} MiB files, concurrency {fleet.concurrency}",
-        ("workers", "files", "MB/s", "vs N x one", "API calls/file", "MB/s, wall", "all ok"),
-        [tuple(row[column] for column in columns) for row in rows],
+        f"{fleet.file_bytes / MiB:.0f} MiB files, concurrency {fleet.concurrency}, "
+        f"medians of {rounds} round(s)",
+        HEADINGS,
+        [tuple(row[column] for column in columns) for row in summary],
     )
-    return {"machine": machine_info(), "shape": fleet.__repr__(), "runs": rows}
+    return {"machine": machine_info(), "shape": fleet.__repr__(), "summary": summary, "runs": rows}
 
 
 def main() -> None:
@@ -166,6 +258,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--file-size", default="4MiB")
     parser.add_argument("--postgres", default=DEFAULT_URL)
+    parser.add_argument("--runs", type=int, default=1, help="rounds of the sequence (medians)")
     parser.add_argument("--work-dir", type=Path, default=Path("/tmp/vidlift-bench/fleet"))
     parser.add_argument("--results-dir", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
@@ -178,7 +271,7 @@ def main() -> None:
         file_bytes=parse_size(args.file_size),
         postgres=args.postgres,
     )
-    document = run(fleet, args.work_dir)
+    document = run(fleet, args.work_dir, args.runs)
     print(f"-> {save_results(args.results_dir, 'fleet', document)}")
 
 

@@ -8,11 +8,14 @@ own, unlike ``ru_maxrss``, see harness.py), ingest seconds, jobs
 done/failed, bytes sent and the piece size the batch used (``piece_bytes_for``: the
 configured one, made smaller at high concurrency). ``--time-limit-s`` stops the batch
 cleanly after that long. ``--no-zero-copy`` is ``UploadSettings(zero_copy=False)``: the
-segment bodies go through Python even when sendfile would apply.
+segment bodies go through Python even when sendfile would apply. ``--site-id SITE``: the
+v2 API (parts, or a direct PUT) instead of v1. ``--api-window-s S``: the API pacer takes
+a quota window of S seconds (when answers state no reset time; default 60, JW's minute).
 
     python benchmarks/lib_client.py MANIFEST JOURNAL ENDPOINT [--concurrency 8]
         [--chunk-bytes N] [--piece-bytes N] [--no-verify-md5] [--no-zero-copy]
-        [--lever readinto] [--uvloop] [--memory-journal] [--time-limit-s S]
+        [--lever readinto] [--uvloop] [--memory-journal] [--time-limit-s S] [--site-id SITE]
+        [--api-window-s S]
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from harness import API_KEY, API_SECRET
 from vidlift import BatchSettings, Limits, MemoryJournal, SqliteJournal, UploadSettings, run_batch
 from vidlift.jobs.batch import piece_bytes_for
 from vidlift.jobs.ingest import ingest_manifest
+from vidlift.jobs.pacing import ApiPacer
 from vidlift.jobs.verification import DEFAULT_MAX_WAIT_S
 from vidlift.journal.base import Journal
 
@@ -69,6 +73,8 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
                 endpoint=args.endpoint,
                 settings=settings,
                 stop=stop,
+                site_id=args.site_id,
+                api_pacer=ApiPacer(window_s=args.api_window_s) if args.api_window_s else None,
             )
             group.cancel_scope.cancel()
     finally:
@@ -127,6 +133,8 @@ def main() -> None:
     parser.add_argument("--uvloop", action="store_true")
     parser.add_argument("--memory-journal", action="store_true")
     parser.add_argument("--time-limit-s", type=float, help="stop (cleanly) after this long")
+    parser.add_argument("--site-id", help="the v2 API on this site (default: v1)")
+    parser.add_argument("--api-window-s", type=float, help="the API pacer's quota window")
     args = parser.parse_args()
     levers.apply(args.lever)
     options = {"use_uvloop": True} if args.uvloop else {}

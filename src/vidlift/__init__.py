@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from vidlift.jobs.events import (
         ApiAnswered,
         BatchEvent,
+        BatchRetrying,
         BatchStarted,
         JobAcked,
         JobDone,
@@ -57,6 +58,7 @@ __all__ = [
     "AuthError",
     "BatchEvent",
     "BatchOutcome",
+    "BatchRetrying",
     "BatchSettings",
     "BatchStarted",
     "Client",
@@ -105,6 +107,7 @@ _EXPORTS = {
     "BatchEvent": "vidlift.jobs.events",
     "BatchOutcome": "vidlift.jobs.manager",
     "BatchSettings": "vidlift.jobs.manager",
+    "BatchRetrying": "vidlift.jobs.events",
     "BatchStarted": "vidlift.jobs.events",
     "Client": "vidlift.jobs.facade",
     "ConfigError": "vidlift.errors",

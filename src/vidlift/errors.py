@@ -216,7 +216,7 @@ class SourceUnavailable(TransportError):
         self.retry_after_s = retry_after_s
         status = f"HTTP {http_status}" if http_status else "an error"
         what = reason or f"the source's server answered {status}"
-        super().__init__(f"{name}: {what}: retrying later")
+        super().__init__(f"{name}: {what}")
 
 
 class ApiError(VidliftError):

@@ -19,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from vidlift.cli.view import BatchView, human_bytes, human_duration
-from vidlift.jobs.events import BatchEvent, SourceNoticed
+from vidlift.jobs.events import BatchEvent, BatchRetrying, SourceNoticed
 
 __all__ = ["LiveDisplay"]
 
@@ -54,6 +54,8 @@ class LiveDisplay:
     def __call__(self, event: BatchEvent) -> None:
         if isinstance(event, SourceNoticed):
             self.notice(event.message)
+        elif isinstance(event, BatchRetrying):
+            self.notice(f"vidlift: {event.step}: {event.error}; retrying in {event.delay_s:.0f}s")
         self.view.apply(event)
 
     def notice(self, text: str) -> None:

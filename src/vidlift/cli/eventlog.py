@@ -20,6 +20,7 @@ from vidlift.config import SUMMARY_INTERVAL_S
 from vidlift.jobs.events import (
     ApiAnswered,
     BatchEvent,
+    BatchRetrying,
     BatchStarted,
     JobAcked,
     JobDone,
@@ -51,6 +52,7 @@ EVENT_NAMES: dict[type[BatchEvent], str] = {
     JobAcked: "job_acked",
     ApiAnswered: "api_answered",
     LibrarySurveyed: "library_surveyed",
+    BatchRetrying: "batch_retrying",
     PosterFailed: "poster_failed",
     SourceNoticed: "source_notice",
 }

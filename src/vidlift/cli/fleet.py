@@ -48,14 +48,15 @@ from vidlift.jobs.feed import (
     SharedApiPacer,
     new_worker,
 )
-from vidlift.jobs.ingest import MetadataChange, ingest_manifest
+from vidlift.jobs.ingest import IngestStats, MetadataChange, ingest_manifest
 from vidlift.jobs.manager import BatchOutcome
+from vidlift.jobs.membership import AbsentJobs, collect_absent, find_absent
 from vidlift.jobs.survey import library_tag
 from vidlift.journal.base import JobRecord
 from vidlift.journal.leases import FleetJournal, TokenBucket, api_key_id
 from vidlift.journal.state import JobState
 
-__all__ = ["enqueue", "run_shared", "run_worker", "worker"]
+__all__ = ["enqueue", "mark_absent", "run_shared", "run_worker", "worker"]
 
 
 async def run_worker(
@@ -71,7 +72,10 @@ async def run_worker(
     """Claim jobs from the journal and run them until none is left (or forever with
     ``follow``), renewing leases, sharing the API budget with the other workers."""
     api_key, api_secret = config.credentials()
-    counts = await journal.counts()
+    absent = await collect_absent(journal.iter_absent())
+    if absent.count:
+        display.notice(_absent_line(absent) + "; not taken by workers")
+    counts = absent.subtract_from(await journal.counts())
     view = display.view
     view.total_jobs, view.total_bytes = counts.total_jobs, counts.total_bytes
     view.done_bytes, view.done_jobs = counts.done_bytes, counts.by_state.get(JobState.DONE, 0)
@@ -145,6 +149,33 @@ async def run_worker(
     return outcome
 
 
+def _absent_line(absent: AbsentJobs, manifest: Path | None = None) -> str:
+    where = manifest.name if manifest is not None else "the manifest"
+    return (
+        f"{count_of(absent.count, 'job')} of the journal no longer in {where} "
+        f"(e.g. {', '.join(absent.first_ids[:3])}): kept, not deleted (put the rows back "
+        "to resume them; `vidlift report` lists them)"
+    )
+
+
+async def mark_absent(journal: FleetJournal, manifest: Path, stats: IngestStats) -> AbsentJobs:
+    """After an ingest: tell the shared journal which of its jobs left ``manifest`` (the
+    workers stop taking them; a row put back is taken again) and say how many."""
+    absent = await find_absent(journal, stats.job_ids)
+    await journal.set_absent(absent.ids)
+    if absent.count:
+        warn(_absent_line(absent, manifest))
+    return absent
+
+
+async def _finish_fleet(
+    journal: FleetJournal, outcome: BatchOutcome | None, interrupted: bool
+) -> int:
+    """The summary over the manifest's jobs (the shared journal knows which left it)."""
+    absent = await collect_absent(journal.iter_absent())
+    return await _finish(journal, outcome, interrupted, absent=absent)
+
+
 async def run_shared(
     journal: FleetJournal,
     manifest: Path,
@@ -167,6 +198,7 @@ async def run_shared(
                 strict=strict,
                 allow_duplicate_files=allow_duplicate_files,
             )
+            await mark_absent(journal, manifest, stats)
             outcome = await run_worker(
                 journal,
                 display,
@@ -176,7 +208,7 @@ async def run_shared(
                 metadata_changes=stats.metadata_changes,
             )
             tg.cancel_scope.cancel()
-    return await _finish(journal, outcome, stop.is_set())
+    return await _finish_fleet(journal, outcome, stop.is_set())
 
 
 async def _work(journal_ref: str, config: RunConfig, follow: bool) -> int:
@@ -191,7 +223,7 @@ async def _work(journal_ref: str, config: RunConfig, follow: bool) -> int:
                 tg.start_soon(_watch_signals, stop, tg.cancel_scope, display)
                 outcome = await run_worker(journal, display, config, follow=follow, stop=stop)
                 tg.cancel_scope.cancel()
-        return await _finish(journal, outcome, stop.is_set())
+        return await _finish_fleet(journal, outcome, stop.is_set())
     finally:
         with anyio.CancelScope(shield=True):
             await journal.close()
@@ -205,16 +237,18 @@ async def _enqueue(
         stats = await ingest_manifest(
             journal, manifest, strict=strict, allow_duplicate_files=allow_duplicate_files
         )
+        for text in stats.warnings:  # unknown columns, a file under several rows
+            warn(text)
+        absent = await mark_absent(journal, manifest, stats)
         counts = await journal.counts()
     finally:
         await journal.close()
-    for text in stats.warnings:  # unknown columns, a file under several rows
-        warn(text)
+    gone = f", {absent.count} no longer in the manifest" if absent.count else ""
     click.echo(
         f"{manifest}: {count_of(stats.rows, 'row')}, {count_of(stats.new_jobs, 'new job')}, "
         f"{count_of(stats.problems, 'bad row')}; {describe_journal(as_ref(journal_ref))} "
         f"holds {count_of(counts.total_jobs, 'job')} "
-        f"({counts.by_state.get(JobState.DONE, 0)} done)"
+        f"({counts.by_state.get(JobState.DONE, 0)} done{gone})"
     )
     return EXIT_OK
 

@@ -19,6 +19,7 @@ from vidlift.errors import ConfigError
 from vidlift.jobs.events import (
     ApiAnswered,
     BatchEvent,
+    BatchRetrying,
     JobAcked,
     JobDone,
     JobFailed,
@@ -99,6 +100,8 @@ class MetricsExporter:
         elif isinstance(event, JobRetrying):
             self._retries.labels(reason=event.reason or "unknown").inc()
             self._segment_started.pop(event.job_id, None)
+        elif isinstance(event, BatchRetrying):
+            self._retries.labels(reason=event.reason or "unknown").inc()
         elif isinstance(event, ApiAnswered):
             self._api_calls.inc()
             if event.remaining is not None:

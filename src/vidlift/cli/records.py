@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -23,7 +23,7 @@ from vidlift.cli.journals import (
 from vidlift.cli.view import human_bytes
 from vidlift.cli.wording import count_of
 from vidlift.errors import ConfigError, ManifestError
-from vidlift.jobs.membership import find_absent, manifest_job_ids
+from vidlift.jobs.membership import AbsentJobs, collect_absent, find_absent, manifest_job_ids
 from vidlift.journal.base import Journal
 from vidlift.journal.state import JobState
 from vidlift.manifest.ids import SeenIds
@@ -69,11 +69,13 @@ async def _present_ids(manifest: Path | None, *, given: bool) -> SeenIds | None:
         return None
 
 
-async def _rows(journal: Journal, present: SeenIds | None = None) -> AsyncIterator[dict[str, Any]]:
+async def _rows(
+    journal: Journal, member: Callable[[str], bool] | None = None
+) -> AsyncIterator[dict[str, Any]]:
     """One row per job; ``in_manifest``: yes, no (the row left the manifest), or blank
-    when no manifest was read."""
+    when nothing says (no manifest read, a SQLite journal)."""
     async for record in journal.iter_jobs():
-        known = "" if present is None else "yes" if record.job_id in present else "no"
+        known = "" if member is None else "yes" if member(record.job_id) else "no"
         yield {
             "id": record.job_id,
             "path": record.source_name,
@@ -121,6 +123,14 @@ async def _report(
     present = await _present_ids(manifest, given=given)
     journal = await open_journal_readonly(path)
     try:
+        member: Callable[[str], bool] | None = None
+        absent: AbsentJobs | None = None
+        if present is not None:
+            member = present.__contains__
+        elif isinstance(path, str):  # a shared journal: `enqueue` noted the rows that left
+            absent = await collect_absent(journal.iter_absent())
+            gone = frozenset(absent.ids)
+            member = lambda job_id: job_id not in gone  # noqa: E731
         if fmt == "html":
             from vidlift.cli.htmlreport import render_html_report
 
@@ -129,24 +139,25 @@ async def _report(
         elif fmt == "csv":
             writer = csv.DictWriter(out, fieldnames=REPORT_FIELDS, lineterminator="\n")
             writer.writeheader()
-            async for row in _rows(journal, present):
+            async for row in _rows(journal, member):
                 writer.writerow(row)
         else:
             out.write("[")
             first = True
-            async for row in _rows(journal, present):
+            async for row in _rows(journal, member):
                 out.write(("\n" if first else ",\n") + json.dumps(row, ensure_ascii=False))
                 first = False
             out.write("\n]\n")
         if present is not None and manifest is not None:
             absent = await find_absent(journal, present)
-            if absent.count:
-                click.echo(
-                    f"vidlift: {count_of(absent.count, 'job')} no longer in {manifest} "
-                    f"(in_manifest=no): {', '.join(absent.first_ids)}"
-                    + (", ..." if absent.count > len(absent.first_ids) else ""),
-                    err=True,
-                )
+        if absent is not None and absent.count:
+            click.echo(
+                f"vidlift: {count_of(absent.count, 'job')} no longer in "
+                f"{manifest or 'the manifest enqueued last'} "
+                f"(in_manifest=no): {', '.join(absent.first_ids)}"
+                + (", ..." if absent.count > len(absent.first_ids) else ""),
+                err=True,
+            )
     finally:
         await journal.close()
 

@@ -143,7 +143,8 @@ async def _run(
             if metrics is not None:
                 metrics.close()
         outcome = migration.outcome if migration is not None else None
-        return await _finish(journal, outcome, stop.is_set(), migration=migration)
+        absent = migration.absent if migration is not None else None
+        return await _finish(journal, outcome, stop.is_set(), absent=absent)
     finally:
         with anyio.CancelScope(shield=True):
             await journal.close()
@@ -187,7 +188,7 @@ async def migrate(
             f"(e.g. {', '.join(absent.first_ids[:3])}): not part of this run; "
             "`vidlift report` lists them"
         )
-        counts = absent.subtract_from(counts, stats.job_ids)
+        counts = absent.subtract_from(counts)
         _start_view(display.view, counts)
         jobs = in_manifest(journal.iter_jobs(RUNNABLE_STATES), stats.job_ids)
     everyone = (display, *observers)  # the display first: the others read its view
@@ -273,15 +274,15 @@ async def _finish(
     outcome: BatchOutcome | None,
     interrupted: bool,
     *,
-    migration: Migration | None = None,
+    absent: AbsentJobs | None = None,
 ) -> int:
-    """The final summary and the exit code; with ``migration``, over the manifest's jobs
+    """The final summary and the exit code; with ``absent``, over the manifest's jobs
     only (and a line for those no longer in it)."""
     counts = await journal.counts()
-    if migration is not None and migration.absent.count:
-        counts = migration.absent.subtract_from(counts, migration.present)
+    if absent is not None and absent.count:
+        counts = absent.subtract_from(counts)
         click.echo(
-            f"vidlift: {count_of(migration.absent.count, 'job')} of the journal no longer "
+            f"vidlift: {count_of(absent.count, 'job')} of the journal no longer "
             "in the manifest, not counted (vidlift report lists them)",
             err=True,
         )

@@ -96,11 +96,15 @@ def _run_part(pid: int | None, beacon: dict[str, Any] | None) -> dict[str, Any] 
 
 
 async def _fleet(path: JournalRef) -> dict[str, Any]:
-    """A shared journal's workers (host, pid, jobs held, heartbeat, bytes) and stuck leases."""
+    """A shared journal's workers (host, pid, jobs held, heartbeat, bytes), stuck leases
+    and the jobs no longer in the manifest."""
+    from vidlift.jobs.membership import collect_absent  # it imports the manifest reader
+
     journal = await open_journal_readonly(path)
     try:
         workers = await journal.workers()
         stuck = await journal.expired_leases()
+        absent = await collect_absent(journal.iter_absent())
     finally:
         await journal.close()
     now = time.time()
@@ -118,6 +122,7 @@ async def _fleet(path: JournalRef) -> dict[str, Any]:
             for w in workers
         ],
         "stuck_leases": stuck,
+        "not_in_manifest": absent.count,
         "workers_bytes_sent": sum(w.bytes_sent for w in workers),
     }
 
@@ -221,6 +226,11 @@ def _fleet_lines(doc: dict[str, Any]) -> list[str]:
         lines.append(
             f"stuck leases: {doc['stuck_leases']} jobs whose worker stopped renewing "
             "(another worker takes them over)"
+        )
+    if doc.get("not_in_manifest"):
+        lines.append(
+            f"no longer in the manifest: {doc['not_in_manifest']} jobs, kept, not taken by "
+            "workers (vidlift report: in_manifest=no)"
         )
     return lines
 

@@ -36,7 +36,7 @@ from vidlift.cli.options import (
     warn_insecure,
 )
 from vidlift.cli.wording import count_of
-from vidlift.errors import AuthError, ConfigError, VidliftError
+from vidlift.errors import AuthError, ConfigError, ConnectError, VidliftError
 
 if TYPE_CHECKING:
     from vidlift.cli.resume import KeptUploadState
@@ -57,6 +57,7 @@ def _result_document(result: UploadResult) -> dict[str, Any]:
         "bytes_sent": result.bytes_sent,
         "segments_sent": result.segments_sent,  # v2: parts
         "failures_survived": result.failures,
+        "processing": "ready" if result.ready else None,  # --wait-ready
         "final_answer": final,
     }
 
@@ -72,6 +73,8 @@ def _print_human(result: UploadResult, unit: str) -> None:
         f"{count_of(result.segments_sent, unit)}, "
         f"{count_of(result.failures, 'failure')} survived"
     )
+    if result.ready:
+        click.echo("  processing: ready (the platform has processed it)")
     final = result.final
     if final is not None and final.redirect_link is not None:
         click.echo(f"  redirect  : {final.redirect_link.address} {final.redirect_link.query}")
@@ -148,6 +151,24 @@ def _failed(exc: BaseException, state: KeptUploadState | None, file: Path, as_js
     fail(str(exc), EXIT_FAILED)
 
 
+def _located(exc: BaseException, options: dict[str, Any], config: RunConfig) -> BaseException:
+    """A connection that could not be made, said with the address it was for and what
+    to check (the upload URL's host and path only: its query may hold a token)."""
+    if not isinstance(exc, VidliftError):
+        return exc
+    if not isinstance(exc, ConnectError) and not isinstance(exc.__cause__, ConnectError):
+        return exc
+    from vidlift.client.transport import redact_urls
+
+    if options["upload_url"]:
+        where = f"the upload server ({redact_urls(options['upload_url'])}): check --upload-url"
+    else:
+        where = f"the platform at {config.api_endpoint()}: check --endpoint"
+    return ConnectError(
+        f"{exc}; could not reach {where} and the network, then run the same command again"
+    )
+
+
 @click.command()
 @click.argument("file", type=click.Path(path_type=Path, dir_okay=True))
 @click.option("--title", default=None, help="Video title (default: the file name).")
@@ -219,12 +240,13 @@ def upload(file: Path, config_file: Path | None, as_json: bool, **flags: Any) ->
             if config.insecure:
                 warn_insecure()
             if not options["upload_url"]:
+                config.credentials()  # missing: said now, before the file is read
                 owner = f"v2/{config.site_id}" if config.api == "v2" else config.api_key or ""
                 where = state_path(file, config.endpoint, owner)
                 state = KeptUploadState.load(where)
         result = anyio.run(_run, file, options, config, state)
     except (KeyboardInterrupt, VidliftError, BaseExceptionGroup) as raised:
-        _failed(unwrap_error(raised), state, file, as_json)
+        _failed(_located(unwrap_error(raised), options, config), state, file, as_json)
     if state is not None:
         state.forget()
     if as_json:

@@ -17,6 +17,7 @@ from typing import Any
 from vidlift.cli.wording import without_prefix
 from vidlift.jobs.events import (
     BatchEvent,
+    BatchRetrying,
     BatchStarted,
     JobDone,
     JobFailed,
@@ -170,7 +171,7 @@ class BatchView:
                 now + event.delay_s,
                 event.error,
             )
-        elif isinstance(event, JobRetrying):
+        elif isinstance(event, JobRetrying | BatchRetrying):
             self.retries += 1
         elif isinstance(event, BatchStarted):
             self.concurrency = event.limits.files_in_flight

@@ -65,6 +65,20 @@ def redact_urls(text: str) -> str:
     return _QUERY.sub("?…", text)
 
 
+def connect_failure(host: str, port: int | None, error: OSError) -> str:
+    """``cannot connect to HOST:PORT (connection refused)``, or ``cannot resolve the host
+    name HOST (...)``: the facts, worded the same by every transport."""
+    if isinstance(error, socket.gaierror):
+        reason = error.strerror or type(error).__name__
+        return f"cannot resolve the host name {host} ({reason.lower()})"
+    if error.errno and error.errno > 0:
+        reason = os.strerror(error.errno)
+    else:
+        reason = error.strerror or str(error) or type(error).__name__
+    where = f"{host}:{port}" if port else host
+    return f"cannot connect to {where} ({reason[:1].lower()}{reason[1:]})"
+
+
 def untrusted_certificate(host: str, port: int | None, detail: object) -> ConfigError:
     """The error for a certificate that does not verify: a settings problem that stops
     the batch, not a network failure to retry with every job."""

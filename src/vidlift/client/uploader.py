@@ -59,6 +59,11 @@ class SegmentSender:
         """Whether bodies may go out with sendfile."""
         return self._zero_copy
 
+    @property
+    def throttle(self) -> Throttle | None:
+        """The bandwidth limit (an s3 upload's PUT shares it too)."""
+        return self._throttle
+
     def _zero_copy_for(
         self, target: UploadTarget, reader: RangeReader, byte_range: ByteRange
     ) -> bool:

@@ -14,6 +14,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import anyio
+from anyio import CancelScope
 
 from vidlift.client.api import ApiClient
 from vidlift.client.throttle import Throttle
@@ -21,8 +22,15 @@ from vidlift.client.transport import AiohttpTransport, Transport
 from vidlift.client.uploader import SegmentSender
 from vidlift.config import DEFAULT_ENDPOINT, Credentials
 from vidlift.errors import ConfigError, VidliftError
-from vidlift.jobs.events import ApiAnswered, BatchStarted, EventSink, LibrarySurveyed
+from vidlift.jobs.events import (
+    ApiAnswered,
+    BatchRetrying,
+    BatchStarted,
+    EventSink,
+    LibrarySurveyed,
+)
 from vidlift.jobs.ingest import MetadataChange, ingest_manifest, job_spec
+from vidlift.jobs.job import RetryCallback
 from vidlift.jobs.manager import (
     BatchOutcome,
     BatchRunner,
@@ -31,6 +39,7 @@ from vidlift.jobs.manager import (
 )
 from vidlift.jobs.pacing import AdaptiveGate, ApiPacer
 from vidlift.jobs.policy import RetryPolicy, Verdict
+from vidlift.jobs.reachability import Reachability
 from vidlift.jobs.survey import library_tag, survey_library
 from vidlift.jobs.sync import sync_metadata
 from vidlift.journal.base import JobCounts, JobRecord, Journal
@@ -86,15 +95,29 @@ async def _prepare(
     policy: RetryPolicy,
     survey: bool | str | None,
     changes: Sequence[MetadataChange],
+    unreachable_s: float,
 ) -> bool:
     """Survey the library (a new or lost journal) and apply metadata changes before any
     job runs. False when the batch must stop (its reason in the outcome). A survey that
     fails otherwise is replaced by a look-up per job before it creates anything."""
     outcome = runner.outcome
+    reach = Reachability(unreachable_s)
+
+    def retrying(step: str) -> RetryCallback:
+        def emit(error: VidliftError, delay_s: float) -> None:
+            runner.emit(BatchRetrying(step, str(error), round(delay_s, 1), type(error).__name__))
+
+        return emit
+
     try:
         if survey:
             try:
-                known, calls = await survey_library(platform, policy)
+                known, calls = await survey_library(
+                    platform,
+                    policy,
+                    on_retry=retrying("surveying the platform"),
+                    reachability=reach,
+                )
             except VidliftError as exc:
                 if policy.classify(exc) is Verdict.STOP_BATCH:
                     raise
@@ -102,13 +125,47 @@ async def _prepare(
             else:
                 runner.known = known
                 runner.emit(LibrarySurveyed(len(known), calls))
-        outcome.metadata_updated = await sync_metadata(platform, journal, policy, changes)
+        outcome.metadata_updated = await sync_metadata(
+            platform,
+            journal,
+            policy,
+            changes,
+            on_retry=retrying("updating metadata"),
+            reachability=reach,
+        )
     except VidliftError as exc:
         if policy.classify(exc) is not Verdict.STOP_BATCH:
             raise
         outcome.stopped_by = str(exc)
         return False
     return True
+
+
+async def _prepare_unless_stopped(
+    stop: anyio.Event | None,
+    runner: BatchRunner,
+    platform: Platform,
+    journal: Journal,
+    policy: RetryPolicy,
+    survey: bool | str | None,
+    changes: Sequence[MetadataChange],
+    unreachable_s: float,
+) -> bool:
+    """:func:`_prepare`, given up at once (False) when ``stop`` is set meanwhile."""
+    prepared = False
+    async with anyio.create_task_group() as preparing:
+        if stop is not None:
+            preparing.start_soon(_stop_preparing, stop, runner, preparing.cancel_scope)
+        prepared = await _prepare(runner, platform, journal, policy, survey, changes, unreachable_s)
+        preparing.cancel_scope.cancel()
+    return prepared
+
+
+async def _stop_preparing(stop: anyio.Event, runner: BatchRunner, scope: CancelScope) -> None:
+    """Ctrl-C while the platform is surveyed: nothing is in flight, stop at once."""
+    await stop.wait()
+    runner.request_stop()
+    scope.cancel()
 
 
 def _quota_reporter(sink: EventSink | None) -> Callable[[RateLimit | None], None] | None:
@@ -187,7 +244,7 @@ async def run_batch(
 
     ``jobs`` replaces the journal's runnable jobs with another feed (a fleet worker's
     claimed jobs, see :mod:`vidlift.jobs.feed`); ``api_pacer`` replaces the per-process
-    API pacer (v1: a budget shared by all workers); ``throttle`` replaces the one
+    API pacer (v1 and v2: a budget shared by all workers); ``throttle`` replaces the one
     ``bwlimit_bytes_per_s`` would make (a fleet worker changes its rate as workers come
     and go: :class:`vidlift.jobs.feed.BandwidthShare`).
 
@@ -224,6 +281,7 @@ async def run_batch(
     )
     try:
         gate = AdaptiveGate(limits.files_in_flight)
+        throttle = throttle or (Throttle(bwlimit_bytes_per_s) if bwlimit_bytes_per_s else None)
         platform: Platform
         if credentials is None:
             v2 = V2Settings(
@@ -237,7 +295,14 @@ async def run_batch(
                 verify_md5=upload.verify_md5,
                 library=library,
             )
-            platform = V2Platform(transport, v2)
+            platform = V2Platform(
+                transport,
+                v2,
+                # its finished uploads state no size: asked for even without the md5
+                verify_batch_size=verify_batch_size_for(settings, size_stated=False) or None,
+                pacer=api_pacer or ApiPacer(on_answer=_quota_reporter(on_event)),
+                throttle=throttle,
+            )
         else:
             api = ApiClient(
                 transport,
@@ -247,7 +312,6 @@ async def run_batch(
                 timeout_s=upload.timeouts.api_s,
                 pacer=api_pacer or ApiPacer(on_answer=_quota_reporter(on_event)),
             )
-            throttle = throttle or (Throttle(bwlimit_bytes_per_s) if bwlimit_bytes_per_s else None)
             platform = V1Platform(
                 api,
                 SegmentSender(transport, throttle=throttle, zero_copy=upload.zero_copy),
@@ -269,7 +333,17 @@ async def run_batch(
             jobs=jobs,
         )
         runner.secret_urls, runner.thumbnail_urls = whole_urls, posters
-        if not await _prepare(runner, platform, journal, policy, survey and library, changes):
+        prepared = await _prepare_unless_stopped(
+            stop,
+            runner,
+            platform,
+            journal,
+            policy,
+            survey and library,
+            changes,
+            settings.unreachable_s,
+        )
+        if not prepared:
             return runner.outcome
         return await runner.run(stop)
     finally:

@@ -10,6 +10,7 @@ from vidlift.config import Limits
 __all__ = [
     "ApiAnswered",
     "BatchEvent",
+    "BatchRetrying",
     "BatchStarted",
     "EventSink",
     "JobAcked",
@@ -145,6 +146,17 @@ class LibrarySurveyed:
 
 
 @dataclass(frozen=True, slots=True)
+class BatchRetrying:
+    """A call the batch makes outside any job (the survey of the platform, a metadata
+    update) failed and is retried after ``delay_s`` (an unreachable platform, a 5xx)."""
+
+    step: str  # "surveying the platform", "updating metadata"
+    error: str
+    delay_s: float
+    reason: str = ""  # the error's class name
+
+
+@dataclass(frozen=True, slots=True)
 class SourceNoticed:
     """Something the operator should know about a source, not a failure (an origin that
     ignores Range requests and is read as one stream)."""
@@ -165,6 +177,7 @@ BatchEvent = (
     BatchStarted
     | ManifestProblemFound
     | LibrarySurveyed
+    | BatchRetrying
     | JobStarted
     | JobProgress
     | JobRetrying

@@ -66,9 +66,10 @@ class UploadResult:
     bytes_sent: int
     segments_sent: int
     failures: int
+    ready: bool = False  # wait_ready: the platform has processed the video
 
     @classmethod
-    def of(cls, path: Path, result: JobResult) -> UploadResult:
+    def of(cls, path: Path, result: JobResult, *, ready: bool = False) -> UploadResult:
         stats = result.stats
         return cls(
             path,
@@ -79,6 +80,7 @@ class UploadResult:
             stats.bytes_sent,
             stats.segments_sent,
             stats.failures,
+            ready,
         )
 
 
@@ -111,7 +113,7 @@ class Client:
 
         ``settings.upload_method`` "s3" (v1): the file in one signed PUT, not resumable.
 
-        Raises ConfigError for v2 without a secret or site id, or with a bandwidth limit.
+        Raises ConfigError for v2 without a secret or site id.
         """
         self.settings = settings or UploadSettings()
         self._transport = transport or _default_transport(self.settings)
@@ -143,8 +145,6 @@ class Client:
         )
         self._site_id = site_id
         if site_id is not None:
-            if bwlimit_bytes_per_s:
-                raise ConfigError("a bandwidth limit is not offered on the v2 API yet")
             if self.settings.upload_method != "multipart":
                 raise ConfigError("--upload-method s3 is v1's (v2 picks parts or one PUT)")
             # Imported here: a v1 upload (the CLI's default) does not load the v2 stack.
@@ -152,7 +152,9 @@ class Client:
 
             self._endpoint = DEFAULT_V2_ENDPOINT if endpoint == DEFAULT_ENDPOINT else endpoint
             self._platform = V2Platform(
-                self._transport, self._v2_settings(api_secret or "", parts_in_flight)
+                self._transport,
+                self._v2_settings(api_secret or "", parts_in_flight),
+                throttle=throttle,
             )
 
     def _v2_settings(self, api_secret: str, parts_in_flight: int | None) -> V2Settings:
@@ -308,7 +310,7 @@ class Client:
             wait_ready=wait_ready,
         )
         result = await run_job(context, spec, on_progress=on_progress)
-        return UploadResult.of(Path(spec.source.name), result)
+        return UploadResult.of(Path(spec.source.name), result, ready=wait_ready)
 
 
 def _check_upload_url(url: str) -> None:

@@ -5,8 +5,9 @@ leases renewed in the background (jobs layer).
 in place of ``journal.iter_jobs(RUNNABLE_STATES)``: the runner's one decision loop does
 the rest, unchanged. While it is open, a heartbeat renews every lease the worker holds
 every ``lease_s / 3`` seconds and updates the worker registry. The feed ends when no
-runnable job is left anywhere in the journal (jobs held by other workers count: a
-worker that dies leaves its jobs to be taken over when their leases expire), or never
+runnable job of the manifest is left anywhere in the journal (jobs held by other
+workers count: a worker that dies leaves its jobs to be taken over when their leases
+expire; jobs whose rows left the manifest do not: they are never claimed), or never
 with ``follow``.
 
 Sources must be readable on every host; a worker that cannot open a claimed job's local
@@ -37,7 +38,6 @@ from vidlift.jobs.pacing import ApiPacer
 from vidlift.jobs.settings import FeedSettings
 from vidlift.journal.base import JobRecord
 from vidlift.journal.leases import FleetJournal, TokenBucket, WorkerInfo
-from vidlift.journal.state import RUNNABLE_STATES
 
 __all__ = ["BandwidthShare", "ClaimFeed", "FeedSettings", "SharedApiPacer", "new_worker"]
 
@@ -159,13 +159,8 @@ class ClaimFeed:
         return True
 
     async def _queue_is_empty(self) -> bool:
-        """No runnable job left but those this worker cannot read."""
-        counts = await self.journal.counts()
-        runnable = sum(counts.by_state.get(state, 0) for state in RUNNABLE_STATES)
-        for job_id in self.left:
-            record = await self.journal.get(job_id)
-            runnable -= record is not None and record.state in RUNNABLE_STATES
-        return runnable <= 0
+        """No runnable job of the manifest left but those this worker cannot read."""
+        return await self.journal.runnable_left(skip=self.left) <= 0
 
     async def _beat(self) -> None:
         while True:

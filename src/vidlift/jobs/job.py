@@ -257,8 +257,9 @@ class _Run:
                 try:
                     step = await self._do(step, reader)
                 except VidliftError as exc:
-                    self.failures += 1
-                    self.stats.failures += 1
+                    self.failures += 1  # status checks count too: the poll's patience
+                    if not isinstance(exc, StillProcessing):  # not a failure: it takes time
+                        self.stats.failures += 1
                     decision = self.ctx.policy.decide(exc, self.failures)
                     step = await self._act(decision, exc, step)
                 else:
@@ -567,21 +568,32 @@ async def call_reliably(
     call: Callable[[], Awaitable[T]],
     *,
     on_retry: RetryCallback | None = None,
+    reachability: Reachability | None = None,
 ) -> T:
     """One idempotent call outside a job (a survey page), under the same table: retried
-    after RETRY and WAIT verdicts, any other verdict re-raises."""
+    after RETRY and WAIT verdicts, any other verdict re-raises. With ``reachability``,
+    a platform that cannot be connected to is waited for as the jobs wait for it (not
+    counted as failures), until it raises PlatformUnreachable."""
     failures = 0
     while True:
         try:
-            return await call()
+            result = await call()
         except VidliftError as exc:
             failures += 1
+            if reachability is not None and reachability.unreachable(exc):
+                # the platform is down, not this call: back off, never give up (bounded
+                # by the reachability's limit)
+                failures = min(failures, policy.settings.max_attempts - 1)
             decision = policy.decide(exc, failures)
             if decision.verdict not in (Verdict.RETRY, Verdict.WAIT):
                 raise
             if on_retry is not None:
                 on_retry(exc, decision.delay_s)
             await anyio.sleep(decision.delay_s)
+        else:
+            if reachability is not None:
+                reachability.answered()
+            return result
 
 
 async def run_job(

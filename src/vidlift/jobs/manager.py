@@ -66,13 +66,15 @@ __all__ = [
 ]
 
 
-def verify_batch_size_for(settings: BatchSettings) -> int:
-    """Videos per verification batch; 0: none (no md5 to verify, or turned off).
+def verify_batch_size_for(settings: BatchSettings, *, size_stated: bool = True) -> int:
+    """Videos per verification batch; 0: none (turned off, or nothing to ask: no md5 to
+    verify and ``size_stated``, the upload's final answer states the size, as v1's does;
+    v2's does not, so its media are still asked for, in batches).
 
     Twice the concurrency by default: while half the jobs wait for their batch's listing
     the other half work, so a batch fills and jobs are seen done every 2 x concurrency
     files; at most DEFAULT_BATCH_SIZE (1.02 calls per file)."""
-    if not settings.upload.verify_md5:
+    if not settings.upload.verify_md5 and size_stated:
         return 0  # a final answer stating the size is enough: no call to batch
     if settings.verify_batch_size is not None:
         return max(0, settings.verify_batch_size)
@@ -142,7 +144,9 @@ class BatchRunner:
         self._workers = settings.limits.files_in_flight
         self._slots = JobSlots(self._workers)  # jobs at work (not waiting)
         self.verifier: ListingVerifier | None = None
-        batch_size = verify_batch_size_for(settings)
+        # As many as the platform tags its creates with (run_batch builds it with
+        # verify_batch_size_for): a platform that tags none is asked a show per job.
+        batch_size = platform.verify_batch_size if isinstance(platform, BatchListing) else 0
         if batch_size and isinstance(platform, BatchListing):
             # Jobs waiting for their batch's listing lend their slot: up to a batch more
             # jobs are held at once, so that batches fill even at low concurrency.
@@ -321,7 +325,7 @@ class BatchRunner:
 
     def _retry_hook(self, job_id: str) -> RetryCallback:
         def hook(error: VidliftError, delay_s: float) -> None:
-            self._emit(JobRetrying(job_id, str(error), delay_s, type(error).__name__))
+            self._emit(JobRetrying(job_id, str(error), round(delay_s, 1), type(error).__name__))
 
         return hook
 

@@ -25,7 +25,7 @@ from vidlift.journal.state import JobState
 from vidlift.manifest import iter_manifest
 from vidlift.manifest.ids import SeenIds
 
-__all__ = ["AbsentJobs", "find_absent", "in_manifest", "manifest_job_ids"]
+__all__ = ["AbsentJobs", "collect_absent", "find_absent", "in_manifest", "manifest_job_ids"]
 
 SHOWN = 10  # absent jobs named in messages
 
@@ -33,13 +33,18 @@ SHOWN = 10  # absent jobs named in messages
 @dataclass(slots=True)
 class AbsentJobs:
     """The journal's jobs whose rows the manifest no longer has: counts and bytes as
-    :class:`JobCounts` has them, and the first few ids (for messages)."""
+    :class:`JobCounts` has them, and their ids (a shared journal is told them)."""
 
     by_state: Counter[JobState] = field(default_factory=Counter)
     total_bytes: int = 0
     done_bytes: int = 0
     acked_bytes: int = 0
-    first_ids: list[str] = field(default_factory=list)
+    ids: list[str] = field(default_factory=list)
+
+    @property
+    def first_ids(self) -> list[str]:
+        """The first few ids (for messages)."""
+        return self.ids[:SHOWN]
 
     @property
     def count(self) -> int:
@@ -54,20 +59,20 @@ class AbsentJobs:
             self.done_bytes += record.size_bytes
         elif record.state in (JobState.CREATING, JobState.UPLOADING, JobState.VERIFYING):
             self.acked_bytes += record.acked_bytes
-        if len(self.first_ids) < SHOWN:
-            self.first_ids.append(record.job_id)
+        self.ids.append(record.job_id)
 
-    def subtract_from(self, counts: JobCounts, present: SeenIds) -> JobCounts:
+    def subtract_from(self, counts: JobCounts) -> JobCounts:
         """``counts`` over the manifest's jobs only."""
         if not self.count:
             return counts
+        gone = set(self.ids)
         return replace(
             counts,
             by_state={s: n - self.by_state.get(s, 0) for s, n in counts.by_state.items()},
             total_bytes=counts.total_bytes - self.total_bytes,
             done_bytes=counts.done_bytes - self.done_bytes,
             acked_bytes=counts.acked_bytes - self.acked_bytes,
-            recent_failures=tuple(f for f in counts.recent_failures if f.job_id in present),
+            recent_failures=tuple(f for f in counts.recent_failures if f.job_id not in gone),
         )
 
 
@@ -77,6 +82,14 @@ async def find_absent(journal: Journal, present: SeenIds) -> AbsentJobs:
     async for record in journal.iter_jobs():
         if record.job_id not in present:
             absent.add(record)
+    return absent
+
+
+async def collect_absent(jobs: AsyncIterable[JobRecord]) -> AbsentJobs:
+    """``jobs`` (already known to be absent: a shared journal's ``iter_absent``) counted."""
+    absent = AbsentJobs()
+    async for record in jobs:
+        absent.add(record)
     return absent
 
 

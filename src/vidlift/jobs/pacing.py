@@ -1,7 +1,8 @@
 """API pacing and upload-host backpressure (jobs layer).
 
-:class:`ApiPacer` honours the API's ``rate_limit`` block and 429 answers: when the quota
-is spent, new API calls wait for its reset while uploads in flight go on.
+:class:`ApiPacer` honours the API's quota (v1's ``rate_limit`` block, v2's rate headers)
+and 429 answers: when the quota is spent, new API calls wait for its reset while uploads
+in flight go on.
 :class:`AdaptiveGate` lowers the number of segments in flight after a 503 from the
 upload server and lets it grow back after a quiet period.
 """
@@ -15,11 +16,13 @@ import anyio
 
 from vidlift.protocol.models import RateLimit
 
-__all__ = ["AdaptiveGate", "ApiPacer"]
+__all__ = ["WINDOW_S", "AdaptiveGate", "ApiPacer"]
 
 # Keep this many calls of the quota in reserve for reconciliation calls.
 _RESERVE_CALLS = 1
 _MAX_PAUSE_S = 120.0
+_UNKNOWN_RESET_PAUSE_S = 5.0  # a 429 that says no reset time, in a window of unknown end
+WINDOW_S = 60.0  # JW's quota window: 60 calls a minute per key or token
 
 
 class ApiPacer:
@@ -31,14 +34,25 @@ class ApiPacer:
     in reserve; otherwise it waits for an answer or for the reset. After a reset the
     first call goes alone, and its answer tells the new window's budget. So 64 jobs in
     flight do not send 64 calls into a window with 10 left, to have 54 refused (429).
+
+    An answer that states what is left but not when the window ends (v2's
+    ``JW-Request-Remaining`` comes without a reset time) is paced all the same: a window is
+    taken to end ``window_s`` after the first answer seen in it, which is never earlier
+    than its real end (the call was counted before it was answered), and until then every
+    answer counts as this window's, the smallest count winning: a larger one may be an
+    earlier call's late answer, so taking it could overspend. If the real window rolled
+    over sooner, the cost is a little idle time before the estimated end, never a 429.
     """
 
     def __init__(
         self,
         clock: Callable[[], float] = time.time,
         on_answer: Callable[[RateLimit | None], None] | None = None,
+        *,
+        window_s: float = WINDOW_S,
     ) -> None:
         self._clock = clock
+        self._window_s = window_s
         self._resume_at = 0.0
         self._on_answer = on_answer
         self.pauses = 0
@@ -51,9 +65,10 @@ class ApiPacer:
         """Learn from an answer's rate_limit block."""
         if self._on_answer is not None:
             self._on_answer(rate_limit)
-        if rate_limit is None or rate_limit.remaining is None or rate_limit.reset is None:
+        if rate_limit is None or rate_limit.remaining is None:
             return
-        reset = float(rate_limit.reset)
+        given = rate_limit.reset
+        reset = float(given) if given is not None else self._estimated_reset()
         if reset == self._reset_at and self._remaining is not None:
             # Answers can arrive out of order: the smallest is the latest count.
             self._remaining = min(self._remaining, rate_limit.remaining)
@@ -62,14 +77,26 @@ class ApiPacer:
         if rate_limit.remaining <= _RESERVE_CALLS:
             self._pause_until(reset)
 
+    def _estimated_reset(self) -> float:
+        """When the window of an answer without a reset time ends (see the class doc)."""
+        now = self._clock()
+        if self._reset_at is None or now >= self._reset_at or self._remaining is None:
+            return now + self._window_s  # the first answer seen in a new window
+        return self._reset_at  # the same window as far as can be known
+
     def call_ended(self) -> None:
         """A call that :meth:`wait_turn` let out ended (answered or not)."""
         self._in_flight = max(0, self._in_flight - 1)
         self._notify()
 
     def rate_limited(self, reset_at: float | None) -> None:
-        """A 429 arrived: everyone waits until the reset (or a short while)."""
-        self._pause_until(reset_at if reset_at is not None else self._clock() + 5.0)
+        """A 429 arrived: everyone waits until the reset (said, else the window's end as
+        far as known, else a short while)."""
+        if reset_at is None:
+            now = self._clock()
+            known = self._reset_at if self._reset_at is not None and self._reset_at > now else None
+            reset_at = known if known is not None else now + _UNKNOWN_RESET_PAUSE_S
+        self._pause_until(reset_at)
 
     def _pause_until(self, moment: float) -> None:
         moment = min(moment, self._clock() + _MAX_PAUSE_S)

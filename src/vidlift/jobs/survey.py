@@ -15,6 +15,7 @@ from pathlib import Path
 
 from vidlift.jobs.job import RetryCallback, call_reliably
 from vidlift.jobs.policy import RetryPolicy
+from vidlift.jobs.reachability import Reachability
 from vidlift.platforms.base import Platform, RemoteVideo
 
 __all__ = ["library_tag", "survey_library"]
@@ -32,6 +33,7 @@ async def survey_library(
     *,
     page_size: int = 1000,
     on_retry: RetryCallback | None = None,
+    reachability: Reachability | None = None,
 ) -> tuple[dict[str, RemoteVideo], int]:
     """The library's videos by job marker (the oldest when a marker repeats) and the
     number of API calls it took."""
@@ -42,6 +44,7 @@ async def survey_library(
             policy,
             partial(platform.list_library, offset=offset, limit=page_size),
             on_retry=on_retry,
+            reachability=reachability,
         )
         calls += 1
         for video in page.videos:

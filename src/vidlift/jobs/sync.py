@@ -13,6 +13,7 @@ from functools import partial
 from vidlift.jobs.ingest import MetadataChange
 from vidlift.jobs.job import RetryCallback, call_reliably
 from vidlift.jobs.policy import RetryPolicy
+from vidlift.jobs.reachability import Reachability
 from vidlift.journal.base import Journal
 from vidlift.platforms.base import Platform
 
@@ -26,6 +27,7 @@ async def sync_metadata(
     changes: Sequence[MetadataChange],
     *,
     on_retry: RetryCallback | None = None,
+    reachability: Reachability | None = None,
 ) -> int:
     """Apply each change on the platform, then in the journal; return how many."""
     for change in changes:
@@ -33,6 +35,7 @@ async def sync_metadata(
             policy,
             partial(platform.update_metadata, change.video_key, change.metadata),
             on_retry=on_retry,
+            reachability=reachability,
         )
         await journal.record_metadata(change.job_id, change.metadata)
     return len(changes)

@@ -2,7 +2,7 @@
 
 A verified file used to cost a create and a show: two API calls, so a library of small
 files moved at most 30 files a minute on a quota of 60 calls. A platform that lists by
-batch (:class:`~vidlift.platforms.base.BatchListing`, v1) tags each video it creates
+batch (:class:`~vidlift.platforms.base.BatchListing`: v1 and v2) tags each video it creates
 with a batch name; a job whose upload finished waits here, in its ``verifying`` state,
 and the first waiter of a batch sends one listing call for all of them when
 

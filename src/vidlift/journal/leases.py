@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, replace
 from typing import Protocol
 
 from vidlift.journal.base import JobRecord, Journal
+from vidlift.journal.state import RUNNABLE_STATES
 
 __all__ = [
     "FleetJournal",
@@ -28,6 +29,7 @@ __all__ = [
     "WorkQueue",
     "WorkerInfo",
     "api_key_id",
+    "runnable_outside",
 ]
 
 
@@ -107,6 +109,22 @@ class WorkQueue(Protocol):
         """Runnable jobs whose lease expired and nobody took over yet (stuck leases)."""
         ...
 
+    async def set_absent(self, job_ids: Collection[str]) -> None:
+        """The jobs whose rows are no longer in the manifest, as its last ingest read it
+        (``vidlift enqueue``, ``vidlift run``): ``claim`` and ``runnable_left`` skip them
+        (a job already held goes on); every other job is the manifest's again (a row put
+        back is claimed again). Nothing is deleted."""
+        ...
+
+    def iter_absent(self) -> AsyncIterator[JobRecord]:
+        """The jobs :meth:`set_absent` named, in queue order."""
+        ...
+
+    async def runnable_left(self, skip: Collection[str] = ()) -> int:
+        """Runnable jobs of the manifest, held or not, but those in ``skip`` (a worker
+        with none left ends)."""
+        ...
+
 
 class FleetJournal(Journal, WorkQueue, Protocol):
     """A journal workers can share: the :class:`Journal` and the :class:`WorkQueue`."""
@@ -126,10 +144,14 @@ class LeaseBook:
         self._workers: dict[str, WorkerInfo] = {}
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, refilled at)
         self._claimed: dict[str, set[str]] = {}  # worker -> jobs it claimed since its renewal
+        self.absent: frozenset[str] = frozenset()  # jobs no longer in the manifest
 
     def free(self, job_id: str, worker_id: str) -> bool:
-        """Whether ``worker_id`` may claim the job: nobody holds a live lease on it, and
-        it is not this worker's own (a worker never claims a job it holds again)."""
+        """Whether ``worker_id`` may claim the job: it is in the manifest, nobody holds
+        a live lease on it, and it is not this worker's own (a worker never claims a job
+        it holds again)."""
+        if job_id in self.absent:
+            return False
         held = self._leases.get(job_id)
         return held is None or (held[1] <= self._clock() and held[0].worker_id != worker_id)
 
@@ -188,3 +210,14 @@ class LeaseBook:
         tokens = min(bucket.burst, tokens + (now - refilled_at) * bucket.rate_per_s) - n
         self._buckets[key_id] = (tokens, now)
         return max(0.0, -tokens / bucket.rate_per_s)
+
+
+async def runnable_outside(journal: Journal, excluded: Collection[str]) -> int:
+    """Runnable jobs of ``journal`` but those in ``excluded`` (one process's
+    ``runnable_left``: the excluded jobs are few, each is looked up)."""
+    counts = await journal.counts()
+    runnable = sum(counts.by_state.get(state, 0) for state in RUNNABLE_STATES)
+    for job_id in set(excluded):
+        record = await journal.get(job_id)
+        runnable -= record is not None and record.state in RUNNABLE_STATES
+    return runnable

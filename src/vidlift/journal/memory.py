@@ -13,7 +13,7 @@ from functools import partial
 from vidlift.errors import JournalError
 from vidlift.journal import transitions
 from vidlift.journal.base import JobCounts, JobFailure, JobRecord
-from vidlift.journal.leases import LeaseBook, TokenBucket, WorkerInfo
+from vidlift.journal.leases import LeaseBook, TokenBucket, WorkerInfo, runnable_outside
 from vidlift.journal.spec import JobProblem, JobSpec
 from vidlift.journal.state import ACTIVE_STATES, RUNNABLE_STATES, SETTLED_STATES, JobState
 from vidlift.protocol.metadata import VideoMetadata
@@ -208,6 +208,19 @@ class MemoryJournal:
 
     async def expired_leases(self) -> int:
         return 0  # one process: its leases end with it
+
+    async def set_absent(self, job_ids: Collection[str]) -> None:
+        self._leases.absent = frozenset(job_ids)  # one process: kept in it
+
+    async def iter_absent(self) -> AsyncIterator[JobRecord]:
+        if not self._leases.absent:
+            return
+        async for record in self.iter_jobs():
+            if record.job_id in self._leases.absent:
+                yield record
+
+    async def runnable_left(self, skip: Collection[str] = ()) -> int:
+        return await runnable_outside(self, self._leases.absent | set(skip))
 
     async def flush(self) -> None:
         self._open_records()

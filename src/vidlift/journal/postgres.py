@@ -426,6 +426,26 @@ class PostgresJournal:
         rows = await self._fetch(sql.EXPIRED_LEASES)
         return int(rows[0][0])
 
+    async def set_absent(self, job_ids: Collection[str]) -> None:
+        ids = sorted(set(job_ids))
+        async with self._transaction() as conn:
+            await conn.execute(sql.MARK_ABSENT, ids)
+            await conn.execute(sql.MARK_PRESENT, ids)
+
+    async def iter_absent(self) -> AsyncIterator[JobRecord]:
+        after = 0
+        while True:
+            rows = await self._fetch(sql.ABSENT_PAGE, after, 500)
+            for row in rows:
+                yield from_row(tuple(row)[1:])
+            if len(rows) < 500:
+                return
+            after = rows[-1][0]
+
+    async def runnable_left(self, skip: Collection[str] = ()) -> int:
+        rows = await self._fetch(sql.RUNNABLE_LEFT, list(skip))
+        return int(rows[0][0])
+
     async def take_api_tokens(self, key_id: str, bucket: TokenBucket, n: int = 1) -> float:
         args = (key_id, bucket.burst, bucket.rate_per_s, n)
         async with self._transaction() as conn:

@@ -5,8 +5,9 @@ The ``jobs`` table is the SQLite layout (same columns, same row codec,
 :mod:`vidlift.journal.sqlite_schema`), with PostgreSQL types, plus the fleet's columns:
 ``lease_owner``, ``lease_expires_at`` and ``lease_generation`` (the fencing token). Two
 more tables: ``workers`` (the registry ``vidlift status`` shows) and ``api_buckets``
-(one token bucket per API key, shared by every worker). Times of leases and heartbeats
-are the server's clock (``now()``), so hosts whose clocks differ agree on expiry.
+(one token bucket per API key, shared by every worker). ``in_manifest`` (schema 6) is
+false for a job whose row left the manifest: claims skip it (issue 14). Times of leases
+and heartbeats are the server's clock (``now()``), so hosts whose clocks differ agree on expiry.
 
 ``MIGRATIONS[i]`` brings a schema from version ``i`` to ``i + 1``; ``vidlift_schema``
 holds the versions applied. A schema written by a newer vidlift is refused. A column
@@ -21,6 +22,7 @@ from vidlift.journal.sqlite_schema import COLUMNS, to_row
 from vidlift.journal.state import RUNNABLE_STATES
 
 __all__ = [
+    "ABSENT_PAGE",
     "CLAIM",
     "COUNTS",
     "EXPIRED_LEASES",
@@ -30,6 +32,8 @@ __all__ = [
     "INSERT",
     "LOCK_ONE",
     "LOCK_STATUS",
+    "MARK_ABSENT",
+    "MARK_PRESENT",
     "MIGRATIONS",
     "NEW_BUCKET",
     "NOW",
@@ -38,6 +42,7 @@ __all__ = [
     "REGISTER_WORKER",
     "RELEASE",
     "RENEW",
+    "RUNNABLE_LEFT",
     "SCHEMA_VERSION",
     "SELECT_ONE",
     "TAKE_TOKENS",
@@ -117,6 +122,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "DROP INDEX IF EXISTS jobs_leased",
         *_CLAIM_INDEXES,
     ),
+    (  # 6: rows that left the manifest: kept, never claimed (the claim indexes skip them)
+        "ALTER TABLE jobs ADD COLUMN in_manifest BOOLEAN NOT NULL DEFAULT true",
+        "DROP INDEX IF EXISTS jobs_free",
+        "DROP INDEX IF EXISTS jobs_leased",
+        *(f"{statement} AND in_manifest" for statement in _CLAIM_INDEXES),
+        "CREATE INDEX jobs_absent ON jobs (seq) WHERE NOT in_manifest",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -174,7 +186,7 @@ CLAIM = f"""
 WITH picked AS (
     SELECT seq FROM (
         SELECT seq FROM jobs
-        WHERE state IN ({_RUNNABLE}) AND lease_owner IS NOT NULL
+        WHERE state IN ({_RUNNABLE}) AND lease_owner IS NOT NULL AND in_manifest
             AND lease_expires_at < {NOW} AND lease_owner <> $1 AND job_id <> ALL($4::text[])
         ORDER BY lease_expires_at LIMIT $2
         FOR UPDATE SKIP LOCKED
@@ -182,7 +194,8 @@ WITH picked AS (
     UNION ALL
     SELECT seq FROM (
         SELECT seq FROM jobs
-        WHERE state IN ({_RUNNABLE}) AND lease_owner IS NULL AND job_id <> ALL($4::text[])
+        WHERE state IN ({_RUNNABLE}) AND lease_owner IS NULL AND in_manifest
+            AND job_id <> ALL($4::text[])
         ORDER BY seq LIMIT $2
         FOR UPDATE SKIP LOCKED
     ) AS free
@@ -207,8 +220,21 @@ RELEASE = (
     "WHERE job_id = $1 AND lease_owner = $2 AND lease_generation = $3"
 )
 EXPIRED_LEASES = (
-    f"SELECT COUNT(*) FROM jobs WHERE state IN ({_RUNNABLE}) "
+    f"SELECT COUNT(*) FROM jobs WHERE state IN ({_RUNNABLE}) AND in_manifest "
     f"AND lease_owner IS NOT NULL AND lease_expires_at < {NOW}"
+)
+RUNNABLE_LEFT = (
+    f"SELECT COUNT(*) FROM jobs WHERE state IN ({_RUNNABLE}) AND in_manifest "
+    "AND job_id <> ALL($1::text[])"
+)
+# The manifest as the last ingest read it: the jobs named leave it, every other job is
+# in it (again). Only rows whose flag changes are written.
+MARK_ABSENT = "UPDATE jobs SET in_manifest = false WHERE in_manifest AND job_id = ANY($1::text[])"
+MARK_PRESENT = (
+    "UPDATE jobs SET in_manifest = true WHERE NOT in_manifest AND job_id <> ALL($1::text[])"
+)
+ABSENT_PAGE = (
+    f"SELECT seq, {_COLS} FROM jobs WHERE NOT in_manifest AND seq > $1 ORDER BY seq LIMIT $2"
 )
 REGISTER_WORKER = f"""
 INSERT INTO workers (worker_id, host, pid, started_at, heartbeat_at, jobs_held, bytes_sent)

@@ -54,6 +54,9 @@ __all__ = [
 ]
 
 SOURCE_SCHEMES = ("http", "https", "s3")
+# A URL where a path belongs ("s3://b/k", "https://..."); two letters at least, so that a
+# Windows drive ("C://x") is not taken for one.
+_URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]+://")
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MIN_TIMESTAMP_S = -62_135_596_800  # 0001-01-01T00:00:00Z
@@ -203,6 +206,16 @@ class ManifestRow(BaseModel):
     @classmethod
     def _blank_is_none(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("path")
+    @classmethod
+    def _not_a_url(cls, value: str | None) -> str | None:
+        if value and _URL_SCHEME.match(value):
+            scheme = value.split(":", 1)[0]
+            raise ValueError(
+                f"a URL ({scheme}://...), not a file path: put it in the `download_url` column"
+            )
+        return value
 
     @field_validator("download_url")
     @classmethod

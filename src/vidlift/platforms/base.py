@@ -186,7 +186,12 @@ class Platform(Protocol):
 @runtime_checkable
 class BatchListing(Protocol):
     """A platform that can confirm many finished uploads with one listing call: it tags
-    the videos it creates with a batch name and lists a batch at once (v1)."""
+    the videos it creates with a batch name and lists a batch at once (v1, v2)."""
+
+    @property
+    def verify_batch_size(self) -> int:
+        """Videos per batch this object tags its creates with (0: none, a show each)."""
+        ...
 
     def batch_of(self, video_key: str) -> VerifyBatch | None:
         """The batch ``video_key`` was created into by this object, if any."""

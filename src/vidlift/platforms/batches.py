@@ -1,6 +1,7 @@
 """Which verification batch each created video belongs to (platforms layer).
 
-A platform that can list videos by a custom field tags every video it creates with a
+A platform that can list videos by a custom field (v1's ``custom.vidlift_batch``, v2's
+``custom_params.vidlift_batch``: :data:`BATCH_FIELD`) tags every video it creates with a
 batch name: ``size`` consecutive creates share one name, so that one listing call
 confirms them all (:mod:`vidlift.jobs.verification`) instead of one show call each.
 The names start with a random token per process, so that two runs (or two workers)
@@ -14,9 +15,10 @@ from dataclasses import dataclass
 
 from vidlift.platforms.base import VerifyBatch
 
-__all__ = ["MAX_BATCH_SIZE", "BatchBook"]
+__all__ = ["BATCH_FIELD", "MAX_BATCH_SIZE", "BatchBook"]
 
-MAX_BATCH_SIZE = 1000  # the most videos one v1 listing call answers with
+BATCH_FIELD = "vidlift_batch"  # the custom field that holds a video's batch name
+MAX_BATCH_SIZE = 1000  # the most videos one listing call answers with (v1 and v2)
 
 
 @dataclass(slots=True)

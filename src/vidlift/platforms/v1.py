@@ -28,7 +28,7 @@ from vidlift.platforms.base import (
     UploadHandle,
     VerifyBatch,
 )
-from vidlift.platforms.batches import BatchBook
+from vidlift.platforms.batches import BATCH_FIELD, BatchBook
 from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.models import CreateAnswer, S3CreateAnswer, VideoInfo
 from vidlift.protocol.ranges import RangeSet
@@ -52,7 +52,6 @@ __all__ = [
 MARKER_FIELD = "vidlift_job_id"
 SOURCE_FIELD = "vidlift_source"
 LIBRARY_FIELD = "vidlift_library"
-BATCH_FIELD = "vidlift_batch"  # the verification batch (platforms.batches)
 LIST_PAGE_LIMIT = 1000  # the most videos/list answers in one call
 UPLOAD_METHODS = ("multipart", "s3")  # resumable segments, or one signed PUT (v1_s3.py)
 S3_UPLOAD_ID = "s3"  # a handle's upload_id for an s3 upload (its secret: the link)
@@ -258,6 +257,7 @@ class V1Platform:
                 size_bytes=size_bytes,
                 acked=acked or RangeSet(),
                 zero_copy=self._sender.zero_copy,
+                throttle=self._sender.throttle,
             )
         target = UploadTarget(handle.upload_secret, handle.upload_id, "")
         if acked is None:
@@ -284,6 +284,11 @@ class V1Platform:
             result_offset=offset,
         )
         return LibraryPage(tuple(remote_video(v) for v in found.videos), found.total)
+
+    @property
+    def verify_batch_size(self) -> int:
+        """Videos per verification batch (0: built without; a show per video)."""
+        return self._batches.size if self._batches is not None else 0
 
     def batch_of(self, video_key: str) -> VerifyBatch | None:
         """The verification batch this object created ``video_key`` into, if any."""

@@ -323,7 +323,7 @@ class HttpSource:
             raise exc
         detail = _URL_QUERY.sub(r"\1", str(mapped).replace(str(self._url), self.name))
         if isinstance(mapped, ConnectError):  # the origin's, not the platform's
-            return SourceUnavailable(self.name, None, reason=f"cannot connect ({detail})")
+            return SourceUnavailable(self.name, None, reason=detail)
         return type(mapped)(f"{self.name}: {detail}")
 
     def note_ranges_ignored(self) -> None:

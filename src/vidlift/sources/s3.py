@@ -209,16 +209,24 @@ def _mapped_below_http(exc: BaseException, name: str) -> VidliftError:
                     "AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run on a host with a role"
                 )
             if target is SourceUnavailable:  # the store's, not the platform's
-                return SourceUnavailable(
-                    name, None, reason=f"cannot connect ({type(exc).__name__})"
-                )
+                return SourceUnavailable(name, None, reason=_no_connection(exc))
             return target(f"{name}: {type(exc).__name__}")
     mapped = map_exception(exc)
     if mapped is None:
         raise exc
     if isinstance(mapped, ConnectError):
-        return SourceUnavailable(name, None, reason=f"cannot connect ({type(exc).__name__})")
+        return SourceUnavailable(name, None, reason=f"{mapped} (the S3 store)")
     return type(mapped)(f"{name}: {type(exc).__name__}")
+
+
+def _no_connection(exc: BaseException) -> str:
+    """What botocore says of a store it could not reach: its endpoint (host and path,
+    never a query) and what to check."""
+    kwargs = getattr(exc, "kwargs", None) or {}
+    endpoint = str(kwargs.get("endpoint_url") or "").split("?", 1)[0]
+    if not endpoint:
+        return f"cannot connect to the S3 store ({type(exc).__name__})"
+    return f"cannot connect to the S3 store at {endpoint}: check --s3-endpoint-url and the network"
 
 
 class S3Reader(RemoteReader):

@@ -582,9 +582,32 @@ async def check_shared_token_bucket(journal: FleetJournal) -> None:
     assert await journal.take_api_tokens("key-b", bucket) == 0.0  # one bucket per key
 
 
+async def check_claims_skip_jobs_no_longer_in_the_manifest(journal: FleetJournal) -> None:
+    """Jobs whose rows left the manifest are kept but never claimed, even on an expired
+    lease, nor counted as runnable; a row put back is claimed again."""
+    await journal.add_entries(sample_entry(n) for n in range(5))
+    assert await _ids(await journal.claim("w1", 1, 0.05)) == ["job-0"]
+    await journal.set_absent({"job-0", "job-1", "job-2"})
+    assert [record.job_id async for record in journal.iter_absent()] == ["job-0", "job-1", "job-2"]
+    assert await journal.runnable_left() == 2
+    await anyio.sleep(0.1)  # waits for time itself: job-0's lease runs out
+    assert await _ids(await journal.claim("w2", 5, 30.0)) == ["job-3", "job-4"]
+    assert await journal.expired_leases() == 0
+    assert await journal.runnable_left(skip={"job-3"}) == 1
+    await journal.set_absent({"job-2"})  # rows 0 and 1 are back
+    assert [record.job_id async for record in journal.iter_absent()] == ["job-2"]
+    assert await journal.runnable_left() == 4
+    assert await _ids(await journal.claim("w3", 5, 30.0)) == ["job-0", "job-1"]
+    assert (await _record(journal, "job-2")).state is JobState.PENDING  # kept as it was
+    await journal.set_absent(())
+    assert [record.job_id async for record in journal.iter_absent()] == []
+    assert await _ids(await journal.claim("w3", 5, 30.0)) == ["job-2"]
+
+
 FLEET_CHECKS: tuple[FleetCheck, ...] = (
     check_claims_in_queue_order_once,
     check_claims_skip_what_a_worker_cannot_read,
+    check_claims_skip_jobs_no_longer_in_the_manifest,
     check_expired_lease_is_taken_over,
     check_worker_registry,
     check_shared_token_bucket,

@@ -127,7 +127,7 @@ async def test_a_row_removed_from_the_manifest_is_not_part_of_the_run(
     assert stopped.code == 2, stopped.stderr  # the platform down: jobs left as they were
     assert emulator.videos() == []
 
-    manifest.write_text("id,path\na,a.mp4\nb,b.mp4\n")  # c (started) and d (failed) removed
+    manifest.write_text("id,path\na,a.mp4\nb,b.mp4\n")  # c (queued) and d (failed) removed
     result = await run_cli(["run", str(manifest), "--log-format", "json"], env)
     assert result.code == 0, result.stderr  # d's failure is not this manifest's
     said = "2 jobs of the journal no longer in m.csv (e.g. {}): not part of this run"
@@ -139,7 +139,7 @@ async def test_a_row_removed_from_the_manifest_is_not_part_of_the_run(
     assert {job: (row["state"], row["in_manifest"]) for job, row in rows.items()} == {
         "a": ("done", "yes"),
         "b": ("done", "yes"),
-        "c": ("creating", "no"),  # its create was about to go out
+        "c": ("pending", "no"),  # the platform was down from the start: never began
         "d": ("failed", "no"),
     }
     result = await run_cli(["report"], env, cwd=lib)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -55,6 +56,7 @@ async def test_a_platform_that_is_down_stops_the_batch_then_the_run_goes_on(
     assert "could not be reached" in err and "run again" in err, err
     assert "Traceback" not in err
     assert "job_failed" not in out  # not 6 failed jobs: every job left as it was
+    assert "cannot connect to 127.0.0.1:" in err and "ssl:default" not in out + err
     code, out, _ = await vidlift(env, "report", "--journal", str(journal), "--format", "json")
     assert code == 0
     assert {row["state"] for row in json.loads(out)} <= {"pending", "creating"}
@@ -62,3 +64,40 @@ async def test_a_platform_that_is_down_stops_the_batch_then_the_run_goes_on(
     code, out, err = await vidlift(env, "run", *common, "--endpoint", emulator.endpoint)
     assert code == 0, (out, err)
     assert len(emulator.videos()) == 6
+
+
+async def test_waiting_for_the_platform_is_visible_and_ctrl_c_stops_it_at_once(
+    tmp_path: Path,
+) -> None:
+    """A new journal first surveys the platform: while it cannot be reached each retry is
+    a `batch_retrying` line naming the address, and Ctrl-C ends the wait at once (nothing
+    is in flight), not after the back-off (here a minute)."""
+    manifest = write_sample_library(tmp_path / "lib", 2, sizes=(20 * KiB,))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDLIFT_")}
+    env |= {
+        "VIDLIFT_API_KEY": "k",
+        "VIDLIFT_API_SECRET": "s",
+        "VIDLIFT_BACKOFF_BASE_S": "60",
+        "VIDLIFT_BACKOFF_MAX_S": "60",
+    }
+    port = closed_port()
+    args = ["run", str(manifest), "--log-format", "json", "--endpoint", f"http://127.0.0.1:{port}"]
+    process = await anyio.open_process([sys.executable, "-m", "vidlift", *args], env=env)
+    assert process.stdout is not None and process.stderr is not None
+    seen = b""
+    async for chunk in process.stdout:
+        seen += chunk
+        if b"\n" in seen and b"batch_retrying" in seen:
+            break
+    line = next(json.loads(x) for x in seen.splitlines() if b"batch_retrying" in x)
+    assert line["step"] == "surveying the platform"
+    assert line["error"] == f"cannot connect to 127.0.0.1:{port} (connection refused)"
+    assert line["reason"] == "ConnectError" and line["delay_s"] >= 1
+    process.send_signal(signal.SIGINT)
+    with anyio.fail_after(20):  # far less than the back-off in progress
+        async for _ in process.stdout:
+            pass
+        code = await process.wait()
+        errors = b"".join([c async for c in process.stderr]).decode()
+    assert code == 130, errors
+    assert "interrupted" in errors and "Traceback" not in errors

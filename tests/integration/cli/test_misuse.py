@@ -27,6 +27,10 @@ from pathlib import Path
 
 import pytest
 
+# ~80 cases, each a subprocess, are played once by the module fixture (on a busy machine
+# that takes longer than one test is allowed).
+pytestmark = pytest.mark.timeout(600)
+
 API_KEY, API_SECRET = "demokey1", "demo-secret-not-for-production"
 MANIFEST = "id,path,title\na,a.mp4,A\nb,b.mp4,B\n"
 Setup = Callable[[Path], None]
@@ -189,6 +193,7 @@ class Case:
 
 
 RUN = ("run", "m.csv", "--log-format", "json")
+FAST_GIVE_UP = {"VIDLIFT_MAX_ATTEMPTS": "2", "VIDLIFT_BACKOFF_MAX_S": "0.1"}
 BAD_ROWS_FAIL_ALONE = 1  # a bad row fails alone: the run goes on, exit 1
 
 
@@ -219,6 +224,7 @@ CASES = [
     Case("row-bad-after-done", RUN, 0, ("m.csv:2", "date", "job a is done and stays as it was"), write("m.csv", "id,path,title,date\na,a.mp4,A,yesterday\nb,b.mp4,B,\n")),
     Case("row-duplicate-id", RUN, BAD_ROWS_FAIL_ALONE, ("m.csv:4", "duplicate id 'a'", "m.csv:2"), add_rows("a,c.mp4,C\n")),
     Case("row-path-and-url", RUN, BAD_ROWS_FAIL_ALONE, ("m.csv:2", "both `path` and `download_url`"), write("m.csv", "id,path,download_url\nz,a.mp4,https://x.example/a.mp4\n")),
+    Case("row-url-in-path", RUN, BAD_ROWS_FAIL_ALONE, ("m.csv:4", "a URL (s3://...), not a file path", "`download_url`"), add_rows("c,s3://bucket/c.mp4,C\n")),
     Case("row-ftp-url", RUN, BAD_ROWS_FAIL_ALONE, ("m.csv:2", "download_url", "ftp://"), write("m.csv", "id,download_url\nz,ftp://x.example/a.mp4\n")),
     Case("row-bad-with-strict", (*RUN, "--strict"), 2, ("m.csv:4", "file not found"), add_rows("c,gone.mp4,C\n")),
     Case("row-bad-with-strict-dry-run", (*RUN, "--strict", "--dry-run"), 2, ("m.csv:4", "file not found"), add_rows("c,gone.mp4,C\n")),
@@ -300,6 +306,10 @@ CASES = [
     Case("upload-custom-without-equals", ("upload", "a.mp4", "--custom", "legacy"), 2, ("--custom", "name=value")),
     Case("upload-env-chunk-size-word", ("upload", "a.mp4"), 2, ("VIDLIFT_CHUNK_SIZE",), env={"VIDLIFT_CHUNK_SIZE": "banana"}),
     Case("upload-wrong-secret", ("upload", "a.mp4"), 2, ("SignatureInvalid", "VIDLIFT_API_SECRET"), env={"VIDLIFT_API_SECRET": "wrong"}),
+    Case("upload-credentials-missing", ("upload", "a.mp4"), 2, ("VIDLIFT_API_KEY", "--api-key"), env={"VIDLIFT_API_KEY": None}),
+    Case("upload-platform-down", ("upload", "a.mp4", "--endpoint", "http://127.0.0.1:{port}"), 1, ("cannot connect to 127.0.0.1:{port} (connection refused)", "the platform at http://127.0.0.1:{port}: check --endpoint"), env=FAST_GIVE_UP),
+    Case("upload-host-unknown", ("upload", "a.mp4", "--endpoint", "http://no-such-host.invalid"), 1, ("cannot resolve the host name no-such-host.invalid", "check --endpoint"), env=FAST_GIVE_UP),
+    Case("upload-url-server-down", ("upload", "a.mp4", "--upload-url", "http://127.0.0.1:{port}/u?token=t0k3n", "--session-id", "1"), 1, ("cannot connect to 127.0.0.1:{port} (connection refused)", "(http://127.0.0.1:{port}/u?…): check --upload-url"), env=FAST_GIVE_UP),
 ]  # fmt: skip
 
 

@@ -62,6 +62,17 @@ async def test_upload_v2_json_prints_one_object(tmp_path: Path, size: int, reque
         assert not list((tmp_path / "state").rglob("*.json"))  # nothing kept once done
 
 
+async def test_upload_v2_takes_a_bandwidth_limit(tmp_path: Path) -> None:
+    """--bwlimit on v2 (refused before): the parts go through the throttle (its effect is
+    tested on a fake clock in tests/integration/platforms/test_v2_bwlimit.py)."""
+    async with Emulator(emulator_config(tmp_path)) as emu:
+        source = make_file(tmp_path / "clip.mp4", 300_000)
+        args = ["upload", str(source), "--bwlimit", "8M", "--json"]
+        code, out, err = await vidlift(*args, env=v2_env(emu, tmp_path))
+        assert code == 0, err
+        assert json.loads(out)["md5"] == md5_of(source) == emu.media()[0].md5
+
+
 async def test_upload_v2_usage_errors_exit_2_naming_the_setting(tmp_path: Path) -> None:
     async with Emulator(emulator_config(tmp_path)) as emu:
         source = make_file(tmp_path / "clip.mp4", 100_000)
@@ -69,8 +80,6 @@ async def test_upload_v2_usage_errors_exit_2_naming_the_setting(tmp_path: Path) 
         without_site = {k: v for k, v in env.items() if k != "VIDLIFT_SITE_ID"}
         code, out, err = await vidlift("upload", str(source), env=without_site)
         assert code == 2 and "VIDLIFT_SITE_ID" in err and "Traceback" not in err, err
-        code, out, err = await vidlift("upload", str(source), "--bwlimit", "1M", env=env)
-        assert code == 2 and "bandwidth limit" in err and "Traceback" not in err, err
         wrong = env | {"VIDLIFT_API_SECRET": "not-the-secret"}
         code, out, err = await vidlift("upload", str(source), env=wrong)
         assert code == 2 and "not-the-secret" not in out + err, err
@@ -110,3 +119,29 @@ async def test_upload_v2_wait_ready_reports_failed_processing(tmp_path: Path) ->
         assert document["status"] == "error" and "Media processing failed" in document["error"]
         assert "Traceback" not in err and SECRET not in out + err
         assert document["path"] == str(source) and len(emu.media()) == 1
+
+
+@pytest.mark.parametrize("api", ["v1", "v2"])
+@pytest.mark.parametrize("as_json", [False, True])
+async def test_upload_wait_ready_says_the_video_is_ready(
+    tmp_path: Path, api: str, as_json: bool
+) -> None:
+    """--wait-ready that ends well says so (human and JSON), on both APIs; the status
+    checks made while waiting are not failures."""
+    async with Emulator(emulator_config(tmp_path)) as emu:
+        source = make_file(tmp_path / "clip.mp4", 200_000)
+        env = (
+            v2_env(emu, tmp_path)
+            if api == "v2"
+            else env_for(emu)
+            | {"VIDLIFT_ENDPOINT": emu.endpoint, "XDG_STATE_HOME": str(tmp_path / "state")}
+        )
+        args = ["upload", str(source), "--wait-ready", *(["--json"] if as_json else [])]
+        code, out, err = await vidlift(*args, env=env)
+        assert code == 0, (out, err)
+        if as_json:
+            document = json.loads(out)
+            assert document["processing"] == "ready" and document["failures_survived"] == 0
+        else:
+            assert "processing: ready" in out and "0 failures survived" in out, out
+        assert "Traceback" not in err

@@ -41,6 +41,19 @@ async def test_unknown_site_is_404(emulator: Emulator, http: aiohttp.ClientSessi
         assert (await response.json())["errors"][0]["code"] == "not_found"
 
 
+async def test_the_real_platforms_rate_headers_state_no_reset(
+    tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    config = EmulatorConfig(data_dir=tmp_path, api_calls_per_minute=5, v2_reset_header=False)
+    async with (
+        Emulator(config) as emu,
+        http.get(media_url(emu), headers=auth(emu.api_secret)) as response,
+    ):
+        assert response.headers["JW-Request-Limit"] == "5"
+        assert response.headers["JW-Request-Remaining"] == "4"
+        assert not any(name.lower().startswith("x-ratelimit") for name in response.headers)
+
+
 async def test_rate_limit_headers_and_429(tmp_path: Path, http: aiohttp.ClientSession) -> None:
     config = EmulatorConfig(data_dir=tmp_path, api_calls_per_minute=2)
     async with Emulator(config) as emu:
@@ -50,9 +63,12 @@ async def test_rate_limit_headers_and_429(tmp_path: Path, http: aiohttp.ClientSe
             assert response.headers["X-RateLimit-Limit"] == "2"
             assert response.headers["X-RateLimit-Remaining"] == "0"
             assert int(response.headers["X-RateLimit-Reset"]) > 0
+            assert response.headers["JW-Request-Limit"] == "2"
+            assert response.headers["JW-Request-Remaining"] == "0"
         async with http.get(media_url(emu), headers=auth(emu.api_secret)) as response:
             assert response.status == 429
             assert response.headers["X-RateLimit-Remaining"] == "0"
+            assert response.headers["JW-Request-Remaining"] == "0"
             assert (await response.json())["errors"][0]["code"] == "too_many_requests"
         # the upload token has a window of its own
         await list_parts(http, emu, created)
@@ -188,3 +204,29 @@ async def test_state_survives_a_restart(tmp_path: Path, http: aiohttp.ClientSess
             media_url(emu), params={"q": "external_id:durable"}, headers=auth(emu.api_secret)
         ) as r:
             assert (await r.json())["total"] == 1
+
+
+async def test_media_listing_sorts_and_pages(
+    emulator: Emulator, http: aiohttp.ClientSession
+) -> None:
+    ids = []
+    for _ in range(3):
+        ids.append((await create(http, emulator, custom_params={"b": "one"}))["id"])
+        emulator.shift_clock(1.0)  # distinct creation times
+    await create(http, emulator, custom_params={"b": "two"})
+    headers = auth(emulator.api_secret)
+
+    async def listed(**params: str) -> list[str]:
+        query = {"q": 'custom_params.b:"one"', **params}
+        async with http.get(media_url(emulator), params=query, headers=headers) as r:
+            assert r.status == 200, await r.text()
+            return [m["id"] for m in (await r.json())["media"]]
+
+    assert await listed(sort="created:asc", page_length="1000") == ids
+    assert await listed(sort="created:dsc", page_length="1000") == ids[::-1]
+    assert await listed(sort="created:dsc", page_length="2", page="2") == ids[:1]
+    for bad in ("title:asc", "created:up"):
+        query = {"sort": bad}
+        async with http.get(media_url(emulator), params=query, headers=headers) as r:
+            assert r.status == 400
+            assert (await r.json())["errors"][0]["code"] == "invalid_sort_param"

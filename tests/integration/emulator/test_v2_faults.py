@@ -127,3 +127,14 @@ def test_fault_plan_files_know_the_v2_keys() -> None:
     plan = load_fault_plan(Path("configs/emulator/none.toml"))
     assert plan.part_drop_p == 0.0 and not plan.active
     assert load_fault_plan(Path("configs/emulator/chaos.toml")).part_503_p > 0
+
+
+async def test_lost_media_list_answer(faulty: Factory, http: aiohttp.ClientSession) -> None:
+    async with faulty(v2_list_lost_answer_p=1.0) as emu:
+        created = await create(http, emu, custom_params={"b": "x"})
+        with pytest.raises(aiohttp.ClientError):
+            async with http.get(media_url(emu), headers=auth(emu.api_secret)) as r:
+                await r.read()
+        assert emu.fault_counts()["v2_list_lost_answer"] >= 1
+        async with http.get(media_url(emu, created["id"]), headers=auth(emu.api_secret)) as r:
+            assert r.status == 200  # a show is not a listing

@@ -11,6 +11,7 @@ import pytest
 
 from tests.postgres import pg_url
 from vidlift.errors import JournalError, LeaseLost
+from vidlift.journal.leases import TokenBucket
 from vidlift.journal.postgres import PostgresJournal, redact_url
 from vidlift.journal.state import JobState
 from vidlift.testing.journal_conformance import sample_entry, walk_to
@@ -131,3 +132,21 @@ async def test_errors_name_the_journal_without_the_password() -> None:
     assert "hunter2" not in str(caught.value)
     assert "postgresql://vidlift@127.0.0.1:1/nowhere" in str(caught.value)
     assert "cannot reach PostgreSQL" in str(caught.value)
+
+
+async def test_the_api_budget_is_one_bucket_for_every_host(
+    two: tuple[PostgresJournal, PostgresJournal],
+) -> None:
+    """Two journals (two pools, as two hosts) taking tokens at once share one bucket per
+    API key: its burst is given out exactly once between them, then every taker waits."""
+    bucket = TokenBucket(rate_per_s=0.001, burst=10.0)  # nothing refills during the test
+    waits: list[float] = []
+
+    async def take(journal: PostgresJournal) -> None:
+        waits.append(await journal.take_api_tokens("key-a", bucket))
+
+    async with anyio.create_task_group() as group:
+        for journal in two * 12:
+            group.start_soon(take, journal)
+    assert sorted(waits)[:10] == [0.0] * 10
+    assert all(wait > 900 for wait in sorted(waits)[10:]), waits  # ~1/rate each, and more

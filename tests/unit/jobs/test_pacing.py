@@ -103,3 +103,35 @@ async def test_calls_in_flight_count_against_what_is_left() -> None:
             while not let_out:
                 await anyio.wait_all_tasks_blocked()
     assert let_out == [1]
+
+
+def test_answers_without_a_reset_time_are_paced_by_an_estimated_window() -> None:
+    """v2's JW-Request-Remaining comes without a reset: the window is taken to end
+    window_s after the first answer seen in it (never before its real end)."""
+    clock = Clock()
+    pacer = ApiPacer(clock, window_s=60.0)
+    pacer.observe(RateLimit(limit=60, remaining=59))  # the first answer: a window opens
+    assert pacer._reset_at == 1060.0 and pacer._resume_at <= clock.now
+    clock.now = 1020.0
+    pacer.observe(RateLimit(limit=60, remaining=30))  # the same window: its end stays
+    assert pacer._reset_at == 1060.0 and pacer._remaining == 30
+    pacer.observe(RateLimit(limit=60, remaining=50))  # a late answer of an earlier call
+    assert pacer._reset_at == 1060.0 and pacer._remaining == 30
+    pacer.observe(RateLimit(limit=60, remaining=1))  # spent: wait for the estimated end
+    assert pacer._resume_at == 1060.0 and pacer.pauses == 1
+    clock.now = 1070.0  # past the estimate: the next answer opens the next window
+    pacer.observe(RateLimit(limit=60, remaining=58))
+    assert pacer._reset_at == 1130.0 and pacer._remaining == 58
+    clock.now = 1080.0
+    pacer.observe(RateLimit(limit=60, remaining=10))
+    pacer.observe(RateLimit(limit=60, remaining=59))  # never taken before the estimated end
+    assert pacer._reset_at == 1130.0 and pacer._remaining == 10
+
+
+def test_a_429_without_a_reset_waits_for_the_known_window_end() -> None:
+    clock = Clock()
+    pacer = ApiPacer(clock, window_s=60.0)
+    pacer.observe(RateLimit(limit=60, remaining=20))
+    clock.now = 1030.0
+    pacer.rate_limited(reset_at=None)  # another client spent the rest of the window
+    assert pacer._resume_at == 1060.0

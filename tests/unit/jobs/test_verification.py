@@ -28,6 +28,7 @@ class FakeListing:
         self.held: dict[str, RemoteVideo] = {}
         self.calls: list[str] = []
         self.error: Exception | None = None
+        self.verify_batch_size = 4
 
     def batch_of(self, video_key: str) -> VerifyBatch | None:
         name = self.members.get(video_key)

@@ -4,6 +4,13 @@ Bearer authentication: the API secret for ``/v2/sites/{site}/...``, an upload's 
 for ``/v2/uploads/{id}/...``. Each call raises the first failure as a
 :mod:`vidlift.errors` class and never retries or sleeps. No token appears in a message,
 a repr or a log line: URLs of API calls carry ids only.
+
+The platform allows 60 calls a minute per token and says what is left in every answer's
+headers (``JW-Request-Limit``, ``JW-Request-Remaining``; the emulator adds
+``X-RateLimit-*`` with the reset time). Calls with the API secret wait for their turn at
+the pacer (:class:`~vidlift.client.api.CallPacer`, :mod:`vidlift.jobs.pacing`) and tell
+it each answer's quota and each 429; an upload token's few calls (parts list, complete)
+have a budget of their own and go unpaced.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel
 
+from vidlift.client.api import CallPacer
 from vidlift.client.transport import HttpRequest, HttpResponse, Transport
 from vidlift.config import DEFAULT_CHUNK_SIZE_BYTES, DEFAULT_V2_ENDPOINT, Limits, MiB, Timeouts
 from vidlift.errors import (
@@ -36,8 +44,9 @@ from vidlift.platforms.v2.models import (
     ThumbnailAnswer,
     parse_answer,
 )
+from vidlift.protocol.models import RateLimit
 
-__all__ = ["DEFAULT_ENDPOINT", "V2Api", "V2Settings"]
+__all__ = ["DEFAULT_ENDPOINT", "V2Api", "V2Settings", "rate_limit_from"]
 
 DEFAULT_ENDPOINT = DEFAULT_V2_ENDPOINT  # written once, in vidlift.config
 _Model = TypeVar("_Model", bound=BaseModel)
@@ -83,10 +92,13 @@ class V2Settings:
 class V2Api:
     """One method per v2 call vidlift needs."""
 
-    def __init__(self, transport: Transport, settings: V2Settings) -> None:
+    def __init__(
+        self, transport: Transport, settings: V2Settings, pacer: CallPacer | None = None
+    ) -> None:
         self._transport = transport
         self._settings = settings
         self._base = settings.endpoint.rstrip("/")
+        self._pacer = pacer  # the API secret's quota (see the module doc)
 
     def _site_path(self, tail: str) -> str:
         return f"/v2/sites/{self._settings.site_id}/{tail}"
@@ -112,9 +124,27 @@ class V2Api:
             headers["Content-Type"] = "application/json"
         url = self._base + path + (f"?{urlencode(query)}" if query else "")
         request = HttpRequest(method, url, headers, body=data)
+        pacer = self._pacer if token is None else None
+        if pacer is None:
+            return await self._send(request, call=call, on_upload=token is not None)
+        await pacer.wait_turn()
+        try:
+            response = await self._send(request, call=call, on_upload=False, pacer=pacer)
+        except RateLimited as exc:
+            pacer.rate_limited(exc.reset_at)
+            raise
+        finally:
+            pacer.call_ended()
+        return response
+
+    async def _send(
+        self, request: HttpRequest, *, call: str, on_upload: bool, pacer: CallPacer | None = None
+    ) -> HttpResponse:
         response = await self._transport.send(request, timeout_s=self._settings.api_timeout_s)
+        if pacer is not None:
+            pacer.observe(rate_limit_from(response.headers))
         if not 200 <= response.status < 300:
-            raise _failure(response, call=call, on_upload=token is not None)
+            raise _failure(response, call=call, on_upload=on_upload)
         return response
 
     async def _json(self, model: type[_Model], method: str, path: str, **kwargs: Any) -> _Model:
@@ -183,13 +213,18 @@ class V2Api:
         )
         return answer.media
 
-    async def list_with(self, param: str, value: str, *, page: int, page_length: int) -> MediaList:
-        """One page of the media whose custom param ``param`` is ``value``."""
+    async def list_with(
+        self, param: str, value: str, *, page: int, page_length: int, sort: str | None = None
+    ) -> MediaList:
+        """One page of the media whose custom param ``param`` is ``value`` (``sort``:
+        e.g. ``created:asc``, the oldest first)."""
         query = {
             "q": f'custom_params.{param}:"{value}"',
             "page": str(page),
             "page_length": str(page_length),
         }
+        if sort is not None:
+            query["sort"] = sort
         return await self._json(
             MediaList, "GET", self._media_path(), call="media list", query=query
         )
@@ -235,6 +270,27 @@ class V2Api:
         return True
 
 
+def rate_limit_from(headers: Mapping[str, str]) -> RateLimit | None:
+    """The quota an answer's headers state (lower-case names): JW's
+    ``jw-request-limit``/``jw-request-remaining``, else ``x-ratelimit-*``; the reset time
+    (Unix seconds) from ``x-ratelimit-reset`` when sent. None when no count is given."""
+    limit = _header_int(headers, "jw-request-limit", "x-ratelimit-limit")
+    remaining = _header_int(headers, "jw-request-remaining", "x-ratelimit-remaining")
+    if remaining is None:
+        return None
+    return RateLimit(
+        limit=limit, remaining=remaining, reset=_header_int(headers, "x-ratelimit-reset")
+    )
+
+
+def _header_int(headers: Mapping[str, str], *names: str) -> int | None:
+    for name in names:
+        value = headers.get(name, "").strip()
+        if value.isdigit():
+            return int(value)
+    return None
+
+
 def _failure(response: HttpResponse, *, call: str, on_upload: bool) -> ApiError | UploadGone:
     """The error class for a non-2xx answer of an API call."""
     code, message = _error_fields(response)
@@ -243,8 +299,8 @@ def _failure(response: HttpResponse, *, call: str, on_upload: bool) -> ApiError 
     if status in (401, 403):
         return AuthError(**kwargs)
     if status == 429:
-        reset = response.headers.get("x-ratelimit-reset", "")
-        return RateLimited(reset_at=float(reset) if reset.isdigit() else None, **kwargs)
+        reset = _header_int(response.headers, "x-ratelimit-reset")
+        return RateLimited(reset_at=float(reset) if reset is not None else None, **kwargs)
     if status == 404:
         if on_upload:
             return UploadGone(f"{call}: the platform no longer knows this upload ({message})")

@@ -6,6 +6,10 @@ an event loop that has ``sendfile``; the part's md5 is then computed beside the 
 worker thread (both read the same cached pages). Otherwise the part streams in pieces and
 is hashed as it goes. The answer's ``ETag`` must be the quoted md5 of the part. A link is
 a secret (its signature): it never appears in an error message.
+
+Under a bandwidth limit (``--bwlimit``: a :class:`~vidlift.client.throttle.Throttle`
+shared with every other upload of the process) a part always streams, each piece waiting
+for its share of the limit before it goes out: a sendfile body could not be paced.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from collections.abc import AsyncIterator, Callable
 import anyio
 
 from vidlift.client.reading import RangeReader
+from vidlift.client.throttle import Throttle
 from vidlift.client.transport import Body, HttpRequest, HttpResponse, Transport
 from vidlift.errors import (
     PartLinkRefused,
@@ -67,10 +72,16 @@ async def hash_range(reader: RangeReader, byte_range: ByteRange) -> str:
 
 
 async def _streamed(
-    reader: RangeReader, byte_range: ByteRange, digest: hashlib._Hash, on_sent: SentCallback | None
+    reader: RangeReader,
+    byte_range: ByteRange,
+    digest: hashlib._Hash,
+    on_sent: SentCallback | None,
+    throttle: Throttle | None,
 ) -> AsyncIterator[bytes]:
     async for piece in reader.iter_range(byte_range):
         digest.update(piece)
+        if throttle is not None:
+            await throttle.acquire(len(piece))
         yield piece
         if on_sent is not None:
             on_sent(len(piece))
@@ -86,9 +97,11 @@ async def put_part(
     zero_copy: bool,
     verify_md5: bool = True,
     on_sent: SentCallback | None = None,
+    throttle: Throttle | None = None,
 ) -> str:
     """PUT the range's bytes to ``link``; the part's md5 (hex), checked against the ETag
     (``verify_md5=False``: nothing hashed, the platform's ETag is returned unchecked).
+    ``throttle``: the bytes go out no faster than its rate (streamed, never sendfile).
 
     Raises PartLinkRefused (403), UploadGone (404), UploadServerBusy (5xx),
     SegmentRejected (other refusals), VerificationError (ETag is not the md5) and
@@ -98,14 +111,14 @@ async def put_part(
     digest = hashlib.md5(usedforsecurity=False)
     md5_task: asyncio.Future[str] | None = None
     body: Body
-    if zero_copy and link.startswith("http://") and reader.can_zero_copy:
+    if zero_copy and throttle is None and link.startswith("http://") and reader.can_zero_copy:
         piece = body = reader.file_slice(byte_range, on_sent)
         if verify_md5:
             md5_task = asyncio.ensure_future(
                 asyncio.to_thread(_md5_of_fd, piece.fd, piece.offset, piece.length)
             )
     else:
-        body = _streamed(reader, byte_range, digest, on_sent)
+        body = _streamed(reader, byte_range, digest, on_sent, throttle)
     try:
         response = await transport.send(HttpRequest("PUT", link, headers, body=body))
     except (TransportError, RemoteProtocolError) as exc:
@@ -178,8 +191,10 @@ class WholeFileTransfer:
         acked: RangeSet,
         zero_copy: bool = True,
         verify_md5: bool = True,
+        throttle: Throttle | None = None,
     ) -> None:
         self._transport = transport
+        self._throttle = throttle
         self._link = link
         self._video_key = video_key
         self._size = size_bytes
@@ -225,6 +240,7 @@ class WholeFileTransfer:
                 zero_copy=self._zero_copy,
                 verify_md5=self._verify_md5,
                 on_sent=on_sent,
+                throttle=self._throttle,
             )
             self.etags_checked = int(self._verify_md5)
         except (UploadGone, PartLinkRefused) as exc:

@@ -12,6 +12,12 @@ whether the platform holds a file of that size; each part was checked by its ETa
 A handle's ``upload_id`` is ``multipart/<part bytes>/<upload id>`` (the plan belongs to the
 upload: a resume cuts the file the same way whatever ``chunk_size`` is now) or ``direct``;
 its ``upload_secret`` is the upload token or the direct link.
+
+Built with ``verify_batch_size``, it is a :class:`~vidlift.platforms.base.BatchListing`
+as v1 is: each media it creates carries ``custom_params.vidlift_batch`` (a
+:class:`~vidlift.platforms.batches.BatchBook` name), and one media listing by that param
+(up to 1,000 media, oldest first) confirms a whole batch of finished uploads instead of a
+show each (:mod:`vidlift.jobs.verification`).
 """
 
 from __future__ import annotations
@@ -19,9 +25,20 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
+from vidlift.client.api import CallPacer
+from vidlift.client.throttle import Throttle
 from vidlift.client.transport import Transport
 from vidlift.errors import AnswerParseError, LocalProtocolError, PosterNotSet, StillProcessing
-from vidlift.platforms.base import LibraryPage, Platform, RemoteVideo, Transfer, UploadHandle
+from vidlift.platforms.base import (
+    BatchListing,
+    LibraryPage,
+    Platform,
+    RemoteVideo,
+    Transfer,
+    UploadHandle,
+    VerifyBatch,
+)
+from vidlift.platforms.batches import BATCH_FIELD, MAX_BATCH_SIZE, BatchBook
 from vidlift.platforms.v2.api import V2Api, V2Settings
 from vidlift.platforms.v2.models import CreateAnswer, MediaAnswer
 from vidlift.platforms.v2.plan import PartPlan, plan_parts
@@ -42,17 +59,32 @@ _DIRECT = "direct"
 SOURCE_FIELD = "vidlift_source"  # custom_params: the source's tag (as v1's custom field)
 SIZE_FIELD = "vidlift_size"  # custom_params: the file's size in bytes
 LIBRARY_FIELD = "vidlift_library"  # custom_params: the library's tag (the survey lists it)
-_OWN_FIELDS = (SOURCE_FIELD, SIZE_FIELD, LIBRARY_FIELD)  # kept by metadata updates
+_OWN_FIELDS = (SOURCE_FIELD, SIZE_FIELD, LIBRARY_FIELD, BATCH_FIELD)  # kept by updates
 LIST_PAGE_LENGTH = 1000  # media per survey call
+BATCH_SORT = "created:asc"  # a batch's listing: the oldest media first
 
 
 class V2Platform:
     """The v2 Management API behind the ``Platform`` seam."""
 
-    def __init__(self, transport: Transport, settings: V2Settings) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        settings: V2Settings,
+        *,
+        verify_batch_size: int | None = None,
+        pacer: CallPacer | None = None,
+        throttle: Throttle | None = None,
+    ) -> None:
+        """``verify_batch_size``: media per verification batch (None: a show per file).
+        ``pacer``: holds API calls while the quota is spent (:mod:`vidlift.jobs.pacing`).
+        ``throttle``: the bandwidth limit every part and direct PUT shares (``--bwlimit``)."""
         self._transport = transport
+        self._throttle = throttle
         self._settings = settings
-        self.api = V2Api(transport, settings)
+        self.api = V2Api(transport, settings, pacer)
+        # Set: every media created carries a batch name, listed at once to verify them.
+        self._batches = BatchBook(verify_batch_size) if verify_batch_size else None
 
     def __repr__(self) -> str:
         return f"V2Platform(endpoint={self._settings.endpoint!r}, site={self._settings.site_id!r})"
@@ -81,9 +113,15 @@ class V2Platform:
             custom[SOURCE_FIELD] = tag
         if self._settings.library is not None:
             custom[LIBRARY_FIELD] = self._settings.library
+        batch = self._batches.next_name() if self._batches is not None else None
+        if batch is not None:  # verified with its batch: one listing call for many
+            custom[BATCH_FIELD] = batch
         fields["custom_params"] = custom
         answer = await self.api.create(_method(plan), fields)
-        return _handle(answer, plan)
+        handle = _handle(answer, plan)
+        if self._batches is not None and batch is not None:
+            self._batches.created(handle.video_key, batch)
+        return handle
 
     async def create_fetched(
         self, metadata: VideoMetadata, *, marker: str, tag: str | None, download_url: str
@@ -148,6 +186,7 @@ class V2Platform:
                 upload_link=handle.upload_secret,
                 size_bytes=size_bytes,
                 acked=acked,
+                throttle=self._throttle,
             )
         kind, _, rest = handle.upload_id.partition("/")
         part_text, _, upload_id = rest.partition("/")
@@ -162,6 +201,7 @@ class V2Platform:
             upload_token=handle.upload_secret,
             plan=PartPlan(size_bytes, int(part_text)),
             acked=acked,
+            throttle=self._throttle,
         )
 
     async def show(self, video_key: str) -> RemoteVideo:
@@ -187,6 +227,24 @@ class V2Platform:
             LIBRARY_FIELD, self._settings.library, page=offset // length + 1, page_length=length
         )
         total = found.total if found.total is not None else offset + len(found.media)
+        return LibraryPage(tuple(_remote(media) for media in found.media), total)
+
+    @property
+    def verify_batch_size(self) -> int:
+        """Media per verification batch (0: built without; a show per media)."""
+        return self._batches.size if self._batches is not None else 0
+
+    def batch_of(self, video_key: str) -> VerifyBatch | None:
+        """The verification batch this object created ``video_key`` into, if any."""
+        return self._batches.batch_of(video_key) if self._batches is not None else None
+
+    async def list_batch(self, name: str) -> LibraryPage:
+        """The media of batch ``name`` by ``custom_params.vidlift_batch``: one call for
+        the whole batch (a batch holds at most one page)."""
+        found = await self.api.list_with(
+            BATCH_FIELD, name, page=1, page_length=MAX_BATCH_SIZE, sort=BATCH_SORT
+        )
+        total = found.total if found.total is not None else len(found.media)
         return LibraryPage(tuple(_remote(media) for media in found.media), total)
 
 
@@ -247,6 +305,6 @@ def _remote(media: MediaAnswer) -> RemoteVideo:
 
 def _conforms(
     platform: V2Platform, multipart: V2Transfer, direct: V2DirectTransfer
-) -> tuple[Platform, Transfer, Transfer]:
+) -> tuple[Platform, BatchListing, Transfer, Transfer]:
     """Never called: mypy checks here that the v2 classes fill the seam's protocols."""
-    return platform, multipart, direct
+    return platform, platform, multipart, direct

@@ -14,6 +14,7 @@ from enum import StrEnum
 import anyio
 
 from vidlift.client.reading import RangeReader
+from vidlift.client.throttle import Throttle
 from vidlift.client.transport import Transport
 from vidlift.errors import (
     PartLinkRefused,
@@ -54,9 +55,11 @@ class V2Transfer:
         upload_token: str,
         plan: PartPlan,
         acked: RangeSet,
+        throttle: Throttle | None = None,
     ) -> None:
         self._api = api
         self._transport = transport
+        self._throttle = throttle  # --bwlimit: shared by every upload of the process
         self._settings = settings
         self._video_key = video_key
         self._upload_id = upload_id
@@ -209,6 +212,7 @@ class V2Transfer:
                         zero_copy=self._settings.zero_copy,
                         verify_md5=self._settings.verify_md5,
                         on_sent=on_sent,
+                        throttle=self._throttle,
                     )
                 except VidliftError as exc:
                     failures.append(exc)
@@ -263,6 +267,7 @@ class V2DirectTransfer(WholeFileTransfer):
         upload_link: str,
         size_bytes: int,
         acked: RangeSet,
+        throttle: Throttle | None = None,
     ) -> None:
         super().__init__(
             transport,
@@ -272,6 +277,7 @@ class V2DirectTransfer(WholeFileTransfer):
             acked=acked,
             zero_copy=settings.zero_copy,
             verify_md5=settings.verify_md5,
+            throttle=throttle,
         )
         self._api = api
 

@@ -50,6 +50,7 @@ _PROBABILITIES = (
     "part_503_p",
     "part_expired_p",
     "v2_create_lost_answer_p",
+    "v2_list_lost_answer_p",
     "v2_complete_lost_answer_p",
     "v2_api_429_p",
     "v2_processing_failed_p",
@@ -89,6 +90,7 @@ class FaultPlan:
     part_503_p: float = 0.0
     part_expired_p: float = 0.0
     v2_create_lost_answer_p: float = 0.0
+    v2_list_lost_answer_p: float = 0.0  # a media listing is answered by a closed connection
     v2_complete_lost_answer_p: float = 0.0
     v2_api_429_p: float = 0.0
     v2_processing_failed_p: float = 0.0
@@ -131,6 +133,8 @@ class EmulatorConfig:
     ``processing`` for ``processing_s``, then turns ``ready`` (``failed`` when its file is
     under ``min_media_bytes``: the emulator's stand-in for "shorter than 2 seconds").
     A completed v1 video reads ``processing`` for ``v1_processing_s`` (0: ready at once).
+    ``v2_reset_header=False``: v2 answers state the quota in ``JW-Request-*`` headers only,
+    with no reset time, as the real platform's do.
     """
 
     data_dir: Path | None = None
@@ -154,6 +158,7 @@ class EmulatorConfig:
     processing_s: float = 0.05
     min_media_bytes: int = 1024
     v1_processing_s: float = 0.0
+    v2_reset_header: bool = True  # X-RateLimit-* (with the reset) beside JW-Request-*
 
     def __post_init__(self) -> None:
         if not self.api_key or not self.api_secret:

@@ -41,6 +41,7 @@ class FaultKind(StrEnum):
     PART_503 = "part_503"
     PART_EXPIRED = "part_expired"
     V2_CREATE_LOST_ANSWER = "v2_create_lost_answer"
+    V2_LIST_LOST_ANSWER = "v2_list_lost_answer"
     V2_COMPLETE_LOST_ANSWER = "v2_complete_lost_answer"
     V2_API_429 = "v2_api_429"
     V2_PROCESSING_FAILED = "v2_processing_failed"

@@ -101,13 +101,16 @@ def check_metadata(raw: object) -> dict[str, Any]:
     return checked
 
 
-def rate_headers(state: RateLimitState) -> dict[str, str]:
-    """The rate-limit headers every v2 API answer carries."""
-    return {
-        "X-RateLimit-Limit": str(state.limit),
-        "X-RateLimit-Remaining": str(state.remaining),
-        "X-RateLimit-Reset": str(state.reset),
-    }
+def rate_headers(state: RateLimitState, *, with_reset: bool = True) -> dict[str, str]:
+    """The rate-limit headers every v2 API answer carries: JW's ``JW-Request-Limit`` and
+    ``JW-Request-Remaining`` and, unless ``with_reset`` is False (the real platform's
+    shape: no reset time), the emulator's ``X-RateLimit-*`` with the reset (Unix s)."""
+    headers = {"JW-Request-Limit": str(state.limit), "JW-Request-Remaining": str(state.remaining)}
+    if with_reset:
+        headers["X-RateLimit-Limit"] = str(state.limit)
+        headers["X-RateLimit-Remaining"] = str(state.remaining)
+        headers["X-RateLimit-Reset"] = str(state.reset)
+    return headers
 
 
 def json_answer(

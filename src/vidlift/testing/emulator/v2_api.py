@@ -5,7 +5,8 @@ uploads, and ``GET /_emulator/media/{id}`` (part of the public test kit,
 
 Every call is authenticated (``Authorization: Bearer``: the API secret for ``/v2/sites``,
 the upload token for ``/v2/uploads``), counted against the rate limit per token, and
-answered in JSON with ``X-RateLimit-*`` headers. Rules: docs/EMULATOR.md, "v2".
+answered in JSON with ``JW-Request-*`` (and ``X-RateLimit-*``) headers. Rules:
+docs/EMULATOR.md, "v2".
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from vidlift.testing.emulator.v2_answers import (
     v2_error,
 )
 from vidlift.testing.emulator.v2_links import sign_link
+from vidlift.testing.emulator.v2_listing import select_media
 from vidlift.testing.emulator.v2_parts import complete_upload, link_base, new_upload
 from vidlift.testing.emulator.v2_store import (
     MediaRecord,
@@ -71,6 +73,7 @@ def _api(handler: Handler, *, on_site: bool) -> Callable[[web.Request], Awaitabl
     async def serve(request: web.Request) -> web.Response:
         ctx = request.app[CONTEXT]
         ctx.requests.add("v2_api")
+        with_reset = ctx.config.v2_reset_header
         rate: RateLimitState | None = None
         try:
             token = _bearer(request)
@@ -81,8 +84,10 @@ def _api(handler: Handler, *, on_site: bool) -> Callable[[web.Request], Awaitabl
             ctx.requests.add("v2_error")
             if isinstance(failure, _RateFailure):
                 rate = failure.state
-            return v2_error(failure, rate_headers(rate) if rate else None)
-        response.headers.update(rate_headers(rate))
+                ctx.requests.add("v2_rate_limited")
+            headers = rate_headers(rate, with_reset=with_reset) if rate else None
+            return v2_error(failure, headers)
+        response.headers.update(rate_headers(rate, with_reset=with_reset))
         return response
 
     return serve
@@ -224,9 +229,11 @@ async def _media_collection(ctx: EmulatorContext, request: web.Request, token: s
 def _list_media(ctx: EmulatorContext, request: web.Request) -> web.Response:
     page = _int_param(request, "page", 1, 1, 1_000_000)
     page_length = _int_param(request, "page_length", 10, 1, 10_000)
-    found = _query_media(ctx, request.query.get("q", ""))
+    found = select_media(ctx.v2, request.query.get("q", ""), request.query.get("sort"))
     start = (page - 1) * page_length
     ctx.requests.add("v2_list")
+    if ctx.faults.fires(FaultKind.V2_LIST_LOST_ANSWER, ctx.faults.plan.v2_list_lost_answer_p):
+        raise ConnectionDrop("lost media list answer (injected fault)")
     return json_answer(
         {
             "media": [_show(ctx, m) for m in found[start : start + page_length]],
@@ -235,26 +242,6 @@ def _list_media(ctx: EmulatorContext, request: web.Request) -> web.Response:
             "total": len(found),
         }
     )
-
-
-def _query_media(ctx: EmulatorContext, query: str) -> list[MediaRecord]:
-    """The media a ``q`` selects: all, ``external_id:<id>`` or ``custom_params.<name>:<value>``
-    (a value may be quoted), in creation order."""
-    if not query:
-        return ctx.v2.all_media()
-    name, sep, raw = query.partition(":")
-    name, value = name.strip(), raw.strip().strip('"')
-    param = name.removeprefix("custom_params.")
-    if not sep or not value or not param or name not in ("external_id", f"custom_params.{param}"):
-        raise V2Failure(
-            400,
-            "invalid_query_param",
-            "q: the emulator supports external_id:<id> and custom_params.<name>:<value>",
-        )
-    if name == "external_id":
-        return ctx.v2.with_external_id(value)
-    media = ctx.v2.all_media()
-    return [m for m in media if m.metadata.get("custom_params", {}).get(param) == value]
 
 
 async def _media_item(ctx: EmulatorContext, request: web.Request, token: str) -> web.Response:
