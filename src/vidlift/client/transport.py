@@ -88,20 +88,6 @@ def untrusted_certificate(host: str, port: int | None, detail: object) -> Config
     )
 
 
-def connect_failure(host: str, port: int | None, error: OSError) -> str:
-    """``cannot connect to HOST:PORT (connection refused)``, or ``cannot resolve the host
-    name HOST (...)``: the facts, in the same words whichever transport failed."""
-    if isinstance(error, socket.gaierror):
-        reason = error.strerror or type(error).__name__
-        return f"cannot resolve the host name {host} ({reason.lower()})"
-    if error.errno and error.errno > 0:
-        reason = os.strerror(error.errno)
-    else:
-        reason = error.strerror or type(error).__name__
-    where = f"{host}:{port}" if port else host
-    return f"cannot connect to {where} ({reason[:1].lower()}{reason[1:]})"
-
-
 @dataclass(frozen=True, slots=True)
 class HttpRequest:
     """One request. A body may stream (async iterable) when Content-Length is set."""
