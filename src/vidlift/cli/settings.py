@@ -12,7 +12,6 @@ defaults. A bad value is a ConfigError naming the key and where it came from.
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -287,6 +286,8 @@ class RunConfig(BaseModel):
 def _from_file(path: Path | None) -> dict[str, Any]:
     if path is None:
         return {}
+    import tomllib  # only with --config: most runs have no file to parse
+
     try:
         with path.open("rb") as handle:
             data = tomllib.load(handle)
