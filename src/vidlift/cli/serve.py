@@ -72,6 +72,13 @@ __all__ = ["serve"]
 @click.option(
     "--rate-limit", type=click.IntRange(min=1), help="API calls per minute per key (v2: token)."
 )
+@click.option(
+    "--api-window-s",
+    type=click.FloatRange(min=0.1),
+    default=60.0,
+    show_default=True,
+    help="The rate limit's window (a 429 says wait until its end); shorter: tests, benchmarks.",
+)
 @click.option("--no-fsync", is_flag=True, help="Skip fsync (faster, not crash-safe).")
 @click.option("--discard", is_flag=True, help="Keep checksums of in-order bytes, not the bytes.")
 @click.option("--no-checksums", is_flag=True, help="Skip md5/sha256 of completed files.")
@@ -91,6 +98,7 @@ def serve(
     public_url: str | None,
     site_id: str,
     rate_limit: int | None,
+    api_window_s: float,
     no_fsync: bool,
     discard: bool,
     no_checksums: bool,
@@ -109,6 +117,7 @@ def serve(
             public_url=public_url,
             faults=plan,
             api_calls_per_minute=rate_limit,
+            api_window_s=api_window_s,
             site_id=site_id,
             fsync=not no_fsync,
             discard=discard,

@@ -73,3 +73,15 @@ async def test_run_v2_counts_parts_in_flight_once(tmp_path: Path) -> None:
         summary = [line for line in result.stdout.splitlines() if " summary " in line][-1]
         assert f"bytes_sent={2 * 12 * MiB} bytes_resent=0" in summary, summary
         assert emu.request_counts().get("bytes_received") == 2 * 12 * MiB
+
+
+async def test_run_v2_with_a_bandwidth_limit(tmp_path: Path) -> None:
+    """--bwlimit reaches v2's parts through `vidlift run` (its effect: fake-clock tests in
+    test_run_bwlimit.py); before, a v2 run ignored it."""
+    async with Emulator(emulator_config(tmp_path, fsync=False)) as emu:
+        manifest = write_sample_library(tmp_path / "lib", 3, sizes=(200 * KiB, 6 * MiB))
+        args = ["run", str(manifest), "--chunk-size", "5MiB", "--bwlimit", "64M"]
+        result = await run_cli(args, v2_env(emu))
+        assert result.code == 0, result.stderr
+        assert "3 done, 0 failed" in result.stderr
+        assert_v2_migrated(emu, manifest, 3)

@@ -135,3 +135,15 @@ async def test_acknowledged_ranges_survive_kill_9(tmp_path: Path) -> None:
     finally:
         code, _out, _err = await _stop(process, signal.SIGTERM)
     assert code == 0
+
+
+async def test_serve_refuses_a_rate_limit_window_of_zero() -> None:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "vidlift", "serve", "--port", "0", "--api-window-s", "0",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    async with asyncio.timeout(30):
+        out, err = await process.communicate()
+    assert process.returncode == 2, err
+    assert b"--api-window-s" in err and b"Traceback" not in err
+    assert b"listening" not in out

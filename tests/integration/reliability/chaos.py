@@ -311,6 +311,9 @@ class EmulatorProcess:
             sys.executable, "-m", "vidlift", "serve", "--port", str(self.port),
             "--data", str(self.data_dir), "--faults", str(self.faults_file),
             "--seed", str(self.incarnations), "--quiet",
+            # An injected 429 says "wait for the window's end", and both clients' pacers
+            # do: a 5-second window keeps that wait short.
+            "--api-window-s", "5",
         ]  # fmt: skip
         if not self.fsync:
             command.append("--no-fsync")
