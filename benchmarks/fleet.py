@@ -29,6 +29,7 @@ import os
 import statistics
 import subprocess
 import sys
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,17 +83,60 @@ def postgres_answers(url: str = DEFAULT_URL) -> bool:
     return anyio.run(probe)
 
 
-def _window_and_drop(url: str, schema: str) -> float:
-    """Seconds from the first worker's start (after its imports) to the last job done,
-    read from the journal; then drop the schema."""
+class Timeline:
+    """The journal sampled every 50 ms during a run, in a thread of its own: when every
+    byte was in (every job verifying or done), by the server's clock."""
+
+    def __init__(self, url: str, schema: str) -> None:
+        self.url, self.schema = url, schema
+        self.all_sent_at: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> Timeline:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        import anyio
+
+        async def poll() -> None:
+            conn = await asyncpg.connect(self.url, server_settings={"search_path": self.schema})
+            try:
+                while not self._stop.is_set() and self.all_sent_at is None:
+                    row = await conn.fetchrow(
+                        "SELECT COUNT(*) AS jobs, COUNT(*) FILTER (WHERE state IN "
+                        "('verifying', 'processing', 'done')) AS sent, "
+                        "extract(epoch from now())::float8 AS now FROM jobs"
+                    )
+                    if row["jobs"] and row["sent"] == row["jobs"]:
+                        self.all_sent_at = float(row["now"])
+                    await anyio.sleep(0.05)
+            finally:
+                await conn.close()
+
+        anyio.run(poll)
+
+
+def _window_and_drop(url: str, schema: str) -> tuple[float, float, float]:
+    """(when the first worker started, after its imports; when the last job was done;
+    how much later the last worker started), read from the journal (Unix s); then drop
+    the schema."""
     import anyio
 
-    async def read_and_drop() -> float:
+    async def read_and_drop() -> tuple[float, float, float]:
         conn = await asyncpg.connect(url, server_settings={"search_path": schema})
         try:
-            first = await conn.fetchval("SELECT MIN(started_at) FROM workers")
+            starts = "SELECT MIN(started_at), MAX(started_at) FROM workers"
+            first, latest = await conn.fetchrow(starts)
             last = await conn.fetchval("SELECT MAX(updated_at) FROM jobs WHERE state = 'done'")
-            return float(last - first) if first and last else 0.0
+            if not (first and last):
+                return 0.0, 0.0, 0.0
+            return float(first), float(last), float(latest - first)
         finally:
             await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
             await conn.close()
@@ -150,10 +194,13 @@ def _one(
         worker += ["--api-calls-per-minute", "0", "--log-format", "json"]
         load_1m = os.getloadavg()[0]
         machine_before, emu_before, pg_before = psutil.cpu_times(), emu.cpu_s(), _postgres_cpu_s()
-        measured, _ = run_group([worker] * n, folder / "logs")
+        with Timeline(fleet.postgres, schema) as timeline:
+            measured, _ = run_group([worker] * n, folder / "logs")
         machine_after, emu_after, pg_after = psutil.cpu_times(), emu.cpu_s(), _postgres_cpu_s()
     finally:
-        window_s = _window_and_drop(fleet.postgres, schema)
+        first, last, skew = _window_and_drop(fleet.postgres, schema)
+    window_s = last - first
+    sent_s = timeline.all_sent_at - first if timeline.all_sent_at else window_s
     total = count * fleet.file_bytes
     return {
         "workers": n,
@@ -161,6 +208,9 @@ def _one(
         "bytes": total,
         "wall_s": round(measured.wall_s, 2),
         "window_s": round(window_s, 2),
+        "sent_s": round(sent_s, 2),  # until every byte was in
+        "tail_s": round(window_s - sent_s, 2),  # then until the last job was done
+        "start_skew_s": round(skew, 2),  # the last worker's start after the first's
         "mb_per_s": round(total / window_s / 1e6, 2) if window_s else 0.0,
         "wall_mb_per_s": round(total / measured.wall_s / 1e6, 2),
         "cpu_s": round(measured.cpu_s, 2),
@@ -178,8 +228,8 @@ def _one(
 
 HEADINGS = (
     "workers", "files", "MB/s", "range", "vs N x one", "range", "API calls/file",
-    "MB/s, wall", "CPU s workers", "CPU s emulator", "CPU s postgres", "machine busy",
-    "load 1m", "all ok",
+    "window s", "all sent s", "tail s", "start skew s", "MB/s, wall", "CPU s workers",
+    "CPU s emulator", "CPU s postgres", "machine busy", "load 1m", "all ok",
 )  # fmt: skip
 
 
@@ -229,6 +279,10 @@ def run(fleet: Fleet, work: Path, rounds: int = 1) -> dict[str, object]:
                 "vs_n_x_one": round(statistics.median(ratios), 2) if ratios else None,
                 "vs_range": f"{min(ratios):.2f}-{max(ratios):.2f}" if ratios else "",
                 "api_calls_per_file": _median(mine, "api_calls_per_file"),
+                "window_s": _median(mine, "window_s"),
+                "sent_s": _median(mine, "sent_s"),
+                "tail_s": _median(mine, "tail_s"),
+                "start_skew_s": _median(mine, "start_skew_s"),
                 "wall_mb_per_s": _median(mine, "wall_mb_per_s"),
                 "workers_cpu_s": _median(mine, "cpu_s"),
                 "emulator_cpu_s": _median(mine, "emulator_cpu_s"),
@@ -239,7 +293,9 @@ def run(fleet: Fleet, work: Path, rounds: int = 1) -> dict[str, object]:
             }
         )
     columns = ("workers", "files", "mb_per_s", "mb_per_s_range", "vs_n_x_one", "vs_range")
-    columns += ("api_calls_per_file", "wall_mb_per_s", "workers_cpu_s", "emulator_cpu_s")
+    columns += ("api_calls_per_file", "window_s", "sent_s", "tail_s", "start_skew_s")
+    columns += ("wall_mb_per_s",)
+    columns += ("workers_cpu_s", "emulator_cpu_s")
     columns += ("postgres_cpu_s", "machine_busy", "load_1m", "ok")
     print_table(
         f"Fleet — workers of {fleet.bwlimit_bytes / MiB:.0f} MiB/s each, "

@@ -74,7 +74,7 @@ async def run_worker(
     api_key, api_secret = config.credentials()
     absent = await collect_absent(journal.iter_absent())
     if absent.count:
-        display.notice(_absent_line(absent) + "; not taken by workers")
+        display.notice(_absent_line(absent))
     counts = absent.subtract_from(await journal.counts())
     view = display.view
     view.total_jobs, view.total_bytes = counts.total_jobs, counts.total_bytes
@@ -155,8 +155,8 @@ def _absent_line(absent: AbsentJobs, manifest: Path | None = None) -> str:
     where = manifest.name if manifest is not None else "the manifest"
     return (
         f"{count_of(absent.count, 'job')} of the journal no longer in {where} "
-        f"(e.g. {', '.join(absent.first_ids[:3])}): kept, not deleted (put the rows back "
-        "to resume them; `vidlift report` lists them)"
+        f"(e.g. {', '.join(absent.first_ids[:3])}): kept, not deleted, and no worker takes "
+        "them; put the rows back to resume them (`vidlift report` lists them)"
     )
 
 

@@ -29,6 +29,7 @@ import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from typing import Protocol, runtime_checkable
 
 import anyio
 from anyio.abc import TaskGroup
@@ -39,7 +40,23 @@ from vidlift.jobs.settings import FeedSettings
 from vidlift.journal.base import JobRecord
 from vidlift.journal.leases import FleetJournal, TokenBucket, WorkerInfo
 
-__all__ = ["BandwidthShare", "ClaimFeed", "FeedSettings", "SharedApiPacer", "new_worker"]
+__all__ = [
+    "BandwidthShare",
+    "ClaimFeed",
+    "FeedSettings",
+    "IdleReporting",
+    "SharedApiPacer",
+    "new_worker",
+]
+
+
+@runtime_checkable
+class IdleReporting(Protocol):
+    """A job feed that says when it has nothing to give now, and when it has again
+    (``on_idle(True)`` / ``on_idle(False)``): the batch runner's verifier then lists
+    the batch of jobs that all wait at once (:mod:`vidlift.jobs.verification`)."""
+
+    on_idle: Callable[[bool], None] | None
 
 
 class BandwidthShare:
@@ -107,6 +124,7 @@ class ClaimFeed:
         self._share = share
         self._on_share = on_share
         self._group: TaskGroup | None = None
+        self.on_idle: Callable[[bool], None] | None = None  # see IdleReporting
 
     async def __aenter__(self) -> ClaimFeed:
         await self.journal.register_worker(self.worker)
@@ -133,6 +151,8 @@ class ClaimFeed:
             wanted = max(1, settings.claim_batch - self.journal.held(worker_id))
             batch = await self.journal.claim(worker_id, wanted, settings.lease_s, skip=self.left)
             self.claimed += len(batch)
+            if self.on_idle is not None:
+                self.on_idle(not batch)
             for record in batch:
                 if await self._leave_if_unreadable(record):
                     continue

@@ -35,6 +35,7 @@ from vidlift.jobs.events import (
     PosterFailed,
     SourceNoticed,
 )
+from vidlift.jobs.feed import IdleReporting
 from vidlift.jobs.job import (
     JobContext,
     JobResult,
@@ -157,6 +158,8 @@ class BatchRunner:
                 slots=self._slots,
                 capacity=self._workers,
             )
+            if isinstance(jobs, IdleReporting):  # a fleet worker's claims
+                jobs.on_idle = self.verifier.feed_idle
         self._context = JobContext(
             platform=platform,
             policy=policy,

@@ -8,8 +8,9 @@ and the first waiter of a batch sends one listing call for all of them when
 
 - every video created into the batch is waiting (and the batch takes no more), or
 - every job of the run is waiting here and no other can start (the feed is exhausted,
-  or the run holds all the jobs it can), or no job started for ``IDLE_S`` (a feed that
-  has nothing to give now: a fleet worker's), or
+  or has nothing to give now: a fleet worker's last claim came back empty, or the run
+  holds all the jobs it can), or no job started for ``IDLE_S`` (a feed that cannot say
+  it has nothing to give), or
 - ``max_wait_s`` has passed since it began to wait (a slow or failed member).
 
 The answer confirms each waiter's size and md5; a video the listing does not show whole
@@ -97,6 +98,7 @@ class ListingVerifier:
         self._rounds: dict[str, _Round] = {}
         self._capacity = capacity  # the most jobs the run holds at once (None: no bound)
         self._fed_all = False
+        self._feed_idle = False  # the feed has nothing to give now (it may later)
         self._running = 0
         self._waiting = 0
         self._changed = anyio.Event()  # set (and replaced) at every start, end or arrival
@@ -107,6 +109,14 @@ class ListingVerifier:
     def no_more_jobs(self) -> None:
         """The run will start no other job (its feed is exhausted)."""
         self._fed_all = True
+        self._release_if_idle()
+        self._notify()
+
+    def feed_idle(self, idle: bool) -> None:
+        """Whether the feed has nothing to give now (True: a fleet worker's claim came
+        back empty, every job left is another worker's; False: it got jobs again). Jobs
+        that all wait are then listed at once, not after ``IDLE_S``."""
+        self._feed_idle = idle
         self._release_if_idle()
         self._notify()
 
@@ -212,7 +222,7 @@ class ListingVerifier:
         if not self._rounds or self._waiting < self._running:
             return
         full = self._capacity is not None and self._running >= self._capacity
-        if self._fed_all or full:
+        if self._fed_all or self._feed_idle or full:
             for round_ in self._rounds.values():
                 round_.ready.set()
             self._notify()

@@ -4,9 +4,10 @@ open, without failing it; it ends when no runnable job is left but those."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection
 from pathlib import Path
 
+import anyio
 import pytest
 
 from vidlift.jobs.feed import ClaimFeed, FeedSettings, new_worker
@@ -80,3 +81,40 @@ async def test_a_file_it_cannot_open_is_left_for_another_worker(tmp_path: Path) 
     assert record is not None and (record.state, record.attempts) == (JobState.PENDING, 0)
     other = await journal.claim("another-worker", 5, 30.0)
     assert [r.job_id for r in other] == ["job-0"]
+
+
+async def test_the_feed_says_when_it_has_nothing_to_give_now(tmp_path: Path) -> None:
+    """A claim that comes back empty while another worker holds the last job: the feed
+    says it has nothing now (the runner's verifier then lists its waiting batch at once)
+    and keeps polling; a claim that gets a job says it has jobs again."""
+    journal = MemoryJournal()
+    await journal.add_entries(_job(tmp_path, n) for n in range(2))
+    other = new_worker()
+    assert [r.job_id for r in await journal.claim(other.worker_id, 1, 30.0)] == ["job-0"]
+    said: list[bool] = []
+    idle = anyio.Event()
+
+    def on_idle(nothing_now: bool) -> None:
+        said.append(nothing_now)
+        if nothing_now:
+            idle.set()
+
+    settings = FeedSettings(claim_batch=1, poll_s=0.01)
+    worker = new_worker()
+    async with ClaimFeed(journal, worker, settings) as feed:
+        feed.on_idle = on_idle
+        jobs = aiter(feed)
+        assert (await anext(jobs)).job_id == "job-1"
+        assert said == [False]
+        await walk_to(journal, "job-1", JobState.DONE)
+        with anyio.fail_after(10):
+            async with anyio.create_task_group() as group:
+                group.start_soon(_expect_job_0, jobs)
+                await idle.wait()  # job-0 is the other worker's: nothing now
+                await journal.release("job-0")  # the other worker gives it back
+    assert said[0] is False and said[-1] is False and set(said[1:-1]) == {True}, said
+
+
+async def _expect_job_0(jobs: AsyncIterator[JobRecord]) -> None:
+    record = await anext(jobs)  # job-0, given back, is this worker's now
+    assert record.job_id == "job-0"

@@ -6,6 +6,7 @@ import anyio
 import pytest
 
 from vidlift.errors import ApiError
+from vidlift.jobs import verification
 from vidlift.jobs.verification import JobSlots, ListingVerifier
 from vidlift.platforms.base import BatchListing, LibraryPage, RemoteVideo, VerifyBatch
 
@@ -106,6 +107,36 @@ async def test_a_feed_with_nothing_to_give_is_not_waited_for() -> None:
     verifier.job_started()  # a fleet worker: its feed may give more later, or not
     assert await confirm_all(verifier, ["a"]) == {"a": ready("a")}  # after IDLE_S
     assert listing.calls == ["b0"]
+
+
+async def test_a_fleet_feed_that_says_it_has_nothing_now_is_not_waited_for(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fleet worker's claim came back empty (every job left is another worker's): its
+    jobs that all wait are listed at once, not after IDLE_S; a claim that got jobs again
+    makes the next round wait for them."""
+    monkeypatch.setattr(verification, "IDLE_S", NEVER_S)  # only the feed's word ends it
+    listing = FakeListing({"a": "b0", "b": "b0", "c": "b1", "d": "b1"}, closed=False)
+    listing.held = {"a": ready("a"), "c": ready("c")}
+    verifier = ListingVerifier(listing, max_wait_s=NEVER_S)
+    verifier.job_started()
+    verifier.feed_idle(True)
+    assert await confirm_all(verifier, ["a"]) == {"a": ready("a")}
+    assert listing.calls == ["b0"]
+    verifier.job_ended()
+    verifier.feed_idle(False)  # jobs again: "c" must wait for its batch, or the feed
+    verifier.job_started()
+
+    async def confirm_c() -> None:
+        assert await verifier.confirm("c", 10) == ready("c")
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as group:
+            group.start_soon(confirm_c)
+            await anyio.wait_all_tasks_blocked()
+            assert listing.calls == ["b0"]  # not listed yet: the feed may still give jobs
+            verifier.feed_idle(True)
+    assert listing.calls == ["b0", "b1"]
 
 
 async def test_a_video_the_listing_misses_or_holds_in_part_is_a_miss() -> None:
