@@ -56,7 +56,13 @@ from vidlift.journal.base import JobRecord
 from vidlift.journal.leases import FleetJournal, TokenBucket, api_key_id
 from vidlift.journal.state import JobState
 
-__all__ = ["enqueue", "mark_absent", "run_shared", "run_worker", "worker"]
+__all__ = ["budget_name", "enqueue", "mark_absent", "run_shared", "run_worker", "worker"]
+
+
+def budget_name(api: str, api_key: str, api_secret: str) -> str:
+    """The shared API bucket's name: v1's budget is the API key's, v2's the secret's (a
+    Bearer token: 60 calls a minute per token). A digest, never the key or secret."""
+    return api_key_id(api_key if api != "v2" else f"v2-token:{api_secret}")
 
 
 async def run_worker(
@@ -86,7 +92,7 @@ async def run_worker(
         # A burst of a tenth of the minute's calls: in any 60 s, the workers together
         # make at most 1.1 x the per-key rate (a full minute's burst allowed twice it).
         bucket = TokenBucket(per_minute / 60, max(1.0, per_minute / 10))
-        pacer = SharedApiPacer(journal, api_key_id(api_key), bucket)
+        pacer = SharedApiPacer(journal, budget_name(config.api, api_key, api_secret), bucket)
     feed_settings = FeedSettings(
         lease_s=config.lease_s,
         claim_batch=settings.limits.files_in_flight,
