@@ -9,7 +9,7 @@ or journal error; 130 interrupted.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +51,12 @@ from vidlift.jobs.feed import (
 from vidlift.jobs.ingest import IngestStats, MetadataChange, ingest_manifest
 from vidlift.jobs.manager import BatchOutcome
 from vidlift.jobs.membership import AbsentJobs, collect_absent, find_absent
-from vidlift.jobs.survey import library_tag
+from vidlift.jobs.survey import creates_ahead, library_tag
 from vidlift.journal.base import JobRecord
 from vidlift.journal.leases import FleetJournal, TokenBucket, api_key_id
 from vidlift.journal.state import JobState
 
-__all__ = ["enqueue", "mark_absent", "run_shared", "run_worker", "worker"]
+__all__ = ["enqueue", "keep_library", "mark_absent", "run_shared", "run_worker", "worker"]
 
 
 async def run_worker(
@@ -70,8 +70,17 @@ async def run_worker(
     metadata_changes: Sequence[MetadataChange] = (),
 ) -> BatchOutcome:
     """Claim jobs from the journal and run them until none is left (or forever with
-    ``follow``), renewing leases, sharing the API budget with the other workers."""
+    ``follow``), renewing leases, sharing the API budget with the other workers.
+
+    Every worker tags the videos it creates with the journal's library tag (``library``
+    None: the one the first enqueue stored) and, when the journal holds jobs that never
+    sent a create, surveys the platform by it first: a journal new or lost while the
+    platform holds the library's videos (an earlier `vidlift run` on SQLite, a dropped
+    schema) creates nothing twice."""
     api_key, api_secret = config.credentials()
+    if library is None:
+        library = await journal.library()
+    survey = library is not None and await creates_ahead(journal)
     absent = await collect_absent(journal.iter_absent())
     if absent.count:
         display.notice(_absent_line(absent) + "; not taken by workers")
@@ -135,7 +144,7 @@ async def run_worker(
             on_event=display,
             stop=stop,
             library=library,
-            survey=False,
+            survey=survey,
             metadata_changes=metadata_changes,
             jobs=feed,
             api_pacer=pacer,
@@ -166,6 +175,23 @@ async def mark_absent(journal: FleetJournal, manifest: Path, stats: IngestStats)
     if absent.count:
         warn(_absent_line(absent, manifest))
     return absent
+
+
+async def keep_library(
+    journal: FleetJournal, manifest: Path, say: Callable[[str], None] = warn
+) -> str:
+    """The journal's library tag: ``manifest``'s the first time it is enqueued; later,
+    the one kept (said when ``manifest`` is named by another path, e.g. on another host:
+    its videos keep the first tag, so every worker tags and surveys them alike)."""
+    tag = library_tag(manifest)
+    kept = await journal.keep_library(tag)
+    if kept != tag:
+        say(
+            f"{manifest}: this journal was first enqueued from another path; its videos keep "
+            "that manifest's library tag (a survey of the platform finds the videos tagged "
+            "with it)"
+        )
+    return kept
 
 
 async def _finish_fleet(
@@ -199,12 +225,13 @@ async def run_shared(
                 allow_duplicate_files=allow_duplicate_files,
             )
             await mark_absent(journal, manifest, stats)
+            library = await keep_library(journal, manifest, display.notice)
             outcome = await run_worker(
                 journal,
                 display,
                 config,
                 stop=stop,
-                library=library_tag(manifest),
+                library=library,
                 metadata_changes=stats.metadata_changes,
             )
             tg.cancel_scope.cancel()
@@ -240,6 +267,7 @@ async def _enqueue(
         for text in stats.warnings:  # unknown columns, a file under several rows
             warn(text)
         absent = await mark_absent(journal, manifest, stats)
+        await keep_library(journal, manifest)
         counts = await journal.counts()
     finally:
         await journal.close()
