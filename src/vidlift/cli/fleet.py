@@ -79,7 +79,7 @@ async def run_worker(
     schema) creates nothing twice."""
     api_key, api_secret = config.credentials()
     if library is None:
-        library = await journal.library()
+        library = await _journal_library(journal, follow, config.poll_s, stop)
     survey = library is not None and await creates_ahead(journal)
     absent = await collect_absent(journal.iter_absent())
     if absent.count:
@@ -158,6 +158,21 @@ async def run_worker(
     return outcome
 
 
+async def _journal_library(
+    journal: FleetJournal, follow: bool, poll_s: float, stop: anyio.Event | None
+) -> str | None:
+    """The library tag the first enqueue stored (before its first job: a worker that
+    sees a job sees the tag). With ``follow`` on a journal that holds no job yet, waits
+    for that enqueue (polled: another process writes it) or ``stop``. None: a journal
+    queued by a vidlift before the tag was kept (its workers tag nothing, as then)."""
+    while follow and (await journal.counts()).total_jobs == 0:
+        if stop is not None and stop.is_set():
+            break
+        with anyio.move_on_after(poll_s):
+            await (stop.wait() if stop is not None else anyio.sleep(poll_s))
+    return await journal.library()
+
+
 def _absent_line(absent: AbsentJobs, manifest: Path | None = None) -> str:
     where = manifest.name if manifest is not None else "the manifest"
     return (
@@ -217,6 +232,7 @@ async def run_shared(
     with display:
         async with anyio.create_task_group() as tg:
             tg.start_soon(_watch_signals, stop, tg.cancel_scope, display)
+            library = await keep_library(journal, manifest, display.notice)  # before jobs
             _, stats = await ingest_into_view(
                 journal,
                 manifest,
@@ -225,7 +241,6 @@ async def run_shared(
                 allow_duplicate_files=allow_duplicate_files,
             )
             await mark_absent(journal, manifest, stats)
-            library = await keep_library(journal, manifest, display.notice)
             outcome = await run_worker(
                 journal,
                 display,
@@ -261,13 +276,13 @@ async def _enqueue(
 ) -> int:
     journal = await open_journal(as_ref(journal_ref))
     try:
+        await keep_library(journal, manifest)  # before the jobs: a worker sees both
         stats = await ingest_manifest(
             journal, manifest, strict=strict, allow_duplicate_files=allow_duplicate_files
         )
         for text in stats.warnings:  # unknown columns, a file under several rows
             warn(text)
         absent = await mark_absent(journal, manifest, stats)
-        await keep_library(journal, manifest)
         counts = await journal.counts()
     finally:
         await journal.close()

@@ -8,12 +8,15 @@ own), real emulator, real `vidlift` subprocesses, each bounded by a timeout."""
 from __future__ import annotations
 
 import json
+import signal
+import sys
 from pathlib import Path
 
 import anyio
+import asyncpg
 import pytest
 
-from tests.postgres import fresh_schema, pg_url
+from tests.postgres import POSTGRES_URL, fresh_schema, pg_url
 from vidlift.journal.postgres import PostgresJournal
 from vidlift.journal.sqlite import SqliteJournal
 from vidlift.journal.state import JobState
@@ -21,7 +24,7 @@ from vidlift.testing.emulator import Emulator
 from vidlift.testing.library import write_sample_library
 
 from .conftest import CliResult, KiB, cli_env, run_cli
-from .test_fleet_cli import FLEET_ENV
+from .test_fleet_cli import FLEET_ENV, _drain, _until
 from .test_run_cli import assert_migrated
 
 __all__ = ["pg_url"]
@@ -151,3 +154,45 @@ async def test_an_enqueue_by_another_path_keeps_the_first_library_tag(
     finally:
         await journal.close()
     assert kept is not None and tags == {kept}  # every video carries the first tag
+
+
+@pytest.mark.timeout(180)
+async def test_a_following_worker_started_before_the_first_enqueue_adopts_too(
+    emulator: Emulator, tmp_path: Path, pg_url: str
+) -> None:
+    """Workers started with --follow on an empty journal, then the manifest of a finished
+    `vidlift run` enqueued: they wait for its library tag, survey, create nothing."""
+    manifest = write_sample_library(tmp_path / "lib", COUNT, sizes=SIZES)
+    env = cli_env(emulator) | FLEET_ENV
+    assert (await _vidlift(["run", str(manifest)], env)).code == 0
+    created = emulator.request_counts().get("api_create", 0)
+    async with await PostgresJournal.open(pg_url):
+        pass  # the schema exists, empty, before the worker starts
+    schema = pg_url.rsplit("schema=", 1)[1]
+    db = await asyncpg.connect(POSTGRES_URL, server_settings={"search_path": schema})
+
+    async def all_done() -> bool:
+        done = await db.fetchval("SELECT COUNT(*) FROM jobs WHERE state = 'done'")
+        return int(done) == COUNT
+
+    args = [sys.executable, "-m", "vidlift", "worker", "--journal", pg_url, "--follow"]
+    worker = await anyio.open_process([*args, "--log-format", "json"], env=env)
+    log: list[bytes] = []
+    try:
+        async with anyio.create_task_group() as group:
+            group.start_soon(_drain, worker, log)
+            queued = await _vidlift(["enqueue", str(manifest), "--journal", pg_url], env)
+            assert queued.code == 0, queued.stderr
+            await _until(all_done, "the worker did not finish the queued jobs")
+            worker.send_signal(signal.SIGTERM)
+            with anyio.fail_after(30):
+                code = await worker.wait()
+    finally:
+        if worker.returncode is None:
+            worker.kill()
+        await db.close()
+    text = b"".join(log).decode()
+    assert code == 130 and "Traceback" not in text, text
+    assert _surveyed(text) == [COUNT], text
+    assert emulator.request_counts().get("api_create", 0) == created  # 0 new videos
+    assert_migrated(emulator, manifest, COUNT)
