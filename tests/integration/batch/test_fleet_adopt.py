@@ -26,6 +26,7 @@ from vidlift.testing.library import write_sample_library
 from .conftest import CliResult, KiB, cli_env, run_cli
 from .test_fleet_cli import FLEET_ENV, _drain, _until
 from .test_run_cli import assert_migrated
+from .test_run_v2 import assert_v2_migrated, v2_env
 
 __all__ = ["pg_url"]
 
@@ -110,6 +111,26 @@ async def test_a_run_on_sqlite_moved_to_a_new_fleet_journal_creates_nothing_twic
 
 
 @pytest.mark.timeout(240)
+async def test_on_v2_a_run_moved_to_a_new_fleet_journal_creates_no_media_twice(
+    emulator: Emulator, tmp_path: Path, pg_url: str
+) -> None:
+    manifest = write_sample_library(tmp_path / "lib", 4, sizes=SIZES)
+    env = v2_env(emulator) | FLEET_ENV
+    first = await _vidlift(["run", str(manifest)], env)
+    assert first.code == 0, first.stderr
+    before = emulator.request_counts()
+    assert before.get("v2_create", 0) == 4 and before.get("part", 0) >= 4  # counted
+
+    worker = await _enqueue_and_work(manifest, pg_url, env)
+
+    after = emulator.request_counts()
+    assert_v2_migrated(emulator, manifest, 4)  # one media per job, every md5 the file's
+    assert after.get("v2_create", 0) == before.get("v2_create", 0)  # 0 new media
+    assert after.get("part", 0) == before.get("part", 0)  # 0 bytes re-sent
+    assert _surveyed(worker.stdout) == [4]
+
+
+@pytest.mark.timeout(240)
 async def test_a_lost_fleet_journal_enqueued_again_duplicates_and_resends_nothing(
     emulator: Emulator, tmp_path: Path, pg_url: str
 ) -> None:
@@ -119,6 +140,7 @@ async def test_a_lost_fleet_journal_enqueued_again_duplicates_and_resends_nothin
     assert_migrated(emulator, manifest, COUNT)
     first_keys = await _pg_keys(pg_url)
     before = emulator.request_counts()
+    assert before.get("api_create", 0) == COUNT and before.get("segment", 0) >= COUNT
 
     async with fresh_schema() as lost:  # the journal lost: a new schema, the same manifest
         worker = await _enqueue_and_work(manifest, lost, env)
