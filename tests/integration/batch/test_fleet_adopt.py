@@ -152,6 +152,9 @@ async def test_a_lost_fleet_journal_enqueued_again_duplicates_and_resends_nothin
     assert after.get("api_create", 0) == before.get("api_create", 0)  # 0 new videos
     assert after.get("segment", 0) == before.get("segment", 0)  # 0 bytes re-sent
     assert _surveyed(worker.stdout) == [COUNT]
+    # The worker's whole cost: its survey (one listing call for the library's 6 videos),
+    # each adopted file checked against what the listing carried (its md5): no other call.
+    assert after.get("api", 0) - before.get("api", 0) == 1, after
 
 
 @pytest.mark.timeout(120)
