@@ -56,7 +56,7 @@ from vidlift.journal.base import JobRecord
 from vidlift.journal.leases import FleetJournal, TokenBucket, api_key_id
 from vidlift.journal.state import JobState
 
-__all__ = ["enqueue", "keep_library", "mark_absent", "run_shared", "run_worker", "worker"]
+__all__ = ["enqueue", "mark_absent", "run_shared", "run_worker", "worker"]
 
 
 async def run_worker(
@@ -192,7 +192,7 @@ async def mark_absent(journal: FleetJournal, manifest: Path, stats: IngestStats)
     return absent
 
 
-async def keep_library(
+async def _keep_library(
     journal: FleetJournal, manifest: Path, say: Callable[[str], None] = warn
 ) -> str:
     """The journal's library tag: ``manifest``'s the first time it is enqueued; later,
@@ -232,7 +232,7 @@ async def run_shared(
     with display:
         async with anyio.create_task_group() as tg:
             tg.start_soon(_watch_signals, stop, tg.cancel_scope, display)
-            library = await keep_library(journal, manifest, display.notice)  # before jobs
+            library = await _keep_library(journal, manifest, display.notice)  # before jobs
             _, stats = await ingest_into_view(
                 journal,
                 manifest,
@@ -276,7 +276,7 @@ async def _enqueue(
 ) -> int:
     journal = await open_journal(as_ref(journal_ref))
     try:
-        await keep_library(journal, manifest)  # before the jobs: a worker sees both
+        await _keep_library(journal, manifest)  # before the jobs: a worker sees both
         stats = await ingest_manifest(
             journal, manifest, strict=strict, allow_duplicate_files=allow_duplicate_files
         )
