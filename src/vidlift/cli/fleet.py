@@ -9,7 +9,7 @@ or journal error; 130 interrupted.
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,7 @@ from vidlift.jobs.feed import (
 from vidlift.jobs.ingest import IngestStats, MetadataChange, ingest_manifest
 from vidlift.jobs.manager import BatchOutcome
 from vidlift.jobs.membership import AbsentJobs, collect_absent, find_absent
-from vidlift.jobs.survey import library_tag
+from vidlift.jobs.survey import creates_ahead, library_tag
 from vidlift.journal.base import JobRecord
 from vidlift.journal.leases import FleetJournal, TokenBucket, api_key_id
 from vidlift.journal.state import JobState
@@ -76,8 +76,17 @@ async def run_worker(
     metadata_changes: Sequence[MetadataChange] = (),
 ) -> BatchOutcome:
     """Claim jobs from the journal and run them until none is left (or forever with
-    ``follow``), renewing leases, sharing the API budget with the other workers."""
+    ``follow``), renewing leases, sharing the API budget with the other workers.
+
+    Every worker tags the videos it creates with the journal's library tag (``library``
+    None: the one the first enqueue stored) and, when the journal holds jobs that never
+    sent a create, surveys the platform by it first: a journal new or lost while the
+    platform holds the library's videos (an earlier `vidlift run` on SQLite, a dropped
+    schema) creates nothing twice."""
     api_key, api_secret = config.credentials()
+    if library is None:
+        library = await _journal_library(journal, follow, config.poll_s, stop)
+    survey = library is not None and await creates_ahead(journal)
     absent = await collect_absent(journal.iter_absent())
     if absent.count:
         display.notice(_absent_line(absent))
@@ -143,7 +152,7 @@ async def run_worker(
             on_event=display,
             stop=stop,
             library=library,
-            survey=False,
+            survey=survey,
             metadata_changes=metadata_changes,
             jobs=feed,
             api_pacer=pacer,
@@ -155,6 +164,21 @@ async def run_worker(
             "their files"
         )
     return outcome
+
+
+async def _journal_library(
+    journal: FleetJournal, follow: bool, poll_s: float, stop: anyio.Event | None
+) -> str | None:
+    """The library tag the first enqueue stored (before its first job: a worker that
+    sees a job sees the tag). With ``follow`` on a journal that holds no job yet, waits
+    for that enqueue (polled: another process writes it) or ``stop``. None: a journal
+    queued by a vidlift before the tag was kept (its workers tag nothing, as then)."""
+    while follow and (await journal.counts()).total_jobs == 0:
+        if stop is not None and stop.is_set():
+            break
+        with anyio.move_on_after(poll_s):
+            await (stop.wait() if stop is not None else anyio.sleep(poll_s))
+    return await journal.library()
 
 
 def _absent_line(absent: AbsentJobs, manifest: Path | None = None) -> str:
@@ -174,6 +198,23 @@ async def mark_absent(journal: FleetJournal, manifest: Path, stats: IngestStats)
     if absent.count:
         warn(_absent_line(absent, manifest))
     return absent
+
+
+async def _keep_library(
+    journal: FleetJournal, manifest: Path, say: Callable[[str], None] = warn
+) -> str:
+    """The journal's library tag: ``manifest``'s the first time it is enqueued; later,
+    the one kept (said when ``manifest`` is named by another path, e.g. on another host:
+    its videos keep the first tag, so every worker tags and surveys them alike)."""
+    tag = library_tag(manifest)
+    kept = await journal.keep_library(tag)
+    if kept != tag:
+        say(
+            f"{manifest}: this journal was first enqueued from another path; its videos keep "
+            "that manifest's library tag (a survey of the platform finds the videos tagged "
+            "with it)"
+        )
+    return kept
 
 
 async def _finish_fleet(
@@ -199,6 +240,7 @@ async def run_shared(
     with display:
         async with anyio.create_task_group() as tg:
             tg.start_soon(_watch_signals, stop, tg.cancel_scope, display)
+            library = await _keep_library(journal, manifest, display.notice)  # before jobs
             _, stats = await ingest_into_view(
                 journal,
                 manifest,
@@ -212,7 +254,7 @@ async def run_shared(
                 display,
                 config,
                 stop=stop,
-                library=library_tag(manifest),
+                library=library,
                 metadata_changes=stats.metadata_changes,
             )
             tg.cancel_scope.cancel()
@@ -242,6 +284,7 @@ async def _enqueue(
 ) -> int:
     journal = await open_journal(as_ref(journal_ref))
     try:
+        await _keep_library(journal, manifest)  # before the jobs: a worker sees both
         stats = await ingest_manifest(
             journal, manifest, strict=strict, allow_duplicate_files=allow_duplicate_files
         )

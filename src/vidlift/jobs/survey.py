@@ -4,7 +4,9 @@ The platform is the truth, the journal a cache: every video vidlift creates carr
 library's tag, its job's marker and its source's digest. A run whose journal is new (or
 lost) surveys the platform before it creates anything, so the same manifest run with a
 new journal creates nothing twice and re-sends no finished file, at one API call per
-1,000 videos instead of one per job.
+1,000 videos instead of one per job. A fleet worker surveys at its start when its
+shared journal holds a runnable job that never sent a create (:func:`creates_ahead`):
+the journal may be new or lost while the platform holds the videos.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from pathlib import Path
 from vidlift.jobs.job import RetryCallback, call_reliably
 from vidlift.jobs.policy import RetryPolicy
 from vidlift.jobs.reachability import Reachability
+from vidlift.journal.base import Journal
+from vidlift.journal.state import RUNNABLE_STATES
 from vidlift.platforms.base import Platform, RemoteVideo
 
-__all__ = ["library_tag", "survey_library"]
+__all__ = ["creates_ahead", "library_tag", "survey_library"]
 
 
 def library_tag(manifest: Path) -> str:
@@ -53,3 +57,13 @@ async def survey_library(
         offset += len(page.videos)
         if not page.videos or offset >= page.total:
             return found, calls
+
+
+async def creates_ahead(journal: Journal) -> bool:
+    """Whether a runnable job of ``journal`` would create a video: it has no video and
+    never sent a create (the journal cannot tell whether the platform holds its video:
+    a survey can). Reads the runnable jobs up to the first such job."""
+    async for record in journal.iter_jobs(RUNNABLE_STATES):
+        if record.video_key is None and not record.create_sent:
+            return True
+    return False

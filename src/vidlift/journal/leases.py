@@ -125,6 +125,16 @@ class WorkQueue(Protocol):
         with none left ends)."""
         ...
 
+    async def keep_library(self, tag: str) -> str:
+        """Store ``tag`` as the library's tag unless the journal holds one already;
+        return the one it holds (the first enqueue's): every worker tags the videos it
+        creates with it and surveys the platform by it."""
+        ...
+
+    async def library(self) -> str | None:
+        """The library's tag :meth:`keep_library` stored, None before any."""
+        ...
+
 
 class FleetJournal(Journal, WorkQueue, Protocol):
     """A journal workers can share: the :class:`Journal` and the :class:`WorkQueue`."""
@@ -145,6 +155,7 @@ class LeaseBook:
         self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, refilled at)
         self._claimed: dict[str, set[str]] = {}  # worker -> jobs it claimed since its renewal
         self.absent: frozenset[str] = frozenset()  # jobs no longer in the manifest
+        self.library: str | None = None  # the library's tag (this process only)
 
     def free(self, job_id: str, worker_id: str) -> bool:
         """Whether ``worker_id`` may claim the job: it is in the manifest, nobody holds

@@ -222,6 +222,14 @@ class MemoryJournal:
     async def runnable_left(self, skip: Collection[str] = ()) -> int:
         return await runnable_outside(self, self._leases.absent | set(skip))
 
+    async def keep_library(self, tag: str) -> str:
+        if self._leases.library is None:  # one process: kept in it
+            self._leases.library = tag
+        return self._leases.library
+
+    async def library(self) -> str | None:
+        return self._leases.library
+
     async def flush(self) -> None:
         self._open_records()
 

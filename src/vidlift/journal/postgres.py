@@ -47,6 +47,7 @@ __all__ = ["PostgresJournal", "redact_url"]
 _BATCH = 1000
 _RECENT_FAILURES = 10
 _SCHEMA_NAME = "vidlift"
+_LIBRARY_KEY = "library"
 
 
 def redact_url(url: str) -> str:
@@ -445,6 +446,16 @@ class PostgresJournal:
     async def runnable_left(self, skip: Collection[str] = ()) -> int:
         rows = await self._fetch(sql.RUNNABLE_LEFT, list(skip))
         return int(rows[0][0])
+
+    async def keep_library(self, tag: str) -> str:
+        async with self._transaction() as conn:
+            await conn.execute(sql.META_KEEP, _LIBRARY_KEY, tag)
+            kept = await conn.fetchval(sql.META_GET, _LIBRARY_KEY)  # a new snapshot: sees it
+        return str(kept)
+
+    async def library(self) -> str | None:
+        rows = await self._fetch(sql.META_GET, _LIBRARY_KEY)
+        return str(rows[0][0]) if rows else None
 
     async def take_api_tokens(self, key_id: str, bucket: TokenBucket, n: int = 1) -> float:
         args = (key_id, bucket.burst, bucket.rate_per_s, n)

@@ -6,7 +6,9 @@ The ``jobs`` table is the SQLite layout (same columns, same row codec,
 ``lease_owner``, ``lease_expires_at`` and ``lease_generation`` (the fencing token). Two
 more tables: ``workers`` (the registry ``vidlift status`` shows) and ``api_buckets``
 (one token bucket per API key, shared by every worker). ``in_manifest`` (schema 6) is
-false for a job whose row left the manifest: claims skip it (issue 14). Times of leases
+false for a job whose row left the manifest: claims skip it (issue 14). ``meta``
+(schema 7) holds the journal's own facts by key: ``library``, the tag every worker gives
+the videos it creates and surveys the platform by (the first enqueue's). Times of leases
 and heartbeats are the server's clock (``now()``), so hosts whose clocks differ agree on expiry.
 
 ``MIGRATIONS[i]`` brings a schema from version ``i`` to ``i + 1``; ``vidlift_schema``
@@ -32,6 +34,8 @@ __all__ = [
     "INSERT",
     "LOCK_ONE",
     "LOCK_STATUS",
+    "META_GET",
+    "META_KEEP",
     "MARK_ABSENT",
     "MARK_PRESENT",
     "MIGRATIONS",
@@ -128,6 +132,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "DROP INDEX IF EXISTS jobs_leased",
         *(f"{statement} AND in_manifest" for statement in _CLAIM_INDEXES),
         "CREATE INDEX jobs_absent ON jobs (seq) WHERE NOT in_manifest",
+    ),
+    (  # 7: the journal's own facts (the library tag), one value per key
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -239,6 +246,9 @@ MARK_PRESENT = (
 ABSENT_PAGE = (
     f"SELECT seq, {_COLS} FROM jobs WHERE NOT in_manifest AND seq > $1 ORDER BY seq LIMIT $2"
 )
+# The first value stored under a key stays (a later one is not written): read it back.
+META_KEEP = "INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING"
+META_GET = "SELECT value FROM meta WHERE key = $1"
 REGISTER_WORKER = f"""
 INSERT INTO workers (worker_id, host, pid, started_at, heartbeat_at, jobs_held, bytes_sent)
 VALUES ($1, $2, $3, $4, {NOW}, 0, 0)

@@ -335,6 +335,14 @@ class SqliteJournal:
     async def runnable_left(self, skip: Collection[str] = ()) -> int:
         return await runnable_outside(self, self._leases.absent | set(skip))
 
+    async def keep_library(self, tag: str) -> str:
+        if self._leases.library is None:  # one process: kept in it
+            self._leases.library = tag
+        return self._leases.library
+
+    async def library(self) -> str | None:
+        return self._leases.library
+
     async def flush(self) -> None:
         if self._problems or self._progress:
             await self._run(_nothing)

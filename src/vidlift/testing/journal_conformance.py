@@ -604,6 +604,14 @@ async def check_claims_skip_jobs_no_longer_in_the_manifest(journal: FleetJournal
     assert await _ids(await journal.claim("w3", 5, 30.0)) == ["job-2"]
 
 
+async def check_the_first_library_tag_stays(journal: FleetJournal) -> None:
+    """The library tag is the first one kept: a later enqueue (another path) reads it."""
+    assert await journal.library() is None
+    assert await journal.keep_library("tag-a") == "tag-a"
+    assert await journal.keep_library("tag-b") == "tag-a"
+    assert await journal.library() == "tag-a"
+
+
 FLEET_CHECKS: tuple[FleetCheck, ...] = (
     check_claims_in_queue_order_once,
     check_claims_skip_what_a_worker_cannot_read,
@@ -611,6 +619,7 @@ FLEET_CHECKS: tuple[FleetCheck, ...] = (
     check_expired_lease_is_taken_over,
     check_worker_registry,
     check_shared_token_bucket,
+    check_the_first_library_tag_stays,
 )
 """Checks of the :class:`~vidlift.journal.leases.WorkQueue` side (claims, leases, workers,
 API budget), for backends that offer it."""

@@ -124,6 +124,25 @@ async def test_schema_is_versioned_and_shared(pg_url: str) -> None:
         assert (await again.counts()).total_jobs == 1
 
 
+async def test_the_library_tag_is_kept_once_for_every_host(
+    two: tuple[PostgresJournal, PostgresJournal], pg_url: str
+) -> None:
+    """Two enqueues at once (two hosts, two manifest paths): one tag is kept, both read it,
+    and a journal opened later reads it too."""
+    first, second = two
+    kept: list[str] = []
+
+    async def keep(journal: PostgresJournal, tag: str) -> None:
+        kept.append(await journal.keep_library(tag))
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(keep, first, "host-a-tag")
+        group.start_soon(keep, second, "host-b-tag")
+    assert len(set(kept)) == 1 and kept[0] in ("host-a-tag", "host-b-tag")
+    async with await PostgresJournal.open(pg_url) as later:
+        assert await later.library() == kept[0]
+
+
 async def test_errors_name_the_journal_without_the_password() -> None:
     url = "postgresql://vidlift:hunter2@127.0.0.1:1/nowhere"
     assert redact_url(url) == "postgresql://vidlift@127.0.0.1:1/nowhere"
