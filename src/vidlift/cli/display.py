@@ -18,7 +18,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
-from vidlift.cli.view import BatchView, human_bytes, human_duration
+from vidlift.cli.view import BatchView, FileState, human_bytes, human_duration
 from vidlift.jobs.events import BatchEvent, BatchRetrying, SourceNoticed
 
 __all__ = ["LiveDisplay"]
@@ -73,10 +73,17 @@ class LiveDisplay:
             ),
             Text(
                 f"Files:       {s['files_done']} / {s['files_total']} done, "
-                f"{s['files_failed']} failed, {s['active']}/{s['concurrency']} in flight"
+                f"{s['files_failed']} failed, {self._in_flight(s)}"
             ),
             Text(f"Elapsed:     {human_duration(s['elapsed_s'])}, retries {s['retries']}"),
         ]
+
+    def _in_flight(self, s: dict[str, Any]) -> str:
+        """``2/8 in flight``; files waiting for their verification batch lend their slot
+        to another (so more than the concurrency can be open): said apart."""
+        waiting = sum(1 for f in self.view.active.values() if f.state is FileState.VERIFYING)
+        working = f"{s['active'] - waiting}/{s['concurrency']} in flight"
+        return f"{working}, {waiting} verifying" if waiting else working
 
     def _files(self) -> Table:
         now = self.view.clock()

@@ -51,7 +51,7 @@ def test_header_fits_80_columns_and_files_show_their_state() -> None:
     lines = frame(display)
     assert all(len(line) <= 80 for line in lines), lines
     assert lines[0].startswith("Transferred: 120.0 MiB / 987.0 GiB, 0%, 30.0 MiB/s, ETA 9h")
-    assert lines[1] == "Files:       0 / 1234 done, 0 failed, 4/64 in flight"
+    assert lines[1] == "Files:       0 / 1234 done, 0 failed, 3/64 in flight, 1 verifying"
     assert lines[2] == "Elapsed:     4s, retries 1"
     text = "\n".join(lines)
     assert "retrying in 4s" in text and "verifying" in text and "sending" in text
