@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -133,3 +134,36 @@ async def test_status_counts_live_ended_and_silent_workers_apart(
     lines = {line.split()[0]: line for line in text.stdout.splitlines() if "host-a" in line}
     assert "  ended " in lines["ended"] and "  heartbeat " in lines["live"]
     assert "  heartbeat " in lines["silent"]
+
+
+@pytest.mark.timeout(120)
+async def test_a_worker_stopped_by_sigterm_mid_upload_is_listed_as_ended(
+    emulator: Emulator, tmp_path: Path, pg_url: str
+) -> None:
+    manifest = write_sample_library(tmp_path / "lib", 1, sizes=(2048 * KiB,))
+    env = cli_env(emulator) | FLEET_ENV
+    queued = await _cli(["enqueue", str(manifest), "--journal", pg_url], env)
+    assert queued.code == 0, queued.stderr
+    schema = pg_url.rsplit("schema=", 1)[1]
+    db = await asyncpg.connect(POSTGRES_URL, server_settings={"search_path": schema})
+    args = ["worker", "--journal", pg_url, "--bwlimit", "100K"]
+    worker = await anyio.open_process(
+        [sys.executable, "-m", "vidlift", *args], env=env, stdout=None, stderr=None
+    )
+    try:
+        with anyio.fail_after(60):
+            while await _uploading(db) is None:  # noqa: ASYNC110
+                await anyio.sleep(0.05)
+        worker.send_signal(signal.SIGTERM)
+        with anyio.fail_after(30):
+            code = await worker.wait()
+    finally:
+        if worker.returncode is None:
+            worker.kill()
+        await db.close()
+    assert code == 130
+    doc = await _status_json(pg_url, env)
+    assert doc["active"] is False and doc["workers"][0]["ended_s_ago"] is not None
+    assert doc["jobs"]["done"] == 0  # stopped mid-upload: the job is left for the next
+    text = await _cli(["status", "--journal", pg_url], env)
+    assert "run:     none active (1 worker: 1 ended)" in text.stdout, text.stdout
