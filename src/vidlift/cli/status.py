@@ -116,6 +116,7 @@ async def _fleet(path: JournalRef) -> dict[str, Any]:
                 "pid": w.pid,
                 "jobs_held": w.jobs_held,
                 "heartbeat_s_ago": round(now - w.heartbeat_at, 1),
+                "ended_s_ago": None if w.ended_at is None else round(now - w.ended_at, 1),
                 "bytes_sent": w.bytes_sent,
                 "rate_bytes_per_s": round(w.bytes_sent / max(w.heartbeat_at - w.started_at, 1)),
             }
@@ -127,13 +128,19 @@ async def _fleet(path: JournalRef) -> dict[str, Any]:
     }
 
 
+def _is_live(worker: dict[str, Any]) -> bool:
+    """A worker runs: it did not say it ended, and its heartbeat is fresh (a worker
+    killed with SIGKILL says nothing: its heartbeat grows old)."""
+    return worker["ended_s_ago"] is None and worker["heartbeat_s_ago"] < _BEACON_FRESH_S
+
+
 async def _shared_document(url: str) -> dict[str, Any]:
     """``status_document`` of a PostgreSQL journal: no lock file and no beacon; the
     workers' heartbeats say who runs."""
     counts, failures = await _read(url)
     fleet = await _fleet(url)
     held = counts.done_bytes + counts.acked_bytes
-    live = [w for w in fleet["workers"] if w["heartbeat_s_ago"] < _BEACON_FRESH_S]
+    live = [w for w in fleet["workers"] if _is_live(w)]
     return {
         "journal": describe_journal(url),
         "active": bool(live),
@@ -191,8 +198,7 @@ async def status_document(path: JournalRef) -> dict[str, Any]:
 
 def _run_lines(doc: dict[str, Any]) -> list[str]:
     if "workers" in doc:  # a shared journal: its workers' heartbeats say who runs
-        live = sum(1 for w in doc["workers"] if w["heartbeat_s_ago"] < _BEACON_FRESH_S)
-        return [f"run:     {live} of {len(doc['workers'])} workers heartbeating"]
+        return [_fleet_run_line(doc["workers"])]
     run = doc["run"]
     if doc["active"]:
         where = f"pid {run['pid']}" + (f" on {run['host']}" if run["host"] else "")
@@ -207,16 +213,38 @@ def _run_lines(doc: dict[str, Any]) -> list[str]:
     return ["run:     none active"]
 
 
+def _fleet_run_line(workers: list[dict[str, Any]]) -> str:
+    """``N of M workers heartbeating``, or ``none active``, with the ended workers and
+    the silent ones (no heartbeat for a while, never said they ended) counted apart."""
+    live = sum(1 for w in workers if _is_live(w))
+    ended = sum(1 for w in workers if w["ended_s_ago"] is not None)
+    silent = len(workers) - live - ended
+    apart = [f"{ended} ended"] * bool(ended) + [f"{silent} silent"] * bool(silent)
+    if live:
+        rest = f" ({', '.join(apart)})" if apart else ""
+        return f"run:     {live} of {len(workers)} workers heartbeating{rest}"
+    if not workers:
+        return "run:     none active (no worker registered)"
+    noun = "worker" if len(workers) == 1 else "workers"
+    return f"run:     none active ({len(workers)} {noun}: {', '.join(apart)})"
+
+
+def _worker_line(w: dict[str, Any]) -> str:
+    if w["ended_s_ago"] is not None:
+        when = f"ended {w['ended_s_ago']:.0f} s ago"
+    else:
+        when = f"heartbeat {w['heartbeat_s_ago']:.0f} s ago"
+    return (
+        f"  {w['id']}  host {w['host']} pid {w['pid']}  {w['jobs_held']} jobs held  "
+        f"{when}  {human_bytes(w['bytes_sent'])} sent ({human_bytes(w['rate_bytes_per_s'])}/s)"
+    )
+
+
 def _fleet_lines(doc: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     if doc.get("workers"):
         lines.append(f"workers: {len(doc['workers'])}")
-        lines.extend(
-            f"  {w['id']}  host {w['host']} pid {w['pid']}  {w['jobs_held']} jobs held  "
-            f"heartbeat {w['heartbeat_s_ago']:.0f} s ago  {human_bytes(w['bytes_sent'])} sent "
-            f"({human_bytes(w['rate_bytes_per_s'])}/s)"
-            for w in doc["workers"]
-        )
+        lines.extend(_worker_line(w) for w in doc["workers"])
         lines.append(
             f"sent:    {human_bytes(doc['workers_bytes_sent'])} by the workers (re-sent bytes "
             f"count again; as of their last heartbeats) for {human_bytes(doc['bytes_held'])} "

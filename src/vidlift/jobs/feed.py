@@ -4,7 +4,9 @@ leases renewed in the background (jobs layer).
 :class:`ClaimFeed` is an async iterator of claimed jobs that plugs into the batch runner
 in place of ``journal.iter_jobs(RUNNABLE_STATES)``: the runner's one decision loop does
 the rest, unchanged. While it is open, a heartbeat renews every lease the worker holds
-every ``lease_s / 3`` seconds and updates the worker registry. The feed ends when no
+every ``lease_s / 3`` seconds and updates the worker registry (a claim that returns
+jobs writes the count held at once); closing the feed sends a last heartbeat and marks
+the worker ended in the registry (``vidlift status`` lists it as ended). The feed ends when no
 runnable job of the manifest is left anywhere in the journal (jobs held by other
 workers count: a worker that dies leaves its jobs to be taken over when their leases
 expire; jobs whose rows left the manifest do not: they are never claimed), or never
@@ -71,14 +73,17 @@ class BandwidthShare:
         self.workers = 1
 
     def update(self, workers: list[WorkerInfo], *, own_id: str, now: float, lease_s: float) -> bool:
-        """Count the workers sending now: this one, and every other that holds jobs and
-        beat within ``lease_s`` (an idle or finished worker sends nothing, a dead one
-        stops counting when its lease would expire); set the rate. True when the number
-        of workers sharing the limit changed."""
+        """Count the workers sending now: this one, and every other that holds jobs,
+        beat within ``lease_s`` and has not ended (an idle or finished worker sends
+        nothing, a dead one stops counting when its lease would expire); set the rate.
+        True when the number of workers sharing the limit changed."""
         others = sum(
             1
             for w in workers
-            if w.worker_id != own_id and w.jobs_held > 0 and w.heartbeat_at >= now - lease_s
+            if w.worker_id != own_id
+            and w.ended_at is None
+            and w.jobs_held > 0
+            and w.heartbeat_at >= now - lease_s
         )
         changed, self.workers = others + 1 != self.workers, others + 1
         self.throttle.set_rate(self.rate)
@@ -140,6 +145,7 @@ class ClaimFeed:
         await self._group.__aexit__(None, None, None)
         with anyio.CancelScope(shield=True):
             await self.heartbeat()  # a last heartbeat: the registry shows the final figures
+            await self.journal.retire_worker(self.worker.worker_id)  # and that it ended
 
     def __aiter__(self) -> AsyncIterator[JobRecord]:
         return self._jobs()

@@ -50,7 +50,9 @@ class Lease:
 
 @dataclass(frozen=True, slots=True)
 class WorkerInfo:
-    """One worker as the registry knows it (times are Unix seconds)."""
+    """One worker as the registry knows it (times are Unix seconds). ``ended_at`` is
+    when the worker said it ended (:meth:`WorkQueue.retire_worker`), None while it runs
+    (or if it died without saying so: its heartbeat then grows old)."""
 
     worker_id: str
     host: str
@@ -59,6 +61,7 @@ class WorkerInfo:
     heartbeat_at: float
     jobs_held: int = 0
     bytes_sent: int = 0
+    ended_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +76,12 @@ class WorkQueue(Protocol):
     """Claims, leases, workers and the shared API budget (see the module docstring)."""
 
     async def register_worker(self, worker: WorkerInfo) -> None:
-        """Add (or refresh) a worker in the registry."""
+        """Add (or refresh) a worker in the registry (not ended)."""
+        ...
+
+    async def retire_worker(self, worker_id: str) -> None:
+        """Mark the worker ended in the registry (after its last heartbeat): ``workers``
+        lists it with ``ended_at`` set, so nobody takes it for a live one."""
         ...
 
     async def claim(
@@ -81,7 +89,9 @@ class WorkQueue(Protocol):
     ) -> list[JobRecord]:
         """Up to ``n`` runnable jobs nobody holds (or whose lease expired), in queue
         order, leased to ``worker_id`` for ``lease_s`` seconds; never the jobs in ``skip``
-        (those whose files this worker cannot read: left to the others)."""
+        (those whose files this worker cannot read: left to the others). A claim that
+        returns jobs writes the worker's ``jobs_held`` to the registry at once (not only
+        at the next heartbeat)."""
         ...
 
     async def renew_leases(self, worker_id: str, lease_s: float, *, bytes_sent: int) -> list[str]:
@@ -167,12 +177,15 @@ class LeaseBook:
         return held is None or (held[1] <= self._clock() and held[0].worker_id != worker_id)
 
     def take(self, record: JobRecord, worker_id: str, lease_s: float) -> None:
-        """Lease a free job to ``worker_id``."""
+        """Lease a free job to ``worker_id`` (its registry entry counts it at once)."""
         generation = self._generations.get(record.job_id, 0) + 1
         self._generations[record.job_id] = generation
         lease = Lease(record.job_id, worker_id, generation)
         self._leases[record.job_id] = (lease, self._clock() + lease_s)
         self._claimed.setdefault(worker_id, set()).add(record.job_id)
+        worker = self._workers.get(worker_id)
+        if worker is not None:
+            self._workers[worker_id] = replace(worker, jobs_held=self.held(worker_id))
 
     def held(self, worker_id: str) -> int:
         """How many jobs ``worker_id`` holds a lease on."""
@@ -207,8 +220,14 @@ class LeaseBook:
         return sorted(lost)
 
     def register(self, worker: WorkerInfo) -> None:
-        """Add (or refresh) a worker."""
-        self._workers[worker.worker_id] = worker
+        """Add (or refresh) a worker (not ended)."""
+        self._workers[worker.worker_id] = replace(worker, ended_at=None)
+
+    def retire(self, worker_id: str) -> None:
+        """Mark a worker ended now."""
+        worker = self._workers.get(worker_id)
+        if worker is not None:
+            self._workers[worker_id] = replace(worker, ended_at=time.time())
 
     def workers(self) -> list[WorkerInfo]:
         """The registered workers, most recent heartbeat first."""

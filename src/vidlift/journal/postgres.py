@@ -377,6 +377,9 @@ class PostgresJournal:
             sql.REGISTER_WORKER, worker.worker_id, worker.host, worker.pid, worker.started_at
         )
 
+    async def retire_worker(self, worker_id: str) -> None:
+        await self._fetch(sql.RETIRE_WORKER, worker_id)
+
     async def claim(
         self, worker_id: str, n: int, lease_s: float, *, skip: Collection[str] = ()
     ) -> list[JobRecord]:
@@ -389,6 +392,8 @@ class PostgresJournal:
             self._rows[record.job_id] = (record, row[-1])
             self._claimed.setdefault(worker_id, set()).add(record.job_id)
             records.append(record)
+        if records:
+            await self._fetch(sql.HELD_COUNT, worker_id, self.held(worker_id))
         return records
 
     async def renew_leases(self, worker_id: str, lease_s: float, *, bytes_sent: int) -> list[str]:

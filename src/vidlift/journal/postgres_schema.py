@@ -8,7 +8,9 @@ more tables: ``workers`` (the registry ``vidlift status`` shows) and ``api_bucke
 (one token bucket per API key, shared by every worker). ``in_manifest`` (schema 6) is
 false for a job whose row left the manifest: claims skip it (issue 14). ``meta``
 (schema 7) holds the journal's own facts by key: ``library``, the tag every worker gives
-the videos it creates and surveys the platform by (the first enqueue's). Times of leases
+the videos it creates and surveys the platform by (the first enqueue's). ``ended_at``
+(schema 8) is when a worker ended (NULL while it runs): ``vidlift status`` tells live
+workers from ended ones. Times of leases
 and heartbeats are the server's clock (``now()``), so hosts whose clocks differ agree on expiry.
 
 ``MIGRATIONS[i]`` brings a schema from version ``i`` to ``i + 1``; ``vidlift_schema``
@@ -31,6 +33,7 @@ __all__ = [
     "FAILURES",
     "FENCED_UPDATE",
     "HEARTBEAT",
+    "HELD_COUNT",
     "INSERT",
     "LOCK_ONE",
     "LOCK_STATUS",
@@ -46,6 +49,7 @@ __all__ = [
     "REGISTER_WORKER",
     "RELEASE",
     "RENEW",
+    "RETIRE_WORKER",
     "RUNNABLE_LEFT",
     "SCHEMA_VERSION",
     "SELECT_ONE",
@@ -135,6 +139,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     (  # 7: the journal's own facts (the library tag), one value per key
         "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ),
+    (  # 8: a worker that ends says so (NULL while it runs, or if it died)
+        "ALTER TABLE workers ADD COLUMN ended_at DOUBLE PRECISION",
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -253,13 +260,19 @@ REGISTER_WORKER = f"""
 INSERT INTO workers (worker_id, host, pid, started_at, heartbeat_at, jobs_held, bytes_sent)
 VALUES ($1, $2, $3, $4, {NOW}, 0, 0)
 ON CONFLICT (worker_id) DO UPDATE SET host = $2, pid = $3, started_at = $4,
-    heartbeat_at = {NOW}
+    heartbeat_at = {NOW}, ended_at = NULL
 """
+RETIRE_WORKER = f"UPDATE workers SET ended_at = {NOW} WHERE worker_id = $1"
+# After a claim that returned jobs: one row, no lease touched (the heartbeat renews them).
+HELD_COUNT = (
+    "UPDATE workers SET jobs_held = $2 WHERE worker_id = $1 "
+    "AND set_config('synchronous_commit', 'off', true) IS NOT NULL"
+)
 HEARTBEAT = (
     f"UPDATE workers SET heartbeat_at = {NOW}, jobs_held = $2, bytes_sent = $3 WHERE worker_id = $1"
 )
 WORKERS = (
-    "SELECT worker_id, host, pid, started_at, heartbeat_at, jobs_held, bytes_sent "
+    "SELECT worker_id, host, pid, started_at, heartbeat_at, jobs_held, bytes_sent, ended_at "
     "FROM workers ORDER BY heartbeat_at DESC"
 )
 # A bucket with debt: tokens may go below zero, and the taker waits until they are back.

@@ -283,6 +283,9 @@ class SqliteJournal:
     async def register_worker(self, worker: WorkerInfo) -> None:
         self._leases.register(worker)
 
+    async def retire_worker(self, worker_id: str) -> None:
+        self._leases.retire(worker_id)
+
     async def claim(
         self, worker_id: str, n: int, lease_s: float, *, skip: Collection[str] = ()
     ) -> list[JobRecord]:

@@ -571,6 +571,40 @@ async def check_worker_registry(journal: FleetJournal) -> None:
     assert first.heartbeat_at >= now - 5 and workers["w2"].jobs_held == 0
 
 
+async def check_claim_counts_held_jobs_at_once(journal: FleetJournal) -> None:
+    """A claim that returns jobs writes the worker's ``jobs_held`` before any heartbeat;
+    one that returns none leaves it as it was."""
+    now = time.time()
+    await journal.register_worker(WorkerInfo("w1", "host-a", 101, now, now))
+    await journal.add_entries(sample_entry(n) for n in range(3))
+
+    async def held() -> int:
+        return {w.worker_id: w for w in await journal.workers()}["w1"].jobs_held
+
+    await journal.claim("w1", 2, 30.0)
+    assert await held() == 2
+    await journal.claim("w1", 5, 30.0)
+    assert await held() == 3
+    assert await journal.claim("w1", 5, 30.0) == []
+    assert await held() == 3
+
+
+async def check_a_retired_worker_is_listed_as_ended(journal: FleetJournal) -> None:
+    """``retire_worker`` marks one worker ended (after its last heartbeat), the others
+    not; registering the same id again makes it live again."""
+    now = time.time()
+    await journal.register_worker(WorkerInfo("w1", "host-a", 101, now, now))
+    await journal.register_worker(WorkerInfo("w2", "host-b", 202, now, now))
+    await journal.renew_leases("w1", 30.0, bytes_sent=10)
+    await journal.retire_worker("w1")
+    workers = {worker.worker_id: worker for worker in await journal.workers()}
+    ended = workers["w1"].ended_at
+    assert ended is not None and now - 5 <= ended <= time.time() + 5
+    assert workers["w1"].bytes_sent == 10 and workers["w2"].ended_at is None
+    await journal.register_worker(WorkerInfo("w1", "host-a", 101, now, now))
+    assert {w.worker_id: w for w in await journal.workers()}["w1"].ended_at is None
+
+
 async def check_shared_token_bucket(journal: FleetJournal) -> None:
     """The API bucket gives its burst at once, then one token per 1/rate seconds."""
     bucket = TokenBucket(rate_per_s=1.0, burst=3.0)
@@ -618,6 +652,8 @@ FLEET_CHECKS: tuple[FleetCheck, ...] = (
     check_claims_skip_jobs_no_longer_in_the_manifest,
     check_expired_lease_is_taken_over,
     check_worker_registry,
+    check_claim_counts_held_jobs_at_once,
+    check_a_retired_worker_is_listed_as_ended,
     check_shared_token_bucket,
     check_the_first_library_tag_stays,
 )
