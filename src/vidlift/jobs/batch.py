@@ -9,8 +9,17 @@ outcome = await vidlift.run_batch(
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncIterable,
+    Awaitable,
+    Callable,
+    Iterable,
+    Iterator,
+    Mapping,
+    Sequence,
+)
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import anyio
@@ -141,22 +150,16 @@ async def _prepare(
     return True
 
 
-async def _prepare_unless_stopped(
-    stop: anyio.Event | None,
-    runner: BatchRunner,
-    platform: Platform,
-    journal: Journal,
-    policy: RetryPolicy,
-    survey: bool | str | None,
-    changes: Sequence[MetadataChange],
-    unreachable_s: float,
+async def _unless_stopped(
+    stop: anyio.Event | None, runner: BatchRunner, step: Callable[[], Awaitable[bool]]
 ) -> bool:
-    """:func:`_prepare`, given up at once (False) when ``stop`` is set meanwhile."""
+    """``step()`` (the batch's preparation), given up at once (False) when ``stop`` is set
+    meanwhile."""
     prepared = False
     async with anyio.create_task_group() as preparing:
         if stop is not None:
             preparing.start_soon(_stop_preparing, stop, runner, preparing.cancel_scope)
-        prepared = await _prepare(runner, platform, journal, policy, survey, changes, unreachable_s)
+        prepared = await step()
         preparing.cancel_scope.cancel()
     return prepared
 
@@ -333,8 +336,8 @@ async def run_batch(
             jobs=jobs,
         )
         runner.secret_urls, runner.thumbnail_urls = whole_urls, posters
-        prepared = await _prepare_unless_stopped(
-            stop,
+        prepare = partial(
+            _prepare,
             runner,
             platform,
             journal,
@@ -343,7 +346,7 @@ async def run_batch(
             changes,
             settings.unreachable_s,
         )
-        if not prepared:
+        if not await _unless_stopped(stop, runner, prepare):
             return runner.outcome
         return await runner.run(stop)
     finally:

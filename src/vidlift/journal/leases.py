@@ -16,7 +16,7 @@ import hashlib
 import time
 from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Protocol, cast
 
 from vidlift.journal.base import JobRecord, Journal
 from vidlift.journal.state import RUNNABLE_STATES
@@ -25,6 +25,7 @@ __all__ = [
     "FleetJournal",
     "Lease",
     "LeaseBook",
+    "OneProcessQueue",
     "TokenBucket",
     "WorkQueue",
     "WorkerInfo",
@@ -251,3 +252,59 @@ async def runnable_outside(journal: Journal, excluded: Collection[str]) -> int:
         record = await journal.get(job_id)
         runnable -= record is not None and record.state in RUNNABLE_STATES
     return runnable
+
+
+class OneProcessQueue:
+    """The :class:`WorkQueue` of a journal that one process uses (memory, SQLite), kept
+    in its :class:`LeaseBook` (``_leases``): everything but ``claim``, which reads the
+    journal's own store."""
+
+    _leases: LeaseBook
+
+    def _journal(self) -> Journal:
+        return cast("Journal", self)
+
+    async def register_worker(self, worker: WorkerInfo) -> None:
+        self._leases.register(worker)
+
+    async def retire_worker(self, worker_id: str) -> None:
+        self._leases.retire(worker_id)
+
+    async def renew_leases(self, worker_id: str, lease_s: float, *, bytes_sent: int) -> list[str]:
+        return self._leases.renew(worker_id, lease_s, bytes_sent)
+
+    async def release(self, job_id: str) -> None:
+        self._leases.drop(job_id)
+
+    def held(self, worker_id: str) -> int:
+        return self._leases.held(worker_id)
+
+    async def workers(self) -> list[WorkerInfo]:
+        return self._leases.workers()
+
+    async def take_api_tokens(self, key_id: str, bucket: TokenBucket, n: int = 1) -> float:
+        return self._leases.take_tokens(key_id, bucket, n)
+
+    async def expired_leases(self) -> int:
+        return 0  # one process: its leases end with it
+
+    async def set_absent(self, job_ids: Collection[str]) -> None:
+        self._leases.absent = frozenset(job_ids)  # one process: kept in it
+
+    async def iter_absent(self) -> AsyncIterator[JobRecord]:
+        if not self._leases.absent:
+            return
+        async for record in self._journal().iter_jobs():
+            if record.job_id in self._leases.absent:
+                yield record
+
+    async def runnable_left(self, skip: Collection[str] = ()) -> int:
+        return await runnable_outside(self._journal(), self._leases.absent | set(skip))
+
+    async def keep_library(self, tag: str) -> str:
+        if self._leases.library is None:  # one process: kept in it
+            self._leases.library = tag
+        return self._leases.library
+
+    async def library(self) -> str | None:
+        return self._leases.library

@@ -13,7 +13,7 @@ from functools import partial
 from vidlift.errors import JournalError
 from vidlift.journal import transitions
 from vidlift.journal.base import JobCounts, JobFailure, JobRecord
-from vidlift.journal.leases import LeaseBook, TokenBucket, WorkerInfo, runnable_outside
+from vidlift.journal.leases import LeaseBook, OneProcessQueue
 from vidlift.journal.spec import JobProblem, JobSpec
 from vidlift.journal.state import ACTIVE_STATES, RUNNABLE_STATES, SETTLED_STATES, JobState
 from vidlift.protocol.metadata import VideoMetadata
@@ -23,7 +23,7 @@ __all__ = ["MemoryJournal"]
 _RECENT_FAILURES = 10
 
 
-class MemoryJournal:
+class MemoryJournal(OneProcessQueue):
     """A :class:`~vidlift.journal.base.Journal` held in memory."""
 
     def __init__(self) -> None:
@@ -172,12 +172,6 @@ class MemoryJournal:
         )
 
     # ------------------------------------------------------------------ fleet (one worker)
-    async def register_worker(self, worker: WorkerInfo) -> None:
-        self._leases.register(worker)
-
-    async def retire_worker(self, worker_id: str) -> None:
-        self._leases.retire(worker_id)
-
     async def claim(
         self, worker_id: str, n: int, lease_s: float, *, skip: Collection[str] = ()
     ) -> list[JobRecord]:
@@ -193,45 +187,6 @@ class MemoryJournal:
                 self._leases.take(record, worker_id, lease_s)
                 picked.append(record)
         return picked
-
-    async def renew_leases(self, worker_id: str, lease_s: float, *, bytes_sent: int) -> list[str]:
-        return self._leases.renew(worker_id, lease_s, bytes_sent)
-
-    async def release(self, job_id: str) -> None:
-        self._leases.drop(job_id)
-
-    def held(self, worker_id: str) -> int:
-        return self._leases.held(worker_id)
-
-    async def workers(self) -> list[WorkerInfo]:
-        return self._leases.workers()
-
-    async def take_api_tokens(self, key_id: str, bucket: TokenBucket, n: int = 1) -> float:
-        return self._leases.take_tokens(key_id, bucket, n)
-
-    async def expired_leases(self) -> int:
-        return 0  # one process: its leases end with it
-
-    async def set_absent(self, job_ids: Collection[str]) -> None:
-        self._leases.absent = frozenset(job_ids)  # one process: kept in it
-
-    async def iter_absent(self) -> AsyncIterator[JobRecord]:
-        if not self._leases.absent:
-            return
-        async for record in self.iter_jobs():
-            if record.job_id in self._leases.absent:
-                yield record
-
-    async def runnable_left(self, skip: Collection[str] = ()) -> int:
-        return await runnable_outside(self, self._leases.absent | set(skip))
-
-    async def keep_library(self, tag: str) -> str:
-        if self._leases.library is None:  # one process: kept in it
-            self._leases.library = tag
-        return self._leases.library
-
-    async def library(self) -> str | None:
-        return self._leases.library
 
     async def flush(self) -> None:
         self._open_records()

@@ -34,7 +34,7 @@ import anyio.to_thread
 from vidlift.errors import IllegalTransition, JournalError
 from vidlift.journal import transitions
 from vidlift.journal.base import JobCounts, JobRecord
-from vidlift.journal.leases import LeaseBook, TokenBucket, WorkerInfo, runnable_outside
+from vidlift.journal.leases import LeaseBook, OneProcessQueue
 from vidlift.journal.spec import JobProblem, JobSpec
 from vidlift.journal.sqlite_store import SqliteStore
 from vidlift.journal.state import RUNNABLE_STATES, SETTLED_STATES, JobState
@@ -63,7 +63,7 @@ class _PendingChange:
         return self.record is not None or self.error is not None
 
 
-class SqliteJournal:
+class SqliteJournal(OneProcessQueue):
     """A :class:`~vidlift.journal.base.Journal` in one SQLite file.
 
     Open with :meth:`open` (the one writer) or :meth:`open_readonly`; close with
@@ -280,12 +280,6 @@ class SqliteJournal:
         return await self._run(SqliteStore.counts, write=False)
 
     # ------------------------------------------------------------------ fleet (one worker)
-    async def register_worker(self, worker: WorkerInfo) -> None:
-        self._leases.register(worker)
-
-    async def retire_worker(self, worker_id: str) -> None:
-        self._leases.retire(worker_id)
-
     async def claim(
         self, worker_id: str, n: int, lease_s: float, *, skip: Collection[str] = ()
     ) -> list[JobRecord]:
@@ -306,45 +300,6 @@ class SqliteJournal:
                 break
             after = page[-1][0]
         return picked
-
-    async def renew_leases(self, worker_id: str, lease_s: float, *, bytes_sent: int) -> list[str]:
-        return self._leases.renew(worker_id, lease_s, bytes_sent)
-
-    async def release(self, job_id: str) -> None:
-        self._leases.drop(job_id)
-
-    def held(self, worker_id: str) -> int:
-        return self._leases.held(worker_id)
-
-    async def workers(self) -> list[WorkerInfo]:
-        return self._leases.workers()
-
-    async def take_api_tokens(self, key_id: str, bucket: TokenBucket, n: int = 1) -> float:
-        return self._leases.take_tokens(key_id, bucket, n)
-
-    async def expired_leases(self) -> int:
-        return 0  # one process: its leases end with it
-
-    async def set_absent(self, job_ids: Collection[str]) -> None:
-        self._leases.absent = frozenset(job_ids)  # one process: kept in it
-
-    async def iter_absent(self) -> AsyncIterator[JobRecord]:
-        if not self._leases.absent:
-            return
-        async for record in self.iter_jobs():
-            if record.job_id in self._leases.absent:
-                yield record
-
-    async def runnable_left(self, skip: Collection[str] = ()) -> int:
-        return await runnable_outside(self, self._leases.absent | set(skip))
-
-    async def keep_library(self, tag: str) -> str:
-        if self._leases.library is None:  # one process: kept in it
-            self._leases.library = tag
-        return self._leases.library
-
-    async def library(self) -> str | None:
-        return self._leases.library
 
     async def flush(self) -> None:
         if self._problems or self._progress:
