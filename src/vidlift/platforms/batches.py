@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from vidlift.platforms.base import VerifyBatch
 
-__all__ = ["BATCH_FIELD", "MAX_BATCH_SIZE", "BatchBook"]
+__all__ = ["BATCH_FIELD", "MAX_BATCH_SIZE", "BatchBook", "BatchTagging"]
 
 BATCH_FIELD = "vidlift_batch"  # the custom field that holds a video's batch name
 MAX_BATCH_SIZE = 1000  # the most videos one listing call answers with (v1 and v2)
@@ -60,3 +60,19 @@ class BatchBook:
             return None
         batch = self._batches[name]
         return VerifyBatch(name, batch.members, batch.handed_out >= self.size)
+
+
+class BatchTagging:
+    """What a platform that tags its creates with verification batches (``_batches``;
+    None: built without) tells the batch runner."""
+
+    _batches: BatchBook | None
+
+    @property
+    def verify_batch_size(self) -> int:
+        """Videos per verification batch (0: built without; a show per video)."""
+        return self._batches.size if self._batches is not None else 0
+
+    def batch_of(self, video_key: str) -> VerifyBatch | None:
+        """The verification batch this object created ``video_key`` into, if any."""
+        return self._batches.batch_of(video_key) if self._batches is not None else None

@@ -26,9 +26,8 @@ from vidlift.platforms.base import (
     RemoteVideo,
     SentCallback,
     UploadHandle,
-    VerifyBatch,
 )
-from vidlift.platforms.batches import BATCH_FIELD, BatchBook
+from vidlift.platforms.batches import BATCH_FIELD, BatchBook, BatchTagging
 from vidlift.protocol.metadata import VideoMetadata
 from vidlift.protocol.models import CreateAnswer, S3CreateAnswer, VideoInfo
 from vidlift.protocol.ranges import RangeSet
@@ -127,7 +126,7 @@ class V1Transfer:
         self.session.receive(answer)
 
 
-class V1Platform:
+class V1Platform(BatchTagging):
     """JW Platform v1: signed API calls plus the resumable upload protocol."""
 
     def __init__(
@@ -284,15 +283,6 @@ class V1Platform:
             result_offset=offset,
         )
         return LibraryPage(tuple(remote_video(v) for v in found.videos), found.total)
-
-    @property
-    def verify_batch_size(self) -> int:
-        """Videos per verification batch (0: built without; a show per video)."""
-        return self._batches.size if self._batches is not None else 0
-
-    def batch_of(self, video_key: str) -> VerifyBatch | None:
-        """The verification batch this object created ``video_key`` into, if any."""
-        return self._batches.batch_of(video_key) if self._batches is not None else None
 
     async def list_batch(self, name: str) -> LibraryPage:
         """videos/list by ``custom.vidlift_batch``: one call for the whole batch."""

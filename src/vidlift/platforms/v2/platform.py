@@ -36,9 +36,8 @@ from vidlift.platforms.base import (
     RemoteVideo,
     Transfer,
     UploadHandle,
-    VerifyBatch,
 )
-from vidlift.platforms.batches import BATCH_FIELD, MAX_BATCH_SIZE, BatchBook
+from vidlift.platforms.batches import BATCH_FIELD, MAX_BATCH_SIZE, BatchBook, BatchTagging
 from vidlift.platforms.v2.api import V2Api, V2Settings
 from vidlift.platforms.v2.models import CreateAnswer, MediaAnswer
 from vidlift.platforms.v2.plan import PartPlan, plan_parts
@@ -64,7 +63,7 @@ LIST_PAGE_LENGTH = 1000  # media per survey call
 BATCH_SORT = "created:asc"  # a batch's listing: the oldest media first
 
 
-class V2Platform:
+class V2Platform(BatchTagging):
     """The v2 Management API behind the ``Platform`` seam."""
 
     def __init__(
@@ -228,15 +227,6 @@ class V2Platform:
         )
         total = found.total if found.total is not None else offset + len(found.media)
         return LibraryPage(tuple(_remote(media) for media in found.media), total)
-
-    @property
-    def verify_batch_size(self) -> int:
-        """Media per verification batch (0: built without; a show per media)."""
-        return self._batches.size if self._batches is not None else 0
-
-    def batch_of(self, video_key: str) -> VerifyBatch | None:
-        """The verification batch this object created ``video_key`` into, if any."""
-        return self._batches.batch_of(video_key) if self._batches is not None else None
 
     async def list_batch(self, name: str) -> LibraryPage:
         """The media of batch ``name`` by ``custom_params.vidlift_batch``: one call for
