@@ -72,6 +72,7 @@ class JobEvent(StrEnum):
     SKIP = "mark_skipped"
     REQUEUE = "requeue_failed"  # failed -> pending
     REQUEUE_TO_RECONCILE = "requeue_failed (create sent)"  # failed -> creating
+    REQUEUE_TO_RESUME = "requeue_failed (upload open)"  # failed -> uploading
 
 
 ACTIVE_STATES = frozenset(
@@ -131,6 +132,9 @@ TRANSITIONS: Mapping[JobEvent, Mapping[JobState, JobState]] = MappingProxyType(
             JobEvent.SKIP: {_P: _S, _C: _S, _U: _S, _V: _S, _R: _S, _F: _S},
             JobEvent.REQUEUE: {_F: _P},
             JobEvent.REQUEUE_TO_RECONCILE: {_F: _C},
+            # A job that failed holding an upload session goes on from the platform's
+            # ranges: it may find every byte there and verify at once.
+            JobEvent.REQUEUE_TO_RESUME: {_F: _U},
         }.items()
     }
 )

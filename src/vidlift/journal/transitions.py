@@ -221,14 +221,20 @@ def requeued(record: JobRecord, now: float) -> JobRecord | None:
     """A failed job queued again, or None if it is a bad manifest row (kept failed).
 
     It goes back to ``creating`` when a create call may have reached the server and no
-    video key is known, so that it is reconciled instead of created twice; else to
-    ``pending``. Attempts restart at 0; ``last_error`` is kept. Raises
-    IllegalTransition for a job that is not failed (callers select failed jobs).
+    video key is known, so that it is reconciled instead of created twice; to
+    ``uploading`` when it holds an upload session (the next run goes on from the
+    platform's ranges, and may verify at once); else to ``pending``. Attempts restart
+    at 0; ``last_error`` is kept. Raises IllegalTransition for a job that is not failed
+    (callers select failed jobs).
     """
     if record.manifest_problem:
         return None
-    to_reconcile = record.create_sent and record.video_key is None
-    event = JobEvent.REQUEUE_TO_RECONCILE if to_reconcile else JobEvent.REQUEUE
+    if record.create_sent and record.video_key is None:
+        event = JobEvent.REQUEUE_TO_RECONCILE
+    elif record.video_key and record.session_id and record.upload_url:
+        event = JobEvent.REQUEUE_TO_RESUME
+    else:
+        event = JobEvent.REQUEUE
     return _moved(record, event, now, attempts=0)
 
 

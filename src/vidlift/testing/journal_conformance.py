@@ -297,7 +297,8 @@ async def check_attempts_and_skips(journal: Journal) -> None:
 
 
 async def check_requeue_failed(journal: Journal) -> None:
-    """Failed jobs go back (to creating if a create may have been sent); bad rows stay."""
+    """Failed jobs go back (to creating if a create may have been sent, to uploading if
+    they hold an upload session); bad rows stay."""
     await journal.add_entries([sample_entry(n) for n in (1, 2, 3, 4)])
     await journal.add_problem(sample_problem(5))
     await journal.bump_attempts("job-1")
@@ -312,7 +313,7 @@ async def check_requeue_failed(journal: Journal) -> None:
     assert (first.state, first.attempts, first.last_error) == (JobState.PENDING, 0, "gave up")
     assert (await _record(journal, "job-2")).state is JobState.CREATING
     third = await _record(journal, "job-3")
-    assert (third.state, third.video_key) == (JobState.PENDING, "K3")
+    assert (third.state, third.video_key, third.session_id) == (JobState.UPLOADING, "K3", "s")
     assert (await _record(journal, "job-4")).state is JobState.PENDING
     assert (await _record(journal, "job-5")).state is JobState.FAILED
     assert await journal.requeue_failed() == 0

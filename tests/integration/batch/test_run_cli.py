@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import random
 import signal
+import socket
 import sys
 from pathlib import Path
 
@@ -258,3 +260,37 @@ async def test_dry_run_sends_nothing(emulator: Emulator, tmp_path: Path) -> None
     assert result.code == 0, result.stderr
     assert "3 rows read, 3 new jobs, 0 bad rows" in result.stdout
     assert emulator.request_counts().get("api", 0) == 0
+
+
+async def test_a_job_that_failed_mid_upload_goes_on_from_its_session_after_retry(
+    tmp_path: Path,
+) -> None:
+    """A job given up while its upload session was open (every segment refused with
+    503), then `vidlift retry --failed` and a run against the recovered server (same data,
+    same address): the run goes on in that session and finishes. It used to stop the
+    batch: the requeued job was `pending` and could not move to `verifying`."""
+    manifest = write_sample_library(tmp_path / "lib", 2, sizes=(200 * KiB,))
+    journal = manifest.with_name("library.csv.vidlift.sqlite")
+    busy = dataclasses.replace(
+        emulator_config(tmp_path, FaultPlan(upload_503_p=1.0)), port=_free_port()
+    )
+    args = ["run", str(manifest), "--log-format", "json", "--chunk-size", "64KiB"]
+    async with Emulator(busy) as emu:
+        env = cli_env(emu) | {"VIDLIFT_MAX_ATTEMPTS": "2", "VIDLIFT_BACKOFF_MAX_S": "0.1"}
+        first = await run_cli(args, env)
+        assert first.code == 1, first.stderr
+        assert len(emu.videos()) == 2  # created: each job held its session when it failed
+    async with Emulator(dataclasses.replace(busy, faults=FaultPlan())) as emu:
+        retried = await run_cli(["retry", "--failed", "--journal", str(journal)], env)
+        assert retried.code == 0, retried.stderr
+        final = await run_cli(args, env)
+        assert final.code == 0, final.stderr
+        assert "Traceback" not in final.stderr
+        assert_migrated(emu, manifest, 2)  # the same two videos, byte-identical
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

@@ -41,10 +41,12 @@ CHANGES: dict[JobEvent, transitions.Change] = {
 }
 
 
-def _requeue(create_sent: bool) -> transitions.Change:
+def _requeue(create_sent: bool, upload_open: bool = False) -> transitions.Change:
     def change(record: JobRecord, now: float) -> JobRecord:
-        key = None if create_sent else record.video_key
+        key = None if create_sent else ("K" if upload_open else record.video_key)
         fields = {**_fields(record), "create_sent": create_sent, "video_key": key}
+        session = ("s0", "https://u/0") if upload_open else (None, None)
+        fields["session_id"], fields["upload_url"] = session
         new = transitions.requeued(JobRecord(**fields), now)
         assert new is not None
         return new
@@ -54,6 +56,7 @@ def _requeue(create_sent: bool) -> transitions.Change:
 
 CHANGES[JobEvent.REQUEUE] = _requeue(False)
 CHANGES[JobEvent.REQUEUE_TO_RECONCILE] = _requeue(True)
+CHANGES[JobEvent.REQUEUE_TO_RESUME] = _requeue(False, upload_open=True)
 MERGES = {JobEvent.QUEUE, JobEvent.REJECT_ROW}  # tested below: they need more than a state
 
 
@@ -125,6 +128,7 @@ def test_done_and_skipped_are_terminal_and_crash_resume_moves_exist() -> None:
     assert moves[JobState.FAILED] == {
         JobState.PENDING,
         JobState.CREATING,
+        JobState.UPLOADING,  # requeued holding an upload session
         JobState.FAILED,
         JobState.SKIPPED,
     }
