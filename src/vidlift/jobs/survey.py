@@ -12,6 +12,7 @@ the journal may be new or lost while the platform holds the videos.
 from __future__ import annotations
 
 import hashlib
+import os
 from functools import partial
 from pathlib import Path
 
@@ -26,9 +27,14 @@ __all__ = ["creates_ahead", "library_tag", "survey_library"]
 
 
 def library_tag(manifest: Path) -> str:
-    """A short digest of the manifest's absolute path: the library's tag on the platform."""
-    absolute = manifest if manifest.is_absolute() else Path.cwd() / manifest
-    return hashlib.sha256(str(absolute).encode("utf-8", "surrogateescape")).hexdigest()[:16]
+    """A short digest of the manifest's absolute path: the library's tag on the platform.
+
+    The path is normalised (``..`` folded), so ``../data/lib.csv`` and ``/data/lib.csv``
+    name one library whatever the working directory; symbolic links are not resolved,
+    so a tag does not change when a link is re-pointed to a copy.
+    """
+    absolute = os.path.normpath(manifest if manifest.is_absolute() else Path.cwd() / manifest)
+    return hashlib.sha256(absolute.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 async def survey_library(
