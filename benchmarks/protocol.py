@@ -8,6 +8,10 @@
   compared) against the honest baseline, N processes of curl keep-alive with ``md5sum``
   of the same file beside it (``md5sum F & curl -K C; wait``), sessions created beforehand.
 
+Each group also has one ``vidlift run`` of all the files (one process, the files in
+flight at once; ``--no-verify-md5`` in the protocol group): what a user who has more than
+one file should run, with the start-up paid once.
+
     python benchmarks/protocol.py [--files 4] [--mib 512] [--chunk-mib 8] [--runs 3]
 
 Clients are interleaved per round; one emulator process per round and kind (``--discard``;
@@ -36,6 +40,7 @@ from harness import (
     print_table,
     run_group,
     save_results,
+    write_manifest,
     write_random_files,
 )
 
@@ -94,6 +99,18 @@ def _vidlift_verified(endpoint: str, files: Sequence[Path], chunk: int) -> list[
     ]
 
 
+def _vidlift_run(
+    endpoint: str, files: Sequence[Path], work: Path, chunk: int, *flags: str
+) -> list[list[str]]:
+    """One ``vidlift run`` for all the files: the start-up paid once (a fresh journal and
+    a fresh emulator per round, so every file is sent)."""
+    manifest = write_manifest(work / "manifest.csv", files, "p")
+    journal = fresh_dir(work / "journal") / "journal.sqlite"
+    command = [VIDLIFT, "run", str(manifest), "--journal", str(journal), "--endpoint", endpoint]
+    command += ["--concurrency", str(len(files)), "--chunk-size", str(chunk)]
+    return [[*command, "--log-format", "json", *flags]]
+
+
 def _cases(files: Sequence[Path], work: Path, chunk: int) -> list[Case]:
     return [
         Case(
@@ -103,11 +120,21 @@ def _cases(files: Sequence[Path], work: Path, chunk: int) -> list[Case]:
         ),
         Case("vidlift upload --upload-url", False, lambda e: _vidlift_protocol(e, files, chunk)),
         Case(
+            "vidlift run --no-verify-md5 (1 process)",
+            False,
+            lambda e: _vidlift_run(e, files, work, chunk, "--no-verify-md5"),
+        ),
+        Case(
             "curl keep-alive + md5sum",
             True,
             lambda e: _curl_commands(e, files, work, chunk, md5sum=True),
         ),
         Case("vidlift upload (md5 verified)", True, lambda e: _vidlift_verified(e, files, chunk)),
+        Case(
+            "vidlift run (1 process, md5 verified)",
+            True,
+            lambda e: _vidlift_run(e, files, work, chunk),
+        ),
     ]
 
 

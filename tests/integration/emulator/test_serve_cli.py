@@ -147,3 +147,26 @@ async def test_serve_refuses_a_rate_limit_window_of_zero() -> None:
     assert process.returncode == 2, err
     assert b"--api-window-s" in err and b"Traceback" not in err
     assert b"listening" not in out
+
+
+async def test_a_client_gone_mid_request_is_logged_without_a_traceback() -> None:
+    process, endpoint, _ = await _start()
+    host, port = endpoint.removeprefix("http://").split(":")
+    try:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(  # a form body announced at 1,000 bytes, 12 sent, then the client dies
+            b"POST /v1/videos/create HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n"
+            b"api_key=demo"
+        )
+        await writer.drain()
+        writer.transport.abort()
+        assert process.stderr is not None
+        seen: list[str] = []
+        async with asyncio.timeout(30):
+            while not any("POST /v1/videos/create 499" in line for line in seen):
+                seen.append((await process.stderr.readline()).decode())
+    finally:
+        code, _out, err = await _stop(process, signal.SIGTERM)
+    assert code == 0
+    assert "Traceback" not in "".join(seen) + err, "".join(seen) + err

@@ -73,6 +73,10 @@ async def _edge(request: web.Request, handler: Handler) -> web.StreamResponse:
         ctx.requests.add("dropped")
         _abort(request)
         return web.Response(status=499)  # never sent: the transport is gone
+    except ConnectionResetError:  # the client went away mid-request (killed, dropped)
+        ctx.requests.add("client_gone")
+        status = 499
+        return web.Response(status=status)  # never sent: nobody to read it
     except web.HTTPException as exc:  # raised by aiohttp itself (e.g. a form body too large)
         status = exc.status
         raise
