@@ -153,7 +153,7 @@ async def test_a_client_gone_mid_request_is_logged_without_a_traceback() -> None
     process, endpoint, _ = await _start()
     host, port = endpoint.removeprefix("http://").split(":")
     try:
-        reader, writer = await asyncio.open_connection(host, int(port))
+        _reader, writer = await asyncio.open_connection(host, int(port))
         writer.write(  # a form body announced at 1,000 bytes, 12 sent, then the client dies
             b"POST /v1/videos/create HTTP/1.1\r\nHost: x\r\n"
             b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\n"
