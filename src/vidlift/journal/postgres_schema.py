@@ -10,7 +10,9 @@ false for a job whose row left the manifest: claims skip it (issue 14). ``meta``
 (schema 7) holds the journal's own facts by key: ``library``, the tag every worker gives
 the videos it creates and surveys the platform by (the first enqueue's). ``ended_at``
 (schema 8) is when a worker ended (NULL while it runs): ``vidlift status`` tells live
-workers from ended ones. Times of leases
+workers from ended ones. Schema 9 changes no column: it moves jobs an older ``vidlift
+retry --failed`` left ``pending`` while they held an upload session to ``uploading``
+(:data:`~vidlift.journal.sqlite_schema.RESUME_PENDING_SESSIONS`). Times of leases
 and heartbeats are the server's clock (``now()``), so hosts whose clocks differ agree on expiry.
 
 ``MIGRATIONS[i]`` brings a schema from version ``i`` to ``i + 1``; ``vidlift_schema``
@@ -22,7 +24,7 @@ added to the SQLite layout (``COLUMNS``) needs a migration appended here too (e.
 from __future__ import annotations
 
 from vidlift.journal.base import JobRecord
-from vidlift.journal.sqlite_schema import COLUMNS, to_row
+from vidlift.journal.sqlite_schema import COLUMNS, RESUME_PENDING_SESSIONS, to_row
 from vidlift.journal.state import RUNNABLE_STATES
 
 __all__ = [
@@ -142,6 +144,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     (  # 8: a worker that ends says so (NULL while it runs, or if it died)
         "ALTER TABLE workers ADD COLUMN ended_at DOUBLE PRECISION",
+    ),
+    (  # 9: jobs an older `retry --failed` left pending holding a session go on uploading
+        RESUME_PENDING_SESSIONS,
     ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -9,7 +9,8 @@ journal written by a newer vidlift is refused rather than misread; an older one 
 migrated when a writer opens it (:data:`MIGRATIONS`, one transaction).
 
 Versions: 1, the first layout; 2 adds ``source_url`` (a URL source, without its query
-string) and ``source_identity`` (what the source was when its job first read it).
+string) and ``source_identity`` (what the source was when its job first read it); 3
+changes no column, it repairs rows (:data:`RESUME_PENDING_SESSIONS`).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "INSERT",
     "JobStatusRow",
     "MIGRATIONS",
+    "RESUME_PENDING_SESSIONS",
     "SCHEMA_VERSION",
     "SELECT",
     "SELECT_STATUS",
@@ -41,7 +43,7 @@ __all__ = [
     "to_row",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 COLUMNS = (
     "job_id", "source_path", "size_bytes", "mtime_ns", "metadata", "location", "state",
@@ -241,12 +243,24 @@ def check_schema(connection: sqlite3.Connection, path: Path, *, readonly: bool) 
         _migrate(connection, path, version, readonly=readonly)
 
 
+# A vidlift older than the requeue move failed -> uploading (`vidlift retry --failed`)
+# sent a failed job that held an upload session back to `pending`; the next run went on
+# in that session and stopped the batch at `mark_verifying` (IllegalTransition). Such a
+# job is moved to `uploading`, where `requeue_failed` puts it now; its session, ranges
+# and attempts are kept. No other move leaves a pending job with a session. Plain SQL,
+# the same for the PostgreSQL journal (NULL <> '' is not true: the three must be set).
+RESUME_PENDING_SESSIONS = (
+    "UPDATE jobs SET state = 'uploading' WHERE state = 'pending' "
+    "AND video_key <> '' AND session_id <> '' AND upload_url <> ''"
+)
+
 # version -> the statements that bring a journal of that version to the next one.
 MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
         "ALTER TABLE jobs ADD COLUMN source_url TEXT",
         "ALTER TABLE jobs ADD COLUMN source_identity TEXT",
     ),
+    2: (RESUME_PENDING_SESSIONS,),
 }
 
 

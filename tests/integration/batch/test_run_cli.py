@@ -9,6 +9,7 @@ import json
 import random
 import signal
 import socket
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -287,6 +288,43 @@ async def test_a_job_that_failed_mid_upload_goes_on_from_its_session_after_retry
         assert final.code == 0, final.stderr
         assert "Traceback" not in final.stderr
         assert_migrated(emu, manifest, 2)  # the same two videos, byte-identical
+
+
+async def test_a_journal_an_older_retry_left_pending_goes_on_in_the_same_session(
+    tmp_path: Path,
+) -> None:
+    """A journal of schema 2 in which an older vidlift's `retry --failed` sent jobs that
+    held an upload session back to `pending` (built as that vidlift left it: a run that
+    gave the jobs up, then its requeue and its schema number in raw SQL). Every run of it
+    stopped with IllegalTransition at `mark_verifying`; now it is migrated at open and
+    the run finishes both jobs in their sessions: no second create, no new session."""
+    manifest = write_sample_library(tmp_path / "lib", 2, sizes=(200 * KiB,))
+    journal = manifest.with_name("library.csv.vidlift.sqlite")
+    busy = dataclasses.replace(
+        emulator_config(tmp_path, FaultPlan(upload_503_p=1.0)), port=_free_port()
+    )
+    args = ["run", str(manifest), "--log-format", "json", "--chunk-size", "64KiB"]
+    async with Emulator(busy) as emu:
+        env = cli_env(emu) | {"VIDLIFT_MAX_ATTEMPTS": "2", "VIDLIFT_BACKOFF_MAX_S": "0.1"}
+        first = await run_cli(args, env)
+        assert first.code == 1, first.stderr
+    with sqlite3.connect(journal) as db:
+        sessions = dict(db.execute("SELECT job_id, session_id FROM jobs WHERE state = 'failed'"))
+        assert len(sessions) == 2 and all(sessions.values())  # each gave up holding a session
+        db.execute("UPDATE jobs SET state = 'pending', attempts = 0 WHERE state = 'failed'")
+        db.execute("UPDATE vidlift_schema SET version = 2")  # schema 3 changed no column
+    db.close()
+    async with Emulator(dataclasses.replace(busy, faults=FaultPlan())) as emu:
+        final = await run_cli(args, env)
+        assert final.code == 0, final.stderr
+        assert "Traceback" not in final.stderr and "IllegalTransition" not in final.stderr
+        assert_migrated(emu, manifest, 2)  # the same two videos, verified, byte-identical
+        counts = emu.request_counts()
+        assert (counts.get("api_create", 0), counts.get("api_update", 0)) == (0, 0)
+    with sqlite3.connect(journal) as db:
+        rows = dict(db.execute("SELECT job_id, session_id FROM jobs WHERE state = 'done'"))
+    db.close()
+    assert rows == sessions
 
 
 def _free_port() -> int:

@@ -1,8 +1,11 @@
 """A journal written by the first schema (before URL sources) is migrated when a writer
-opens it, and read as it was; a reader alone asks for the upgrade."""
+opens it, and read as it was; a reader alone asks for the upgrade. A journal of schema 2
+in which an older `vidlift retry --failed` left jobs `pending` while they held an upload
+session has them moved to `uploading` (schema 3)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -10,6 +13,7 @@ import pytest
 
 from vidlift.errors import JournalError
 from vidlift.journal import JobState, SqliteJournal
+from vidlift.journal.sqlite_schema import SCHEMA_VERSION
 
 pytestmark = pytest.mark.anyio
 
@@ -65,4 +69,80 @@ async def test_a_v1_journal_is_migrated_by_a_writer(tmp_path: Path) -> None:
     with sqlite3.connect(path) as connection:
         versions = [v for (v,) in connection.execute("SELECT version FROM vidlift_schema")]
     connection.close()
-    assert versions == [1, 2]
+    assert versions == [1, SCHEMA_VERSION]
+
+
+V2_TABLE = V1_TABLE.removesuffix(")") + ", source_url TEXT, source_identity TEXT)"
+# (job id, state, video key, session id, upload url, acknowledged ranges, attempts):
+# what schema 2 journals hold, as an older vidlift wrote them.
+V2_JOBS = (
+    ("held", "pending", "K1", "s1", "https://u/1", "[[0, 65535]]", 0),  # requeued, session open
+    ("fresh", "pending", None, None, None, "[]", 0),  # never started
+    ("video-only", "pending", "K3", None, None, "[]", 0),  # requeued after its session reset
+    ("known", "pending", "K4", "", "", "[]", 0),  # requeued, video found by a survey, no session
+    ("sending", "uploading", "K5", "s5", "https://u/5", "[[0, 99]]", 2),
+    ("gave-up", "failed", "K6", "s6", "https://u/6", "[]", 8),  # `retry --failed` still to come
+)
+
+
+def write_v2_journal(path: Path) -> None:
+    with sqlite3.connect(path) as connection:
+        connection.execute("CREATE TABLE vidlift_schema (version INTEGER NOT NULL)")
+        connection.execute("INSERT INTO vidlift_schema (version) VALUES (2)")
+        connection.execute(V2_TABLE)
+        for job_id, state, key, session, url, ranges, attempts in V2_JOBS:
+            acked = sum(end - start + 1 for start, end in json.loads(ranges))
+            connection.execute(
+                "INSERT INTO jobs (job_id, source_path, size_bytes, mtime_ns, metadata,"
+                " location, state, manifest_problem, create_sent, video_key, upload_url,"
+                " session_id, acked_ranges, acked_bytes, attempts, last_error, created_at,"
+                " updated_at) VALUES (?, ?, 200000, 5, ?, 'm.csv:2', ?, 0, ?, ?, ?, ?, ?, ?, ?,"
+                " ?, 1.0, 2.0)",
+                (job_id, f"/v/{job_id}.mp4", METADATA, state, key is not None, key, url,
+                 session, ranges, acked, attempts, "gave up" if key else None),
+            )  # fmt: skip
+    connection.close()
+
+
+async def test_jobs_an_older_retry_left_pending_with_a_session_go_on_uploading(
+    tmp_path: Path,
+) -> None:
+    """The move an older `retry --failed` made (failed -> pending, session kept) stopped
+    every later run at `mark_verifying`; the migration puts such jobs where the requeue
+    puts them now, session and ranges kept, and leaves every other job as it was."""
+    path = tmp_path / "v2.sqlite"
+    write_v2_journal(path)
+    with pytest.raises(JournalError, match=r"older vidlift \(schema 2\).*vidlift run"):
+        await SqliteJournal.open_readonly(path)
+    async with await SqliteJournal.open(path) as journal:
+        records = {job_id: await journal.get(job_id) for job_id, *_ in V2_JOBS}
+        held = records["held"]
+        assert held is not None
+        assert (held.state, held.video_key, held.session_id, held.upload_url) == (
+            JobState.UPLOADING,
+            "K1",
+            "s1",
+            "https://u/1",
+        )
+        assert (held.acked_ranges, held.attempts, held.create_sent) == (((0, 65535),), 0, True)
+        states = {job_id: r.state.value for job_id, r in records.items() if r is not None}
+        assert states == {
+            "held": "uploading",
+            "fresh": "pending",
+            "video-only": "pending",
+            "known": "pending",
+            "sending": "uploading",
+            "gave-up": "failed",
+        }
+        counts = await journal.counts()
+        assert counts.by_state[JobState.PENDING] == 3
+        assert counts.by_state[JobState.UPLOADING] == 2
+        assert counts.acked_bytes == 65536 + 100  # the held job's bytes count as in flight
+        await journal.mark_verifying("held")  # refused from `pending` before the migration
+        assert await journal.requeue_failed() == 1
+        gave_up = await journal.get("gave-up")
+        assert gave_up is not None and gave_up.state is JobState.UPLOADING
+    with sqlite3.connect(path) as connection:
+        versions = [v for (v,) in connection.execute("SELECT version FROM vidlift_schema")]
+    connection.close()
+    assert versions == [2, 3]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -168,3 +169,23 @@ def test_merges_follow_the_table(state: JobState) -> None:
     for event, item in ((JobEvent.QUEUE, _spec()), (JobEvent.REJECT_ROW, problem)):
         merged = transitions.merge_manifest_item(bad_row, item, NOW)
         assert merged is not None and merged.state is TRANSITIONS[event][JobState.FAILED]
+
+
+def test_no_requeue_or_merge_leaves_a_pending_job_holding_an_upload_session() -> None:
+    """A pending job holding a video key, a session and an upload URL goes on in that
+    session, but `mark_verifying` is not allowed from `pending`: an older `retry --failed`
+    made such jobs and stopped every later run (the SQLite journal's schema 3 and the
+    PostgreSQL journal's 9 move them). Neither a requeue nor a manifest merge makes one."""
+    failed = _record(JobState.FAILED)
+    for create_sent, key, session, url in itertools.product(
+        (False, True), (None, "", "K"), (None, "", "s0"), (None, "", "https://u/0")
+    ):
+        fields = {**_fields(failed), "create_sent": create_sent, "video_key": key}
+        record = JobRecord(**{**fields, "session_id": session, "upload_url": url})
+        new = transitions.requeued(record, NOW)
+        assert new is not None
+        assert (new.video_key, new.session_id, new.upload_url) == (key, session, url)
+        assert (new.state is JobState.UPLOADING) == bool(key and session and url), record
+        merged = transitions.merge_manifest_item(record, _spec(size_bytes=5), NOW)  # new version
+        assert merged is not None and merged.state is JobState.PENDING
+        assert (merged.session_id, merged.upload_url) == (None, None), record
