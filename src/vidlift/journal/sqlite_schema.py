@@ -9,7 +9,11 @@ journal written by a newer vidlift is refused rather than misread; an older one 
 migrated when a writer opens it (:data:`MIGRATIONS`, one transaction).
 
 Versions: 1, the first layout; 2 adds ``source_url`` (a URL source, without its query
-string) and ``source_identity`` (what the source was when its job first read it).
+string) and ``source_identity`` (what the source was when its job first read it); 3
+adds what ``vidlift enqueue`` tells the ``vidlift worker`` that runs after it (another
+process): ``jobs.in_manifest`` (0 for a row that left the manifest: never claimed) and
+``meta``, the journal's own facts by name (``library``: the tag every video is created
+with and the platform is surveyed by), as in the PostgreSQL journal's schemas 6 and 7.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ __all__ = [
     "to_row",
 ]
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 COLUMNS = (
     "job_id", "source_path", "size_bytes", "mtime_ns", "metadata", "location", "state",
@@ -80,8 +84,10 @@ _SCHEMA = (
         created_at REAL NOT NULL,
         updated_at REAL NOT NULL,
         source_url TEXT,
-        source_identity TEXT
+        source_identity TEXT,
+        in_manifest INTEGER NOT NULL DEFAULT 1
     )""",
+    "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE INDEX jobs_by_state ON jobs (state, seq)",
     "CREATE INDEX jobs_by_update ON jobs (state, updated_at)",
     f"INSERT INTO vidlift_schema (version) VALUES ({SCHEMA_VERSION})",
@@ -246,6 +252,10 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
     1: (
         "ALTER TABLE jobs ADD COLUMN source_url TEXT",
         "ALTER TABLE jobs ADD COLUMN source_identity TEXT",
+    ),
+    2: (
+        "ALTER TABLE jobs ADD COLUMN in_manifest INTEGER NOT NULL DEFAULT 1",
+        "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     ),
 }
 

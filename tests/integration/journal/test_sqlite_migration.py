@@ -10,6 +10,7 @@ import pytest
 
 from vidlift.errors import JournalError
 from vidlift.journal import JobState, SqliteJournal
+from vidlift.journal.sqlite_schema import SCHEMA_VERSION
 
 pytestmark = pytest.mark.anyio
 
@@ -65,4 +66,4 @@ async def test_a_v1_journal_is_migrated_by_a_writer(tmp_path: Path) -> None:
     with sqlite3.connect(path) as connection:
         versions = [v for (v,) in connection.execute("SELECT version FROM vidlift_schema")]
     connection.close()
-    assert versions == [1, 2]
+    assert versions == [1, SCHEMA_VERSION]
