@@ -88,7 +88,7 @@ class SqliteJournal(OneProcessQueue):
         another process, or its folder is not writable.
         """
         store = await anyio.to_thread.run_sync(partial(SqliteStore.open, path, readonly=False))
-        return cls(store, progress_interval_s=progress_interval_s)
+        return await cls(store, progress_interval_s=progress_interval_s)._read_queue()
 
     @classmethod
     async def open_readonly(cls, path: Path, *, create_nothing: bool = False) -> SqliteJournal:
@@ -98,7 +98,16 @@ class SqliteJournal(OneProcessQueue):
         the journal open (a dry run leaves the folder as it found it).
         """
         opener = partial(SqliteStore.open, path, readonly=True, create_nothing=create_nothing)
-        return cls(await anyio.to_thread.run_sync(opener))
+        return await cls(await anyio.to_thread.run_sync(opener))._read_queue()
+
+    async def _read_queue(self) -> SqliteJournal:
+        """Read what another process's ``enqueue`` kept for this one's workers: the rows
+        that left the manifest and the library's tag."""
+        self._leases.absent = await self._run(SqliteStore.absent, write=False)
+        self._leases.library = await self._run(
+            partial(SqliteStore.meta, name="library"), write=False
+        )
+        return self
 
     @property
     def path(self) -> Path:
@@ -280,6 +289,20 @@ class SqliteJournal(OneProcessQueue):
         return await self._run(SqliteStore.counts, write=False)
 
     # ------------------------------------------------------------------ fleet (one worker)
+    # A SQLite journal has one writer at a time, but `vidlift enqueue` and the `vidlift
+    # worker` after it are two processes: what the first tells the second is kept in the
+    # file, and read again at open (:meth:`_read_queue`).
+    async def set_absent(self, job_ids: Collection[str]) -> None:
+        await self._run(partial(SqliteStore.set_absent, job_ids=job_ids), durable=True)
+        await super().set_absent(job_ids)
+
+    async def keep_library(self, tag: str) -> str:
+        held = await self._run(
+            partial(SqliteStore.keep_meta, name="library", value=tag), durable=True
+        )
+        self._leases.library = held
+        return held
+
     async def claim(
         self, worker_id: str, n: int, lease_s: float, *, skip: Collection[str] = ()
     ) -> list[JobRecord]:

@@ -10,7 +10,11 @@ migrated when a writer opens it (:data:`MIGRATIONS`, one transaction).
 
 Versions: 1, the first layout; 2 adds ``source_url`` (a URL source, without its query
 string) and ``source_identity`` (what the source was when its job first read it); 3
-changes no column, it repairs rows (:data:`RESUME_PENDING_SESSIONS`).
+changes no column, it repairs rows (:data:`RESUME_PENDING_SESSIONS`); 4 adds what
+``vidlift enqueue`` tells the ``vidlift worker`` that runs after it (another
+process): ``jobs.in_manifest`` (0 for a row that left the manifest: never claimed) and
+``meta``, the journal's own facts by name (``library``: the tag every video is created
+with and the platform is surveyed by), as in the PostgreSQL journal's schemas 6 and 7.
 """
 
 from __future__ import annotations
@@ -43,7 +47,7 @@ __all__ = [
     "to_row",
 ]
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 COLUMNS = (
     "job_id", "source_path", "size_bytes", "mtime_ns", "metadata", "location", "state",
@@ -82,8 +86,10 @@ _SCHEMA = (
         created_at REAL NOT NULL,
         updated_at REAL NOT NULL,
         source_url TEXT,
-        source_identity TEXT
+        source_identity TEXT,
+        in_manifest INTEGER NOT NULL DEFAULT 1
     )""",
+    "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "CREATE INDEX jobs_by_state ON jobs (state, seq)",
     "CREATE INDEX jobs_by_update ON jobs (state, updated_at)",
     f"INSERT INTO vidlift_schema (version) VALUES ({SCHEMA_VERSION})",
@@ -261,6 +267,10 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
         "ALTER TABLE jobs ADD COLUMN source_identity TEXT",
     ),
     2: (RESUME_PENDING_SESSIONS,),
+    3: (
+        "ALTER TABLE jobs ADD COLUMN in_manifest INTEGER NOT NULL DEFAULT 1",
+        "CREATE TABLE meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    ),
 }
 
 

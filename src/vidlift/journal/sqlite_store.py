@@ -248,7 +248,33 @@ class SqliteStore:
             ),
         )
 
+    def absent(self) -> frozenset[str]:
+        """The jobs whose rows left the manifest (``in_manifest = 0``)."""
+        rows = self._conn.execute("SELECT job_id FROM jobs WHERE in_manifest = 0")
+        return frozenset(str(row[0]) for row in rows)
+
+    def meta(self, name: str) -> str | None:
+        """The journal's fact ``name`` (``library``), None when it holds none."""
+        row = self._conn.execute("SELECT value FROM meta WHERE name = ?", (name,)).fetchone()
+        return None if row is None else str(row[0])
+
     # ------------------------------------------------------------------ writing
+    def set_absent(self, job_ids: Collection[str]) -> None:
+        """Mark exactly ``job_ids`` as out of the manifest (every other job is in it)."""
+        self._conn.execute("UPDATE jobs SET in_manifest = 1 WHERE in_manifest = 0")
+        unique = list(dict.fromkeys(job_ids))
+        for start in range(0, len(unique), _LOAD_CHUNK):
+            chunk = unique[start : start + _LOAD_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            self._conn.execute(f"UPDATE jobs SET in_manifest = 0 WHERE job_id IN ({marks})", chunk)
+
+    def keep_meta(self, name: str, value: str) -> str:
+        """Store ``value`` as the fact ``name`` unless one is held; return the one held."""
+        self._conn.execute("INSERT OR IGNORE INTO meta (name, value) VALUES (?, ?)", (name, value))
+        held = self.meta(name)
+        assert held is not None  # just inserted, or there before
+        return held
+
     def merge(self, items: Iterable[JobSpec | JobProblem]) -> int:
         """Apply manifest results (see ``transitions.merge_manifest_item``); count changes
         made by entries."""

@@ -145,4 +145,4 @@ async def test_jobs_an_older_retry_left_pending_with_a_session_go_on_uploading(
     with sqlite3.connect(path) as connection:
         versions = [v for (v,) in connection.execute("SELECT version FROM vidlift_schema")]
     connection.close()
-    assert versions == [2, 3]
+    assert versions == [2, SCHEMA_VERSION]
