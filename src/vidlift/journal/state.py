@@ -7,9 +7,11 @@
         \\          \\           \\           |  \\                  ^
          \\          \\           \\          |   +-> processing ---+   (--wait-ready)
           \\          \\           \\         |          |
-           +----------+-----------+--------+----------+--> failed   (requeue: -> pending,
-                                                             or -> creating if a create call
-    pending -> skipped                                       may have reached the server)
+           +----------+-----------+--------+----------+--> failed   (requeue: -> pending;
+                                                             -> creating if a create call
+    pending -> skipped                                       may have reached the server;
+                                                             -> uploading if it holds an
+                                                             upload session)
 
 ``creating`` is written (durably) before the create call is sent, so a job found in it
 after a crash may or may not have a video on the platform: it must be reconciled (looked
