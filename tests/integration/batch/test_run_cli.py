@@ -312,7 +312,10 @@ async def test_a_journal_an_older_retry_left_pending_goes_on_in_the_same_session
         sessions = dict(db.execute("SELECT job_id, session_id FROM jobs WHERE state = 'failed'"))
         assert len(sessions) == 2 and all(sessions.values())  # each gave up holding a session
         db.execute("UPDATE jobs SET state = 'pending', attempts = 0 WHERE state = 'failed'")
-        db.execute("UPDATE vidlift_schema SET version = 2")  # schema 3 changed no column
+        # Back to schema 2: schema 3 changed no column, schema 4 added these two.
+        db.execute("ALTER TABLE jobs DROP COLUMN in_manifest")
+        db.execute("DROP TABLE meta")
+        db.execute("UPDATE vidlift_schema SET version = 2")
     db.close()
     async with Emulator(dataclasses.replace(busy, faults=FaultPlan())) as emu:
         final = await run_cli(args, env)
