@@ -17,7 +17,7 @@ import anyio
 import pytest
 from anyio.abc import Process
 
-from vidlift.testing.emulator import Emulator, FaultPlan
+from vidlift.testing.emulator import Emulator, EmulatorConfig, FaultPlan
 from vidlift.testing.library import write_sample_library
 
 from .conftest import SECRET, KiB, cli_env, emulator_config, run_cli
@@ -270,18 +270,9 @@ async def test_a_job_that_failed_mid_upload_goes_on_from_its_session_after_retry
     503), then `vidlift retry --failed` and a run against the recovered server (same data,
     same address): the run goes on in that session and finishes. It used to stop the
     batch: the requeued job was `pending` and could not move to `verifying`."""
-    manifest = write_sample_library(tmp_path / "lib", 2, sizes=(200 * KiB,))
-    journal = manifest.with_name("library.csv.vidlift.sqlite")
-    busy = dataclasses.replace(
-        emulator_config(tmp_path, FaultPlan(upload_503_p=1.0)), port=_free_port()
-    )
-    args = ["run", str(manifest), "--log-format", "json", "--chunk-size", "64KiB"]
-    async with Emulator(busy) as emu:
-        env = cli_env(emu) | {"VIDLIFT_MAX_ATTEMPTS": "2", "VIDLIFT_BACKOFF_MAX_S": "0.1"}
-        first = await run_cli(args, env)
-        assert first.code == 1, first.stderr
-        assert len(emu.videos()) == 2  # created: each job held its session when it failed
-    async with Emulator(dataclasses.replace(busy, faults=FaultPlan())) as emu:
+    given_up = await _give_up_holding_sessions(tmp_path)
+    manifest, journal, args, env = given_up.manifest, given_up.journal, given_up.args, given_up.env
+    async with Emulator(given_up.recovered) as emu:
         retried = await run_cli(["retry", "--failed", "--journal", str(journal)], env)
         assert retried.code == 0, retried.stderr
         final = await run_cli(args, env)
@@ -298,16 +289,8 @@ async def test_a_journal_an_older_retry_left_pending_goes_on_in_the_same_session
     gave the jobs up, then its requeue and its schema number in raw SQL). Every run of it
     stopped with IllegalTransition at `mark_verifying`; now it is migrated at open and
     the run finishes both jobs in their sessions: no second create, no new session."""
-    manifest = write_sample_library(tmp_path / "lib", 2, sizes=(200 * KiB,))
-    journal = manifest.with_name("library.csv.vidlift.sqlite")
-    busy = dataclasses.replace(
-        emulator_config(tmp_path, FaultPlan(upload_503_p=1.0)), port=_free_port()
-    )
-    args = ["run", str(manifest), "--log-format", "json", "--chunk-size", "64KiB"]
-    async with Emulator(busy) as emu:
-        env = cli_env(emu) | {"VIDLIFT_MAX_ATTEMPTS": "2", "VIDLIFT_BACKOFF_MAX_S": "0.1"}
-        first = await run_cli(args, env)
-        assert first.code == 1, first.stderr
+    given_up = await _give_up_holding_sessions(tmp_path)
+    manifest, journal, args, env = given_up.manifest, given_up.journal, given_up.args, given_up.env
     with sqlite3.connect(journal) as db:
         sessions = dict(db.execute("SELECT job_id, session_id FROM jobs WHERE state = 'failed'"))
         assert len(sessions) == 2 and all(sessions.values())  # each gave up holding a session
@@ -317,7 +300,7 @@ async def test_a_journal_an_older_retry_left_pending_goes_on_in_the_same_session
         db.execute("DROP TABLE meta")
         db.execute("UPDATE vidlift_schema SET version = 2")
     db.close()
-    async with Emulator(dataclasses.replace(busy, faults=FaultPlan())) as emu:
+    async with Emulator(given_up.recovered) as emu:
         final = await run_cli(args, env)
         assert final.code == 0, final.stderr
         assert "Traceback" not in final.stderr and "IllegalTransition" not in final.stderr
@@ -328,6 +311,32 @@ async def test_a_journal_an_older_retry_left_pending_goes_on_in_the_same_session
         rows = dict(db.execute("SELECT job_id, session_id FROM jobs WHERE state = 'done'"))
     db.close()
     assert rows == sessions
+
+
+@dataclasses.dataclass(frozen=True)
+class _GivenUp:
+    manifest: Path
+    journal: Path
+    args: list[str]
+    env: dict[str, str]
+    recovered: EmulatorConfig  # the same server (data, address) without its fault
+
+
+async def _give_up_holding_sessions(tmp_path: Path) -> _GivenUp:
+    """A run whose 2 jobs give up while their upload sessions are open (every segment
+    refused with 503): each holds a video and a session."""
+    manifest = write_sample_library(tmp_path / "lib", 2, sizes=(200 * KiB,))
+    busy = dataclasses.replace(
+        emulator_config(tmp_path, FaultPlan(upload_503_p=1.0)), port=_free_port()
+    )
+    args = ["run", str(manifest), "--log-format", "json", "--chunk-size", "64KiB"]
+    async with Emulator(busy) as emu:
+        env = cli_env(emu) | {"VIDLIFT_MAX_ATTEMPTS": "2", "VIDLIFT_BACKOFF_MAX_S": "0.1"}
+        first = await run_cli(args, env)
+        assert first.code == 1, first.stderr
+        assert len(emu.videos()) == 2  # created: each job held its session when it failed
+    journal = manifest.with_name("library.csv.vidlift.sqlite")
+    return _GivenUp(manifest, journal, args, env, dataclasses.replace(busy, faults=FaultPlan()))
 
 
 def _free_port() -> int:

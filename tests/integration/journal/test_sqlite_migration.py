@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.journal.older_retry import OLDER_RETRY_JOBS, assert_repaired
 from vidlift.errors import JournalError
 from vidlift.journal import JobState, SqliteJournal
 from vidlift.journal.sqlite_schema import SCHEMA_VERSION
@@ -73,16 +74,6 @@ async def test_a_v1_journal_is_migrated_by_a_writer(tmp_path: Path) -> None:
 
 
 V2_TABLE = V1_TABLE.removesuffix(")") + ", source_url TEXT, source_identity TEXT)"
-# (job id, state, video key, session id, upload url, acknowledged ranges, attempts):
-# what schema 2 journals hold, as an older vidlift wrote them.
-V2_JOBS = (
-    ("held", "pending", "K1", "s1", "https://u/1", "[[0, 65535]]", 0),  # requeued, session open
-    ("fresh", "pending", None, None, None, "[]", 0),  # never started
-    ("video-only", "pending", "K3", None, None, "[]", 0),  # requeued after its session reset
-    ("known", "pending", "K4", "", "", "[]", 0),  # requeued, video found by a survey, no session
-    ("sending", "uploading", "K5", "s5", "https://u/5", "[[0, 99]]", 2),
-    ("gave-up", "failed", "K6", "s6", "https://u/6", "[]", 8),  # `retry --failed` still to come
-)
 
 
 def write_v2_journal(path: Path) -> None:
@@ -90,7 +81,7 @@ def write_v2_journal(path: Path) -> None:
         connection.execute("CREATE TABLE vidlift_schema (version INTEGER NOT NULL)")
         connection.execute("INSERT INTO vidlift_schema (version) VALUES (2)")
         connection.execute(V2_TABLE)
-        for job_id, state, key, session, url, ranges, attempts in V2_JOBS:
+        for job_id, state, key, session, url, ranges, attempts in OLDER_RETRY_JOBS:
             acked = sum(end - start + 1 for start, end in json.loads(ranges))
             connection.execute(
                 "INSERT INTO jobs (job_id, source_path, size_bytes, mtime_ns, metadata,"
@@ -115,29 +106,7 @@ async def test_jobs_an_older_retry_left_pending_with_a_session_go_on_uploading(
     with pytest.raises(JournalError, match=r"older vidlift \(schema 2\).*vidlift run"):
         await SqliteJournal.open_readonly(path)
     async with await SqliteJournal.open(path) as journal:
-        records = {job_id: await journal.get(job_id) for job_id, *_ in V2_JOBS}
-        held = records["held"]
-        assert held is not None
-        assert (held.state, held.video_key, held.session_id, held.upload_url) == (
-            JobState.UPLOADING,
-            "K1",
-            "s1",
-            "https://u/1",
-        )
-        assert (held.acked_ranges, held.attempts, held.create_sent) == (((0, 65535),), 0, True)
-        states = {job_id: r.state.value for job_id, r in records.items() if r is not None}
-        assert states == {
-            "held": "uploading",
-            "fresh": "pending",
-            "video-only": "pending",
-            "known": "pending",
-            "sending": "uploading",
-            "gave-up": "failed",
-        }
-        counts = await journal.counts()
-        assert counts.by_state[JobState.PENDING] == 3
-        assert counts.by_state[JobState.UPLOADING] == 2
-        assert counts.acked_bytes == 65536 + 100  # the held job's bytes count as in flight
+        await assert_repaired(journal)
         await journal.mark_verifying("held")  # refused from `pending` before the migration
         assert await journal.requeue_failed() == 1
         gave_up = await journal.get("gave-up")
