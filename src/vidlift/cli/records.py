@@ -72,8 +72,8 @@ async def _present_ids(manifest: Path | None, *, given: bool) -> SeenIds | None:
 async def _rows(
     journal: Journal, member: Callable[[str], bool] | None = None
 ) -> AsyncIterator[dict[str, Any]]:
-    """One row per job; ``in_manifest``: yes, no (the row left the manifest), or blank
-    when nothing says (no manifest read, a SQLite journal)."""
+    """One row per job; ``in_manifest``: yes, or no (the row left the manifest); blank
+    when nothing says (``member`` None)."""
     async for record in journal.iter_jobs():
         known = "" if member is None else "yes" if member(record.job_id) else "no"
         yield {
@@ -127,7 +127,7 @@ async def _report(
         absent: AbsentJobs | None = None
         if present is not None:
             member = present.__contains__
-        elif isinstance(path, str):  # a shared journal: `enqueue` noted the rows that left
+        else:  # the rows that left the manifest, as the last `enqueue` or `run` noted
             absent = await collect_absent(journal.iter_absent())
             gone = frozenset(absent.ids)
             member = lambda job_id: job_id not in gone  # noqa: E731

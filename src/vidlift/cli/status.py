@@ -49,11 +49,14 @@ def _stamp(epoch: float | None) -> str | None:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
-async def _read(path: JournalRef) -> tuple[JobCounts, list[dict[str, Any]]]:
+async def _read(path: JournalRef) -> tuple[JobCounts, list[dict[str, Any]], int]:
+    """The journal's counts, its failures by reason, and how many of its jobs left the
+    manifest (as the last ``enqueue`` or ``run`` noted)."""
     journal = await open_journal_readonly(path)
     try:
         counts = await journal.counts()
         groups = await read_failures(journal)
+        absent = sum([1 async for _ in journal.iter_absent()])
     finally:
         await journal.close()
     failures = [
@@ -67,7 +70,7 @@ async def _read(path: JournalRef) -> tuple[JobCounts, list[dict[str, Any]]]:
         }
         for group in groups
     ]
-    return counts, failures
+    return counts, failures, absent
 
 
 async def _sampled_rate(path: Path, held: int) -> float:
@@ -137,7 +140,7 @@ def _is_live(worker: dict[str, Any]) -> bool:
 async def _shared_document(url: str) -> dict[str, Any]:
     """``status_document`` of a PostgreSQL journal: no lock file and no beacon; the
     workers' heartbeats say who runs."""
-    counts, failures = await _read(url)
+    counts, failures, _ = await _read(url)  # the fleet part counts the absent jobs
     fleet = await _fleet(url)
     held = counts.done_bytes + counts.acked_bytes
     live = [w for w in fleet["workers"] if _is_live(w)]
@@ -165,7 +168,7 @@ async def status_document(path: JournalRef) -> dict[str, Any]:
         return await _shared_document(path)
     pid = lock_holder(path)
     beacon = read_beacon(path)
-    counts, failures = await _read(path)
+    counts, failures, absent = await _read(path)
     held = counts.done_bytes + counts.acked_bytes
     rate: float | None = None
     eta: float | None = None
@@ -193,6 +196,7 @@ async def status_document(path: JournalRef) -> dict[str, Any]:
         "eta_s": round(eta) if eta is not None else None,
         "in_flight": in_flight,
         "failures": failures,
+        "not_in_manifest": absent,
     }
 
 

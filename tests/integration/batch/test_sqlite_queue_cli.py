@@ -5,6 +5,7 @@ a row removed from the manifest is not uploaded. Real emulator, real subprocesse
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import anyio
@@ -63,3 +64,11 @@ async def test_a_row_removed_before_the_worker_starts_is_not_uploaded(
     await _vidlift(["worker", "--journal", str(journal)], env)
     uploaded = sorted(str(video.custom["vidlift_job_id"]) for video in emulator.videos())
     assert uploaded == [f"legacy-{n:03d}" for n in range(1, COUNT)]
+    # `status` and `report` (other processes, read-only) read what enqueue noted.
+    status = await _vidlift(["status", "--journal", str(journal), "--json"], env)
+    assert json.loads(status.stdout)["not_in_manifest"] == 1
+    report = await _vidlift(["report", "--journal", str(journal), "--format", "json"], env)
+    marks = {row["id"]: row["in_manifest"] for row in json.loads(report.stdout)}
+    assert marks == {f"legacy-{n:03d}": "yes" for n in range(1, COUNT)} | {
+        f"legacy-{COUNT:03d}": "no"
+    }
