@@ -49,15 +49,18 @@ def as_ref(given: str) -> JournalRef:
 
 
 def describe_journal(ref: JournalRef) -> str:
-    """The journal for messages: a path, or the URL without its password."""
+    """The journal for messages: a path, or the URL without its password and query but
+    its ``schema`` (several migrations may share one database, one schema each)."""
     if isinstance(ref, Path):
         return str(ref)
-    from urllib.parse import urlsplit
+    from urllib.parse import parse_qsl, urlsplit
 
     parts = urlsplit(ref)
     user = f"{parts.username}@" if parts.username else ""
     port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{user}{parts.hostname or ''}{port}{parts.path}"
+    schema = next((v for k, v in parse_qsl(parts.query) if k == "schema"), None)
+    named = f"?schema={schema}" if schema else ""
+    return f"{parts.scheme}://{user}{parts.hostname or ''}{port}{parts.path}{named}"
 
 
 def find_journal(given: str | None) -> JournalRef:

@@ -16,6 +16,7 @@ from vidlift.cli.exits import fatal_errors, warn
 from vidlift.cli.journals import (
     JOURNAL_SUFFIX,
     JournalRef,
+    describe_journal,
     find_journal,
     open_journal,
     open_journal_readonly,
@@ -227,4 +228,10 @@ def retry(journal_path: str | None, failed: bool) -> None:
     with fatal_errors(journal=path if isinstance(path, Path) else None):
         count = anyio.run(_retry, path)
     queued = count_of(count, "failed job")
-    click.echo(f"{queued} queued again; run `vidlift run MANIFEST` to upload them")
+    if isinstance(path, Path):
+        click.echo(f"{queued} queued again; run `vidlift run MANIFEST` to upload them")
+    else:  # a shared journal: its workers take them
+        click.echo(
+            f"{queued} queued again; `vidlift worker --journal {describe_journal(path)}` "
+            "(or `vidlift run MANIFEST --journal ...`) uploads them"
+        )

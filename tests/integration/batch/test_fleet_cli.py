@@ -161,6 +161,23 @@ async def test_run_on_postgres_is_enqueue_plus_one_worker(
     assert report.code == 0 and [row["state"] for row in json.loads(report.stdout)] == ["done"] * 3
 
 
+async def test_retry_on_a_shared_journal_points_to_its_workers(
+    emulator: Emulator, tmp_path: Path, pg_url: str
+) -> None:
+    manifest = write_sample_library(tmp_path / "lib", 1, sizes=(40 * KiB,))
+    env = cli_env(emulator)
+    schema = pg_url.rsplit("schema=", 1)[1]
+    queued = await run_cli(["enqueue", str(manifest), "--journal", pg_url], env)
+    assert queued.code == 0, queued.stderr
+    assert f"/test?schema={schema} holds 1 job" in queued.stdout, queued.stdout  # named
+    retried = await run_cli(["retry", "--failed", "--journal", pg_url], env)
+    assert retried.code == 0, retried.stderr
+    assert (
+        f"`vidlift worker --journal postgresql://postgres@127.0.0.1:5432/test?schema={schema}`"
+        in retried.stdout
+    ), retried.stdout
+
+
 async def test_fleet_commands_fail_cleanly(emulator: Emulator, tmp_path: Path) -> None:
     manifest = write_sample_library(tmp_path / "lib", 1, sizes=(40 * KiB,))
     env = cli_env(emulator)
