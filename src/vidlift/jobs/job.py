@@ -49,6 +49,7 @@ __all__ = [
     "call_reliably",
     "run_job",
     "source_tag",
+    "source_tags",
 ]
 
 T = TypeVar("T")
@@ -56,11 +57,26 @@ ProgressCallback = Callable[[int], None]
 RetryCallback = Callable[[VidliftError, float], None]
 
 
-def source_tag(path: Path) -> str:
-    """A short digest of the source file's absolute path: every video carries it, so a
-    look-up by job id never adopts another library's video with the same id."""
-    absolute = str(path if path.is_absolute() else Path.cwd() / path)
-    return hashlib.sha256(absolute.encode("utf-8", "surrogateescape")).hexdigest()[:16]
+def source_tag(source: str | Path) -> str:
+    """A short digest of where the source is: a URL (``scheme://host/path``, no query) as
+    it is, a file by its absolute path. Every video carries it, so a look-up by job id
+    never adopts another library's video with the same id."""
+    return source_tags(source)[0]
+
+
+def source_tags(source: str | Path) -> tuple[str, ...]:
+    """The source's tag (:func:`source_tag`) first, then any other form a look-up must
+    accept: vidlift before 2026-12 digested a URL as a path under the working directory
+    (``cwd/http:/host/path``), which a run from another directory did not find again."""
+    text = str(source)
+    if "://" not in text:  # a file: its absolute path (unchanged since the first version)
+        path = Path(text)
+        return (_digest(str(path if path.is_absolute() else Path.cwd() / path)),)
+    return (_digest(text), _digest(str(Path.cwd() / Path(text))))
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:16]
 
 
 class TransferInterrupted(Exception):
@@ -154,7 +170,8 @@ class JobStart:
     source: Source
     metadata: VideoMetadata
     marker: str
-    tag: str | None = None
+    tag: str | None = None  # the source's tag, set on the video it creates
+    also_tags: tuple[str, ...] = ()  # older forms of the tag a look-up accepts too
     video_key: str | None = None  # a video exists (created by an earlier run)
     handle: UploadHandle | None = None  # an upload is open on it
     acked: RangeSet = field(default_factory=RangeSet)  # recorded for that upload
@@ -364,7 +381,7 @@ class _Run:
             return await self._renew()
         await self.ctx.log.mark_creating(spec.job_id)
         if self.look_up:
-            found = await platform.find(spec.marker, spec.tag)
+            found = await platform.find(spec.marker, (spec.tag, *spec.also_tags))
             self.look_up = False
             if found is not None:
                 self.video_key = found.key

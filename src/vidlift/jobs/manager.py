@@ -43,7 +43,7 @@ from vidlift.jobs.job import (
     RetryCallback,
     TransferInterrupted,
     run_job,
-    source_tag,
+    source_tags,
 )
 from vidlift.jobs.pacing import AdaptiveGate
 from vidlift.jobs.policy import RetryPolicy, Verdict
@@ -345,9 +345,9 @@ class BatchRunner:
         handle = None
         if record.session_id and record.upload_url and record.video_key:
             handle = UploadHandle(record.video_key, record.session_id, record.upload_url)
-        tag = source_tag(Path(source.name))
+        tag, *older = source_tags(source.name)
         known = self.known.get(record.job_id)
-        if known is not None and known.tag not in (None, tag):
+        if known is not None and known.tag not in (None, tag, *older):
             known = None  # another library's job with the same id: not ours
         return JobStart(
             job_id=record.job_id,
@@ -355,6 +355,7 @@ class BatchRunner:
             metadata=metadata,
             marker=record.job_id,
             tag=tag,
+            also_tags=tuple(older),
             video_key=record.video_key,
             handle=handle,
             acked=RangeSet.of(record.acked_ranges),

@@ -9,7 +9,7 @@ again. A second API is a second implementation, never a branch in the job loop.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -127,8 +127,9 @@ class Transfer(Protocol):
 class Platform(Protocol):
     """A video platform as the job loop uses it."""
 
-    async def find(self, marker: str, tag: str | None) -> RemoteVideo | None:
-        """The video created earlier for ``marker`` (and source ``tag``), if any. One call."""
+    async def find(self, marker: str, tags: Collection[str | None]) -> RemoteVideo | None:
+        """The video created earlier for ``marker`` whose source tag is one of ``tags``
+        (or unset), if any. One call."""
         ...
 
     async def create(

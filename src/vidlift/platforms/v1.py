@@ -10,6 +10,7 @@ look-up never adopts another library's video with the same job id.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -174,16 +175,14 @@ class V1Platform(BatchTagging):
         url = build_upload_url(created.link, api_format=self._api_format)
         return UploadHandle(created.video_key, created.session_id, url)
 
-    async def find(self, marker: str, tag: str | None) -> RemoteVideo | None:
+    async def find(self, marker: str, tags: Collection[str | None]) -> RemoteVideo | None:
         """videos/list by ``custom.vidlift_job_id``; the oldest match of this source."""
         found = await self.api.list_videos(
             search={f"custom.{MARKER_FIELD}": marker}, result_limit=10
         )
         for video in found.videos:
-            if video.custom.get(MARKER_FIELD) == marker and video.custom.get(SOURCE_FIELD) in (
-                None,
-                tag,
-            ):
+            source = video.custom.get(SOURCE_FIELD)
+            if video.custom.get(MARKER_FIELD) == marker and (source is None or source in tags):
                 return remote_video(video)
         return None
 

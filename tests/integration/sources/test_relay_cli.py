@@ -19,7 +19,11 @@ from typing import Any
 import anyio
 import pytest
 
+from tests.integration.batch.test_library_batch import create_video
 from vidlift.config import S3SourceSettings
+from vidlift.jobs.survey import library_tag
+from vidlift.platforms.v1 import LIBRARY_FIELD, MARKER_FIELD, SOURCE_FIELD
+from vidlift.protocol.metadata import VideoMetadata
 from vidlift.sources.s3 import create_s3_client
 from vidlift.testing.emulator import Emulator, EmulatorConfig
 from vidlift.testing.origin import Origin, OriginFault
@@ -271,3 +275,62 @@ async def test_a_signed_url_is_read_with_its_query_though_the_journal_stores_it_
     assert SIGNATURE.encode() not in (tmp_path / "urls.csv.vidlift.sqlite").read_bytes()
     assert stored_md5s(emulator) == {"signed.mp4": [hashlib.md5(data).hexdigest()]}
     assert {r.status for r in origin.requests} <= {200, 206}  # never asked without it
+
+
+async def test_a_lost_journal_run_from_another_directory_creates_no_url_row_again(
+    emulator: Emulator, origin: Origin, tmp_path: Path
+) -> None:
+    """URL sources are known by their URL: a run after a lost journal, from another
+    working directory, finds every video (it created them all again: the tag held the
+    working directory)."""
+    files = library(tmp_path / "lib")
+    for name, data in files.items():
+        origin.add(name, data)
+    by_url = manifest(tmp_path / "urls.csv", "download_url", {n: origin.url(n) for n in files})
+    env = env_for(emulator)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    # The second run: a new journal (the first one lost), from another directory.
+    for number, cwd in enumerate((tmp_path, elsewhere)):
+        journal = tmp_path / f"journal-{number}.sqlite"
+        result = await anyio.run_process(
+            [sys.executable, "-m", "vidlift", "run", str(by_url), "--journal", str(journal)],
+            env=env,
+            cwd=cwd,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr.decode()
+    assert emulator.request_counts().get("api_create", 0) == len(files)
+    expected = {name: hashlib.md5(data).hexdigest() for name, data in files.items()}
+    assert stored_md5s(emulator) == {name: [md5] for name, md5 in expected.items()}
+
+
+async def test_a_video_an_older_vidlift_tagged_for_a_url_is_still_found(
+    emulator: Emulator, origin: Origin, tmp_path: Path
+) -> None:
+    """Before, a URL's tag was digested under the working directory: a lost journal run
+    from that directory still adopts such a video instead of creating a second one."""
+    files = library(tmp_path / "lib")
+    for name, data in files.items():
+        origin.add(name, data)
+    rows = [f"u{n},{origin.url(name)},{name}" for n, name in enumerate(files, start=1)]
+    listed = tmp_path / "ids.csv"
+    listed.write_text("id,download_url,title\n" + "\n".join(rows) + "\n")
+    first_url = origin.url("clip-1.mp4")
+    older_tag = hashlib.sha256(f"{tmp_path}/{first_url.replace('//', '/', 1)}".encode())
+    custom = {
+        MARKER_FIELD: "u1",
+        SOURCE_FIELD: older_tag.hexdigest()[:16],
+        LIBRARY_FIELD: library_tag(listed),
+    }
+    await create_video(emulator, VideoMetadata(title="clip-1.mp4", custom=custom))
+    result = await anyio.run_process(
+        [sys.executable, "-m", "vidlift", "run", str(listed)],
+        env=env_for(emulator),
+        cwd=tmp_path,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    assert emulator.request_counts().get("api_create", 0) == len(files)  # that one + 2 new
+    expected = {name: hashlib.md5(data).hexdigest() for name, data in files.items()}
+    assert stored_md5s(emulator) == {name: [md5] for name, md5 in expected.items()}

@@ -22,6 +22,7 @@ show each (:mod:`vidlift.jobs.verification`).
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC
 from typing import Any
 
@@ -92,12 +93,12 @@ class V2Platform(BatchTagging):
         """How a file of ``size_bytes`` is cut (one part: a direct upload)."""
         return plan_parts(size_bytes, self._settings.part_floor_bytes)
 
-    async def find(self, marker: str, tag: str | None) -> RemoteVideo | None:
-        """The oldest media whose external_id is ``marker`` and whose source tag is
-        ``tag`` or unset (one API call), or None."""
+    async def find(self, marker: str, tags: Collection[str | None]) -> RemoteVideo | None:
+        """The oldest media whose external_id is ``marker`` and whose source tag is one
+        of ``tags`` or unset (one API call), or None."""
         for media in await self.api.find(marker):
             source = media.metadata.custom_params.get(SOURCE_FIELD)
-            if media.metadata.external_id == marker and source in (None, tag):
+            if media.metadata.external_id == marker and (source is None or source in tags):
                 return _remote(media)
         return None
 
