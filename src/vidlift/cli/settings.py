@@ -336,4 +336,24 @@ def load_run_config(
         where = ".".join(p for p in map(str, err["loc"]) if p.isidentifier()) or "settings"
         origin = origins.get(str(err["loc"][0])) if err["loc"] else None
         message = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            message = _unknown_setting(err["loc"])
         raise ConfigError(f"setting {where}{f' ({origin})' if origin else ''}: {message}") from None
+
+
+def _unknown_setting(loc: tuple[int | str, ...]) -> str:
+    """What to say of a key no setting has: the closest known name, if one is close."""
+    import difflib  # only for this message: start-up stays lean
+
+    model: type[BaseModel] = RunConfig
+    for part in loc[:-1]:  # down to the table that holds the key ([sources.http])
+        field = model.model_fields.get(str(part))
+        if field is None or not isinstance(field.annotation, type):
+            break
+        if not issubclass(field.annotation, BaseModel):
+            break
+        model = field.annotation
+    known = [f.alias or name for name, f in model.model_fields.items()]
+    close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"no such setting{hint}: configs/vidlift.example.toml lists every setting"

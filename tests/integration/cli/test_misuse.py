@@ -261,7 +261,8 @@ CASES = [
     Case("env-unreachable-s-negative", RUN, 2, ("VIDLIFT_UNREACHABLE_S",), env={"VIDLIFT_UNREACHABLE_S": "-1"}),
     # The TOML settings file.
     Case("toml-syntax-error", (*RUN, "--config", "v.toml"), 2, ("v.toml", "line 2"), write("v.toml", "concurrency = 4\nchunk_size = \n")),
-    Case("toml-unknown-key", (*RUN, "--config", "v.toml"), 2, ("v.toml", "concurency"), write("v.toml", "concurency = 4\n")),
+    Case("toml-unknown-key", (*RUN, "--config", "v.toml"), 2, ("v.toml", "concurency", "no such setting (did you mean 'concurrency'?)", "vidlift.example.toml"), write("v.toml", "concurency = 4\n")),
+    Case("toml-unknown-table-key", (*RUN, "--config", "v.toml"), 2, ("sources.http.header (config file v.toml)", "did you mean 'headers'?"), write("v.toml", "[sources.http]\nheader = {}\n")),
     Case("toml-wrong-type", (*RUN, "--config", "v.toml"), 2, ("v.toml", "max_attempts"), write("v.toml", 'max_attempts = "twice"\n')),
     Case("toml-chunk-size-too-big", (*RUN, "--config", "v.toml"), 2, ("chunk_size",), write("v.toml", 'chunk_size = "10GiB"\n')),
     Case("toml-vidlift-not-a-table", (*RUN, "--config", "v.toml"), 2, ("v.toml", "[vidlift] must be a table"), write("v.toml", "vidlift = 3\n")),

@@ -78,6 +78,32 @@ def test_unknown_key_and_bad_size_are_refused(tmp_path: Path) -> None:
         load_run_config({}, config_file=None, env={"VIDLIFT_CHUNK_SIZE": "lots"})
 
 
+def test_an_unknown_key_is_named_with_the_closest_setting(tmp_path: Path) -> None:
+    config = tmp_path / "v.toml"
+    for text, said in (
+        (
+            "concurency = 4\n",
+            "setting concurency (config file {}): no such setting (did you mean 'concurrency'?)",
+        ),
+        (
+            "[sources.htp]\n",
+            "setting sources.htp (config file {}): no such setting (did you mean 'http'?)",
+        ),
+        (
+            "[sources.s3]\nregoin = 'x'\n",
+            "setting sources.s3.regoin (config file {}): no such setting (did you mean 'region'?)",
+        ),
+        (
+            "zzz = 1\n",
+            "setting zzz (config file {}): no such setting: configs/vidlift.example.toml",
+        ),
+    ):
+        config.write_text(text)
+        with pytest.raises(ConfigError) as caught:
+            load_run_config({}, config_file=config, env={})
+        assert said.format(config) in str(caught.value)
+
+
 def test_secret_is_not_in_repr() -> None:
     config = RunConfig(api_key="k", api_secret="s3cr3t-value")
     assert "s3cr3t-value" not in repr(config)
