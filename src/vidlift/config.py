@@ -70,6 +70,7 @@ _UNITS = {
     "gb": 1000**3,
     "gib": 1024**3,
 }
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header or cookie name
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*")
 
 
@@ -259,12 +260,20 @@ class Limits:
         return replace(self, files_in_flight=files, connections=connections)
 
 
-def _frozen_texts(value: Mapping[str, str], what: str) -> Mapping[str, str]:
+def check_http_fields(value: Mapping[str, str], what: str = "") -> Mapping[str, str]:
+    """Header or cookie names and values, frozen; raises ConfigError naming the bad name
+    (never showing a value: they are secrets), after ``what: `` when given."""
+    where = f"{what}: " if what else ""
     for name, text in value.items():
         if not isinstance(name, str) or not isinstance(text, str) or not name.strip():
-            raise ConfigError(f"{what}: names and values must be non-empty text")
+            raise ConfigError(f"{where}names and values must be non-empty text")
         if "\r" in text or "\n" in text or "\r" in name or "\n" in name:
-            raise ConfigError(f"{what}: {name!r}: no line breaks allowed in names or values")
+            raise ConfigError(f"{where}{name!r}: no line breaks allowed in names or values")
+        if not _TOKEN.fullmatch(name):  # RFC 9110 5.1 (headers), RFC 6265 (cookies)
+            raise ConfigError(
+                f"{where}{name!r} is not a valid name: letters, digits and "
+                "!#$%&'*+-.^_`|~ only (no spaces, colons or quotes)"
+            )
     return MappingProxyType(dict(value))
 
 
@@ -290,8 +299,8 @@ class HttpSourceSettings:
     timeouts: Timeouts = field(default_factory=Timeouts)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "headers", _frozen_texts(self.headers, "sources.http.headers"))
-        object.__setattr__(self, "cookies", _frozen_texts(self.cookies, "sources.http.cookies"))
+        object.__setattr__(self, "headers", check_http_fields(self.headers, "sources.http.headers"))
+        object.__setattr__(self, "cookies", check_http_fields(self.cookies, "sources.http.cookies"))
         object.__setattr__(self, "hosts", tuple(host.lower() for host in self.hosts))
         if not 0 <= self.max_redirects <= 20:
             raise ConfigError("sources.http.max_redirects must be between 0 and 20")

@@ -36,6 +36,7 @@ from vidlift.config import (
     check_bwlimit,
     check_chunk_size,
     check_endpoint,
+    check_http_fields,
     parse_size,
 )
 from vidlift.errors import ConfigError
@@ -85,6 +86,15 @@ class HttpSourcesConfig(BaseModel):
     cookies: dict[str, str] = Field(default_factory=dict, repr=False)
     hosts: tuple[str, ...] = ()
     max_redirects: int = Field(default=_HTTP.max_redirects, ge=0, le=20)
+
+    @field_validator("headers", "cookies", mode="after")
+    @classmethod
+    def _fields(cls, value: dict[str, str]) -> dict[str, str]:
+        try:
+            check_http_fields(value)  # refused when the settings are read, not at first use
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
+        return value
 
 
 class S3SourcesConfig(BaseModel):

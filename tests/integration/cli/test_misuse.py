@@ -263,6 +263,7 @@ CASES = [
     Case("toml-syntax-error", (*RUN, "--config", "v.toml"), 2, ("v.toml", "line 2"), write("v.toml", "concurrency = 4\nchunk_size = \n")),
     Case("toml-unknown-key", (*RUN, "--config", "v.toml"), 2, ("v.toml", "concurency", "no such setting (did you mean 'concurrency'?)", "vidlift.example.toml"), write("v.toml", "concurency = 4\n")),
     Case("toml-unknown-table-key", (*RUN, "--config", "v.toml"), 2, ("sources.http.header (config file v.toml)", "did you mean 'headers'?"), write("v.toml", "[sources.http]\nheader = {}\n")),
+    Case("toml-header-name-with-a-space", (*RUN, "--config", "v.toml"), 2, ("sources.http.headers (config file v.toml)", "'Bad Header' is not a valid name"), write("v.toml", '[sources.http]\nheaders = { "Bad Header" = "tok-93" }\n')),
     Case("toml-wrong-type", (*RUN, "--config", "v.toml"), 2, ("v.toml", "max_attempts"), write("v.toml", 'max_attempts = "twice"\n')),
     Case("toml-chunk-size-too-big", (*RUN, "--config", "v.toml"), 2, ("chunk_size",), write("v.toml", 'chunk_size = "10GiB"\n')),
     Case("toml-vidlift-not-a-table", (*RUN, "--config", "v.toml"), 2, ("v.toml", "[vidlift] must be a table"), write("v.toml", "vidlift = 3\n")),

@@ -104,6 +104,17 @@ def test_an_unknown_key_is_named_with_the_closest_setting(tmp_path: Path) -> Non
         assert said.format(config) in str(caught.value)
 
 
+def test_a_header_or_cookie_name_http_cannot_carry_is_refused_when_read(tmp_path: Path) -> None:
+    config = tmp_path / "v.toml"
+    for table, name in (("headers", "Bad Header"), ("headers", "X:Y"), ("cookies", "sess id")):
+        config.write_text(f'[sources.http]\n{table} = {{ "{name}" = "s3cr3t-v" }}\n')
+        with pytest.raises(ConfigError) as caught:
+            load_run_config({}, config_file=config, env={})
+        said = str(caught.value)
+        assert f"setting sources.http.{table} (config file {config}): {name!r} is not" in said
+        assert "s3cr3t-v" not in said  # values are secrets
+
+
 def test_secret_is_not_in_repr() -> None:
     config = RunConfig(api_key="k", api_secret="s3cr3t-value")
     assert "s3cr3t-value" not in repr(config)
