@@ -65,4 +65,8 @@ def print_plan(plan: ManifestPlan) -> None:
             f"  no longer in the manifest (not part of the run): {plan.absent.count} "
             f"({', '.join(plan.absent.first_ids)})"
         )
-    click.echo(f"  bytes to send: {human_bytes(plan.bytes_to_send)}")
+    unsized = ""
+    if plan.unsized_jobs:
+        sources = count_of(plan.unsized_jobs, "URL source")
+        unsized = f", and {sources} not sized yet (each is sized when its job starts)"
+    click.echo(f"  bytes to send: {human_bytes(plan.bytes_to_send)}{unsized}")

@@ -55,6 +55,7 @@ class ManifestPlan:
     warnings: list[str] = field(default_factory=list)
     by_state: Counter[JobState] = field(default_factory=Counter)
     bytes_to_send: int = 0
+    unsized_jobs: int = 0  # URL sources to send whose size is known once their jobs start
     absent: AbsentJobs = field(default_factory=AbsentJobs)
 
 
@@ -70,7 +71,7 @@ def _judge_entry(plan: ManifestPlan, record: JobRecord | None, spec: JobSpec) ->
     """Count one good row against the job the journal holds for it (if any)."""
     if record is None or record.manifest_problem:
         plan.new_jobs += 1
-        plan.bytes_to_send += spec.size_bytes
+        _to_send(plan, spec.size_bytes, url=spec.source_url)
         return
     plan.by_state[record.state] += 1
     merged = merge_manifest_item(record, spec, time.time())
@@ -89,9 +90,17 @@ def _judge_entry(plan: ManifestPlan, record: JobRecord | None, spec: JobSpec) ->
                 MetadataChange(spec.job_id, record.video_key, spec.metadata)
             )
     elif merged is not None:  # queued again (a new version) or refreshed
-        plan.bytes_to_send += spec.size_bytes
+        _to_send(plan, spec.size_bytes, url=spec.source_url)
     elif record.state is not JobState.FAILED and record.state is not JobState.SKIPPED:
-        plan.bytes_to_send += max(0, record.size_bytes - record.acked_bytes)
+        left = max(0, record.size_bytes - record.acked_bytes)
+        _to_send(plan, left, url=record.source_url if record.size_bytes == 0 else None)
+
+
+def _to_send(plan: ManifestPlan, size_bytes: int, *, url: str | None) -> None:
+    """Count a job's bytes to send; a URL not read yet has no size: counted apart."""
+    if url is not None and size_bytes == 0:
+        plan.unsized_jobs += 1
+    plan.bytes_to_send += size_bytes
 
 
 async def plan_manifest(

@@ -334,3 +334,14 @@ async def test_a_video_an_older_vidlift_tagged_for_a_url_is_still_found(
     assert emulator.request_counts().get("api_create", 0) == len(files)  # that one + 2 new
     expected = {name: hashlib.md5(data).hexdigest() for name, data in files.items()}
     assert stored_md5s(emulator) == {name: [md5] for name, md5 in expected.items()}
+
+
+async def test_a_dry_run_counts_url_sources_it_has_not_sized(
+    emulator: Emulator, origin: Origin, tmp_path: Path
+) -> None:
+    files = library(tmp_path / "lib")
+    by_url = manifest(tmp_path / "urls.csv", "download_url", {n: origin.url(n) for n in files})
+    code, out, err = await run([str(by_url), "--dry-run"], env_for(emulator))
+    assert code == 0, err
+    assert "bytes to send: 0 B, and 3 URL sources not sized yet" in out, out
+    assert origin.requests == [], origin.requests  # a dry run reads no source
