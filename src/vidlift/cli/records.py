@@ -198,15 +198,22 @@ def report(journal_path: str | None, fmt: str, output: Path | None, manifest: Pa
         if output is None:
             anyio.run(_report, path, fmt, sys.stdout, manifest, given)
         else:
+            # Written beside it, then renamed: a report that fails leaves the file that
+            # was there (an earlier mapping) as it was, and no empty or partial one.
+            partial = output.with_name(f".{output.name}.partial")
             try:
-                handle = output.open("w", encoding="utf-8", newline="")
+                handle = partial.open("w", encoding="utf-8", newline="")
             except OSError as exc:
                 raise ConfigError(
                     f"--output {output}: cannot write it ({exc.strerror}); create its folder "
                     "or choose another file"
                 ) from None
-            with handle:
-                anyio.run(_report, path, fmt, handle, manifest, given)
+            try:
+                with handle:
+                    anyio.run(_report, path, fmt, handle, manifest, given)
+                partial.replace(output)
+            finally:
+                partial.unlink(missing_ok=True)
             click.echo(f"report written to {output}", err=True)
 
 

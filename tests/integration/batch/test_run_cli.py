@@ -6,6 +6,7 @@ import csv
 import dataclasses
 import io
 import json
+import os
 import random
 import signal
 import socket
@@ -344,3 +345,23 @@ def _free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+async def test_a_report_that_fails_keeps_the_file_it_would_have_replaced(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    manifest = write_sample_library(tmp_path / "lib", 2, sizes=(20 * KiB,))
+    env = cli_env(emulator)
+    assert (await run_cli(["run", str(manifest)], env)).code == 0
+    journal = manifest.with_name("library.csv.vidlift.sqlite")
+    mapping = tmp_path / "mapping.csv"
+    written = await run_cli(["report", "--journal", str(journal), "--output", str(mapping)], env)
+    assert written.code == 0, written.stderr
+    good = mapping.read_text()
+    assert good.count("\n") == 3  # the header and 2 rows
+    garbage = tmp_path / "garbage.sqlite"  # found, then refused once opened
+    await anyio.Path(garbage).write_bytes(b"not a journal" * 100)
+    failed = await run_cli(["report", "--journal", str(garbage), "--output", str(mapping)], env)
+    assert failed.code == 2 and "Traceback" not in failed.stderr, failed.stderr
+    assert mapping.read_text() == good  # not emptied
+    assert not [name for name in os.listdir(tmp_path) if "partial" in name]  # none left
