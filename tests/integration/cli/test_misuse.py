@@ -245,6 +245,8 @@ CASES = [
     Case("log-format-unknown", (*RUN[:2], "--log-format", "xml"), 2, ("--log-format", "xml")),
     Case("api-unknown", (*RUN, "--api", "v3"), 2, ("--api", "v3")),
     Case("api-v2-without-site-id", (*RUN, "--api", "v2"), 2, ("site",)),
+    Case("api-v2-unknown-site", (*RUN, "--api", "v2", "--site-id", "nosuchsite"), 2, ("the batch stopped", "no site 'nosuchsite'", "check --site-id"), both(make_file("new.mp4"), add_rows("new-1,new.mp4,New\n"))),
+    Case("upload-v2-unknown-site", ("upload", "a.mp4", "--api", "v2", "--site-id", "nosuchsite"), 2, ("no site 'nosuchsite'", "check --site-id")),
     Case("parts-in-flight-zero", (*RUN, "--api", "v2", "--site-id", "s", "--parts-in-flight", "0"), 2, ("parts_in_flight",)),
     Case("metrics-port-out-of-range", (*RUN, "--metrics-port", "99999"), 2, ("metrics_port",)),
     Case("unknown-flag", (*RUN, "--frobnicate"), 2, ("--frobnicate",)),

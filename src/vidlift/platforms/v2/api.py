@@ -143,6 +143,8 @@ class V2Api:
         response = await self._transport.send(request, timeout_s=self._settings.api_timeout_s)
         if pacer is not None:
             pacer.observe(rate_limit_from(response.headers))
+        if response.status == 404 and call in _SITE_CALLS:
+            raise _unknown_site(response, call=call, site_id=self._settings.site_id)
         if not 200 <= response.status < 300:
             raise _failure(response, call=call, on_upload=on_upload)
         return response
@@ -289,6 +291,19 @@ def _header_int(headers: Mapping[str, str], *names: str) -> int | None:
         if value.isdigit():
             return int(value)
     return None
+
+
+# Calls on the site's media collection: a 404 there is the site, not a media, missing.
+_SITE_CALLS = frozenset({"media create", "media list"})
+
+
+def _unknown_site(response: HttpResponse, *, call: str, site_id: str) -> ConfigError:
+    """A 404 on the site's collection: no job can get past it (the batch stops)."""
+    code, message = _error_fields(response)
+    return ConfigError(
+        f"{call}: 404 {code}: {message}: the platform knows no site {site_id!r} for this "
+        "API secret: check --site-id (VIDLIFT_SITE_ID) and the secret's property"
+    )
 
 
 def _failure(response: HttpResponse, *, call: str, on_upload: bool) -> ApiError | UploadGone:
