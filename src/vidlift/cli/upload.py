@@ -36,7 +36,7 @@ from vidlift.cli.options import (
     warn_insecure,
 )
 from vidlift.cli.wording import count_of
-from vidlift.errors import AuthError, ConfigError, ConnectError, VidliftError
+from vidlift.errors import AuthError, ConfigError, ConnectError, SourceChanged, VidliftError
 
 if TYPE_CHECKING:
     from vidlift.cli.resume import KeptUploadState
@@ -146,6 +146,8 @@ def _failed(exc: BaseException, state: KeptUploadState | None, file: Path, as_js
         raise exc
     if isinstance(exc, ConfigError | AuthError):
         fail(str(exc), EXIT_USAGE)
+    if isinstance(exc, SourceChanged) and state is not None and state.job_id:
+        exc = SourceChanged(exc.path, f"{exc.reason}: run the same command with --restart")
     if as_json:
         click.echo(json.dumps({"status": "error", "path": str(file), "error": str(exc)}))
     fail(str(exc), EXIT_FAILED)
@@ -217,11 +219,24 @@ def _located(exc: BaseException, options: dict[str, Any], config: RunConfig) -> 
     default=None,
     help="Then wait until the platform has processed the video (or says it failed).",
 )
+@click.option(
+    "--restart",
+    is_flag=True,
+    help="Forget this file's unfinished earlier upload and start a new one (a new video).",
+)
 def upload(file: Path, config_file: Path | None, as_json: bool, **flags: Any) -> None:
     """Upload FILE: create a video through the API, then send it in resumable segments."""
     options = {
         name: flags.pop(name)
-        for name in ("title", "description", "tags", "custom", "upload_url", "session_id")
+        for name in (
+            "title",
+            "description",
+            "tags",
+            "custom",
+            "upload_url",
+            "session_id",
+            "restart",
+        )
     }
     options["json"] = as_json
     if bool(options["upload_url"]) != bool(options["session_id"]):
@@ -243,6 +258,8 @@ def upload(file: Path, config_file: Path | None, as_json: bool, **flags: Any) ->
                 config.credentials()  # missing: said now, before the file is read
                 owner = f"v2/{config.site_id}" if config.api == "v2" else config.api_key or ""
                 where = state_path(file, config.endpoint, owner)
+                if options["restart"]:
+                    KeptUploadState(where).forget()
                 state = KeptUploadState.load(where)
         result = anyio.run(_run, file, options, config, state)
     except (KeyboardInterrupt, VidliftError, BaseExceptionGroup) as raised:

@@ -14,7 +14,7 @@ from urllib.parse import urlencode
 
 from vidlift.client.transport import HttpRequest, HttpResponse, Transport
 from vidlift.config import DEFAULT_API_FORMAT, Credentials, Timeouts
-from vidlift.errors import AnswerParseError, ApiError, RateLimited
+from vidlift.errors import AnswerParseError, ApiError, ConfigError, RateLimited
 from vidlift.protocol.answers import (
     api_error_from,
     parse_create_answer,
@@ -33,6 +33,8 @@ __all__ = ["ApiClient", "CallPacer", "NonceSequence"]
 
 API_KIT = "vidlift-0.1"
 _API_TIMEOUT_S = Timeouts().api_s
+# Calls that exist whatever the videos: a 404 on them is the wrong API, not a video gone.
+_ENDPOINT_CALLS = frozenset({"videos/create", "videos/list"})
 
 
 class CallPacer(Protocol):
@@ -140,6 +142,11 @@ class ApiClient:
         else:
             request = HttpRequest("GET", f"{url}?{urlencode(form)}")
         response = await self._transport.send(request, timeout_s=self._timeout_s)
+        if response.status == 404 and route in _ENDPOINT_CALLS:
+            raise ConfigError(
+                f"{route}: {self._endpoint} answered 404 (no such API call): check --endpoint, "
+                "the API's base URL without /v1 (JW Platform: https://api.jwplatform.com)"
+            )
         block: RateLimit | None = None
         try:
             doc = self._document(route, response)

@@ -30,7 +30,7 @@ from vidlift.config import (
     Limits,
     UploadSettings,
 )
-from vidlift.errors import ConfigError, SourceError
+from vidlift.errors import ConfigError, SourceChanged
 from vidlift.jobs.job import (
     JobContext,
     JobLog,
@@ -244,10 +244,9 @@ class Client:
             state.job_id = f"upload-{uuid.uuid4().hex}"
             state.source_identity = f"{source.size_bytes}:{source.identity}"
         elif state.source_identity != f"{source.size_bytes}:{source.identity}":
-            raise SourceError(
-                source.name,
-                "the file changed since this upload started: start a new upload "
-                f"(the video {state.video_key or '(none yet)'} holds the old version's bytes)",
+            held = f" (video {state.video_key} holds the old version)" if state.video_key else ""
+            raise SourceChanged(
+                source.name, f"the file changed since this upload started{held}: start a new upload"
             )
         spec = JobStart(
             state.job_id,

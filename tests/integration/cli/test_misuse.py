@@ -296,6 +296,8 @@ CASES = [
     Case("endpoint-no-scheme", (*RUN, "--endpoint", "127.0.0.1:8080"), 2, ("127.0.0.1:8080", "http://")),
     Case("endpoint-ftp", (*RUN, "--endpoint", "ftp://127.0.0.1:21"), 2, ("ftp://127.0.0.1:21", "http://")),
     Case("endpoint-port-99999", (*RUN, "--endpoint", "http://127.0.0.1:99999"), 2, ("127.0.0.1:99999", "65535")),
+    Case("endpoint-with-v1-path", (*RUN, "--endpoint", "{endpoint}/v1"), 2, ("the batch stopped", "{endpoint}/v1 answered 404 (no such API call): check --endpoint", "without /v1"), both(make_file("c.mp4"), add_rows("c,c.mp4,C\n"))),
+    Case("upload-endpoint-with-v1-path", ("upload", "a.mp4", "--endpoint", "{endpoint}/v1"), 2, ("videos/create: {endpoint}/v1 answered 404", "check --endpoint")),
     Case("endpoint-down", (*RUN, "--endpoint", "http://127.0.0.1:{port}"), 2, ("could not be reached", "127.0.0.1:{port}", "every job is left as it was"), both(make_file("c.mp4"), add_rows("c,c.mp4,C\n")), env={"VIDLIFT_UNREACHABLE_S": "0.5"}),
     Case("wrong-secret", RUN, 2, ("SignatureInvalid", "VIDLIFT_API_SECRET"), both(make_file("c.mp4"), add_rows("c,c.mp4,C\n")), env={"VIDLIFT_API_SECRET": "wrong"}),
     # vidlift upload.

@@ -82,3 +82,28 @@ async def test_ctrl_c_then_the_same_command_continues_the_same_upload(
     resent = emulator.request_counts().get("bytes_received", 0) - SIZE
     assert resent < 4 * 64 * 1024, (sent_before, resent)  # at most a few segments again
     assert not list((tmp_path / "state").rglob("*.json"))  # nothing kept once done
+
+
+async def test_a_file_changed_after_an_interrupted_upload_is_said_and_restart_starts_anew(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    source = make_file(tmp_path / "talk.mp4", SIZE)
+    env = env_for(emulator) | {"XDG_STATE_HOME": str(tmp_path / "state")}
+    command = [sys.executable, "-m", "vidlift", "upload", str(source)]
+    command += ["--endpoint", emulator.endpoint, "--chunk-size", "64KiB"]
+    await interrupt_once(emulator, [*command, "--bwlimit", "256KiB"], env, "segment", 4)
+    first = emulator.videos()[0].key
+    await anyio.Path(source).write_bytes(b"a new version" * 1000)
+
+    code, out, err = await vidlift(*command[3:], env=env)
+    assert code == 1 and "Traceback" not in err, (out, err)
+    assert f"the file changed since this upload started (video {first} holds" in err, err
+    assert "run the same command with --restart" in err, err
+
+    code, out, err = await vidlift(*command[3:], "--restart", env=env)
+    assert code == 0, (out, err)
+    videos = {video.key: video for video in emulator.videos()}
+    assert len(videos) == 2  # the new version in a video of its own
+    new = next(key for key in videos if key != first)
+    stored = emulator.video_file(new)
+    assert stored is not None and stored.read_bytes() == b"a new version" * 1000
