@@ -61,14 +61,23 @@ async def interrupt_once(
     assert "Traceback" not in err
 
 
+async def interrupted_upload(
+    emu: Emulator, tmp_path: Path
+) -> tuple[Path, dict[str, str], list[str]]:
+    """A 2 MiB file whose `vidlift upload` was interrupted after 4 segments: the file,
+    the environment (its own state folder) and the command to run again."""
+    source = make_file(tmp_path / "talk.mp4", SIZE)
+    env = env_for(emu) | {"XDG_STATE_HOME": str(tmp_path / "state")}
+    command = [sys.executable, "-m", "vidlift", "upload", str(source)]
+    command += ["--endpoint", emu.endpoint, "--chunk-size", "64KiB"]
+    await interrupt_once(emu, [*command, "--bwlimit", "256KiB"], env, "segment", 4)
+    return source, env, command
+
+
 async def test_ctrl_c_then_the_same_command_continues_the_same_upload(
     emulator: Emulator, tmp_path: Path
 ) -> None:
-    source = make_file(tmp_path / "talk.mp4", SIZE)
-    env = env_for(emulator) | {"XDG_STATE_HOME": str(tmp_path / "state")}
-    command = [sys.executable, "-m", "vidlift", "upload", str(source)]
-    command += ["--endpoint", emulator.endpoint, "--chunk-size", "64KiB"]
-    await interrupt_once(emulator, [*command, "--bwlimit", "256KiB"], env, "segment", 4)
+    source, env, command = await interrupted_upload(emulator, tmp_path)
     sent_before = emulator.request_counts().get("bytes_received", 0)
 
     code, out, err = await vidlift(*command[3:], env=env)
@@ -87,11 +96,7 @@ async def test_ctrl_c_then_the_same_command_continues_the_same_upload(
 async def test_a_file_changed_after_an_interrupted_upload_is_said_and_restart_starts_anew(
     emulator: Emulator, tmp_path: Path
 ) -> None:
-    source = make_file(tmp_path / "talk.mp4", SIZE)
-    env = env_for(emulator) | {"XDG_STATE_HOME": str(tmp_path / "state")}
-    command = [sys.executable, "-m", "vidlift", "upload", str(source)]
-    command += ["--endpoint", emulator.endpoint, "--chunk-size", "64KiB"]
-    await interrupt_once(emulator, [*command, "--bwlimit", "256KiB"], env, "segment", 4)
+    source, env, command = await interrupted_upload(emulator, tmp_path)
     first = emulator.videos()[0].key
     await anyio.Path(source).write_bytes(b"a new version" * 1000)
 
