@@ -301,8 +301,8 @@ def _unknown_site(response: HttpResponse, *, call: str, site_id: str) -> ConfigE
     """A 404 on the site's collection: no job can get past it (the batch stops)."""
     code, message = _error_fields(response)
     return ConfigError(
-        f"{call}: 404 {code}: {message}: the platform knows no site {site_id!r} for this "
-        "API secret: check --site-id (VIDLIFT_SITE_ID) and the secret's property"
+        f"{call}: 404 {code}: {message}: no site {site_id!r} there for this API secret: "
+        "check --site-id (VIDLIFT_SITE_ID), and --endpoint (the API's base URL, without /v2)"
     )
 
 
