@@ -102,11 +102,15 @@ class SqliteJournal(OneProcessQueue):
 
     async def _read_queue(self) -> SqliteJournal:
         """Read what another process's ``enqueue`` kept for this one's workers: the rows
-        that left the manifest and the library's tag."""
-        self._leases.absent = await self._run(SqliteStore.absent, write=False)
-        self._leases.library = await self._run(
-            partial(SqliteStore.meta, name="library"), write=False
-        )
+        that left the manifest and the library's tag. Closes the journal if it cannot."""
+        try:
+            self._leases.absent = await self._run(SqliteStore.absent, write=False)
+            self._leases.library = await self._run(
+                partial(SqliteStore.meta, name="library"), write=False
+            )
+        except BaseException:
+            await self.close()
+            raise
         return self
 
     @property
