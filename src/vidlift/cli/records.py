@@ -200,7 +200,8 @@ def report(journal_path: str | None, fmt: str, output: Path | None, manifest: Pa
         else:
             # Written beside it, then renamed: a report that fails leaves the file that
             # was there (an earlier mapping) as it was, and no empty or partial one.
-            partial = output.with_name(f".{output.name}.partial")
+            target = output.resolve() if output.is_symlink() else output  # through a link
+            partial = target.with_name(f".{target.name}.partial")
             try:
                 handle = partial.open("w", encoding="utf-8", newline="")
             except OSError as exc:
@@ -211,7 +212,7 @@ def report(journal_path: str | None, fmt: str, output: Path | None, manifest: Pa
             try:
                 with handle:
                     anyio.run(_report, path, fmt, handle, manifest, given)
-                partial.replace(output)
+                partial.replace(target)
             finally:
                 partial.unlink(missing_ok=True)
             click.echo(f"report written to {output}", err=True)
