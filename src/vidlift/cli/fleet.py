@@ -364,6 +364,12 @@ def enqueue(manifest: Path, journal_ref: str, strict: bool, allow_duplicate_file
 @click.option("--follow", is_flag=True, help="When the queue is empty, wait for more jobs.")
 def worker(journal_ref: str, config_file: Path | None, follow: bool, **flags: Any) -> None:
     """Take jobs from a shared journal until none is left; run it on any number of hosts."""
+    if follow and isinstance(as_ref(journal_ref), Path):
+        raise click.UsageError(
+            "--follow waits for jobs that another process enqueues: that needs a shared "
+            "journal (--journal postgresql://...); a SQLite journal has one writer at a time, "
+            "so nothing could be enqueued while this worker holds it"
+        )
     try:
         config = load_run_config(flags, config_file=config_file)
         if config.insecure:

@@ -231,6 +231,7 @@ CASES = [
     Case("same-file-two-rows", RUN, 0, ("m.csv:3", "the same file as row m.csv:2", "skipped"), write("m.csv", "path,title\na.mp4,A\n./a.mp4,A2\n")),
     Case("same-file-symlink-and-absolute", RUN, 0, ("the same file as row m.csv:2",), both(symlink("l.mp4", "a.mp4"), add_rows("c,l.mp4,C\n"))),
     Case("enqueue-same-file-two-rows", ("enqueue", "m.csv", "--journal", "q.sqlite"), 0, ("m.csv:3", "the same file as row m.csv:2", "skipped", "2 rows, 1 new job, 0 bad rows"), write("m.csv", "path\na.mp4\n./a.mp4\n")),
+    Case("worker-follow-on-sqlite", ("worker", "--journal", "q.sqlite", "--follow"), 2, ("--follow waits for jobs", "postgresql://", "one writer at a time")),
     Case("enqueue-manifest-missing", ("enqueue", "nope.csv", "--journal", "q.sqlite"), 2, ("nope.csv", "not found")),
     # Flags.
     Case("chunk-size-too-big", (*RUN, "--chunk-size", "10GiB"), 2, ("chunk size", "64MiB")),
