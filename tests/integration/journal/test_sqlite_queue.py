@@ -17,11 +17,6 @@ from .test_sqlite_migration import write_v1_journal
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def test_the_library_tag_and_the_absent_rows_outlive_the_process(tmp_path: Path) -> None:
     path = tmp_path / "q.sqlite"
     async with await SqliteJournal.open(path) as enqueue:
