@@ -13,6 +13,13 @@ flight at once; ``--no-verify-md5`` in the protocol group): what a user who has 
 one file should run, with the start-up paid once.
 
     python benchmarks/protocol.py [--files 4] [--mib 512] [--chunk-mib 8] [--runs 3]
+    python benchmarks/protocol.py --wire-mbit 1000 [--rtt-ms 20]   # root: a network's limit
+
+On loopback nothing limits the bytes but CPU, and the emulator shares the machine's cores
+with the clients, so there throughput ranks clients by CPU. ``--wire-mbit`` measures what
+a migration meets instead, a link slower than the machine: the whole benchmark (emulator
+and clients) runs in a private network namespace (``unshare -n``) whose loopback is
+limited to that rate, with ``--rtt-ms`` of round trip, by netem (``tc``; root only).
 
 Clients are interleaved per round; one emulator process per round and kind (``--discard``;
 it computes md5s only for the verified rows, where ``vidlift upload`` asks for them).
@@ -23,6 +30,9 @@ Prints Markdown tables of medians (quoted in RESULTS.md) and writes
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,6 +158,23 @@ def _run(case: Case, work: Path, max_segment: int) -> tuple[Measured, int]:
     return measured, done
 
 
+_ON_WIRE = "VIDLIFT_BENCH_ON_WIRE"
+
+
+def _run_on_wire(mbit: float, rtt_ms: float) -> None:
+    """Run this benchmark again in a private network namespace whose loopback carries
+    ``mbit`` megabits a second with ``rtt_ms`` of round trip (each direction delayed by
+    half; the queue is long enough that netem drops nothing)."""
+    if shutil.which("unshare") is None or shutil.which("tc") is None:
+        raise SystemExit("--wire-mbit needs unshare (util-linux) and tc (iproute2)")
+    netem = f"tc qdisc add dev lo root netem rate {mbit:g}mbit limit 100000"
+    if rtt_ms > 0:
+        netem += f" delay {rtt_ms / 2:g}ms"
+    script = f'ip link set lo up && {netem} && exec "$@"'
+    command = ["unshare", "--net", "--", "sh", "-c", script, "sh", sys.executable, *sys.argv]
+    os.execvpe(command[0], command, {**os.environ, _ON_WIRE: f"{mbit:g} Mbit/s, {rtt_ms:g} ms"})
+
+
 def main() -> None:
     """Generate the files, run the rounds, print the tables."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -156,7 +183,11 @@ def main() -> None:
     parser.add_argument("--mib", type=int, default=512)
     parser.add_argument("--chunk-mib", type=int, default=8)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--wire-mbit", type=float, help="limit the link to this rate (root)")
+    parser.add_argument("--rtt-ms", type=float, default=0.0, help="the link's round trip")
     args = parser.parse_args()
+    if args.wire_mbit and _ON_WIRE not in os.environ:
+        _run_on_wire(args.wire_mbit, args.rtt_ms)
     work: Path = args.work
     work.mkdir(parents=True, exist_ok=True)
     files = write_random_files(work / "files", args.files, args.mib * MiB)
@@ -199,6 +230,7 @@ def main() -> None:
     title = (
         f"{args.files} x {args.mib} MiB, {args.chunk_mib} MiB segments, one process per file, "
         f"median of {args.runs}"
+        + (f", on a {os.environ[_ON_WIRE]} link" if _ON_WIRE in os.environ else ", loopback")
     )
     headers = ["client", "MB/s", "x baseline", "CPU s/GB", "x baseline", "peak RSS MB"]
     print_table(title, headers, rows)

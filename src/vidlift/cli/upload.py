@@ -83,11 +83,13 @@ def _print_human(result: UploadResult, unit: str) -> None:
 async def _run(
     path: Path, options: dict[str, Any], config: RunConfig, state: KeptUploadState | None
 ) -> UploadResult:
+    from vidlift.cli.main import start_collecting
     from vidlift.cli.progress import file_progress
     from vidlift.client.h11_transport import H11Transport
     from vidlift.client.source import SourceFile
     from vidlift.jobs.facade import Client
 
+    start_collecting()  # the stack is imported (vidlift.cli.main)
     source = await SourceFile.inspect(path)  # fail fast, before any request
     settings = config.upload_settings()
     async with Client(

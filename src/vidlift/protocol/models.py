@@ -31,14 +31,20 @@ _SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
 _ADDRESS = re.compile(r"(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?")
 
 
+# defer_build: a model's validator is built when it first validates, not at import, so a
+# process that never reads an answer (``vidlift upload --upload-url``) does not build them
+# (start-up, issue 15).
+_ANSWER = ConfigDict(frozen=True, coerce_numbers_to_str=True, defer_build=True)
+
+
 class _Answer(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", coerce_numbers_to_str=True)
+    model_config = ConfigDict(**_ANSWER, extra="ignore")
 
 
 class LinkQuery(BaseModel):
     """The link block's query: the upload ``key`` and any other parameter, kept in order."""
 
-    model_config = ConfigDict(frozen=True, extra="allow", coerce_numbers_to_str=True)
+    model_config = ConfigDict(**_ANSWER, extra="allow")
 
     key: str = Field(min_length=1)
 
