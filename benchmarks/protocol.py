@@ -19,7 +19,8 @@ On loopback nothing limits the bytes but CPU, and the emulator shares the machin
 with the clients, so there throughput ranks clients by CPU. ``--wire-mbit`` measures what
 a migration meets instead, a link slower than the machine: the whole benchmark (emulator
 and clients) runs in a private network namespace (``unshare -n``) whose loopback is
-limited to that rate, with ``--rtt-ms`` of round trip, by netem (``tc``; root only).
+limited to that rate by a token bucket (``tc``'s tbf; root only), with ``--rtt-ms`` of
+round trip by netem where the kernel has it.
 
 Clients are interleaved per round; one emulator process per round and kind (``--discard``;
 it computes md5s only for the verified rows, where ``vidlift upload`` asks for them).
@@ -163,14 +164,21 @@ _ON_WIRE = "VIDLIFT_BENCH_ON_WIRE"
 
 def _run_on_wire(mbit: float, rtt_ms: float) -> None:
     """Run this benchmark again in a private network namespace whose loopback carries
-    ``mbit`` megabits a second with ``rtt_ms`` of round trip (each direction delayed by
-    half; the queue is long enough that netem drops nothing)."""
+    ``mbit`` megabits a second (a token bucket, tbf) with ``rtt_ms`` of round trip
+    (netem delays each direction by half; it needs the kernel's sch_netem)."""
     if shutil.which("unshare") is None or shutil.which("tc") is None:
         raise SystemExit("--wire-mbit needs unshare (util-linux) and tc (iproute2)")
-    netem = f"tc qdisc add dev lo root netem rate {mbit:g}mbit limit 100000"
+    rate = f"tbf rate {mbit:g}mbit burst 1mb latency 100ms"  # 1 MB: above lo's 64 KiB MTU
     if rtt_ms > 0:
-        netem += f" delay {rtt_ms / 2:g}ms"
-    script = f'ip link set lo up && {netem} && exec "$@"'
+        shape = (
+            f"tc qdisc add dev lo root handle 1: netem delay {rtt_ms / 2:g}ms limit 100000"
+            f" && tc qdisc add dev lo parent 1: handle 2: {rate}"
+        )
+    else:
+        shape = f"tc qdisc add dev lo root {rate}"
+    why = "protocol.py: tc could not shape the link (root, sch_tbf; sch_netem for --rtt-ms)"
+    failed = f"echo '{why}' >&2; exit 2"
+    script = f'ip link set lo up && {{ {shape} || {{ {failed}; }}; }} && exec "$@"'
     command = ["unshare", "--net", "--", "sh", "-c", script, "sh", sys.executable, *sys.argv]
     os.execvpe(command[0], command, {**os.environ, _ON_WIRE: f"{mbit:g} Mbit/s, {rtt_ms:g} ms"})
 
