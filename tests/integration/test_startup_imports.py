@@ -33,6 +33,18 @@ except SystemExit as exit:
 print(json.dumps({"code": code, "heavy": [m for m in HEAVY if m in sys.modules]}))
 """
 
+# The console script's entry point, then whether the garbage collector is on again.
+GC_PROBE = """
+import gc, json, sys
+from vidlift.cli.main import main
+sys.argv[0] = "vidlift"
+try:
+    main()
+except SystemExit as exit:
+    code = exit.code
+print(json.dumps({"code": code, "gc": gc.isenabled(), "frozen": gc.get_freeze_count() > 0}))
+"""
+
 
 # What a one-file upload never needs: aiohttp (it sends through h11), the batch runner
 # and fleet feed, the journals, the v2 API, the terminal display (its output is a pipe).
@@ -106,3 +118,18 @@ async def test_one_file_upload_imports_no_batch_journal_v2_or_display(
     document = json.loads(done.stdout.decode().strip().splitlines()[0])
     assert document["status"] == "ok" and document["size"] == 1024
     assert emulator.video(document["video_key"]) is not None
+
+
+@pytest.mark.anyio
+async def test_one_file_upload_runs_with_the_garbage_collector_on(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    # main() turns it off while the stack is imported; the upload turns it back on
+    tiny = tmp_path / "tiny.bin"
+    tiny.write_bytes(os.urandom(1024))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDLIFT_")}
+    env.update(VIDLIFT_API_KEY=emulator.api_key, VIDLIFT_API_SECRET=emulator.api_secret)
+    args = ["upload", str(tiny), "--endpoint", emulator.endpoint, "--json"]
+    done = await anyio.run_process([sys.executable, "-c", GC_PROBE, *args], env=env, check=False)
+    result = parse_probe(done.stdout.decode(), done.stderr.decode())
+    assert result == {"code": 0, "gc": True, "frozen": True}, done.stderr.decode()
