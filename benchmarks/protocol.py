@@ -36,10 +36,11 @@ import shutil
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import curl_clients
-from baselines.naive_client import create_video
+from baselines.naive_client import Created, create_video
 from harness import (
     BENCH_DIR,
     VIDLIFT,
@@ -54,6 +55,7 @@ from harness import (
     write_manifest,
     write_random_files,
 )
+from nginx_server import nginx
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,16 +64,20 @@ class Case:
 
     name: str
     verified: bool
-    commands: Callable[[str], list[list[str]]]
+    commands: Callable[[str, Sessions], list[list[str]]]
+
+
+# Where a client sends one file's bytes: videos/create on the emulator, made up for nginx.
+Sessions = Callable[[str], Created]
 
 
 def _curl_commands(
-    endpoint: str, files: Sequence[Path], work: Path, chunk: int, *, md5sum: bool
+    sessions: Sessions, files: Sequence[Path], work: Path, chunk: int, *, md5sum: bool
 ) -> list[list[str]]:
     commands = []
     for number, file in enumerate(files):
         segments = curl_clients.split_file(file, work / "segments" / file.stem, chunk)
-        created = create_video(endpoint, file.stem)
+        created = sessions(file.stem)
         config = curl_clients.write_config(
             work / f"curl-{number}.conf", created, segments, file.name
         )
@@ -83,10 +89,10 @@ def _curl_commands(
     return commands
 
 
-def _vidlift_protocol(endpoint: str, files: Sequence[Path], chunk: int) -> list[list[str]]:
+def _vidlift_protocol(sessions: Sessions, files: Sequence[Path], chunk: int) -> list[list[str]]:
     commands = []
     for file in files:
-        created = create_video(endpoint, file.stem)
+        created = sessions(file.stem)
         commands.append(
             [
                 VIDLIFT,
@@ -122,38 +128,60 @@ def _vidlift_run(
     return [[*command, "--log-format", "json", *flags]]
 
 
-def _cases(files: Sequence[Path], work: Path, chunk: int) -> list[Case]:
-    return [
+def _cases(files: Sequence[Path], work: Path, chunk: int, *, api: bool) -> list[Case]:
+    """The rows; with ``api`` False (a bare upload server) only the protocol-only ones."""
+    protocol_only = [
         Case(
             "curl keep-alive",
             False,
-            lambda e: _curl_commands(e, files, work, chunk, md5sum=False),
+            lambda _, s: _curl_commands(s, files, work, chunk, md5sum=False),
         ),
-        Case("vidlift upload --upload-url", False, lambda e: _vidlift_protocol(e, files, chunk)),
+        Case(
+            "vidlift upload --upload-url",
+            False,
+            lambda _, s: _vidlift_protocol(s, files, chunk),
+        ),
+    ]
+    if not api:
+        return protocol_only
+    return [
+        *protocol_only,
         Case(
             "vidlift run --no-verify-md5 (1 process)",
             False,
-            lambda e: _vidlift_run(e, files, work, chunk, "--no-verify-md5"),
+            lambda e, _: _vidlift_run(e, files, work, chunk, "--no-verify-md5"),
         ),
         Case(
             "curl keep-alive + md5sum",
             True,
-            lambda e: _curl_commands(e, files, work, chunk, md5sum=True),
+            lambda _, s: _curl_commands(s, files, work, chunk, md5sum=True),
         ),
-        Case("vidlift upload (md5 verified)", True, lambda e: _vidlift_verified(e, files, chunk)),
+        Case(
+            "vidlift upload (md5 verified)",
+            True,
+            lambda e, _: _vidlift_verified(e, files, chunk),
+        ),
         Case(
             "vidlift run (1 process, md5 verified)",
             True,
-            lambda e: _vidlift_run(e, files, work, chunk),
+            lambda e, _: _vidlift_run(e, files, work, chunk),
         ),
     ]
 
 
-def _run(case: Case, work: Path, max_segment: int) -> tuple[Measured, int]:
+def _run(
+    case: Case, work: Path, max_segment: int, nginx_binary: Path | None, size_bytes: int
+) -> tuple[Measured, int]:
+    """One round of one row against a fresh server; what it cost, how many files completed."""
+    if nginx_binary is not None:
+        with nginx(nginx_binary, work / "nginx") as server:
+            commands = case.commands(server.endpoint, server.session)
+            measured, _ = run_group(commands, fresh_dir(work / "logs"))
+            return measured, server.completed(size_bytes)
     with emulator(
         work / "emulator.log", max_segment_bytes=max_segment, cheap=not case.verified
     ) as emu:
-        commands = case.commands(emu.endpoint)
+        commands = case.commands(emu.endpoint, partial(create_video, emu.endpoint))
         measured, _ = run_group(commands, fresh_dir(work / "logs"))
         done = emu.counters().get("files_completed", 0)
     return measured, done
@@ -193,6 +221,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--wire-mbit", type=float, help="limit the link to this rate (root)")
     parser.add_argument("--rtt-ms", type=float, default=0.0, help="the link's round trip")
+    parser.add_argument(
+        "--nginx",
+        type=Path,
+        help="an nginx built with the upload module: the server (protocol-only rows)",
+    )
     args = parser.parse_args()
     if args.wire_mbit and _ON_WIRE not in os.environ:
         _run_on_wire(args.wire_mbit, args.rtt_ms)
@@ -201,11 +234,11 @@ def main() -> None:
     files = write_random_files(work / "files", args.files, args.mib * MiB)
     chunk = args.chunk_mib * MiB
     total = sum(f.stat().st_size for f in files)
-    cases = _cases(files, work, chunk)
+    cases = _cases(files, work, chunk, api=args.nginx is None)
     measured: dict[str, list[Measured]] = {case.name: [] for case in cases}
     for _ in range(args.runs):
         for case in cases:
-            result, done = _run(case, work, chunk)
+            result, done = _run(case, work, chunk, args.nginx, args.mib * MiB)
             if result.returncode != 0 or done != len(files):
                 raise SystemExit(
                     f"{case.name}: exit {result.returncode}, {done}/{len(files)} files "
@@ -223,7 +256,7 @@ def main() -> None:
         }
     rows = []
     for kind, base in ((False, "curl keep-alive"), (True, "curl keep-alive + md5sum")):
-        for case in (c for c in cases if c.verified is kind):
+        for case in (c for c in cases if c.verified is kind and base in summary):
             row = summary[case.name]
             rows.append(
                 [
@@ -239,6 +272,7 @@ def main() -> None:
         f"{args.files} x {args.mib} MiB, {args.chunk_mib} MiB segments, one process per file, "
         f"median of {args.runs}"
         + (f", on a {os.environ[_ON_WIRE]} link" if _ON_WIRE in os.environ else ", loopback")
+        + (", nginx upload module" if args.nginx else ", emulator")
     )
     headers = ["client", "MB/s", "x baseline", "CPU s/GB", "x baseline", "peak RSS MB"]
     print_table(title, headers, rows)
