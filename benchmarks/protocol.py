@@ -55,7 +55,8 @@ from harness import (
     write_manifest,
     write_random_files,
 )
-from nginx_server import nginx
+
+from vidlift.testing.nginx import nginx
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,7 +176,11 @@ def _run(
     """One round of one row against a fresh server; what it cost, how many files completed."""
     if nginx_binary is not None:
         with nginx(nginx_binary, work / "nginx") as server:
-            commands = case.commands(server.endpoint, server.session)
+
+            def session(name: str) -> Created:
+                return Created("", server.upload_url, server.session_id(name))
+
+            commands = case.commands(server.endpoint, session)
             measured, _ = run_group(commands, fresh_dir(work / "logs"))
             return measured, server.completed(size_bytes)
     with emulator(

@@ -1,12 +1,15 @@
-"""A real upload server for ``protocol.py --nginx``: nginx with the nginx upload module.
+"""A real upload server: nginx with the nginx upload module, for the tests that check
+vidlift against it (``tests/integration/client/test_real_nginx.py``) and for
+``benchmarks/protocol.py --nginx``.
 
-The module (fdintino/nginx-upload-module, the server PROTOCOL.md's transcripts come from)
-is not packaged by Debian; build it into nginx from source:
+The module (fdintino/nginx-upload-module, the server the protocol notes' transcripts come
+from) is not packaged by Debian; build it into nginx from source:
 
     auto/configure --with-http_ssl_module --add-module=PATH/nginx-upload-module
     make
 
-and pass ``objs/nginx``. The server here: one worker process, ``upload_resumable on``,
+and point ``VIDLIFT_NGINX`` at ``objs/nginx`` (default: ``/opt/ngx/objs/nginx``). The
+server here: one worker process, ``upload_resumable on``,
 64 MiB segments, files kept in a directory on tmpfs (``/dev/shm``, emptied per round, so
 the disk's write-back does not share the 2 cores), no checksum computed by the server,
 and a final answer shaped like the platform's (``<response><status>ok</status>…``).
@@ -15,16 +18,21 @@ Sessions are made up by the client: this server needs no API call before the byt
 
 from __future__ import annotations
 
+import getpass
+import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from baselines.naive_client import Created
+__all__ = ["UPLOAD_PATH", "NginxUploadServer", "find_nginx", "nginx"]
+
+DEFAULT_BINARY = Path("/opt/ngx/objs/nginx")
 
 UPLOAD_PATH = "/v1/videos/upload/resumable"
 _ANSWER = (
@@ -33,6 +41,7 @@ _ANSWER = (
 )
 
 _CONFIG = """\
+user {user};
 worker_processes 1;
 daemon off;
 error_log {root}/error.log notice;
@@ -61,6 +70,16 @@ http {{
 """
 
 
+def find_nginx() -> Path | None:
+    """The nginx binary ``VIDLIFT_NGINX`` names (or the default), if it has the upload
+    module; None otherwise."""
+    binary = Path(os.environ.get("VIDLIFT_NGINX", DEFAULT_BINARY))
+    if not os.access(binary, os.X_OK):
+        return None
+    version = subprocess.run([binary, "-V"], capture_output=True, text=True, check=False)
+    return binary if "upload" in version.stderr else None
+
+
 @dataclass
 class NginxUploadServer:
     """A running nginx: where to send, and what it has completed."""
@@ -69,14 +88,19 @@ class NginxUploadServer:
     store: Path
     _sessions: int = 0
 
-    def session(self, name: str) -> Created:
-        """A new upload session (the client names it; no API call)."""
+    @property
+    def upload_url(self) -> str:
+        """The URL segments go to."""
+        return self.endpoint + UPLOAD_PATH
+
+    def session_id(self, name: str) -> str:
+        """A new upload session's id (the client names it; no API call)."""
         self._sessions += 1
-        return Created(
-            video_key="",
-            upload_url=self.endpoint + UPLOAD_PATH,
-            session_id=f"{name}-{self._sessions}",
-        )
+        return f"{name}-{self._sessions}"
+
+    def stored(self, session_id: str) -> Path:
+        """Where the server keeps the bytes of ``session_id``."""
+        return self.store / session_id
 
     def completed(self, size_bytes: int) -> int:
         """How many stored files have all ``size_bytes`` (the module keeps a completed
@@ -100,7 +124,7 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes], log: Path) -> N
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
             return
         except OSError:
-            time.sleep(0.02)  # nginx offers nothing to await on
+            time.sleep(0.02)  # nginx signals nothing when it listens: poll
     raise SystemExit(f"nginx did not listen on {port} within 10 s: see {log}")
 
 
@@ -110,15 +134,19 @@ def nginx(binary: Path, root: Path) -> Iterator[NginxUploadServer]:
     shutil.rmtree(root, ignore_errors=True)
     for name in ("state", "body"):
         (root / name).mkdir(parents=True)
-    store = Path("/dev/shm") / f"vidlift-bench-nginx-{root.name}"
-    shutil.rmtree(store, ignore_errors=True)
-    store.mkdir()
-    for folder in (store, root / "state", root / "body"):
-        folder.chmod(0o777)  # nginx's worker runs as nobody
+    shm = Path("/dev/shm")
+    store = Path(tempfile.mkdtemp(prefix="vidlift-nginx-", dir=shm if shm.is_dir() else None))
     port = _free_port()
     config = root / "nginx.conf"
     config.write_text(
-        _CONFIG.format(root=root, port=port, path=UPLOAD_PATH, store=store, answer=_ANSWER),
+        _CONFIG.format(
+            user=getpass.getuser(),
+            root=root,
+            port=port,
+            path=UPLOAD_PATH,
+            store=store,
+            answer=_ANSWER,
+        ),
         encoding="utf-8",
     )
     log = root / "error.log"
