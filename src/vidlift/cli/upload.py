@@ -46,7 +46,23 @@ if TYPE_CHECKING:
 __all__ = ["upload"]
 
 
-def _result_document(result: UploadResult) -> dict[str, Any]:
+def _checked(result: UploadResult, *, protocol_only: bool) -> str:
+    """What showed the file arrived whole: its md5, its size (the final answer's or the
+    platform's), or nothing (``--upload-url`` to a server whose answer states no size)."""
+    if result.md5:
+        return "md5"
+    if (result.final is not None and result.final.size is not None) or not protocol_only:
+        return "size"
+    return "none"
+
+
+_UNCHECKED = (
+    "vidlift: warning: nothing checked that the server holds the whole file: its final "
+    "answer states no size, and --upload-url has no API to ask"
+)
+
+
+def _result_document(result: UploadResult, *, protocol_only: bool) -> dict[str, Any]:
     final = result.final.model_dump(mode="json") if result.final is not None else None
     return {
         "status": "ok",
@@ -54,6 +70,7 @@ def _result_document(result: UploadResult) -> dict[str, Any]:
         "video_key": result.video_key,
         "size": result.size_bytes,
         "md5": result.md5,
+        "checked": _checked(result, protocol_only=protocol_only),  # md5, size or none
         "bytes_sent": result.bytes_sent,
         "segments_sent": result.segments_sent,  # v2: parts
         "failures_survived": result.failures,
@@ -268,7 +285,10 @@ def upload(file: Path, config_file: Path | None, as_json: bool, **flags: Any) ->
         _failed(_located(unwrap_error(raised), options, config), state, file, as_json)
     if state is not None:
         state.forget()
+    protocol_only = bool(options["upload_url"])
+    if _checked(result, protocol_only=protocol_only) == "none":
+        click.echo(_UNCHECKED, err=True)
     if as_json:
-        click.echo(json.dumps(_result_document(result)))
+        click.echo(json.dumps(_result_document(result, protocol_only=protocol_only)))
     else:
         _print_human(result, "part" if config.api == "v2" else "segment")

@@ -51,6 +51,7 @@ async def test_upload_json_prints_one_object(emulator: Emulator, tmp_path: Path)
     document = json.loads(out)
     assert document["status"] == "ok" and document["size"] == 150_000
     assert document["segments_sent"] == 3
+    assert document["checked"] == "md5" and "warning" not in err
     video = emulator.video(document["video_key"])
     assert video is not None and video.custom["legacy_id"] == "77" and video.title == "CLI"
     assert SECRET not in out + err
@@ -95,7 +96,10 @@ async def test_upload_to_url_needs_no_credentials(emulator: Emulator, tmp_path: 
         env=env_for(emulator, credentials=False),
     )
     assert code == 0, err
-    assert json.loads(out)["size"] == 70_000
+    document = json.loads(out)
+    assert document["size"] == 70_000
+    # protocol only: no md5, but the emulator's final answer states the size
+    assert document["md5"] is None and document["checked"] == "size" and "warning" not in err
     stored = emulator.video_file(created.video_key)
     assert stored is not None and stored.read_bytes() == source.read_bytes()
 
