@@ -101,21 +101,30 @@ async def emulator(tmp_path: Path) -> AsyncIterator[Emulator]:
         yield emu
 
 
-@pytest.mark.anyio
-async def test_one_file_upload_imports_no_batch_journal_v2_or_display(
-    emulator: Emulator, tmp_path: Path
-) -> None:
+async def probe_tiny_upload(
+    emulator: Emulator, tmp_path: Path, script: str
+) -> tuple[dict[str, object], str, str]:
+    """``vidlift upload`` of a 1 KiB file, piped, run by ``script`` in a fresh interpreter:
+    the probe's result, stdout and stderr."""
     tiny = tmp_path / "tiny.bin"
     tiny.write_bytes(os.urandom(1024))
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIDLIFT_")}
     env.update(VIDLIFT_API_KEY=emulator.api_key, VIDLIFT_API_SECRET=emulator.api_secret)
-    script = f"HEAVY = {NOT_FOR_ONE_UPLOAD!r}\n{PROBE}"
     args = ["upload", str(tiny), "--endpoint", emulator.endpoint, "--json"]
     done = await anyio.run_process([sys.executable, "-c", script, *args], env=env, check=False)
-    result = parse_probe(done.stdout.decode(), done.stderr.decode())
-    assert result == {"code": 0, "heavy": []}, done.stderr.decode()
+    stdout, stderr = done.stdout.decode(), done.stderr.decode()
+    return parse_probe(stdout, stderr), stdout, stderr
+
+
+@pytest.mark.anyio
+async def test_one_file_upload_imports_no_batch_journal_v2_or_display(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    script = f"HEAVY = {NOT_FOR_ONE_UPLOAD!r}\n{PROBE}"
+    result, stdout, stderr = await probe_tiny_upload(emulator, tmp_path, script)
+    assert result == {"code": 0, "heavy": []}, stderr
     # the upload really happened: its JSON document precedes the probe's line
-    document = json.loads(done.stdout.decode().strip().splitlines()[0])
+    document = json.loads(stdout.strip().splitlines()[0])
     assert document["status"] == "ok" and document["size"] == 1024
     assert emulator.video(document["video_key"]) is not None
 
@@ -125,11 +134,5 @@ async def test_one_file_upload_runs_with_the_garbage_collector_on(
     emulator: Emulator, tmp_path: Path
 ) -> None:
     # main() turns it off while the stack is imported; the upload turns it back on
-    tiny = tmp_path / "tiny.bin"
-    tiny.write_bytes(os.urandom(1024))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("VIDLIFT_")}
-    env.update(VIDLIFT_API_KEY=emulator.api_key, VIDLIFT_API_SECRET=emulator.api_secret)
-    args = ["upload", str(tiny), "--endpoint", emulator.endpoint, "--json"]
-    done = await anyio.run_process([sys.executable, "-c", GC_PROBE, *args], env=env, check=False)
-    result = parse_probe(done.stdout.decode(), done.stderr.decode())
-    assert result == {"code": 0, "gc": True, "frozen": True}, done.stderr.decode()
+    result, _, stderr = await probe_tiny_upload(emulator, tmp_path, GC_PROBE)
+    assert result == {"code": 0, "gc": True, "frozen": True}, stderr

@@ -62,7 +62,7 @@ _UNCHECKED = (
 )
 
 
-def _result_document(result: UploadResult, *, protocol_only: bool) -> dict[str, Any]:
+def _result_document(result: UploadResult, checked: str) -> dict[str, Any]:
     final = result.final.model_dump(mode="json") if result.final is not None else None
     return {
         "status": "ok",
@@ -70,7 +70,7 @@ def _result_document(result: UploadResult, *, protocol_only: bool) -> dict[str, 
         "video_key": result.video_key,
         "size": result.size_bytes,
         "md5": result.md5,
-        "checked": _checked(result, protocol_only=protocol_only),  # md5, size or none
+        "checked": checked,  # md5, size or none
         "bytes_sent": result.bytes_sent,
         "segments_sent": result.segments_sent,  # v2: parts
         "failures_survived": result.failures,
@@ -285,10 +285,10 @@ def upload(file: Path, config_file: Path | None, as_json: bool, **flags: Any) ->
         _failed(_located(unwrap_error(raised), options, config), state, file, as_json)
     if state is not None:
         state.forget()
-    protocol_only = bool(options["upload_url"])
-    if _checked(result, protocol_only=protocol_only) == "none":
+    checked = _checked(result, protocol_only=bool(options["upload_url"]))
+    if checked == "none":
         click.echo(_UNCHECKED, err=True)
     if as_json:
-        click.echo(json.dumps(_result_document(result, protocol_only=protocol_only)))
+        click.echo(json.dumps(_result_document(result, checked)))
     else:
         _print_human(result, "part" if config.api == "v2" else "segment")
