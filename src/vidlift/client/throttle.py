@@ -1,6 +1,13 @@
 """A token bucket shared by all uploads: ``--bwlimit`` (client layer).
 
 The only place below the jobs layer that waits on the clock.
+
+The bucket starts empty: a process that starts with a burst in hand would send it over
+the limit, and users who script one ``vidlift upload --bwlimit`` per file start one
+process per file (a 10 MB file at ``--bwlimit 20M`` went at 40 MB/s: a quarter second's
+burst free, the rest at the limit). So the bytes sent by any moment never exceed the
+limit's share of the time since the start by more than the piece in hand; only idle time
+banks a burst, for what follows it.
 """
 
 from __future__ import annotations
@@ -14,7 +21,8 @@ __all__ = ["Throttle"]
 
 
 class Throttle:
-    """Allows ``rate_bytes_per_s`` on average, with bursts up to ``burst_bytes``."""
+    """Allows ``rate_bytes_per_s`` on average, with bursts up to ``burst_bytes`` banked
+    while idle (none at the start)."""
 
     def __init__(
         self,
@@ -29,7 +37,7 @@ class Throttle:
         self._fixed_burst = burst_bytes
         self.rate = self.burst = 0.0
         self._set(rate_bytes_per_s)
-        self._tokens = self.burst
+        self._tokens = 0.0  # nothing banked yet: see the module's doc
         self._clock = clock
         self._sleep = sleep
         self._stamp = clock()

@@ -53,4 +53,4 @@ async def test_the_bandwidth_limit_covers_every_uploaded_byte(tmp_path: Path, ap
         )
         assert outcome.done == 4 and outcome.failed == 0, outcome
         assert emu.request_counts()["bytes_received"] == total  # each byte sent once
-    assert fake.now == pytest.approx((total - BURST) / RATE, rel=1e-9)
+    assert fake.now == pytest.approx(total / RATE, rel=1e-9)

@@ -112,3 +112,27 @@ async def test_a_file_changed_after_an_interrupted_upload_is_said_and_restart_st
     new = next(key for key in videos if key != first)
     stored = emulator.video_file(new)
     assert stored is not None and stored.read_bytes() == b"a new version" * 1000
+
+
+async def test_bwlimit_holds_a_short_upload_to_the_limit(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    # Users script one process per file: each must keep to the limit from its first byte
+    # (a bucket that started full sent a quarter second's worth at once: 0.5 MB of this
+    # 2 MiB file at 2 MB/s, so the file took 0.8 s after its create call, not 1.0).
+    source = make_file(tmp_path / "clip.mp4", SIZE)
+    env = env_for(emulator) | {"XDG_STATE_HOME": str(tmp_path / "state")}
+    piece = 64 * 1024
+    command = [sys.executable, "-m", "vidlift", "upload", str(source), "--no-verify-md5"]
+    command += ["--endpoint", emulator.endpoint, "--bwlimit", "2000000", "--chunk-size", "64KiB"]
+    async with await anyio.open_process(command, env=env) as process:
+        # The bucket is made just before the create call; the start-up is behind both.
+        await emulator.wait_until(lambda: emulator.request_counts().get("api", 0) >= 1)
+        created = anyio.current_time()
+        assert await process.wait() == 0
+        elapsed = anyio.current_time() - created
+    assert emulator.request_counts()["bytes_received"] == SIZE
+    # A lower bound only (a slow machine takes longer, never shorter): each segment waited
+    # its share before it was sent; two pieces of slack (what the bucket banked between
+    # its making and the create call, and the last piece, sent after its wait).
+    assert elapsed >= (SIZE - 2 * piece) / 2_000_000, elapsed

@@ -26,13 +26,25 @@ def anyio_backend() -> str:
 
 
 @pytest.mark.anyio
-async def test_average_rate_is_held_after_the_burst() -> None:
+async def test_the_average_rate_is_held_from_the_first_byte() -> None:
     fake = FakeTime()
     throttle = Throttle(1_000_000, burst_bytes=100_000, clock=fake.clock, sleep=fake.sleep)
     for _ in range(50):
         await throttle.acquire(100_000)  # 5 MB in all
-    # The first 100 kB go at once (burst); the other 4.9 MB at 1 MB/s.
-    assert fake.now == pytest.approx(4.9, rel=1e-6)
+    # No burst at the start (a process per file would send each one over the limit):
+    # 5 MB at 1 MB/s, each piece after its share of the time.
+    assert fake.now == pytest.approx(5.0, rel=1e-6)
+    assert fake.slept[0] == pytest.approx(0.1, rel=1e-6)
+
+
+@pytest.mark.anyio
+async def test_a_short_upload_is_held_to_the_limit_too() -> None:
+    # A process per file: each starts a new bucket (the default burst, a quarter second).
+    fake = FakeTime()
+    throttle = Throttle(20_000_000, clock=fake.clock, sleep=fake.sleep)
+    for _ in range(10):
+        await throttle.acquire(1_000_000)  # 10 MB
+    assert 10_000_000 / fake.now == pytest.approx(20_000_000, rel=1e-6)
 
 
 @pytest.mark.anyio
@@ -41,7 +53,7 @@ async def test_idle_time_refills_only_up_to_the_burst() -> None:
     throttle = Throttle(1000, burst_bytes=500, clock=fake.clock, sleep=fake.sleep)
     fake.now += 3600  # a long pause does not bank an hour of tokens
     await throttle.acquire(500)
-    assert fake.slept == []
+    assert fake.slept == []  # the burst it banked
     await throttle.acquire(500)
     assert fake.slept == [pytest.approx(0.5)]
 
@@ -55,11 +67,11 @@ def test_rate_must_be_positive() -> None:
 async def test_a_new_rate_applies_from_now_and_keeps_banked_tokens_up_to_its_burst() -> None:
     fake = FakeTime()
     throttle = Throttle(1_000_000, burst_bytes=100_000, clock=fake.clock, sleep=fake.sleep)
-    await throttle.acquire(100_000)  # the burst, at once
+    await throttle.acquire(100_000)  # 0.1 s at 1 MB/s
     throttle.set_rate(500_000)  # a second worker joined: half the fleet's limit
     for _ in range(10):
         await throttle.acquire(100_000)
-    assert fake.now == pytest.approx(2.0, rel=1e-6)  # 1 MB at 0.5 MB/s
+    assert fake.now == pytest.approx(2.1, rel=1e-6)  # then 1 MB at 0.5 MB/s
     fake.now += 10  # idle: banks at most one burst (100 kB)
     throttle.set_rate(1_000_000)
     waits = len(fake.slept)
