@@ -3,7 +3,8 @@
 - **protocol only**: N ``vidlift upload --upload-url URL --session-id ID`` processes
   (sessions created beforehand, no API call, nothing to compare an md5 with, so none is
   computed) against N curl keep-alive processes sending the same segments to the same
-  emulator;
+  emulator, and against the floor of a Python client: N processes that each import
+  vidlift's stack (asyncio, anyio, click, h11, pydantic) and then run that curl;
 - **verified**: N ``vidlift upload FILE`` processes (create, segments, videos/show, md5
   compared) against the honest baseline, N processes of curl keep-alive with ``md5sum``
   of the same file beside it (``md5sum F & curl -K C; wait``), sessions created beforehand.
@@ -32,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import sys
 from collections.abc import Callable, Sequence
@@ -90,6 +92,24 @@ def _curl_commands(
     return commands
 
 
+# What any Python client of the protocol built on vidlift's stack pays before its first
+# byte: the interpreter and the imports (benchmarks/startup.py's floor row).
+FLOOR_IMPORTS = "import asyncio, anyio, click, h11; from pydantic import BaseModel"
+
+
+def _floor_then_curl(
+    sessions: Sessions, files: Sequence[Path], work: Path, chunk: int
+) -> list[list[str]]:
+    """Each curl process preceded by a Python process that imports the stack: the least a
+    process per file of a Python client on these libraries can cost, measured in the same
+    rounds as the others."""
+    commands = []
+    for command in _curl_commands(sessions, files, work, chunk, md5sum=False):
+        floor = shlex.join([sys.executable, "-c", FLOOR_IMPORTS])
+        commands.append(["sh", "-c", f"{floor} && {shlex.join(command)}"])
+    return commands
+
+
 def _vidlift_protocol(sessions: Sessions, files: Sequence[Path], chunk: int) -> list[list[str]]:
     commands = []
     for file in files:
@@ -136,6 +156,11 @@ def _cases(files: Sequence[Path], work: Path, chunk: int, *, api: bool) -> list[
             "curl keep-alive",
             False,
             lambda _, s: _curl_commands(s, files, work, chunk, md5sum=False),
+        ),
+        Case(
+            "floor: python importing the stack, then curl",
+            False,
+            lambda _, s: _floor_then_curl(s, files, work, chunk),
         ),
         Case(
             "vidlift upload --upload-url",

@@ -33,16 +33,19 @@ except SystemExit as exit:
 print(json.dumps({"code": code, "heavy": [m for m in HEAVY if m in sys.modules]}))
 """
 
-# The console script's entry point, then whether the garbage collector is on again.
+# The console script's entry point, then whether the garbage collector is on again and
+# whether pydantic was told to skip its plugin discovery.
 GC_PROBE = """
-import gc, json, sys
+import gc, json, os, sys
 from vidlift.cli.main import main
 sys.argv[0] = "vidlift"
 try:
     main()
 except SystemExit as exit:
     code = exit.code
-print(json.dumps({"code": code, "gc": gc.isenabled(), "frozen": gc.get_freeze_count() > 0}))
+plugins = os.environ.get("PYDANTIC_DISABLE_PLUGINS")
+print(json.dumps({"code": code, "gc": gc.isenabled(), "frozen": gc.get_freeze_count() > 0,
+                  "plugins": plugins}))
 """
 
 
@@ -102,14 +105,16 @@ async def emulator(tmp_path: Path) -> AsyncIterator[Emulator]:
 
 
 async def probe_tiny_upload(
-    emulator: Emulator, tmp_path: Path, script: str
+    emulator: Emulator, tmp_path: Path, script: str, **environ: str
 ) -> tuple[dict[str, object], str, str]:
     """``vidlift upload`` of a 1 KiB file, piped, run by ``script`` in a fresh interpreter:
     the probe's result, stdout and stderr."""
     tiny = tmp_path / "tiny.bin"
     tiny.write_bytes(os.urandom(1024))
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIDLIFT_")}
+    env.pop("PYDANTIC_DISABLE_PLUGINS", None)
     env.update(VIDLIFT_API_KEY=emulator.api_key, VIDLIFT_API_SECRET=emulator.api_secret)
+    env.update(environ)
     args = ["upload", str(tiny), "--endpoint", emulator.endpoint, "--json"]
     done = await anyio.run_process([sys.executable, "-c", script, *args], env=env, check=False)
     stdout, stderr = done.stdout.decode(), done.stderr.decode()
@@ -135,4 +140,13 @@ async def test_one_file_upload_runs_with_the_garbage_collector_on(
 ) -> None:
     # main() turns it off while the stack is imported; the upload turns it back on
     result, _, stderr = await probe_tiny_upload(emulator, tmp_path, GC_PROBE)
-    assert result == {"code": 0, "gc": True, "frozen": True}, stderr
+    assert result == {"code": 0, "gc": True, "frozen": True, "plugins": "__all__"}, stderr
+
+
+@pytest.mark.anyio
+async def test_a_users_pydantic_plugin_setting_is_kept(emulator: Emulator, tmp_path: Path) -> None:
+    # empty: the user wants every plugin; vidlift only skips discovery when nothing is said
+    result, _, stderr = await probe_tiny_upload(
+        emulator, tmp_path, GC_PROBE, PYDANTIC_DISABLE_PLUGINS=""
+    )
+    assert result == {"code": 0, "gc": True, "frozen": True, "plugins": ""}, stderr
