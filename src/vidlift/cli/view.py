@@ -156,7 +156,10 @@ class BatchView:
         if isinstance(event, JobStarted):
             self.total_bytes += event.newly_sized
             counted = None if event.resumed else 0
-            self.active[event.job_id] = FileView(event.path, event.size_bytes, counted=counted)
+            file = FileView(event.path, event.size_bytes, counted=counted)
+            if counted is not None:  # a new file's rate runs from its start: its first
+                file.meter.add(now, 0)  # report already has one (not "0 B/s" at 26 %)
+            self.active[event.job_id] = file
         elif isinstance(event, JobProgress):
             self._progress(event, now)
         elif isinstance(event, JobVerifying) and event.job_id in self.active:

@@ -123,3 +123,14 @@ def test_a_failure_names_its_path_once() -> None:
     view.apply(JobStarted("j1", url, 10, False))
     view.apply(JobFailed("j1", url, f"{url}: not found on the origin (HTTP 404)"))
     assert list(view.failures) == [f"{url}: not found on the origin (HTTP 404)"]
+
+
+def test_a_new_files_rate_is_known_from_its_first_report() -> None:
+    # The bug: a file's meter began at its first progress report, so the display showed
+    # a file 26 % done at "0 B/s" until its second report.
+    clock = Clock()
+    view = BatchView(clock=clock)
+    view.apply(JobStarted("a", "a.mp4", 8 * MiB, resumed=False))
+    clock.now += 2
+    view.apply(JobProgress("a", 2 * MiB, 8 * MiB))
+    assert view.active["a"].meter.rate(clock.now) == pytest.approx(MiB)
