@@ -6,7 +6,10 @@ Plain, portable SQL: the PostgreSQL backend to come can reuse the layout as is, 
 look-up. Ranges and metadata are JSON text; ``acked_bytes`` is kept next to the ranges
 so that totals need no JSON in SQL. ``vidlift_schema`` holds the layout's version: a
 journal written by a newer vidlift is refused rather than misread; an older one is
-migrated when a writer opens it (:data:`MIGRATIONS`, one transaction).
+migrated when a writer opens it (:data:`MIGRATIONS`, one transaction). A reader
+(``status``, ``report``, ``run --dry-run``) of an older journal gets :class:`OlderSchema`
+and reads a migrated copy in memory instead (``sqlite_store``): the file is left as it
+is, for the writer that comes next, and the operator can look before upgrading.
 
 Versions: 1, the first layout; 2 adds ``source_url`` (a URL source, without its query
 string) and ``source_identity`` (what the source was when its job first read it); 3
@@ -36,6 +39,7 @@ __all__ = [
     "INSERT",
     "JobStatusRow",
     "MIGRATIONS",
+    "OlderSchema",
     "RESUME_PENDING_SESSIONS",
     "SCHEMA_VERSION",
     "SELECT",
@@ -223,6 +227,17 @@ def _text(value: object) -> str | None:
     return None if value is None else str(value)
 
 
+class OlderSchema(JournalError):
+    """A reader found a journal an older vidlift wrote (a writer would migrate it)."""
+
+    def __init__(self, path: Path, version: int) -> None:
+        super().__init__(
+            f"journal {path} was written by an older vidlift (schema {version}): "
+            "run `vidlift run` once to upgrade it, then read it"
+        )
+        self.version = version
+
+
 def check_schema(connection: sqlite3.Connection, path: Path, *, readonly: bool) -> None:
     """Create the tables in an empty file (writer); refuse anything else than a journal."""
     listed = connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
@@ -277,10 +292,7 @@ MIGRATIONS: dict[int, tuple[str, ...]] = {
 def _migrate(connection: sqlite3.Connection, path: Path, version: int, *, readonly: bool) -> None:
     """Bring an older journal to SCHEMA_VERSION in one transaction (writers only)."""
     if readonly:
-        raise JournalError(
-            f"journal {path} was written by an older vidlift (schema {version}): "
-            "run `vidlift run` once to upgrade it, then read it"
-        )
+        raise OlderSchema(path, version)
     connection.execute("BEGIN IMMEDIATE")
     try:
         for step in range(version, SCHEMA_VERSION):

@@ -40,6 +40,7 @@ from vidlift.journal.sqlite_schema import (
     STATES,
     UPDATE,
     JobStatusRow,
+    OlderSchema,
     check_schema,
     from_row,
     to_row,
@@ -148,12 +149,32 @@ class SqliteStore:
                 connection.execute("PRAGMA journal_mode = WAL")
                 connection.execute("PRAGMA synchronous = NORMAL")
             check_schema(connection, path, readonly=readonly)
+        except OlderSchema:
+            return cls._migrated_copy(connection, path)  # closes ``connection``
         except BaseException as exc:
             connection.close()
             if isinstance(exc, sqlite3.Error):
                 raise _journal_error(path, exc) from exc
             raise
         return connection
+
+    @staticmethod
+    def _migrated_copy(connection: sqlite3.Connection, path: Path) -> sqlite3.Connection:
+        """A reader's view of an older journal: a copy in memory, migrated there (the file
+        is left for the next writer to migrate), read-only like the file would be."""
+        memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        try:
+            connection.backup(memory)
+            check_schema(memory, path, readonly=False)
+            memory.execute("PRAGMA query_only = ON")
+        except BaseException as exc:
+            memory.close()
+            if isinstance(exc, sqlite3.Error):
+                raise _journal_error(path, exc) from exc
+            raise
+        finally:
+            connection.close()
+        return memory
 
     def close(self) -> None:
         """Close the connection, then release the lock."""

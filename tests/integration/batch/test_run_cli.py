@@ -301,6 +301,17 @@ async def test_a_journal_an_older_retry_left_pending_goes_on_in_the_same_session
         db.execute("DROP TABLE meta")
         db.execute("UPDATE vidlift_schema SET version = 2")
     db.close()
+    # Before any run: status, report and a dry run read it (a migrated copy in memory)
+    # and leave the file as it is (they used to say "run `vidlift run` once" first).
+    before = journal.read_bytes()
+    status = await run_cli(["status", "--journal", str(journal), "--json"], env)
+    assert status.code == 0 and "Traceback" not in status.stderr, status.stderr
+    assert json.loads(status.stdout)["jobs"]["uploading"] == 2  # the repair, seen already
+    report = await run_cli(["report", "--journal", str(journal)], env)
+    assert report.code == 0 and report.stdout.count(",uploading,") == 2, report
+    dry = await run_cli(["run", str(manifest), "--journal", str(journal), "--dry-run"], env)
+    assert dry.code == 0 and "Traceback" not in dry.stderr, dry.stderr
+    assert journal.read_bytes() == before
     async with Emulator(given_up.recovered) as emu:
         final = await run_cli(args, env)
         assert final.code == 0, final.stderr

@@ -1,5 +1,6 @@
 """A journal written by the first schema (before URL sources) is migrated when a writer
-opens it, and read as it was; a reader alone asks for the upgrade. A journal of schema 2
+opens it, and read as it was; a reader alone reads a migrated copy in memory and leaves
+the file as it was. A journal of schema 2
 in which an older `vidlift retry --failed` left jobs `pending` while they held an upload
 session has them moved to `uploading` (schema 3)."""
 
@@ -9,6 +10,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+import anyio
 import pytest
 
 from tests.integration.journal.older_retry import OLDER_RETRY_JOBS, assert_repaired
@@ -33,6 +35,31 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
+def file_versions(path: Path) -> list[int]:
+    with sqlite3.connect(path) as connection:
+        versions = [v for (v,) in connection.execute("SELECT version FROM vidlift_schema")]
+    connection.close()
+    return versions
+
+
+async def assert_read_as_migrated_and_left_as_it_was(
+    path: Path, job_id: str, state: JobState, version: int
+) -> None:
+    """``status``, ``report`` and ``run --dry-run`` read an older journal without a run to
+    upgrade it first: a copy in memory, migrated; the file is not written."""
+    file = anyio.Path(path)
+    before = await file.read_bytes()
+    for create_nothing in (False, True):
+        async with await SqliteJournal.open_readonly(path, create_nothing=create_nothing) as r:
+            record = await r.get(job_id)
+            assert record is not None and record.state is state
+            assert (await r.counts()).by_state[state] >= 1
+            with pytest.raises(JournalError):  # still a reader
+                await r.mark_failed(job_id, "no")
+    assert await file.read_bytes() == before
+    assert file_versions(path) == [version]
+
+
 def write_v1_journal(path: Path) -> None:
     with sqlite3.connect(path) as connection:
         connection.execute("CREATE TABLE vidlift_schema (version INTEGER NOT NULL)")
@@ -52,8 +79,7 @@ def write_v1_journal(path: Path) -> None:
 async def test_a_v1_journal_is_migrated_by_a_writer(tmp_path: Path) -> None:
     path = tmp_path / "old.sqlite"
     write_v1_journal(path)
-    with pytest.raises(JournalError, match=r"older vidlift \(schema 1\).*vidlift run"):
-        await SqliteJournal.open_readonly(path)
+    await assert_read_as_migrated_and_left_as_it_was(path, "j1", JobState.UPLOADING, 1)
     async with await SqliteJournal.open(path) as journal:
         record = await journal.get("j1")
         assert record is not None
@@ -103,8 +129,8 @@ async def test_jobs_an_older_retry_left_pending_with_a_session_go_on_uploading(
     puts them now, session and ranges kept, and leaves every other job as it was."""
     path = tmp_path / "v2.sqlite"
     write_v2_journal(path)
-    with pytest.raises(JournalError, match=r"older vidlift \(schema 2\).*vidlift run"):
-        await SqliteJournal.open_readonly(path)
+    # the reader sees the repair (its copy is migrated), the file waits for a writer
+    await assert_read_as_migrated_and_left_as_it_was(path, "held", JobState.UPLOADING, 2)
     async with await SqliteJournal.open(path) as journal:
         await assert_repaired(journal)
         await journal.mark_verifying("held")  # refused from `pending` before the migration
