@@ -103,9 +103,9 @@ def _floor_then_curl(
     """Each curl process preceded by a Python process that imports the stack: the least a
     process per file of a Python client on these libraries can cost, measured in the same
     rounds as the others."""
+    floor = shlex.join([sys.executable, "-c", FLOOR_IMPORTS])
     commands = []
     for command in _curl_commands(sessions, files, work, chunk, md5sum=False):
-        floor = shlex.join([sys.executable, "-c", FLOOR_IMPORTS])
         commands.append(["sh", "-c", f"{floor} && {shlex.join(command)}"])
     return commands
 

@@ -228,13 +228,11 @@ def _text(value: object) -> str | None:
 
 
 class OlderSchema(JournalError):
-    """A reader found a journal an older vidlift wrote (a writer would migrate it)."""
+    """A reader found a journal an older vidlift wrote (a writer would migrate it; the
+    reader reads a migrated copy instead)."""
 
     def __init__(self, path: Path, version: int) -> None:
-        super().__init__(
-            f"journal {path} was written by an older vidlift (schema {version}): "
-            "run `vidlift run` once to upgrade it, then read it"
-        )
+        super().__init__(f"journal {path} was written by an older vidlift (schema {version})")
         self.version = version
 
 

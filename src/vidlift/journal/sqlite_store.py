@@ -148,9 +148,10 @@ class SqliteStore:
             else:
                 connection.execute("PRAGMA journal_mode = WAL")
                 connection.execute("PRAGMA synchronous = NORMAL")
-            check_schema(connection, path, readonly=readonly)
-        except OlderSchema:
-            return cls._migrated_copy(connection, path)  # closes ``connection``
+            try:
+                check_schema(connection, path, readonly=readonly)
+            except OlderSchema:  # a reader: read a copy, migrated in memory
+                connection = cls._migrated_copy(connection, path)
         except BaseException as exc:
             connection.close()
             if isinstance(exc, sqlite3.Error):
@@ -161,19 +162,17 @@ class SqliteStore:
     @staticmethod
     def _migrated_copy(connection: sqlite3.Connection, path: Path) -> sqlite3.Connection:
         """A reader's view of an older journal: a copy in memory, migrated there (the file
-        is left for the next writer to migrate), read-only like the file would be."""
+        is left for the next writer to migrate), read-only like the file would be. Closes
+        ``connection`` once copied; on failure the caller closes it and names the error."""
         memory = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         try:
             connection.backup(memory)
             check_schema(memory, path, readonly=False)
             memory.execute("PRAGMA query_only = ON")
-        except BaseException as exc:
+        except BaseException:
             memory.close()
-            if isinstance(exc, sqlite3.Error):
-                raise _journal_error(path, exc) from exc
             raise
-        finally:
-            connection.close()
+        connection.close()
         return memory
 
     def close(self) -> None:

@@ -93,10 +93,7 @@ async def test_a_v1_journal_is_migrated_by_a_writer(tmp_path: Path) -> None:
     async with await SqliteJournal.open_readonly(path) as reader:
         record = await reader.get("j1")
         assert record is not None and record.source_identity == "mtime:5"
-    with sqlite3.connect(path) as connection:
-        versions = [v for (v,) in connection.execute("SELECT version FROM vidlift_schema")]
-    connection.close()
-    assert versions == [1, SCHEMA_VERSION]
+    assert file_versions(path) == [1, SCHEMA_VERSION]
 
 
 V2_TABLE = V1_TABLE.removesuffix(")") + ", source_url TEXT, source_identity TEXT)"
@@ -137,7 +134,4 @@ async def test_jobs_an_older_retry_left_pending_with_a_session_go_on_uploading(
         assert await journal.requeue_failed() == 1
         gave_up = await journal.get("gave-up")
         assert gave_up is not None and gave_up.state is JobState.UPLOADING
-    with sqlite3.connect(path) as connection:
-        versions = [v for (v,) in connection.execute("SELECT version FROM vidlift_schema")]
-    connection.close()
-    assert versions == [2, SCHEMA_VERSION]
+    assert file_versions(path) == [2, SCHEMA_VERSION]
